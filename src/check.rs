@@ -1,0 +1,110 @@
+//! Resolution and type checking: turns parsed files into a [`Program`],
+//! reporting every problem at once.
+//!
+//! The passes, in order: declarations and the schema ([`schema`]), roles and
+//! the app ([`roles`]), access rules and their XPath ([`access`], [`xpath`]),
+//! microflows and tests ([`flow`]), runtime resources ([`resources`]).
+
+mod access;
+mod errors;
+mod expr;
+mod flow;
+mod resources;
+mod roles;
+mod schema;
+mod suggest;
+mod xpath;
+
+pub use errors::CheckError;
+
+use std::collections::{HashMap, HashSet};
+
+use smol_str::SmolStr;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{AssocId, MicroflowId, Program};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast;
+
+/// The result of checking: the program (usable as far as it resolved) and every diagnostic.
+pub struct Checked {
+    /// The resolved program.
+    pub program: Program,
+    /// Errors and warnings, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks parsed files together.
+pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
+    let mut checker = Checker {
+        program: Program { sources, ..Program::default() },
+        diagnostics: Vec::new(),
+        assoc_index: HashMap::new(),
+        checked_flows: HashSet::new(),
+    };
+    schema::declare_system(&mut checker);
+    let decls = schema::collect(&mut checker, files);
+    schema::resolve(&mut checker, &decls);
+    roles::resolve(&mut checker, &decls);
+    access::resolve(&mut checker, &decls);
+    flow::resolve_signatures(&mut checker, &decls);
+    roles::check_app(&mut checker, &decls);
+    resources::resolve(&mut checker, &decls);
+    flow::check_bodies(&mut checker, &decls);
+    flow::check_tests(&mut checker, files);
+    let Checker { program, mut diagnostics, .. } = checker;
+    crate::diagnostic::sort(&mut diagnostics);
+    Checked { program, diagnostics }
+}
+
+/// The state of a check: the program built so far and what was found.
+pub(crate) struct Checker {
+    pub(crate) program: Program,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Associations by qualified name (each `stores owner` entity has its own `System.owner`).
+    pub(crate) assoc_index: HashMap<SmolStr, Vec<AssocId>>,
+    /// Microflows whose bodies have been checked.
+    pub(crate) checked_flows: HashSet<MicroflowId>,
+}
+
+impl Checker {
+    /// Reports a problem.
+    pub(crate) fn report(&mut self, error: CheckError, span: Span) -> &mut Diagnostic {
+        let diagnostic =
+            Diagnostic { severity: error.severity(), ..Diagnostic::error(error.code(), error.to_string(), span) };
+        self.diagnostics.push(diagnostic);
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    /// Reports a problem with a help line.
+    pub(crate) fn report_help(&mut self, error: CheckError, span: Span, help: Option<String>) {
+        let d = self.report(error, span);
+        d.help = help;
+    }
+}
+
+/// Every declaration of the program, by module, as written.
+pub(crate) struct Decls<'a> {
+    pub(crate) entities: Vec<(&'a ast::Module, &'a ast::Entity)>,
+    pub(crate) enumerations: Vec<(&'a ast::Module, &'a ast::Enumeration)>,
+    pub(crate) associations: Vec<(&'a ast::Module, &'a ast::Association)>,
+    pub(crate) module_roles: Vec<(&'a ast::Module, &'a ast::Ident)>,
+    pub(crate) access_rules: Vec<(&'a ast::Module, &'a ast::AccessRule)>,
+    pub(crate) microflows: Vec<(&'a ast::Module, &'a ast::Microflow)>,
+    pub(crate) user_roles: Vec<&'a ast::UserRole>,
+    pub(crate) apps: Vec<&'a ast::App>,
+    pub(crate) resources: Vec<&'a ast::Resource>,
+    pub(crate) workflows: Vec<&'a ast::Ident>,
+}
+
+/// `Module.Name` from a module and a local name.
+pub(crate) fn qualify(module: &str, name: &str) -> SmolStr {
+    SmolStr::new(format!("{module}.{name}"))
+}

@@ -1,0 +1,42 @@
+//! "did you mean" suggestions from a fuzzy match over the names in scope.
+
+/// The closest candidate to `name`, if one is close enough to be a likely typo.
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| {
+            let local = c.rsplit('.').next().unwrap_or(c);
+            let distance = strsim::damerau_levenshtein(&lower, &c.to_lowercase())
+                .min(strsim::damerau_levenshtein(&lower, &local.to_lowercase()));
+            (distance, c)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, c.len()))
+        .map(|(_, c)| c)
+}
+
+/// `did you mean `X`?` for the closest candidate.
+pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// `did you mean `$X`?` for variables.
+pub(crate) fn did_you_mean_var<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `${c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_typos() {
+        assert_eq!(closest("Totl", ["Total", "Status"]), Some("Total"));
+        assert_eq!(closest("Vistor", ["Shop.Visitor", "Shop.Buyer"]), Some("Shop.Visitor"));
+        assert_eq!(closest("cart", ["carts", "From"]), Some("carts"));
+        assert_eq!(closest("Quantity", ["Total", "Status"]), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! The subcommands and what they print.
+
+pub mod check;
+pub mod render;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use crate::Color;
+
+/// Exit status for "the rules or the data are wrong".
+pub const FAILED: u8 = 1;
+/// Exit status for usage and I/O problems.
+pub const USAGE: u8 = 2;
+
+/// Whether to colour stderr.
+pub fn use_color(choice: Color) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+    }
+}
+
+/// Prints an I/O or usage problem and returns exit status 2.
+pub fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(USAGE)
+}

@@ -1,0 +1,101 @@
+//! Parsing: pest pairs are lowered at once into the typed tree of [`ast`];
+//! no other module sees pest types.
+
+pub mod ast;
+mod errors;
+mod lower;
+mod lower_stmt;
+
+use pest::Parser;
+
+pub use errors::{describe, Described, ParseError};
+
+use crate::source::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/rules.pest"]
+pub(crate) struct RulesParser;
+
+/// How deep brackets, braces and parentheses may nest.
+pub const MAX_NESTING: usize = 256;
+
+/// Parses one file.
+pub fn parse_file(text: &str, file: FileId) -> Result<ast::File, ParseError> {
+    prescan(text, file)?;
+    on_big_stack(|| {
+        let pairs = RulesParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, file, text))?;
+        let file_pair = pairs.into_iter().next().expect("the file rule always yields one pair");
+        lower::Lower { file }.file(file_pair)
+    })
+}
+
+/// Parses statements typed at the REPL or given to `warden eval -e`.
+pub fn parse_statements(text: &str, file: FileId) -> Result<Vec<ast::Stmt>, ParseError> {
+    prescan(text, file)?;
+    on_big_stack(|| {
+        let pairs = RulesParser::parse(Rule::repl_input, text).map_err(|e| errors::from_pest(e, file, text))?;
+        let input = pairs.into_iter().next().expect("repl_input always yields one pair");
+        lower::Lower { file }.repl_input(input)
+    })
+}
+
+/// Runs the parser and the lowering on a thread with a large stack: both recurse
+/// once per nesting level, and the prescan bounds the nesting, not the stack.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, f)
+            .expect("spawning the parser thread")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Finds what the grammar would report badly or recurse too deeply on:
+/// unterminated strings and comments, and brackets nested past [`MAX_NESTING`].
+fn prescan(text: &str, file: FileId) -> Result<(), ParseError> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
+                Some(end) => i += end + 3,
+                None => return Err(ParseError::UnterminatedComment { span: Span::new(file, i, i + 2) }),
+            },
+            quote @ (b'\'' | b'"') => {
+                let start = i;
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => return Err(ParseError::UnterminatedString { span: Span::new(file, start, start + 1) }),
+                        Some(&b) if b == quote && bytes.get(i + 1) == Some(&quote) => i += 1,
+                        Some(&b) if b == quote => break,
+                        // A newline inside quotes is almost always a missing quote.
+                        Some(b'\n') => {
+                            return Err(ParseError::UnterminatedString { span: Span::new(file, start, start + 1) })
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ParseError::TooDeep { limit: MAX_NESTING, span: Span::new(file, i, i + 1) });
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
