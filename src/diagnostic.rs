@@ -145,6 +145,25 @@ pub struct JsonDiagnostic {
     pub end_column: usize,
 }
 
+/// One diagnostic in plain text: `E0105 error at 16:10 `Totl`: message`, then its help.
+/// Used by snapshot tests and for terse output.
+pub fn plain(d: &Diagnostic, sources: &SourceMap) -> String {
+    let file = sources.file(d.span.file);
+    let (line, column) = file.line_col(d.span.start as usize);
+    let underlined = file.slice(d.span);
+    let underlined = if underlined.len() > 60 {
+        format!("{}...", &underlined[..underlined.floor_char_boundary(57)])
+    } else {
+        underlined.to_string()
+    };
+    let mut out =
+        format!("{} {} at {line}:{column} `{}`: {}\n", d.code, d.severity, underlined.replace('\n', "\\n"), d.message);
+    if let Some(help) = &d.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out
+}
+
 /// Sorts diagnostics by file and position, for stable output.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| (d.span.file, d.span.start, d.span.end, d.code));

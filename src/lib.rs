@@ -4,6 +4,10 @@
 //! type-check against the declared schema) -> evaluation. The command-line
 //! tool in `src/main.rs` calls only this library.
 
+// pest_derive without its `std` feature (which only adds a per-rule stack probe that
+// the parser thread makes unnecessary) names `alloc` directly.
+extern crate alloc;
+
 pub mod check;
 pub mod diagnostic;
 pub mod load;

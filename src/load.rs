@@ -89,7 +89,8 @@ pub fn load(sources: SourceMap) -> Checked {
     if !diagnostics.is_empty() {
         return Checked { program: crate::model::Program { sources, ..Default::default() }, diagnostics };
     }
-    check::check(sources, &files)
+    // Checking recurses like parsing does; give it the same room.
+    syntax::on_big_stack(move || check::check(sources, &files))
 }
 
 /// Reads and loads in one step.

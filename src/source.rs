@@ -11,7 +11,7 @@ pub struct FileId(pub u32);
 /// Spans compare equal to each other whatever their positions, so that syntax
 /// trees can be compared without regard to layout; use [`Span::same_as`] to
 /// compare positions.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Span {
     /// The file the span lies in.
     pub file: FileId,
@@ -19,6 +19,12 @@ pub struct Span {
     pub start: u32,
     /// One past the last byte.
     pub end: u32,
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
 }
 
 impl PartialEq for Span {

@@ -19,13 +19,17 @@ pub(crate) struct RulesParser;
 /// How deep brackets, braces and parentheses may nest.
 pub const MAX_NESTING: usize = 256;
 
+/// How deep expressions and statements may nest, counting operator chains
+/// (`1 + 1 + ...`) and `else if` / `if then else` chains, which need no brackets.
+pub const MAX_EXPR_DEPTH: usize = 1000;
+
 /// Parses one file.
 pub fn parse_file(text: &str, file: FileId) -> Result<ast::File, ParseError> {
     prescan(text, file)?;
     on_big_stack(|| {
         let pairs = RulesParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, file, text))?;
         let file_pair = pairs.into_iter().next().expect("the file rule always yields one pair");
-        lower::Lower { file }.file(file_pair)
+        lower::Lower::new(file).file(file_pair)
     })
 }
 
@@ -35,13 +39,13 @@ pub fn parse_statements(text: &str, file: FileId) -> Result<Vec<ast::Stmt>, Pars
     on_big_stack(|| {
         let pairs = RulesParser::parse(Rule::repl_input, text).map_err(|e| errors::from_pest(e, file, text))?;
         let input = pairs.into_iter().next().expect("repl_input always yields one pair");
-        lower::Lower { file }.repl_input(input)
+        lower::Lower::new(file).repl_input(input)
     })
 }
 
 /// Runs the parser and the lowering on a thread with a large stack: both recurse
 /// once per nesting level, and the prescan bounds the nesting, not the stack.
-fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 << 20)

@@ -16,13 +16,11 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
         let entity = c.resolve_entity(&rule.entity, Some(module));
         let mut roles = Vec::new();
         for q in &rule.roles {
-            if q.is_qualified() && q.parts[0] != module {
-                if let Some(&id) = c.program.module_role_names.get(q.to_string().as_str()) {
-                    let error = CheckError::ForeignModuleRole { role: q.to_string(), owner: q.parts[0].to_string() };
-                    c.report(error, q.span);
-                    let _ = id;
-                    continue;
-                }
+            let foreign = q.is_qualified() && q.parts[0] != module;
+            if foreign && c.program.module_role_names.contains_key(q.to_string().as_str()) {
+                let error = CheckError::ForeignModuleRole { role: q.to_string(), owner: q.parts[0].to_string() };
+                c.report(error, q.span);
+                continue;
             }
             if let Some(id) = c.resolve_module_role(q, Some(module)) {
                 roles.push(id);

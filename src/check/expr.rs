@@ -178,8 +178,9 @@ impl FlowCx<'_> {
                 if !comparable {
                     let (left, right) = (l.describe(&self.c.program), r.describe(&self.c.program));
                     self.c.report(CheckError::Mismatch { left, right }, ls.to(rs));
-                } else if !matches!(cmp, CmpOp::Eq | CmpOp::Ne)
-                    && !(l.is_numeric() || matches!(l, Type::String | Type::DateTime | Type::Empty))
+                } else if !(matches!(cmp, CmpOp::Eq | CmpOp::Ne)
+                    || l.is_numeric()
+                    || matches!(l, Type::String | Type::DateTime | Type::Empty))
                 {
                     let ty = l.describe(&self.c.program);
                     self.c.report(CheckError::NotOrdered { op: cmp.as_str(), ty }, ls.to(rs));

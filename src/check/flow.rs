@@ -468,7 +468,7 @@ impl<'c> FlowCx<'c> {
                 self.member_path(path);
             }
             OpCheck::Write(path) => {
-                let (_, last) = self.member_path(path);
+                self.member_path(path);
                 if path.steps.is_empty() {
                     let found = "an object".to_string();
                     self.c.report(
@@ -476,7 +476,6 @@ impl<'c> FlowCx<'c> {
                         path.span,
                     );
                 }
-                let _ = last;
             }
             OpCheck::Delete(e) => {
                 let ty = self.expr(e);

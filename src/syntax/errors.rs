@@ -18,7 +18,7 @@ pub enum ParseError {
         span: Span,
     },
     /// Brackets nested deeper than the parser allows.
-    #[error("brackets nested deeper than {limit} levels")]
+    #[error("nested deeper than {limit} levels")]
     TooDeep {
         /// The limit.
         limit: usize,

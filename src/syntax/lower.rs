@@ -15,6 +15,32 @@ pub(super) type Result<T> = std::result::Result<T, ParseError>;
 /// The lowering context: which file spans point into.
 pub(crate) struct Lower {
     pub(crate) file: FileId,
+    /// How deep the expression or statement being lowered is nested.
+    pub(crate) depth: std::cell::Cell<usize>,
+}
+
+impl Lower {
+    pub(crate) fn new(file: FileId) -> Lower {
+        Lower { file, depth: std::cell::Cell::new(0) }
+    }
+
+    /// Enters one more level of nesting, refusing to go past [`super::MAX_EXPR_DEPTH`].
+    pub(super) fn enter(&self, pair: &Pair<'_, Rule>, extra: usize) -> Result<()> {
+        let depth = self.depth.get() + 1 + extra;
+        if depth > super::MAX_EXPR_DEPTH {
+            let span = self.span(pair);
+            return Err(ParseError::TooDeep {
+                limit: super::MAX_EXPR_DEPTH,
+                span: Span::new(self.file, span.start as usize, span.start as usize + 1),
+            });
+        }
+        self.depth.set(self.depth.get() + 1);
+        Ok(())
+    }
+
+    pub(super) fn leave(&self) {
+        self.depth.set(self.depth.get() - 1);
+    }
 }
 
 /// The children of a pair, without the pairs that only mark keywords.
@@ -400,7 +426,7 @@ impl Lower {
         // Offsets inside the content map to the source only when no quote was doubled.
         let exact = content.len() + 2 == (lit.span.end - lit.span.start) as usize;
         let pairs = RulesParser::parse(Rule::token_text, content).map_err(|_| bad())?;
-        let sub = Lower { file: self.file };
+        let sub = Lower::new(self.file);
         let shift = |p: &Pair<'_, Rule>| {
             if exact {
                 let s = p.as_span();

@@ -59,6 +59,13 @@ impl Lower {
     }
 
     pub(super) fn statement(&self, pair: Pair<'_, Rule>) -> Result<Stmt> {
+        self.enter(&pair, 0)?;
+        let stmt = self.statement_inner(pair);
+        self.leave();
+        stmt
+    }
+
+    fn statement_inner(&self, pair: Pair<'_, Rule>) -> Result<Stmt> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
         let kind = match rule {
@@ -240,6 +247,17 @@ impl Lower {
     // ---- Expressions ----
 
     pub(super) fn expr(&self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        // One level per source expression, not per precedence layer.
+        if pair.as_rule() != Rule::expr {
+            return self.expr_inner(pair);
+        }
+        self.enter(&pair, 0)?;
+        let expr = self.expr_inner(pair);
+        self.leave();
+        expr
+    }
+
+    fn expr_inner(&self, pair: Pair<'_, Rule>) -> Result<Expr> {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::expr | Rule::paren_expr => self.expr(first(pair)),
@@ -248,7 +266,12 @@ impl Lower {
                 let is_and = pair.as_rule() == Rule::and_expr;
                 let mut inner = pair.into_inner();
                 let mut lhs = self.expr(inner.next().expect("operand"))?;
+                let mut chain = 0;
                 while let Some(op) = inner.next() {
+                    // A chain of operators nests its left operands: count it as depth.
+                    chain += 1;
+                    self.enter(&op, chain)?;
+                    self.leave();
                     let op = match op.as_rule() {
                         _ if is_or => BinOp::Or,
                         _ if is_and => BinOp::And,
