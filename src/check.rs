@@ -22,7 +22,8 @@ use std::collections::{HashMap, HashSet};
 use smol_str::SmolStr;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{AssocId, MicroflowId, Program};
+use crate::model::xpath::Cond;
+use crate::model::{EntityId, MicroflowId, Program, Type};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast;
 
@@ -46,7 +47,6 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
     let mut checker = Checker {
         program: Program { sources, ..Program::default() },
         diagnostics: Vec::new(),
-        assoc_index: HashMap::new(),
         checked_flows: HashSet::new(),
     };
     schema::declare_system(&mut checker);
@@ -68,8 +68,6 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
 pub(crate) struct Checker {
     pub(crate) program: Program,
     pub(crate) diagnostics: Vec<Diagnostic>,
-    /// Associations by qualified name (each `stores owner` entity has its own `System.owner`).
-    pub(crate) assoc_index: HashMap<SmolStr, Vec<AssocId>>,
     /// Microflows whose bodies have been checked.
     pub(crate) checked_flows: HashSet<MicroflowId>,
 }
@@ -102,6 +100,33 @@ pub(crate) struct Decls<'a> {
     pub(crate) apps: Vec<&'a ast::App>,
     pub(crate) resources: Vec<&'a ast::Resource>,
     pub(crate) workflows: Vec<&'a ast::Ident>,
+}
+
+/// Compiles a retrieve's constraints at run time (for statements checked
+/// earlier, or typed at the REPL); `None` when they do not compile.
+pub fn compile_retrieve(
+    program: &Program,
+    module: Option<&str>,
+    entity: EntityId,
+    constraints: &[ast::XPath],
+    vars: HashMap<SmolStr, Type>,
+) -> Option<Cond> {
+    if let Some(c) = program.retrieves.get(&retrieve_key(constraints)) {
+        return Some(c.clone());
+    }
+    let mut diagnostics = Vec::new();
+    xpath::XCompiler::for_retrieve(program, &mut diagnostics, module, vars).constraints(entity, constraints)
+}
+
+/// The key of a retrieve's compiled constraints: where its first bracket starts.
+pub(crate) fn retrieve_key(constraints: &[ast::XPath]) -> (u32, u32) {
+    constraints.first().map_or((u32::MAX, 0), |c| (c.span.file.0, c.span.start))
+}
+
+/// `; did you mean `X`?` for the closest candidate, or nothing: for messages
+/// outside the checker (store loading, principals).
+pub fn suggest_public<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest::closest(name, candidates).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
 }
 
 /// `Module.Name` from a module and a local name.

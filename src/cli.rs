@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod render;
+pub mod test;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -10,9 +10,12 @@ extern crate alloc;
 
 pub mod check;
 pub mod diagnostic;
+pub mod eval;
 pub mod load;
+pub mod matrix;
 pub mod model;
 pub mod sarif;
 pub mod source;
+pub mod store;
 pub mod syntax;
 pub mod time;

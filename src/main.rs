@@ -59,6 +59,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run every `test` block: each in a fresh store, one line per test.
+    ///
+    /// Ends with `N passed, N failed`. Exit status: 0 when every test passes, 1
+    /// when one fails or the rules do not check, 2 for usage and I/O problems.
+    Test {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run only the tests whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,5 +81,6 @@ fn main() -> ExitCode {
     let color = cli::use_color(cli.color);
     match cli.command {
         Command::Check { paths, format } => cli::check::run(&paths, format, color),
+        Command::Test { paths, filter, format } => cli::test::run(&paths, filter.as_deref(), format, color),
     }
 }

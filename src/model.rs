@@ -77,6 +77,10 @@ pub struct Program {
     pub tests: Vec<ast::Test>,
     /// Modules by name, with where each was first declared.
     pub modules: Vec<(SmolStr, Span)>,
+    /// Retrieve constraints compiled at check time, by where their first bracket starts.
+    pub(crate) retrieves: HashMap<(u32, u32), xpath::Cond>,
+    /// Associations by qualified name (each `stores owner` entity has its own `System.owner`).
+    pub(crate) assoc_index: HashMap<SmolStr, Vec<AssocId>>,
     pub(crate) entity_names: HashMap<SmolStr, EntityId>,
     pub(crate) enum_names: HashMap<SmolStr, EnumId>,
     pub(crate) module_role_names: HashMap<SmolStr, ModuleRoleId>,

@@ -101,24 +101,11 @@ impl Checker {
         let candidates: Vec<&str> = def.members.iter().map(|m| m.name.as_str()).collect();
         let mut help = did_you_mean(&name.to_string(), candidates.iter().copied());
         if help.is_none() {
-            help = self.system_member_help(entity, &name.to_string());
+            help = system_member_help(&self.program, entity, &name.to_string());
         }
         let entity_name = def.name.to_string();
         self.report_help(CheckError::UnknownMember { name: name.to_string(), entity: entity_name }, name.span, help);
         None
-    }
-
-    /// The fix for a system member the entity does not store.
-    pub(crate) fn system_member_help(&self, entity: EntityId, name: &str) -> Option<String> {
-        let stored = match name {
-            "System.owner" | "owner" => "owner",
-            "System.changedBy" | "changedBy" => "changedBy",
-            "createdDate" => "createdDate",
-            "changedDate" => "changedDate",
-            _ => return None,
-        };
-        let entity = self.program.entity(entity);
-        Some(format!("`{}` does not store it: add `stores {stored}` to the entity", entity.local_name()))
     }
 
     /// Builds the association index used by path resolution.
@@ -127,6 +114,19 @@ impl Checker {
         for (i, a) in self.program.associations.iter().enumerate() {
             index.entry(a.name.clone()).or_default().push(AssocId(i as u32));
         }
-        self.assoc_index = index;
+        self.program.assoc_index = index;
     }
+}
+
+/// The fix for a system member the entity does not store.
+pub(crate) fn system_member_help(program: &Program, entity: EntityId, name: &str) -> Option<String> {
+    let stored = match name {
+        "System.owner" | "owner" => "owner",
+        "System.changedBy" | "changedBy" => "changedBy",
+        "createdDate" => "createdDate",
+        "changedDate" => "changedDate",
+        _ => return None,
+    };
+    let entity = program.entity(entity);
+    Some(format!("`{}` does not store it: add `stores {stored}` to the entity", entity.local_name()))
 }

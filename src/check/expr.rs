@@ -302,7 +302,7 @@ impl FlowCx<'_> {
             _ => SmolStr::new(&name),
         };
         let p = &self.c.program;
-        self.c.assoc_index.get(&key)?.iter().copied().find(|&a| p.is_a(entity, p.assoc(a).to))
+        self.c.program.assoc_index.get(&key)?.iter().copied().find(|&a| p.is_a(entity, p.assoc(a).to))
     }
 
     /// A variable's type, reporting an unknown one with the closest name in scope.
@@ -351,7 +351,12 @@ impl FlowCx<'_> {
                 if !constraints.is_empty() {
                     let vars = self.all_vars();
                     let module = self.module.clone();
-                    XCompiler::for_retrieve(self.c, module.as_deref(), vars).constraints(id, constraints);
+                    let c = &mut *self.c;
+                    let compiled = XCompiler::for_retrieve(&c.program, &mut c.diagnostics, module.as_deref(), vars)
+                        .constraints(id, constraints);
+                    if let Some(cond) = compiled {
+                        c.program.retrieves.insert(super::retrieve_key(constraints), cond);
+                    }
                 }
                 id
             }

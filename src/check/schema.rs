@@ -172,11 +172,7 @@ impl Checker {
 
     /// Looks an entity name up without reporting.
     pub(crate) fn lookup_entity(&self, name: &ast::QName, module: Option<&str>) -> Option<EntityId> {
-        let full = name.to_string();
-        if name.is_qualified() {
-            return self.program.entity_names.get(full.as_str()).copied();
-        }
-        module.and_then(|m| self.program.entity_names.get(qualify(m, &full).as_str()).copied())
+        lookup_entity(&self.program, name, module)
     }
 
     /// Resolves an attribute type: a primitive or an enumeration.
@@ -282,6 +278,15 @@ impl Checker {
             }
         }
     }
+}
+
+/// Looks an entity name up: qualified, or unqualified within `module`.
+pub(crate) fn lookup_entity(program: &Program, name: &ast::QName, module: Option<&str>) -> Option<EntityId> {
+    let full = name.to_string();
+    if name.is_qualified() {
+        return program.entity_names.get(full.as_str()).copied();
+    }
+    module.and_then(|m| program.entity_names.get(qualify(m, &full).as_str()).copied())
 }
 
 /// The qualified name a rule author most likely meant.

@@ -9,6 +9,7 @@ use smol_str::SmolStr;
 
 use super::suggest::did_you_mean;
 use super::{qualify, CheckError, Checker};
+use crate::diagnostic::Diagnostic;
 use crate::model::xpath::*;
 use crate::model::*;
 use crate::source::Span;
@@ -41,7 +42,8 @@ enum XType {
 
 /// Compiles constraints, reporting into the checker.
 pub(crate) struct XCompiler<'c> {
-    c: &'c mut Checker,
+    program: &'c Program,
+    diagnostics: &'c mut Vec<Diagnostic>,
     module: Option<SmolStr>,
     /// Variables in scope (retrieves only); `None` in access rules.
     vars: Option<HashMap<SmolStr, Type>>,
@@ -50,23 +52,38 @@ pub(crate) struct XCompiler<'c> {
 impl<'c> XCompiler<'c> {
     /// For an access rule: no variables, no `[%CurrentObject%]`.
     pub(crate) fn for_rule(c: &'c mut Checker, module: &str) -> XCompiler<'c> {
-        XCompiler { c, module: Some(module.into()), vars: None }
+        XCompiler { program: &c.program, diagnostics: &mut c.diagnostics, module: Some(module.into()), vars: None }
     }
 
     /// For a retrieve, with the variables in scope.
     pub(crate) fn for_retrieve(
-        c: &'c mut Checker,
+        program: &'c Program,
+        diagnostics: &'c mut Vec<Diagnostic>,
         module: Option<&str>,
         vars: HashMap<SmolStr, Type>,
     ) -> XCompiler<'c> {
-        XCompiler { c, module: module.map(SmolStr::new), vars: Some(vars) }
+        XCompiler { program, diagnostics, module: module.map(SmolStr::new), vars: Some(vars) }
+    }
+
+    fn report(&mut self, error: CheckError, span: Span) {
+        self.report_help(error, span, None);
+    }
+
+    fn report_help(&mut self, error: CheckError, span: Span, help: Option<String>) {
+        let d =
+            Diagnostic { severity: error.severity(), help, ..Diagnostic::error(error.code(), error.to_string(), span) };
+        self.diagnostics.push(d);
+    }
+
+    fn lookup_entity(&self, name: &ast::QName) -> Option<EntityId> {
+        super::schema::lookup_entity(self.program, name, self.module.as_deref())
     }
 
     /// Compiles consecutive brackets (ANDed) on `entity`; `None` when any is in error.
     pub(crate) fn constraints(&mut self, entity: EntityId, xs: &[ast::XPath]) -> Option<Cond> {
-        let before = self.c.diagnostics.len();
+        let before = self.diagnostics.len();
         let mut conds: Vec<Cond> = xs.iter().filter_map(|x| self.cond(entity, &x.expr)).collect();
-        if self.c.diagnostics[before..].iter().any(|d| d.is_error()) {
+        if self.diagnostics[before..].iter().any(|d| d.is_error()) {
             return None;
         }
         Some(if conds.len() == 1 { conds.remove(0) } else { Cond::And(conds) })
@@ -97,16 +114,16 @@ impl<'c> XCompiler<'c> {
             (Operand::Value(Value::Boolean(b)), _) => Some(Cond::Const(b)),
             (f @ Operand::Func { .. }, XType::Bool) => Some(Cond::Holds(f)),
             (Operand::Var { .. }, XType::Bool | XType::Scalar(Type::Boolean)) | (_, XType::Unknown) => {
-                let text = self.c.program.sources.slice(span).to_string();
+                let text = self.program.sources.slice(span).to_string();
                 let error = CheckError::NotACondition { name: text.clone(), ty: "a Boolean value".into() };
-                self.c.report_help(error, span, Some(format!("write `{text} = true()`")));
+                self.report_help(error, span, Some(format!("write `{text} = true()`")));
                 None
             }
             (_, ty) => {
-                let text = self.c.program.sources.slice(span).to_string();
+                let text = self.program.sources.slice(span).to_string();
                 let help = matches!(ty, XType::Attr(AttrType::Boolean)).then(|| format!("write `{text} = true()`"));
                 let error = CheckError::NotACondition { name: text, ty: self.describe(&ty) };
-                self.c.report_help(error, span, help);
+                self.report_help(error, span, help);
                 None
             }
         }
@@ -141,12 +158,12 @@ impl<'c> XCompiler<'c> {
         let mismatch = |s: &mut Self| {
             let (left, right) = (s.describe_at(at, as_), s.describe_at(bt, bs));
             let error = CheckError::Mismatch { left, right };
-            s.c.report(error, if swapped { as_ } else { bs });
+            s.report(error, if swapped { as_ } else { bs });
             None
         };
         let not_ordered = |s: &mut Self, t: &XType| {
             let ty = s.describe(t);
-            s.c.report(CheckError::NotOrdered { op: op.as_str(), ty }, as_.to(bs));
+            s.report(CheckError::NotOrdered { op: op.as_str(), ty }, as_.to(bs));
             None
         };
         let b_conv: Operand = match (at, bt) {
@@ -169,25 +186,24 @@ impl<'c> XCompiler<'c> {
                     let help = help.map(|h| {
                         h.replace(
                             "X",
-                            self.c
-                                .program
+                            self.program
                                 .sources
                                 .slice(bs)
                                 .trim_matches(|c| c == '\'' || c == '[' || c == ']' || c == '%')
                                 .trim_start_matches("UserRole_"),
                         )
                     });
-                    self.c.report_help(CheckError::IdWithUserRole, bs, help);
+                    self.report_help(CheckError::IdWithUserRole, bs, help);
                     return None;
                 }
-                let p = &self.c.program;
+                let p = &self.program;
                 if !(p.is_a(*entity, *other) || p.is_a(*other, *entity)) {
                     return mismatch(self);
                 }
                 b
             }
             (Object { .. }, Str(_)) => {
-                self.c.report_help(
+                self.report_help(
                     CheckError::IdAsString,
                     bs,
                     Some("compare with a token such as `'[%CurrentUser%]'` or with a variable".into()),
@@ -234,7 +250,7 @@ impl<'c> XCompiler<'c> {
             if ordering && matches!(ty, Type::Boolean | Type::Enum(_)) {
                 let ty = Scalar(ty);
                 let d = self.describe(&ty);
-                self.c.report(CheckError::NotOrdered { op: "<", ty: d }, bs);
+                self.report(CheckError::NotOrdered { op: "<", ty: d }, bs);
                 return Err(false);
             }
             return Ok(b);
@@ -244,14 +260,14 @@ impl<'c> XCompiler<'c> {
             Type::String => Ok(b),
             Type::Boolean if text == "true" || text == "false" => Ok(Operand::Value(Value::Boolean(text == "true"))),
             Type::Enum(e) => {
-                let def = self.c.program.enumeration(e);
+                let def = self.program.enumeration(e);
                 match def.values.iter().position(|v| v == text) {
                     Some(i) => Ok(Operand::Value(Value::Enum(e, i as u32))),
                     None => {
                         let help = did_you_mean(text, def.values.iter().map(SmolStr::as_str));
                         let error =
                             CheckError::UnknownEnumValue { name: text.clone(), enumeration: def.name.to_string() };
-                        self.c.report_help(error, bs, help);
+                        self.report_help(error, bs, help);
                         Err(false)
                     }
                 }
@@ -259,7 +275,7 @@ impl<'c> XCompiler<'c> {
             Type::DateTime => match crate::time::parse_instant(text) {
                 Some(ms) => Ok(Operand::Value(Value::DateTime(ms))),
                 None => {
-                    self.c.report(CheckError::BadDateTime { text: text.clone() }, bs);
+                    self.report(CheckError::BadDateTime { text: text.clone() }, bs);
                     Err(false)
                 }
             },
@@ -274,7 +290,7 @@ impl<'c> XCompiler<'c> {
             XOperand::Arith { span, .. } => {
                 let help =
                     "write date arithmetic inside one quoted string: `'[%CurrentDateTime%] - 2 * [%DayLength%]'`";
-                self.c.report_help(CheckError::ArithmeticOutsideToken, *span, Some(help.into()));
+                self.report_help(CheckError::ArithmeticOutsideToken, *span, Some(help.into()));
                 None
             }
             XOperand::Function { name, args, span } => self.function(entity, name, args, *span),
@@ -292,12 +308,12 @@ impl<'c> XCompiler<'c> {
                 let Some(vars) = &self.vars else {
                     let error = CheckError::VariableInRule { name: var.name.to_string() };
                     let help = "access rules see only the current user: use a token such as `'[%CurrentUser%]'`";
-                    self.c.report_help(error, var.span, Some(help.into()));
+                    self.report_help(error, var.span, Some(help.into()));
                     return None;
                 };
                 let Some(ty) = vars.get(&var.name).copied() else {
                     let help = super::suggest::did_you_mean_var(&var.name, vars.keys().map(SmolStr::as_str));
-                    self.c.report_help(CheckError::UnknownVariable { name: var.name.to_string() }, var.span, help);
+                    self.report_help(CheckError::UnknownVariable { name: var.name.to_string() }, var.span, help);
                     return None;
                 };
                 let xt = match ty {
@@ -321,14 +337,14 @@ impl<'c> XCompiler<'c> {
             if name == "CurrentObject" {
                 if self.vars.is_none() {
                     let help = "an access rule's constraint is about the object itself: name its members directly";
-                    self.c.report_help(CheckError::CurrentObjectInRule, first.token.span, Some(help.into()));
+                    self.report_help(CheckError::CurrentObjectInRule, first.token.span, Some(help.into()));
                 } else {
-                    self.c.report(CheckError::UnknownToken { name: name.into() }, first.token.span);
+                    self.report(CheckError::UnknownToken { name: name.into() }, first.token.span);
                 }
                 return None;
             }
             if t.terms.len() > 1 || first.factor.is_some() {
-                self.c.report(CheckError::BadTokenArithmetic { name: name.into() }, t.span);
+                self.report(CheckError::BadTokenArithmetic { name: name.into() }, t.span);
                 return None;
             }
             if name == "CurrentUser" {
@@ -336,11 +352,11 @@ impl<'c> XCompiler<'c> {
                 return Some((Operand::Token(TokenExpr::CurrentUser), ty));
             }
             let role = &name["UserRole_".len()..];
-            let Some(id) = self.c.program.user_role_by_name(role) else {
-                let names: Vec<&str> = self.c.program.user_roles.iter().map(|r| r.name.as_str()).collect();
+            let Some(id) = self.program.user_role_by_name(role) else {
+                let names: Vec<&str> = self.program.user_roles.iter().map(|r| r.name.as_str()).collect();
                 let help = did_you_mean(role, names)
                     .map(|h| h.replace('`', "").replace("mean ", "mean `[%UserRole_").replace('?', "%]`?"));
-                self.c.report_help(CheckError::UnknownUserRole { name: role.into() }, first.token.span, help);
+                self.report_help(CheckError::UnknownUserRole { name: role.into() }, first.token.span, help);
                 return None;
             };
             let ty = XType::Object { entity: SYSTEM_USER_ROLE, role_token: true, is_id: false };
@@ -351,20 +367,20 @@ impl<'c> XCompiler<'c> {
             let name = term.token.name.as_str();
             let Some(token) = date_token(name) else {
                 let mut names = token_names();
-                names.extend(self.c.program.user_roles.iter().map(|r| format!("UserRole_{}", r.name)));
+                names.extend(self.program.user_roles.iter().map(|r| format!("UserRole_{}", r.name)));
                 let help = did_you_mean(name, names.iter().map(String::as_str))
                     .map(|h| h.replace("`?", "%]`?").replace("mean `", "mean `[%"));
                 let help = help.or_else(|| {
                     (name == "CurrentObject" || name == "CurrentUser" || name.starts_with("UserRole_"))
                         .then(|| "object tokens cannot take part in arithmetic".into())
                 });
-                self.c.report_help(CheckError::UnknownToken { name: name.into() }, term.token.span, help);
+                self.report_help(CheckError::UnknownToken { name: name.into() }, term.token.span, help);
                 return None;
             };
             let is_length = matches!(token, DateToken::Length(_));
             // The first term is an instant; every later term is a length.
             if (i == 0) == is_length || (term.factor.is_some() && !is_length) {
-                self.c.report_help(
+                self.report_help(
                     CheckError::BadTokenArithmetic { name: name.into() },
                     term.token.span,
                     Some("start with an instant such as `[%CurrentDateTime%]`, then add or subtract lengths such as `2 * [%DayLength%]`".into()),
@@ -376,7 +392,7 @@ impl<'c> XCompiler<'c> {
                 Some(n) => match n.value.to_i64().filter(|_| n.integer) {
                     Some(f) => f,
                     None => {
-                        self.c.report(CheckError::BadTokenArithmetic { name: name.into() }, n.span);
+                        self.report(CheckError::BadTokenArithmetic { name: name.into() }, n.span);
                         return None;
                     }
                 },
@@ -406,7 +422,7 @@ impl<'c> XCompiler<'c> {
                         vec!["contains", "starts-with", "ends-with", "length", "string-length", "not", "true", "false"];
                     names.extend(DatePart::NAMES.iter().map(|(n, _)| *n));
                     let help = did_you_mean(fname, names);
-                    self.c.report_help(CheckError::UnknownFunction { name: fname.into() }, name.span, help);
+                    self.report_help(CheckError::UnknownFunction { name: fname.into() }, name.span, help);
                     return None;
                 }
             },
@@ -422,7 +438,7 @@ impl<'c> XCompiler<'c> {
                 Func::Length => "takes one string path",
                 Func::DatePart(..) => "takes a DateTime path and, optionally, a time zone name",
             };
-            self.c.report(CheckError::BadArguments { name: fname.into(), why: why.into() }, span);
+            self.report(CheckError::BadArguments { name: fname.into(), why: why.into() }, span);
             return None;
         }
         let mut compiled = Vec::new();
@@ -434,7 +450,7 @@ impl<'c> XCompiler<'c> {
                     XOperand::Value(XValue::String(s)) => s,
                     other => {
                         let why = "takes a time zone name as a quoted string, such as `'Europe/Amsterdam'`".to_string();
-                        self.c.report(CheckError::BadArguments { name: fname.into(), why }, other.span());
+                        self.report(CheckError::BadArguments { name: fname.into(), why }, other.span());
                         failed = true;
                         continue;
                     }
@@ -443,7 +459,7 @@ impl<'c> XCompiler<'c> {
                     Ok(tz) => func = Func::DatePart(part, tz),
                     Err(_) => {
                         let help = did_you_mean(&zone.value, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()));
-                        self.c.report_help(CheckError::UnknownTimeZone { name: zone.value.clone() }, zone.span, help);
+                        self.report_help(CheckError::UnknownTimeZone { name: zone.value.clone() }, zone.span, help);
                         failed = true;
                     }
                 }
@@ -465,7 +481,7 @@ impl<'c> XCompiler<'c> {
             if !ok {
                 let expected = if want_date { "a DateTime" } else { "a string" };
                 let why = format!("takes {expected}, not {}", self.describe_at(&ty, arg.span()));
-                self.c.report(CheckError::BadArguments { name: fname.into(), why }, arg.span());
+                self.report(CheckError::BadArguments { name: fname.into(), why }, arg.span());
                 failed = true;
             }
             compiled.push(operand);
@@ -490,27 +506,27 @@ impl<'c> XCompiler<'c> {
             let step = &p.steps[i];
             let name = step.name.to_string();
             let after =
-                if i == 0 { self.c.program.entity(entity).name.to_string() } else { p.steps[i - 1].name.to_string() };
+                if i == 0 { self.program.entity(entity).name.to_string() } else { p.steps[i - 1].name.to_string() };
             if name == "id" && i == n - 1 && step.predicates.is_empty() {
                 let ty = XType::Object { entity: current, role_token: false, is_id: true };
                 return Some((Operand::Path(Path { steps, end: PathEnd::Object, span: p.span }), ty));
             }
             // An attribute or an owned association of the current entity.
-            if let Some(member) = self.c.program.entity(current).member(&name) {
-                let def = self.c.program.entity(current).members[member].clone();
+            if let Some(member) = self.program.entity(current).member(&name) {
+                let def = self.program.entity(current).members[member].clone();
                 match def.kind {
                     MemberKind::Attribute(ty) => {
                         if i != n - 1 || !step.predicates.is_empty() {
                             let why = "an attribute ends a path".to_string();
                             let next = p.steps.get(i + 1).map_or(name.clone(), |s| s.name.to_string());
-                            self.c.report(CheckError::BadPathStep { step: next, after: name, why }, p.span);
+                            self.report(CheckError::BadPathStep { step: next, after: name, why }, p.span);
                             return None;
                         }
                         let end = PathEnd::Attribute { member, ty };
                         return Some((Operand::Path(Path { steps, end, span: p.span }), XType::Attr(ty)));
                     }
                     MemberKind::Association(assoc) => {
-                        let to = self.c.program.assoc(assoc).to;
+                        let to = self.program.assoc(assoc).to;
                         i = self.assoc_step(&mut steps, assoc, true, to, p, i)?;
                         current = steps.last().map_or(to, |s| s.entity);
                         continue;
@@ -519,31 +535,30 @@ impl<'c> XCompiler<'c> {
             }
             // An association walked from its target side.
             if let Some(assoc) = self.reverse_assoc(current, &step.name, p.steps.get(i + 1)) {
-                let from = self.c.program.assoc(assoc).from;
+                let from = self.program.assoc(assoc).from;
                 i = self.assoc_step(&mut steps, assoc, false, from, p, i)?;
                 current = steps.last().map_or(from, |s| s.entity);
                 continue;
             }
             // Nothing fits: say why as precisely as we can.
-            let entity_name = self.c.program.entity(current).name.to_string();
-            if self.c.lookup_entity(&step.name, self.module.as_deref()).is_some() {
+            let entity_name = self.program.entity(current).name.to_string();
+            if self.lookup_entity(&step.name).is_some() {
                 let why = "an entity step must follow an association".to_string();
-                self.c.report(CheckError::BadPathStep { step: name, after, why }, step.name.span);
+                self.report(CheckError::BadPathStep { step: name, after, why }, step.name.span);
                 return None;
             }
             let mut candidates: Vec<String> =
-                self.c.program.entity(current).members.iter().map(|m| m.name.to_string()).collect();
+                self.program.entity(current).members.iter().map(|m| m.name.to_string()).collect();
             candidates.extend(
-                self.c
-                    .program
+                self.program
                     .associations
                     .iter()
-                    .filter(|a| self.c.program.is_a(current, a.to))
+                    .filter(|a| self.program.is_a(current, a.to))
                     .map(|a| a.name.to_string()),
             );
             let help = did_you_mean(&name, candidates.iter().map(String::as_str))
-                .or_else(|| self.c.system_member_help(current, &name));
-            self.c.report_help(CheckError::UnknownMember { name, entity: entity_name }, step.name.span, help);
+                .or_else(|| super::access::system_member_help(self.program, current, &name));
+            self.report_help(CheckError::UnknownMember { name, entity: entity_name }, step.name.span, help);
             return None;
         }
         let entity = steps.last().map_or(current, |s| s.entity);
@@ -565,32 +580,31 @@ impl<'c> XCompiler<'c> {
         let mut predicates: Vec<&ast::XPath> = p.steps[i].predicates.iter().collect();
         let mut next = i + 1;
         if let Some(step) = p.steps.get(i + 1) {
-            if let Some(e) = self.c.lookup_entity(&step.name, self.module.as_deref()) {
-                if !self.c.program.is_a(e, target) {
-                    let why = format!("the association leads to `{}`", self.c.program.entity(target).name);
+            if let Some(e) = self.lookup_entity(&step.name) {
+                if !self.program.is_a(e, target) {
+                    let why = format!("the association leads to `{}`", self.program.entity(target).name);
                     let error = CheckError::BadPathStep {
                         step: step.name.to_string(),
                         after: p.steps[i].name.to_string(),
                         why,
                     };
-                    self.c.report(error, step.name.span);
+                    self.report(error, step.name.span);
                     return None;
                 }
                 entity = e;
                 predicates.extend(step.predicates.iter());
                 next = i + 2;
-            } else if !step.name.is_qualified()
-                || self.c.program.entity(target).member(&step.name.to_string()).is_some()
+            } else if !step.name.is_qualified() || self.program.entity(target).member(&step.name.to_string()).is_some()
             {
                 let why = format!(
                     "write the entity first: `{}/{}/{}`",
                     p.steps[i].name,
-                    self.c.program.entity(target).name,
+                    self.program.entity(target).name,
                     step.name
                 );
                 let error =
                     CheckError::BadPathStep { step: step.name.to_string(), after: p.steps[i].name.to_string(), why };
-                self.c.report(error, step.name.span);
+                self.report(error, step.name.span);
                 return None;
             }
         }
@@ -614,17 +628,17 @@ impl<'c> XCompiler<'c> {
             Some(m) if !name.is_qualified() => qualify(m, &full),
             _ => SmolStr::new(&full),
         };
-        let candidates = self.c.assoc_index.get(&key)?;
-        let next_entity = next.and_then(|s| self.c.lookup_entity(&s.name, self.module.as_deref()));
+        let candidates = self.program.assoc_index.get(&key)?;
+        let next_entity = next.and_then(|s| self.lookup_entity(&s.name));
         candidates
             .iter()
             .copied()
-            .filter(|&a| self.c.program.is_a(entity, self.c.program.assoc(a).to))
-            .find(|&a| next_entity.is_none_or(|e| self.c.program.is_a(e, self.c.program.assoc(a).from)))
+            .filter(|&a| self.program.is_a(entity, self.program.assoc(a).to))
+            .find(|&a| next_entity.is_none_or(|e| self.program.is_a(e, self.program.assoc(a).from)))
     }
 
     fn describe(&self, t: &XType) -> String {
-        let p = &self.c.program;
+        let p = &self.program;
         match t {
             XType::Attr(ty) => format!("a {} attribute", Type::of_attr(*ty).describe(p)),
             XType::Object { entity, role_token: true, .. } => {
@@ -643,6 +657,6 @@ impl<'c> XCompiler<'c> {
     }
 
     fn describe_at(&self, t: &XType, span: Span) -> String {
-        format!("{} `{}`", self.describe(t), self.c.program.sources.slice(span))
+        format!("{} `{}`", self.describe(t), self.program.sources.slice(span))
     }
 }

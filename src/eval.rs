@@ -1,0 +1,356 @@
+//! Evaluation: sessions and principals over a store, access decisions
+//! (section 4), XPath (section 5), statements and tests (section 9).
+//!
+//! An [`Engine`] holds the store, the clock, the app's gate and every
+//! session of a run (a test, an `eval`, a REPL). Each session keeps its
+//! uncommitted objects; each top-level statement is one transaction.
+
+pub mod access;
+mod exec;
+mod expr;
+pub mod test;
+mod xpath;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use smol_str::SmolStr;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::*;
+use crate::source::Span;
+use crate::store::{Object, ObjectId, Store, Value};
+use crate::syntax::ast;
+
+pub use exec::Outcome;
+
+/// Which session acts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SessionKey {
+    /// Full rights, no user.
+    System,
+    /// A named user, by its `System.User` object.
+    User(ObjectId),
+    /// An anonymous session, by name (`anonymous 'A'`; fresh ones get `#1`, `#2`, ...).
+    Anonymous(SmolStr),
+}
+
+/// A session: who acts, and what it has created or changed but not committed.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    /// The session's `System.User` object (created on first action for anonymous sessions).
+    pub user: Option<ObjectId>,
+    /// The user roles it holds.
+    pub roles: Vec<UserRoleId>,
+    /// The module roles of those user roles, sorted.
+    pub module_roles: Vec<ModuleRoleId>,
+    /// Objects created or changed and not yet committed (or non-persistent), by id.
+    pub uncommitted: BTreeMap<ObjectId, Object>,
+    /// Ids of objects created in this session and never committed.
+    pub new: BTreeSet<ObjectId>,
+}
+
+/// A runtime failure: an access error, an `error` statement, a refused delete,
+/// a failed expectation. Carries a stable code and the statement's span.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// Stable code (`R0xx`).
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+    /// Where.
+    pub span: Span,
+    /// How to fix it, when known.
+    pub help: Option<String>,
+    /// Microflow calls that led here, innermost last.
+    pub stack: Vec<String>,
+}
+
+impl EvalError {
+    /// A new error.
+    pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> EvalError {
+        EvalError { code, message: message.into(), span, help: None, stack: Vec::new() }
+    }
+
+    /// With a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> EvalError {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl From<EvalError> for Diagnostic {
+    fn from(e: EvalError) -> Diagnostic {
+        let mut d = Diagnostic::error(e.code, e.message, e.span);
+        d.help = e.help;
+        if !e.stack.is_empty() {
+            let stack = format!("called from {}", e.stack.join(" <- "));
+            d.help = Some(match d.help {
+                Some(h) => format!("{h}; {stack}"),
+                None => stack,
+            });
+        }
+        d
+    }
+}
+
+/// Runtime error codes.
+pub mod codes {
+    /// An operation the principal's access rules do not allow.
+    pub const ACCESS: &str = "R001";
+    /// An `error` statement.
+    pub const ERROR_STATEMENT: &str = "R002";
+    /// A delete refused by a `prevent` delete behaviour.
+    pub const PREVENTED: &str = "R003";
+    /// A value of the wrong kind at run time (empty object, division by zero, ...).
+    pub const RUNTIME: &str = "R004";
+    /// An `expect` that does not hold.
+    pub const EXPECTATION: &str = "R005";
+    /// An unknown principal or user.
+    pub const PRINCIPAL: &str = "R006";
+    /// A feature whose evaluation is not built yet.
+    pub const UNSUPPORTED: &str = "R007";
+    /// A run that did not stop: too deep or too many steps.
+    pub const RUNAWAY: &str = "R008";
+}
+
+/// Everything one run evaluates against.
+pub struct Engine<'p> {
+    /// The checked program.
+    pub program: &'p Program,
+    /// Committed objects.
+    pub store: Box<dyn Store + 'p>,
+    /// The clock, in UTC milliseconds.
+    pub now: i64,
+    /// The app's gate (tests may flip it).
+    pub access: ast::AccessLevel,
+    /// Every session of the run.
+    pub sessions: BTreeMap<SessionKey, Session>,
+    /// The acting session.
+    pub current: SessionKey,
+    /// Lines written by `log`.
+    pub log: Vec<String>,
+    /// Access rules by entity.
+    rules_by_entity: Vec<Vec<usize>>,
+    role_objects: Vec<Object>,
+    fresh_anonymous: u32,
+    /// Statements run so far, and how many one run may take before it counts as runaway.
+    pub(crate) steps: u64,
+    /// The step budget (see `steps`).
+    pub step_budget: u64,
+}
+
+impl<'p> Engine<'p> {
+    /// A run over `store`, acting as system.
+    pub fn new(program: &'p Program, store: Box<dyn Store + 'p>, now: i64) -> Engine<'p> {
+        let mut rules_by_entity = vec![Vec::new(); program.entities.len()];
+        for (i, r) in program.access_rules.iter().enumerate() {
+            rules_by_entity[r.entity.index()].push(i);
+        }
+        let name = program.entity(SYSTEM_USER_ROLE).member("Name").expect("System.UserRole has a Name");
+        let role_objects = (0..program.user_roles.len())
+            .map(|i| {
+                let role = UserRoleId(i as u32);
+                let mut o = Object::new(program, ObjectId::of_role(role), SYSTEM_USER_ROLE);
+                o.values[name] = Value::String(program.user_role(role).name.to_string());
+                o
+            })
+            .collect();
+        let mut sessions = BTreeMap::new();
+        sessions.insert(SessionKey::System, Session::default());
+        Engine {
+            program,
+            store,
+            now,
+            access: program.app.access,
+            sessions,
+            current: SessionKey::System,
+            log: Vec::new(),
+            rules_by_entity,
+            role_objects,
+            fresh_anonymous: 0,
+            steps: 0,
+            step_budget: 10_000_000,
+        }
+    }
+
+    /// The acting session.
+    pub fn session(&self) -> &Session {
+        self.sessions.get(&self.current).expect("the current session exists")
+    }
+
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        self.sessions.get_mut(&self.current).expect("the current session exists")
+    }
+
+    /// Whether the acting principal is `system`.
+    pub fn is_system(&self) -> bool {
+        self.current == SessionKey::System
+    }
+
+    /// Whether the acting principal is an anonymous session.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.current, SessionKey::Anonymous(_))
+    }
+
+    /// How the acting principal reads in messages: `system`, `alice`, `anonymous:A`.
+    pub fn principal_name(&self) -> String {
+        match &self.current {
+            SessionKey::System => "system".into(),
+            SessionKey::Anonymous(name) => format!("anonymous:{name}"),
+            SessionKey::User(id) => self.user_name(*id).unwrap_or_else(|| id.to_string()),
+        }
+    }
+
+    fn user_name(&self, id: ObjectId) -> Option<String> {
+        let object = self.store.get(id)?;
+        let index = self.program.entity(object.entity).member("Name")?;
+        match &object.values[index] {
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// Switches to system.
+    pub fn act_as_system(&mut self) {
+        self.current = SessionKey::System;
+    }
+
+    /// Switches to a named user (looked up by `System.User` Name in the store).
+    pub fn act_as_user(&mut self, name: &str, span: Span) -> Result<(), EvalError> {
+        let Some(id) = crate::store::user_by_name(self.program, self.store.as_ref(), name) else {
+            let names = self.user_names();
+            let hint = crate::check::suggest_public(name, names.iter().map(String::as_str));
+            return Err(EvalError::new(codes::PRINCIPAL, format!("no user named `{name}`{hint}"), span));
+        };
+        self.enter_user(id);
+        Ok(())
+    }
+
+    pub(crate) fn enter_user(&mut self, id: ObjectId) {
+        let key = SessionKey::User(id);
+        if !self.sessions.contains_key(&key) {
+            let roles = self.roles_of(id);
+            let session = self.session_for(Some(id), roles);
+            self.sessions.insert(key.clone(), session);
+        }
+        self.current = key;
+    }
+
+    /// Switches to an anonymous session: a named one (resumed if it exists) or a fresh one.
+    pub fn act_as_anonymous(&mut self, name: Option<&str>, span: Span) -> Result<(), EvalError> {
+        let Some(role) = self.program.app.anonymous else {
+            let e = EvalError::new(
+                codes::PRINCIPAL,
+                "the app has no anonymous user role, so there are no anonymous users",
+                span,
+            );
+            return Err(e.with_help("add `anonymous: ROLE` to the app"));
+        };
+        let name = match name {
+            Some(n) => SmolStr::new(n),
+            None => {
+                self.fresh_anonymous += 1;
+                SmolStr::new(format!("#{}", self.fresh_anonymous))
+            }
+        };
+        let key = SessionKey::Anonymous(name);
+        if !self.sessions.contains_key(&key) {
+            let session = self.session_for(None, vec![role]);
+            self.sessions.insert(key.clone(), session);
+        }
+        self.current = key;
+        Ok(())
+    }
+
+    fn session_for(&self, user: Option<ObjectId>, roles: Vec<UserRoleId>) -> Session {
+        let mut module_roles: Vec<ModuleRoleId> =
+            roles.iter().flat_map(|r| self.program.module_roles_of(*r).iter().copied()).collect();
+        module_roles.sort();
+        module_roles.dedup();
+        Session { user, roles, module_roles, ..Session::default() }
+    }
+
+    /// The user roles of a user object.
+    pub fn roles_of(&self, user: ObjectId) -> Vec<UserRoleId> {
+        let Some(object) = self.store.get(user) else { return Vec::new() };
+        let Some(index) = self.program.entity(object.entity).member("System.UserRoles") else { return Vec::new() };
+        match &object.values[index] {
+            Value::List(ids) => ids.iter().filter_map(|id| id.role()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every user's Name, for suggestions.
+    pub fn user_names(&self) -> Vec<String> {
+        self.program
+            .specializations(SYSTEM_USER)
+            .into_iter()
+            .flat_map(|e| self.store.ids(e))
+            .filter_map(|id| self.user_name(id))
+            .collect()
+    }
+
+    /// The acting session's user object, creating an anonymous session's user on its first action.
+    pub(crate) fn current_user(&mut self) -> Option<ObjectId> {
+        if let SessionKey::Anonymous(_) = self.current {
+            if self.session().user.is_none() {
+                let id = self.store.allocate_id();
+                let mut user = Object::new(self.program, id, SYSTEM_USER);
+                let def = self.program.entity(SYSTEM_USER);
+                let set = |o: &mut Object, name: &str, v: Value| {
+                    if let Some(i) = def.member(name) {
+                        o.values[i] = v;
+                    }
+                };
+                set(&mut user, "IsAnonymous", Value::Boolean(true));
+                let roles: Vec<ObjectId> = self.session().roles.iter().map(|r| ObjectId::of_role(*r)).collect();
+                set(&mut user, "System.UserRoles", Value::List(roles));
+                self.store.put(user);
+                self.session_mut().user = Some(id);
+            }
+        }
+        self.session().user
+    }
+
+    /// An object as the acting session sees it: its own uncommitted copy, else the store's.
+    pub fn object(&self, id: ObjectId) -> Option<&Object> {
+        self.session().uncommitted.get(&id).or_else(|| self.store.get(id)).or_else(|| self.role_object(id))
+    }
+
+    /// The implied `System.UserRole` objects are not stored; the engine holds them.
+    fn role_object(&self, id: ObjectId) -> Option<&Object> {
+        self.role_objects.get(id.role()?.index())
+    }
+
+    /// The ids of objects of `entity` and its specializations the acting session can reach
+    /// (committed ones and its own uncommitted ones), ascending.
+    pub fn candidate_ids(&self, entity: EntityId) -> Vec<ObjectId> {
+        let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
+        for e in self.program.specializations(entity) {
+            if e == SYSTEM_USER_ROLE {
+                ids.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
+            }
+            ids.extend(self.store.ids(e));
+        }
+        for (id, o) in &self.session().uncommitted {
+            if self.program.is_a(o.entity, entity) {
+                ids.insert(*id);
+            }
+        }
+        ids.into_iter().collect()
+    }
+
+    /// The access rules of an entity.
+    pub(crate) fn rules_of(&self, entity: EntityId) -> &[usize] {
+        &self.rules_by_entity[entity.index()]
+    }
+
+    /// Variables bound by `user` statements and tests live outside sessions.
+    pub(crate) fn user_object(&self, name: &str) -> Option<ObjectId> {
+        crate::store::user_by_name(self.program, self.store.as_ref(), name)
+    }
+}
+
+/// Variables of a run: test-level bindings, and microflow frames on top.
+pub type Vars = HashMap<SmolStr, Value>;

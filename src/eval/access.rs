@@ -1,0 +1,384 @@
+//! Access decisions (section 4) and their explanations.
+//!
+//! Deny by default: the applicable rules of an entity are those naming one of
+//! the principal's module roles; an object is visible when one of them has no
+//! constraint or a constraint that holds (a new object matches every
+//! constraint until it is first committed); member rights are the union over
+//! those matching rules.
+
+use serde::Serialize;
+
+use super::xpath::{compare_sides, XEval};
+use super::{Engine, SessionKey, Vars};
+use crate::model::xpath::Cond;
+use crate::model::*;
+use crate::store::{Object, Value};
+
+/// What is being decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Whether the object is visible.
+    See,
+    /// Whether a member is readable.
+    Read(MemberIndex),
+    /// Whether a member is writable.
+    Write(MemberIndex),
+    /// Whether the object may be deleted.
+    Delete,
+    /// Whether objects of the entity may be created.
+    Create,
+}
+
+impl<'p> Engine<'p> {
+    /// Whether the app's gate lets the acting principal touch data at all
+    /// (anonymous sessions need a public app).
+    pub fn gate_open(&self) -> bool {
+        !self.is_anonymous() || self.access == crate::syntax::ast::AccessLevel::Public
+    }
+
+    /// The rules of `entity` that name one of the acting principal's module roles.
+    pub fn applicable_rules(&self, entity: EntityId) -> Vec<usize> {
+        let roles = &self.session().module_roles;
+        self.rules_of(entity)
+            .iter()
+            .copied()
+            .filter(|&r| self.program.access_rules[r].roles.iter().any(|m| roles.binary_search(m).is_ok()))
+            .collect()
+    }
+
+    /// The applicable rules whose constraint holds for the object.
+    pub fn matching_rules(&self, object: &Object) -> Vec<usize> {
+        let new = self.session().new.contains(&object.id);
+        let x = self.xeval(None);
+        self.applicable_rules(object.entity)
+            .into_iter()
+            .filter(|&r| match &self.program.access_rules[r].constraint {
+                None => true,
+                Some(_) if new => true,
+                Some(c) => x.holds(c, object),
+            })
+            .collect()
+    }
+
+    pub(crate) fn xeval<'a>(&'a self, vars: Option<&'a Vars>) -> XEval<'a, 'p> {
+        XEval { engine: self, user: self.session().user, vars }
+    }
+
+    /// Whether the acting principal may do `op` on `object` (or its entity for `Create`).
+    pub fn allowed(&self, op: Op, object: &Object) -> bool {
+        if self.is_system() {
+            return true;
+        }
+        if !self.gate_open() {
+            return false;
+        }
+        if op == Op::Create {
+            return self.can_create(object.entity);
+        }
+        if !self.reachable(object) {
+            return false;
+        }
+        let rules = self.matching_rules(object);
+        let right = |m: MemberIndex| {
+            rules.iter().map(|&r| self.program.access_rules[r].members[m]).max().unwrap_or(MemberRight::None)
+        };
+        match op {
+            Op::See => !rules.is_empty(),
+            Op::Read(m) => right(m) >= MemberRight::Read,
+            Op::Write(m) => right(m) >= MemberRight::Write,
+            Op::Delete => rules.iter().any(|&r| self.program.access_rules[r].delete),
+            Op::Create => unreachable!("handled above"),
+        }
+    }
+
+    /// Whether the object exists for the acting session: committed, or its own
+    /// uncommitted (non-persistent objects live only in the session that made them).
+    pub fn reachable(&self, object: &Object) -> bool {
+        self.session().uncommitted.contains_key(&object.id)
+            || (self.program.entity(object.entity).persistent && self.store.get(object.id).is_some())
+            || object.id.role().is_some()
+    }
+
+    /// Whether the acting principal may create objects of `entity`.
+    pub fn can_create(&self, entity: EntityId) -> bool {
+        self.is_system()
+            || (self.gate_open() && self.applicable_rules(entity).iter().any(|&r| self.program.access_rules[r].create))
+    }
+
+    /// Whether the acting principal can see the object.
+    pub fn can_see(&self, object: &Object) -> bool {
+        self.allowed(Op::See, object)
+    }
+
+    /// Explains a decision: every rule of the entity, whether it applies and
+    /// holds, the value of each term of its constraint, and what decided.
+    pub fn explain(&self, op: Op, object: &Object, describe: &str) -> Explanation {
+        let program = self.program;
+        let entity = program.entity(object.entity);
+        let allowed = self.allowed(op, object);
+        let roles = &self.session().module_roles;
+        let new = self.session().new.contains(&object.id);
+        let x = self.xeval(None);
+        let mut rules = Vec::new();
+        for &r in self.rules_of(object.entity) {
+            let rule = &program.access_rules[r];
+            let file = program.sources.file(rule.span.file);
+            let (line, _) = file.line_col(rule.span.start as usize);
+            let role_names: Vec<String> = rule.roles.iter().map(|m| program.module_role(*m).name.to_string()).collect();
+            let applies = rule.roles.iter().any(|m| roles.binary_search(m).is_ok());
+            let mut terms = Vec::new();
+            let holds = match &rule.constraint {
+                None => None,
+                Some(_) if op == Op::Create => None,
+                Some(_) if new => Some(true),
+                Some(c) => {
+                    trace_terms(&x, c, object, program, &mut terms);
+                    Some(x.holds(c, object))
+                }
+            };
+            rules.push(RuleExplanation {
+                entity: entity.name.to_string(),
+                roles: role_names,
+                file: file.path.display().to_string(),
+                line,
+                applies,
+                constraint: rule.constraint_text.clone(),
+                holds,
+                terms,
+                grants: grants(program, rule),
+            });
+        }
+        let reason = self.reason(op, object, allowed, new);
+        Explanation {
+            decision: if allowed { "allow" } else { "deny" },
+            principal: self.principal_name(),
+            operation: describe.to_string(),
+            reason,
+            rules,
+        }
+    }
+
+    fn reason(&self, op: Op, object: &Object, allowed: bool, new: bool) -> String {
+        let program = self.program;
+        let entity = program.entity(object.entity);
+        if self.current == SessionKey::System {
+            return "system has full rights".into();
+        }
+        if !self.gate_open() {
+            return "the app is not public, so anonymous sessions may not touch data".into();
+        }
+        if op != Op::Create && !self.reachable(object) {
+            return "the object belongs to another session and was never committed".into();
+        }
+        let applicable = self.applicable_rules(object.entity);
+        if applicable.is_empty() {
+            return format!("no access rule of {} names a module role of {}", entity.name, self.principal_name());
+        }
+        if op == Op::Create {
+            return if allowed {
+                "an applicable rule grants create".into()
+            } else {
+                "no applicable rule grants create".into()
+            };
+        }
+        let matching = self.matching_rules(object);
+        if matching.is_empty() {
+            return "no applicable rule's constraint holds for this object".into();
+        }
+        let lines: Vec<String> = matching
+            .iter()
+            .map(|&r| {
+                let span = program.access_rules[r].span;
+                program.sources.file(span.file).line_col(span.start as usize).0.to_string()
+            })
+            .collect();
+        let via = format!("the rule{} on line {}", if lines.len() == 1 { "" } else { "s" }, lines.join(", "));
+        let newly = if new { " (a new object matches every constraint until it is committed)" } else { "" };
+        match (op, allowed) {
+            (Op::See, _) => format!("visible through {via}{newly}"),
+            (Op::Read(m), true) => format!("{via} grant{} read on {}", plural_s(&lines), entity.members[m].name),
+            (Op::Read(m), false) => {
+                format!("{via} match{} but grant no read on {}", plural_es(&lines), entity.members[m].name)
+            }
+            (Op::Write(m), true) => format!("{via} grant{} write on {}", plural_s(&lines), entity.members[m].name),
+            (Op::Write(m), false) => {
+                format!("{via} match{} but grant no write on {}", plural_es(&lines), entity.members[m].name)
+            }
+            (Op::Delete, true) => format!("{via} grant{} delete", plural_s(&lines)),
+            (Op::Delete, false) => format!("{via} match{} but grant no delete", plural_es(&lines)),
+            (Op::Create, _) => unreachable!("handled above"),
+        }
+    }
+}
+
+fn plural_s(lines: &[String]) -> &'static str {
+    if lines.len() == 1 {
+        "s"
+    } else {
+        ""
+    }
+}
+
+fn plural_es(lines: &[String]) -> &'static str {
+    if lines.len() == 1 {
+        "es"
+    } else {
+        ""
+    }
+}
+
+/// The rule's grants in words: `create`, `delete`, `read A, B`, `write C`.
+pub fn grants(program: &Program, rule: &AccessRuleDef) -> Vec<String> {
+    let entity = program.entity(rule.entity);
+    let mut out = Vec::new();
+    if rule.create {
+        out.push("create".to_string());
+    }
+    if rule.delete {
+        out.push("delete".to_string());
+    }
+    for (right, word) in [(MemberRight::Read, "read"), (MemberRight::Write, "write")] {
+        let names: Vec<&str> = rule
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r == right)
+            .map(|(i, _)| entity.members[i].name.as_str())
+            .collect();
+        if !names.is_empty() {
+            out.push(format!("{word} {}", names.join(", ")));
+        }
+    }
+    out
+}
+
+/// Records the value of every comparison and existence test in a constraint.
+fn trace_terms(x: &XEval<'_, '_>, cond: &Cond, object: &Object, program: &Program, out: &mut Vec<TermExplanation>) {
+    match cond {
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|c| trace_terms(x, c, object, program, out)),
+        Cond::Not(inner) => trace_terms(x, inner, object, program, out),
+        Cond::Const(_) => {}
+        Cond::Exists(path) => {
+            let reached: Vec<String> = x.reached(object, path).iter().map(|o| o.id.to_string()).collect();
+            out.push(TermExplanation {
+                term: program.sources.slice(path.span).to_string(),
+                left: format!("[{}]", reached.join(", ")),
+                right: String::new(),
+                holds: !reached.is_empty(),
+            });
+        }
+        Cond::Compare { lhs, op, rhs, span } => {
+            let (l, r) = (x.side(lhs, object), x.side(rhs, object));
+            let show = |vals: &[Value]| {
+                if vals.is_empty() {
+                    "no value (the path reaches no object)".to_string()
+                } else if vals.len() == 1 {
+                    vals[0].display(program)
+                } else {
+                    format!("[{}]", vals.iter().map(|v| v.display(program)).collect::<Vec<_>>().join(", "))
+                }
+            };
+            out.push(TermExplanation {
+                term: program.sources.slice(*span).to_string(),
+                left: show(&l.values),
+                right: show(&r.values),
+                holds: compare_sides(&l, *op, &r),
+            });
+        }
+        Cond::Holds(operand) => {
+            let side = x.side(operand, object);
+            out.push(TermExplanation {
+                term: "function".into(),
+                left: side.values.iter().map(|v| v.display(program)).collect::<Vec<_>>().join(", "),
+                right: String::new(),
+                holds: side.values.iter().any(|v| matches!(v, Value::Boolean(true))),
+            });
+        }
+    }
+}
+
+/// A decision with the rules behind it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    /// Who acted.
+    pub principal: String,
+    /// What was asked, in words.
+    pub operation: String,
+    /// Why, in one line.
+    pub reason: String,
+    /// Every rule of the entity.
+    pub rules: Vec<RuleExplanation>,
+}
+
+/// One access rule in an explanation.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleExplanation {
+    /// The entity.
+    pub entity: String,
+    /// Its module roles.
+    pub roles: Vec<String>,
+    /// Where it is declared.
+    pub file: String,
+    /// Its line.
+    pub line: usize,
+    /// Whether it names a module role of the principal.
+    pub applies: bool,
+    /// The constraint as written.
+    pub constraint: Option<String>,
+    /// Whether the constraint holds (`None`: no constraint, or not relevant).
+    pub holds: Option<bool>,
+    /// The value of each term of the constraint.
+    pub terms: Vec<TermExplanation>,
+    /// What it grants.
+    pub grants: Vec<String>,
+}
+
+/// One comparison or existence test of a constraint, with its values.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermExplanation {
+    /// The term as written.
+    pub term: String,
+    /// The left side's value(s) for this object.
+    pub left: String,
+    /// The right side's value(s).
+    pub right: String,
+    /// Whether it holds.
+    pub holds: bool,
+}
+
+impl Explanation {
+    /// The explanation as text, as `warden explain` prints it.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}: {} {}\n", self.decision, self.principal, self.operation);
+        out.push_str(&format!("  because {}\n", self.reason));
+        if self.rules.is_empty() {
+            out.push_str("  (the entity has no access rules: everything is denied)\n");
+        }
+        for r in &self.rules {
+            let status = if !r.applies {
+                "does not apply".to_string()
+            } else {
+                match r.holds {
+                    None => "applies".to_string(),
+                    Some(true) => "applies, constraint holds".to_string(),
+                    Some(false) => "applies, constraint does not hold".to_string(),
+                }
+            };
+            out.push_str(&format!("  rule {}:{} for {}: {status}\n", r.file, r.line, r.roles.join(", ")));
+            if let Some(c) = &r.constraint {
+                out.push_str(&format!("    where {c}\n"));
+            }
+            if r.applies {
+                for t in &r.terms {
+                    let right = if t.right.is_empty() { String::new() } else { format!(" vs {}", t.right) };
+                    out.push_str(&format!("      {}: {}{right} -> {}\n", t.term, t.left, t.holds));
+                }
+            }
+            let grants = if r.grants.is_empty() { "nothing".to_string() } else { r.grants.join("; ") };
+            out.push_str(&format!("    grants {grants}\n"));
+        }
+        out
+    }
+}

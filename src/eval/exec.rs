@@ -1,0 +1,650 @@
+//! Statements: object life cycle (create, change, commit, delete, rollback),
+//! control flow, and the test statements of section 9.
+
+use smol_str::SmolStr;
+
+use super::access::Op;
+use super::{codes, Engine, EvalError, SessionKey, Vars};
+use crate::model::*;
+use crate::source::Span;
+use crate::store::{Object, ObjectId, Value};
+use crate::syntax::ast::{self, AssignOp, Expect, Principal, Stmt, StmtKind};
+
+/// Whose rules a statement obeys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rights {
+    /// Full rights: `given` blocks, system, microflows without `apply entity access`.
+    Full,
+    /// The acting principal's access rules.
+    Principal,
+}
+
+/// One level of execution: a test body or a microflow call.
+pub(crate) struct Frame<'v> {
+    pub(crate) vars: &'v mut Vars,
+    pub(crate) module: Option<SmolStr>,
+    pub(crate) rights: Rights,
+    /// Inside `given`: everything is committed as it is made.
+    pub(crate) given: bool,
+    /// Microflow calls above this frame, outermost first.
+    pub(crate) stack: Vec<String>,
+}
+
+/// What a statement yields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Nothing to show.
+    Nothing,
+    /// A value (an expression statement).
+    Value(Value),
+    /// Text to show (`explain`, `matrix`).
+    Text(String),
+}
+
+/// The state a transaction restores on failure (the store keeps its own journal).
+struct Snapshot {
+    sessions: std::collections::BTreeMap<SessionKey, super::Session>,
+    current: SessionKey,
+    access: ast::AccessLevel,
+    now: i64,
+    log: usize,
+}
+
+pub(crate) enum Flow {
+    Normal(Outcome),
+    Return(Value),
+}
+
+impl<'p> Engine<'p> {
+    /// Runs one top-level statement as its own transaction: on error, the store
+    /// and every session are as they were before it.
+    pub fn run_top(&mut self, stmt: &Stmt, vars: &mut Vars) -> Result<Outcome, EvalError> {
+        let mut frame = Frame { vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+        let flow = self.transaction(|e| e.exec(stmt, &mut frame))?;
+        Ok(match flow {
+            Flow::Normal(o) => o,
+            Flow::Return(v) => Outcome::Value(v),
+        })
+    }
+
+    /// Runs `f` in a (nested) transaction; on error everything it did is undone.
+    pub(crate) fn transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, EvalError>) -> Result<T, EvalError> {
+        let snapshot = self.snapshot();
+        self.store.begin();
+        match f(self) {
+            Ok(v) => {
+                self.store.commit();
+                Ok(v)
+            }
+            Err(e) => {
+                self.store.rollback();
+                self.restore(snapshot);
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything outside the store that a failed statement must leave as it was.
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            sessions: self.sessions.clone(),
+            current: self.current.clone(),
+            access: self.access,
+            now: self.now,
+            log: self.log.len(),
+        }
+    }
+
+    fn restore(&mut self, s: Snapshot) {
+        self.sessions = s.sessions;
+        self.current = s.current;
+        self.access = s.access;
+        self.now = s.now;
+        self.log.truncate(s.log);
+    }
+
+    pub(crate) fn exec_block(&mut self, stmts: &[Stmt], frame: &mut Frame<'_>) -> Result<Flow, EvalError> {
+        let mut last = Outcome::Nothing;
+        for s in stmts {
+            match self.exec(s, frame)? {
+                Flow::Normal(o) => last = o,
+                ret @ Flow::Return(_) => return Ok(ret),
+            }
+        }
+        Ok(Flow::Normal(last))
+    }
+
+    pub(crate) fn exec(&mut self, stmt: &Stmt, frame: &mut Frame<'_>) -> Result<Flow, EvalError> {
+        self.step(stmt.span)?;
+        let span = stmt.span;
+        let outcome = match &stmt.kind {
+            StmtKind::Let { var, value } | StmtKind::Assign { var, value } => {
+                let v = self.eval(value, frame)?;
+                frame.vars.insert(var.name.clone(), v);
+                Outcome::Nothing
+            }
+            StmtKind::Change { target, values } => {
+                let id = self.object_value(target, frame)?;
+                self.change(id, values, frame, span)?;
+                Outcome::Nothing
+            }
+            StmtKind::Commit(e) => {
+                for id in self.objects_value(e, frame)? {
+                    self.commit_object(id, span)?;
+                }
+                Outcome::Nothing
+            }
+            StmtKind::Delete(e) => {
+                for id in self.objects_value(e, frame)? {
+                    self.delete(id, frame.rights, span)?;
+                }
+                Outcome::Nothing
+            }
+            StmtKind::Rollback(e) => {
+                for id in self.objects_value(e, frame)? {
+                    let session = self.session_mut();
+                    session.uncommitted.remove(&id);
+                    session.new.remove(&id);
+                }
+                Outcome::Nothing
+            }
+            StmtKind::For { var, list, body } => {
+                let items = self.objects_value(list, frame)?;
+                for id in items {
+                    frame.vars.insert(var.name.clone(), Value::Object(id));
+                    if let ret @ Flow::Return(_) = self.exec_block(&body.stmts, frame)? {
+                        return Ok(ret);
+                    }
+                }
+                Outcome::Nothing
+            }
+            StmtKind::If { cond, then, otherwise } => {
+                if self.condition(cond, frame)? {
+                    return self.exec_block(&then.stmts, frame);
+                }
+                match otherwise {
+                    Some(other) => return self.exec(other, frame),
+                    None => Outcome::Nothing,
+                }
+            }
+            StmtKind::Block(b) => return self.exec_block(&b.stmts, frame),
+            StmtKind::Return(value) => {
+                let v = match value {
+                    Some(e) => self.eval(e, frame)?,
+                    None => Value::Empty,
+                };
+                return Ok(Flow::Return(v));
+            }
+            StmtKind::Log(e) => {
+                let v = self.eval(e, frame)?;
+                let text = match v {
+                    Value::String(s) => s,
+                    other => other.display(self.program),
+                };
+                self.log.push(text);
+                Outcome::Nothing
+            }
+            StmtKind::Error(e) => {
+                let v = self.eval(e, frame)?;
+                let text = match v {
+                    Value::String(s) => s,
+                    other => other.display(self.program),
+                };
+                let mut error = EvalError::new(codes::ERROR_STATEMENT, text, span);
+                error.stack = frame.stack.clone();
+                return Err(error);
+            }
+            StmtKind::Expr(e) => Outcome::Value(self.eval(e, frame)?),
+            StmtKind::Now(t) => {
+                self.now = crate::time::parse_instant(&t.value).ok_or_else(|| {
+                    EvalError::new(codes::RUNTIME, format!("`{}` is not a date and time", t.value), t.span)
+                })?;
+                Outcome::Nothing
+            }
+            StmtKind::Given(block) => {
+                let previous = self.current.clone();
+                self.act_as_system();
+                let (rights, given) = (frame.rights, frame.given);
+                frame.rights = Rights::Full;
+                frame.given = true;
+                let result = self.exec_block(&block.stmts, frame);
+                frame.rights = rights;
+                frame.given = given;
+                self.current = previous;
+                result?;
+                Outcome::Nothing
+            }
+            StmtKind::User { name, roles, entity } => {
+                let id = self.make_user(name, roles, entity.as_ref(), frame, span)?;
+                frame.vars.insert(name.name.clone(), Value::Object(id));
+                Outcome::Nothing
+            }
+            StmtKind::As(p) => {
+                match p {
+                    Principal::System => self.act_as_system(),
+                    Principal::User(u) => self.act_as_user(&u.name, u.span)?,
+                    Principal::Anonymous(name) => {
+                        self.act_as_anonymous(name.as_ref().map(|n| n.value.as_str()), span)?
+                    }
+                }
+                Outcome::Nothing
+            }
+            StmtKind::SignIn(user) => {
+                self.sign_in(&user.name, user.span)?;
+                Outcome::Nothing
+            }
+            StmtKind::SetAccess(level) => {
+                self.access = *level;
+                Outcome::Nothing
+            }
+            StmtKind::Expect(e) => {
+                self.expect(e, frame, span)?;
+                Outcome::Nothing
+            }
+            StmtKind::Explain(op) => Outcome::Text(self.explain_op(op, frame)?.render()),
+            StmtKind::Matrix => Outcome::Text(crate::matrix::render(&crate::matrix::build(self.program))),
+        };
+        if frame.given {
+            self.commit_all()?;
+        }
+        Ok(Flow::Normal(outcome))
+    }
+
+    /// Counts a step of the run; stops runaway loops.
+    fn step(&mut self, span: Span) -> Result<(), EvalError> {
+        self.steps += 1;
+        if self.steps > self.step_budget {
+            let e = EvalError::new(codes::RUNAWAY, format!("the run took more than {} steps", self.step_budget), span);
+            return Err(e.with_help("a loop or a recursive call does not end"));
+        }
+        Ok(())
+    }
+
+    /// Commits every uncommitted object of the acting session (used by `given`).
+    fn commit_all(&mut self) -> Result<(), EvalError> {
+        let ids: Vec<ObjectId> = self.session().uncommitted.keys().copied().collect();
+        for id in ids {
+            self.commit_object(id, Span::default())?;
+        }
+        Ok(())
+    }
+
+    /// Creates an object of `entity` with member values, owned by the acting user.
+    pub(crate) fn create(
+        &mut self,
+        entity: EntityId,
+        values: &[ast::MemberValue],
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<ObjectId, EvalError> {
+        let def = self.program.entity(entity);
+        if frame.rights == Rights::Principal && !self.can_create(entity) {
+            let why =
+                if self.gate_open() { "no applicable access rule grants create" } else { "the app is not public" };
+            return Err(self.denied(format!("may not create {}: {why}", def.name), span));
+        }
+        let id = self.store.allocate_id();
+        let mut object = Object::new(self.program, id, entity);
+        let user = self.current_user();
+        if let (Some(assoc), Some(user)) = (def.owner, user) {
+            if let Some(i) = super::xpath::member_of(self.program, entity, assoc) {
+                object.values[i] = Value::Object(user);
+            }
+        }
+        if let Some(i) = def.created_date {
+            object.values[i] = Value::DateTime(self.now);
+        }
+        if let Some(i) = def.changed_date {
+            object.values[i] = Value::DateTime(self.now);
+        }
+        let session = self.session_mut();
+        session.new.insert(id);
+        session.uncommitted.insert(id, object);
+        self.apply_values(id, values, frame, span)?;
+        Ok(id)
+    }
+
+    fn change(
+        &mut self,
+        id: ObjectId,
+        values: &[ast::MemberValue],
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<(), EvalError> {
+        let Some(object) = self.object(id).cloned() else {
+            return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
+        };
+        if frame.rights == Rights::Principal && !self.can_see(&object) {
+            return Err(self.denied(format!("cannot see {} {id}", self.program.entity(object.entity).name), span));
+        }
+        self.session_mut().uncommitted.entry(id).or_insert(object);
+        self.apply_values(id, values, frame, span)
+    }
+
+    /// Sets member values on an object in the session, checking write access.
+    fn apply_values(
+        &mut self,
+        id: ObjectId,
+        values: &[ast::MemberValue],
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<(), EvalError> {
+        for mv in values {
+            let value = self.eval(&mv.value, frame)?;
+            let object = self.session().uncommitted.get(&id).cloned().expect("the object is in the session");
+            let def = self.program.entity(object.entity);
+            let member = def.member(&mv.member.to_string()).ok_or_else(|| {
+                EvalError::new(codes::RUNTIME, format!("`{}` has no member `{}`", def.name, mv.member), mv.member.span)
+            })?;
+            if frame.rights == Rights::Principal && !self.allowed(Op::Write(member), &object) {
+                let name = &def.members[member].name;
+                return Err(self.denied(format!("may not write `{name}` of {} {id}", def.name), mv.member.span));
+            }
+            let current = object.values[member].clone();
+            let new = match (mv.op, current, value) {
+                (AssignOp::Set, _, Value::List(ids))
+                    if matches!(def.members[member].kind, MemberKind::Association(_)) =>
+                {
+                    Value::List(ids)
+                }
+                (AssignOp::Set, _, v) => v,
+                (AssignOp::Add, Value::List(mut ids), v) => {
+                    for add in value_ids(&v) {
+                        if !ids.contains(&add) {
+                            ids.push(add);
+                        }
+                    }
+                    Value::List(ids)
+                }
+                (AssignOp::Remove, Value::List(ids), v) => {
+                    let remove = value_ids(&v);
+                    Value::List(ids.into_iter().filter(|i| !remove.contains(i)).collect())
+                }
+                (_, _, v) => v,
+            };
+            let new = coerce(self.program, object.entity, member, new);
+            self.session_mut().uncommitted.get_mut(&id).expect("in the session").values[member] = new;
+        }
+        let _ = span;
+        Ok(())
+    }
+
+    /// Writes the session's copy of an object to the store.
+    pub(crate) fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<(), EvalError> {
+        let Some(mut object) = self.session().uncommitted.get(&id).cloned() else {
+            if self.store.get(id).is_none() && id.role().is_none() {
+                return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
+            }
+            return Ok(()); // nothing changed
+        };
+        let def = self.program.entity(object.entity);
+        if !def.persistent {
+            return Ok(()); // non-persistent objects live in their session
+        }
+        if let Some(i) = def.changed_date {
+            object.values[i] = Value::DateTime(self.now);
+        }
+        let user = self.session().user;
+        if let (Some(assoc), Some(user)) = (def.changed_by, user) {
+            if let Some(i) = super::xpath::member_of(self.program, object.entity, assoc) {
+                object.values[i] = Value::Object(user);
+            }
+        }
+        self.store.put(object);
+        let session = self.session_mut();
+        session.uncommitted.remove(&id);
+        session.new.remove(&id);
+        Ok(())
+    }
+
+    /// Deletes an object, applying every association's delete behaviour.
+    pub(crate) fn delete(&mut self, id: ObjectId, rights: Rights, span: Span) -> Result<(), EvalError> {
+        let Some(object) = self.object(id).cloned() else { return Ok(()) };
+        if rights == Rights::Principal && !self.allowed(Op::Delete, &object) {
+            let name = &self.program.entity(object.entity).name;
+            let why = if self.can_see(&object) { "no matching rule grants delete" } else { "it is not visible" };
+            return Err(self.denied(format!("may not delete {name} {id}: {why}"), span));
+        }
+        let mut pending = vec![id];
+        let mut doomed: Vec<ObjectId> = Vec::new();
+        while let Some(next) = pending.pop() {
+            if doomed.contains(&next) {
+                continue;
+            }
+            doomed.push(next);
+            pending.extend(self.delete_effects(next, &doomed, span)?);
+        }
+        for d in doomed {
+            let session = self.session_mut();
+            session.uncommitted.remove(&d);
+            session.new.remove(&d);
+            self.store.remove(d);
+            for s in self.sessions.values_mut() {
+                s.uncommitted.remove(&d);
+            }
+        }
+        Ok(())
+    }
+
+    /// What deleting `id` does to associated objects: returns the objects to delete too,
+    /// clears references, or refuses (`prevent`).
+    fn delete_effects(&mut self, id: ObjectId, doomed: &[ObjectId], span: Span) -> Result<Vec<ObjectId>, EvalError> {
+        let Some(object) = self.object(id).cloned() else { return Ok(Vec::new()) };
+        let program = self.program;
+        let mut cascade = Vec::new();
+        for (a, assoc) in program.associations.iter().enumerate() {
+            let a = AssocId(a as u32);
+            // The object is on the from side: its own references.
+            if program.is_a(object.entity, assoc.from) {
+                if let Some(i) = super::xpath::member_of(program, object.entity, a) {
+                    let targets = value_ids(&object.values[i]);
+                    match &assoc.on_delete_from {
+                        DeleteRule::Keep => {}
+                        DeleteRule::Cascade => cascade.extend(targets),
+                        DeleteRule::Prevent(message) => {
+                            if targets.iter().any(|t| !doomed.contains(t)) {
+                                return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                            }
+                        }
+                    }
+                }
+            }
+            // The object is on the to side: objects referring to it.
+            if program.is_a(object.entity, assoc.to) {
+                let referrers: Vec<ObjectId> = self
+                    .candidate_ids(assoc.from)
+                    .into_iter()
+                    .filter(|r| !doomed.contains(r))
+                    .filter(|r| {
+                        self.object(*r).is_some_and(|o| {
+                            super::xpath::member_of(program, o.entity, a)
+                                .is_some_and(|i| value_ids(&o.values[i]).contains(&id))
+                        })
+                    })
+                    .collect();
+                match &assoc.on_delete_to {
+                    DeleteRule::Cascade => cascade.extend(referrers),
+                    DeleteRule::Prevent(message) if !referrers.is_empty() => {
+                        return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                    }
+                    _ => {
+                        for r in referrers {
+                            self.clear_reference(r, a, id);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(cascade)
+    }
+
+    /// Removes `target` from `owner`'s association member, in the store and in sessions.
+    fn clear_reference(&mut self, owner: ObjectId, assoc: AssocId, target: ObjectId) {
+        let program = self.program;
+        let clear = |o: &mut Object| {
+            if let Some(i) = super::xpath::member_of(program, o.entity, assoc) {
+                o.values[i] = match std::mem::replace(&mut o.values[i], Value::Empty) {
+                    Value::List(ids) => Value::List(ids.into_iter().filter(|x| *x != target).collect()),
+                    Value::Object(x) if x == target => Value::Empty,
+                    other => other,
+                };
+            }
+        };
+        if let Some(mut o) = self.store.get(owner).cloned() {
+            clear(&mut o);
+            self.store.put(o);
+        }
+        for s in self.sessions.values_mut() {
+            if let Some(o) = s.uncommitted.get_mut(&owner) {
+                clear(o);
+            }
+        }
+    }
+
+    /// Makes a user in `given`: a System.User (or specialization) with a Name and user roles.
+    fn make_user(
+        &mut self,
+        name: &ast::Ident,
+        roles: &[ast::Ident],
+        entity: Option<&(ast::QName, Vec<ast::MemberValue>)>,
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<ObjectId, EvalError> {
+        let (entity, values) = match entity {
+            Some((q, values)) => {
+                (self.program.entity_by_name(&q.to_string()).unwrap_or(SYSTEM_USER), values.as_slice())
+            }
+            None => (SYSTEM_USER, &[][..]),
+        };
+        let previous = self.current.clone();
+        self.act_as_system();
+        let result = self.create(entity, values, frame, span);
+        self.current = previous.clone();
+        let id = result?;
+        let def = self.program.entity(entity);
+        let role_ids: Vec<ObjectId> =
+            roles.iter().filter_map(|r| self.program.user_role_by_name(&r.name)).map(ObjectId::of_role).collect();
+        let mut object = self.sessions[&SessionKey::System].uncommitted[&id].clone();
+        if let Some(i) = def.member("Name") {
+            object.values[i] = Value::String(name.name.to_string());
+        }
+        if let Some(i) = def.member("System.UserRoles") {
+            object.values[i] = Value::List(role_ids);
+        }
+        let system = self.sessions.get_mut(&SessionKey::System).expect("system session");
+        system.uncommitted.remove(&id);
+        system.new.remove(&id);
+        self.store.put(object);
+        Ok(id)
+    }
+
+    /// An access error for the acting principal.
+    pub(crate) fn denied(&self, what: String, span: Span) -> EvalError {
+        EvalError::new(codes::ACCESS, format!("{} {what}", self.principal_name()), span)
+    }
+
+    fn expect(&mut self, e: &Expect, frame: &mut Frame<'_>, span: Span) -> Result<(), EvalError> {
+        match e {
+            Expect::Holds(expr) => {
+                let v = self.eval(expr, frame)?;
+                if v == Value::Boolean(true) {
+                    return Ok(());
+                }
+                let text = self.program.sources.slice(expr.span).to_string();
+                let detail = self.comparison_detail(expr, frame);
+                Err(EvalError::new(codes::EXPECTATION, format!("expected `{text}` to hold{detail}"), span))
+            }
+            Expect::Decision { allow, op } => {
+                let explanation = self.explain_op(op, frame)?;
+                let allowed = explanation.decision == "allow";
+                if allowed == *allow {
+                    return Ok(());
+                }
+                let text = self.program.sources.slice(span).trim_start_matches("expect").trim().to_string();
+                let actual = if allowed { "allowed" } else { "denied" };
+                let message = format!(
+                    "expected {text} for {}, but it is {actual}: {}",
+                    self.principal_name(),
+                    explanation.reason
+                );
+                Err(EvalError::new(codes::EXPECTATION, message, span))
+            }
+            Expect::Error { text, body } => {
+                // The block must fail, and leaves no trace either way.
+                let snapshot = self.snapshot();
+                let vars = frame.vars.clone();
+                self.store.begin();
+                let result = self.exec_block(&body.stmts, frame);
+                self.store.rollback();
+                self.restore(snapshot);
+                *frame.vars = vars;
+                match (result, text) {
+                    (Ok(_), _) => {
+                        Err(EvalError::new(codes::EXPECTATION, "expected an error, but the block succeeded", span))
+                    }
+                    (Err(err), Some(t)) if !err.message.contains(&t.value) => Err(EvalError::new(
+                        codes::EXPECTATION,
+                        format!("expected an error containing `{}`, but the error was: {}", t.value, err.message),
+                        span,
+                    )),
+                    (Err(_), _) => Ok(()),
+                }
+            }
+            Expect::SignInCall(flow) => self.expect_sign_in_call(flow, span),
+            Expect::Request { .. } | Expect::Component { .. } => Err(EvalError::new(
+                codes::UNSUPPORTED,
+                "runtime requests and components are not evaluated yet (the FlowX runtime is being built)",
+                span,
+            )),
+        }
+    }
+
+    /// For a failed `expect a = b`, the values of both sides.
+    fn comparison_detail(&mut self, expr: &ast::Expr, frame: &mut Frame<'_>) -> String {
+        if let ast::ExprKind::Binary { op: ast::BinOp::Cmp(_), lhs, rhs } = &expr.kind {
+            // Side effects already happened once; evaluating pure sides again is safe for a message.
+            let snapshot = self.snapshot();
+            self.store.begin();
+            let l = self.eval(lhs, frame).map(|v| v.display(self.program));
+            let r = self.eval(rhs, frame).map(|v| v.display(self.program));
+            self.store.rollback();
+            self.restore(snapshot);
+            if let (Ok(l), Ok(r)) = (l, r) {
+                return format!(": the left side is {l}, the right side is {r}");
+            }
+        }
+        ", but it does not".to_string()
+    }
+}
+
+/// The object ids in a value (an object, a list, or nothing).
+pub(crate) fn value_ids(v: &Value) -> Vec<ObjectId> {
+    match v {
+        Value::Object(id) => vec![*id],
+        Value::List(ids) => ids.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Fits a value to the member's type: integers into decimals, objects into reference sets.
+fn coerce(program: &Program, entity: EntityId, member: usize, v: Value) -> Value {
+    match (program.entity(entity).members[member].kind, v) {
+        (MemberKind::Attribute(AttrType::Decimal), Value::Integer(i)) => Value::Decimal(i.into()),
+        (MemberKind::Association(a), Value::Empty) if super::xpath::is_set(program, a) => Value::List(Vec::new()),
+        (MemberKind::Association(a), Value::Object(id)) if super::xpath::is_set(program, a) => Value::List(vec![id]),
+        (_, v) => v,
+    }
+}
+
+fn prevented(program: &Program, object: &Object, assoc: &AssocDef, message: Option<&str>, span: Span) -> EvalError {
+    let text = match message {
+        Some(m) => m.to_string(),
+        None => format!(
+            "cannot delete {} {}: association `{}` prevents it while associated objects exist",
+            program.entity(object.entity).name,
+            object.id,
+            assoc.name
+        ),
+    };
+    EvalError::new(codes::PREVENTED, text, span)
+}

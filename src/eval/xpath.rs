@@ -1,0 +1,253 @@
+//! Evaluation of compiled XPath constraints over one object, with full rights
+//! (constraints see every object, whatever the principal may read).
+
+use std::cmp::Ordering;
+
+use super::{Engine, Vars};
+use crate::model::xpath::*;
+use crate::model::*;
+use crate::store::{Object, ObjectId, Value};
+use crate::syntax::ast::{CmpOp, Multiplicity};
+
+/// How the values of one side of a comparison were reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// A constant, token, variable or function of them.
+    Const,
+    /// The object's own attribute or association.
+    Own,
+    /// Through associations: no values means no object was reached.
+    Path,
+}
+
+/// The values of one side of a comparison.
+#[derive(Clone, Debug)]
+pub(crate) struct Side {
+    pub(crate) values: Vec<Value>,
+    pub(crate) reach: Reach,
+}
+
+/// What constraints are evaluated against: the engine's view, the user and the variables.
+pub(crate) struct XEval<'a, 'p> {
+    pub(crate) engine: &'a Engine<'p>,
+    pub(crate) user: Option<ObjectId>,
+    pub(crate) vars: Option<&'a Vars>,
+}
+
+impl XEval<'_, '_> {
+    /// Whether the condition holds for `object`.
+    pub(crate) fn holds(&self, cond: &Cond, object: &Object) -> bool {
+        match cond {
+            Cond::Const(b) => *b,
+            Cond::And(parts) => parts.iter().all(|c| self.holds(c, object)),
+            Cond::Or(parts) => parts.iter().any(|c| self.holds(c, object)),
+            Cond::Not(inner) => !self.holds(inner, object),
+            Cond::Exists(path) => !self.reached(object, path).is_empty(),
+            Cond::Compare { lhs, op, rhs, .. } => {
+                let (l, r) = (self.side(lhs, object), self.side(rhs, object));
+                compare_sides(&l, *op, &r)
+            }
+            Cond::Holds(operand) => self.side(operand, object).values.iter().any(|v| matches!(v, Value::Boolean(true))),
+        }
+    }
+
+    /// The values of an operand for `object`.
+    pub(crate) fn side(&self, operand: &Operand, object: &Object) -> Side {
+        match operand {
+            Operand::Value(v) => Side { values: vec![constant(v)], reach: Reach::Const },
+            Operand::Token(t) => Side { values: vec![self.token(t)], reach: Reach::Const },
+            Operand::Var { name, .. } => {
+                let value = self.vars.and_then(|v| v.get(name)).cloned().unwrap_or(Value::Empty);
+                let values = match value {
+                    Value::List(ids) => ids.into_iter().map(Value::Object).collect(),
+                    other => vec![other],
+                };
+                Side { values, reach: Reach::Const }
+            }
+            Operand::Path(path) => self.path_side(object, path),
+            Operand::Func { func, args } => {
+                let sides: Vec<Side> = args.iter().map(|a| self.side(a, object)).collect();
+                let reach = if sides.iter().any(|s| s.reach == Reach::Path) { Reach::Path } else { Reach::Const };
+                let first = sides.first().map(|s| s.values.clone()).unwrap_or_default();
+                let second = sides.get(1).and_then(|s| s.values.first().cloned());
+                let values = first.iter().map(|v| apply(*func, v, second.as_ref())).collect();
+                Side { values, reach }
+            }
+        }
+    }
+
+    fn token(&self, t: &TokenExpr) -> Value {
+        match t {
+            TokenExpr::CurrentUser => self.user.map_or(Value::Empty, Value::Object),
+            TokenExpr::UserRole(r) => Value::Object(ObjectId::of_role(*r)),
+            TokenExpr::Date(terms) => Value::DateTime(crate::time::date_terms(self.engine.now, terms)),
+        }
+    }
+
+    fn path_side(&self, object: &Object, path: &Path) -> Side {
+        let own_association = path.steps.len() == 1 && path.steps[0].forward && path.steps[0].filter.is_none();
+        let reach = if path.steps.is_empty() || own_association { Reach::Own } else { Reach::Path };
+        let reached = self.reached(object, path);
+        let values: Vec<Value> = match &path.end {
+            PathEnd::Object => reached.into_iter().map(|o| Value::Object(o.id)).collect(),
+            PathEnd::Attribute { member, .. } => reached.into_iter().map(|o| o.values[*member].clone()).collect(),
+        };
+        // The object's own association, unset: an empty value rather than no value.
+        let values = if values.is_empty() && reach == Reach::Own { vec![Value::Empty] } else { values };
+        Side { values, reach }
+    }
+
+    /// The objects a path's association steps arrive at (the object itself for none).
+    pub(crate) fn reached<'o>(&'o self, object: &'o Object, path: &Path) -> Vec<&'o Object> {
+        let mut current: Vec<&Object> = vec![object];
+        for step in &path.steps {
+            let mut next: Vec<&Object> = Vec::new();
+            for o in &current {
+                for id in self.step(o, step) {
+                    if next.iter().any(|n| n.id == id) {
+                        continue;
+                    }
+                    let Some(target) = self.engine.object(id) else { continue };
+                    if !self.engine.program.is_a(target.entity, step.entity) {
+                        continue;
+                    }
+                    if let Some(filter) = &step.filter {
+                        if !self.holds(filter, target) {
+                            continue;
+                        }
+                    }
+                    next.push(target);
+                }
+            }
+            current = next;
+            if current.is_empty() {
+                break;
+            }
+        }
+        current
+    }
+
+    /// The ids one association step leads to from `object`.
+    fn step(&self, object: &Object, step: &Step) -> Vec<ObjectId> {
+        let program = self.engine.program;
+        let assoc = program.assoc(step.assoc);
+        if step.forward {
+            let Some(index) = member_of(program, object.entity, step.assoc) else { return Vec::new() };
+            return match &object.values[index] {
+                Value::Object(id) => vec![*id],
+                Value::List(ids) => ids.clone(),
+                _ => Vec::new(),
+            };
+        }
+        // Backwards: the from-side objects that refer to this one.
+        self.engine
+            .candidate_ids(assoc.from)
+            .into_iter()
+            .filter(|id| {
+                let Some(o) = self.engine.object(*id) else { return false };
+                let Some(index) = member_of(program, o.entity, step.assoc) else { return false };
+                match &o.values[index] {
+                    Value::Object(t) => *t == object.id,
+                    Value::List(ts) => ts.contains(&object.id),
+                    _ => false,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The member index of an association on an entity (or a specialization of its owner).
+pub(crate) fn member_of(program: &Program, entity: EntityId, assoc: AssocId) -> Option<usize> {
+    program.entity(entity).members.iter().position(|m| m.kind == MemberKind::Association(assoc))
+}
+
+fn constant(v: &crate::model::xpath::Value) -> Value {
+    use crate::model::xpath::Value as X;
+    match v {
+        X::Empty => Value::Empty,
+        X::String(s) => Value::String(s.clone()),
+        X::Number(n) => Value::Decimal(*n),
+        X::Boolean(b) => Value::Boolean(*b),
+        X::Enum(e, i) => Value::Enum(*e, *i),
+        X::DateTime(ms) => Value::DateTime(*ms),
+    }
+}
+
+fn apply(func: Func, value: &Value, arg: Option<&Value>) -> Value {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.to_lowercase()),
+        _ => None,
+    };
+    match func {
+        Func::Contains | Func::StartsWith | Func::EndsWith => {
+            let (Some(s), Some(t)) = (text(value), arg.and_then(text)) else { return Value::Boolean(false) };
+            Value::Boolean(match func {
+                Func::Contains => s.contains(&t),
+                Func::StartsWith => s.starts_with(&t),
+                _ => s.ends_with(&t),
+            })
+        }
+        Func::Length => match value {
+            Value::String(s) => Value::Integer(s.chars().count() as i64),
+            _ => Value::Empty,
+        },
+        Func::DatePart(part, tz) => match value {
+            Value::DateTime(ms) => Value::Integer(crate::time::date_part(*ms, part, tz)),
+            _ => Value::Empty,
+        },
+    }
+}
+
+/// A comparison of two sides: existential over their values, with the empty-value rules of section 5.
+pub(crate) fn compare_sides(l: &Side, op: CmpOp, r: &Side) -> bool {
+    let both_paths = l.reach != Reach::Const && r.reach != Reach::Const;
+    l.values.iter().any(|a| r.values.iter().any(|b| compare_values(a, op, b, both_paths)))
+}
+
+/// One comparison. `empty` on the right tests emptiness; an empty value on the
+/// left satisfies only `!=`; between two attributes, an empty side makes it false.
+pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, two_attributes: bool) -> bool {
+    match (a, b) {
+        (_, Value::Empty) | (Value::Empty, _) if two_attributes => false,
+        (Value::Empty, Value::Empty) => op == CmpOp::Eq,
+        (_, Value::Empty) | (Value::Empty, _) => op == CmpOp::Ne,
+        _ => match order(a, b) {
+            Some(ordering) => match op {
+                CmpOp::Eq => ordering == Ordering::Equal,
+                CmpOp::Ne => ordering != Ordering::Equal,
+                CmpOp::Lt => ordering == Ordering::Less,
+                CmpOp::Le => ordering != Ordering::Greater,
+                CmpOp::Gt => ordering == Ordering::Greater,
+                CmpOp::Ge => ordering != Ordering::Less,
+            },
+            None => op == CmpOp::Ne,
+        },
+    }
+}
+
+/// How two non-empty values order; strings compare case-insensitively for
+/// equality and by code points otherwise.
+fn order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => {
+            if x.to_lowercase() == y.to_lowercase() {
+                Some(Ordering::Equal)
+            } else {
+                Some(x.as_str().cmp(y.as_str()))
+            }
+        }
+        (Value::Boolean(x), Value::Boolean(y)) => Some(x.cmp(y)),
+        (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
+        (Value::Enum(e, x), Value::Enum(f, y)) if e == f => Some(x.cmp(y)),
+        (Value::Object(x), Value::Object(y)) => Some(if x == y { Ordering::Equal } else { x.cmp(y) }),
+        _ => match (a.as_decimal(), b.as_decimal()) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => None,
+        },
+    }
+}
+
+/// Whether an association is a reference set.
+pub(crate) fn is_set(program: &Program, assoc: AssocId) -> bool {
+    program.assoc(assoc).multiplicity == Multiplicity::ReferenceSet
+}

@@ -1,0 +1,190 @@
+//! Object stores: the [`Store`] trait, runtime [`Value`]s and objects, and the
+//! in-memory store that loads and saves the JSON format of the spec.
+
+mod json;
+mod memory;
+
+use rust_decimal::Decimal;
+use smol_str::SmolStr;
+
+use crate::model::{EntityId, EnumId, Program};
+
+pub use json::{load_json, save_json, to_json, StoreError};
+pub use memory::MemoryStore;
+
+/// A stable object id: positive, unique in a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(pub u64);
+
+/// Ids from here up name the implied `System.UserRole` objects, one per user role.
+pub const ROLE_OBJECT_BASE: u64 = 1 << 62;
+
+impl ObjectId {
+    /// The implied `System.UserRole` object of a user role.
+    pub fn of_role(role: crate::model::UserRoleId) -> ObjectId {
+        ObjectId(ROLE_OBJECT_BASE + role.0 as u64)
+    }
+
+    /// The user role an implied role object stands for.
+    pub fn role(self) -> Option<crate::model::UserRoleId> {
+        (self.0 >= ROLE_OBJECT_BASE).then(|| crate::model::UserRoleId((self.0 - ROLE_OBJECT_BASE) as u32))
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A value at run time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// No value.
+    Empty,
+    /// Text.
+    String(String),
+    /// Integer, Long and AutoNumber values.
+    Integer(i64),
+    /// An exact decimal.
+    Decimal(Decimal),
+    /// A Boolean.
+    Boolean(bool),
+    /// A UTC instant in milliseconds since 1970.
+    DateTime(i64),
+    /// An enumeration value by index.
+    Enum(EnumId, u32),
+    /// A reference to an object.
+    Object(ObjectId),
+    /// A list of objects (reference sets, retrieves).
+    List(Vec<ObjectId>),
+    /// A calendar length: a number of months and milliseconds.
+    Duration {
+        /// Whole months (years are 12).
+        months: i64,
+        /// Milliseconds.
+        millis: i64,
+    },
+    /// A process instance or UI flow session.
+    Instance(u64),
+}
+
+impl Value {
+    /// Whether the value is empty (an empty list counts as a value).
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Value::Empty)
+    }
+
+    /// The value as a decimal, for numbers.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self {
+            Value::Integer(i) => Some(Decimal::from(*i)),
+            Value::Decimal(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The value as written in results (`3.00`, `'text'`, `Shop.Status.Open`, `#4`).
+    pub fn display(&self, program: &Program) -> String {
+        match self {
+            Value::Empty => "empty".into(),
+            Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+            Value::Integer(i) => i.to_string(),
+            Value::Decimal(d) => d.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::DateTime(ms) => crate::time::format_instant(*ms),
+            Value::Enum(e, i) => {
+                let def = program.enumeration(*e);
+                format!("{}.{}", def.name, def.values[*i as usize])
+            }
+            Value::Object(id) => id.to_string(),
+            Value::List(ids) => format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+            Value::Duration { months, millis } => format!("<length {months} months {millis} ms>"),
+            Value::Instance(i) => format!("<instance {i}>"),
+        }
+    }
+}
+
+/// One stored object: its entity and a value per member of that entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object {
+    /// Its id.
+    pub id: ObjectId,
+    /// Its entity (the most specific one).
+    pub entity: EntityId,
+    /// A value per member, by [`crate::model::MemberIndex`].
+    pub values: Vec<Value>,
+}
+
+impl Object {
+    /// A new object with every member at its default.
+    pub fn new(program: &Program, id: ObjectId, entity: EntityId) -> Object {
+        let values = program
+            .entity(entity)
+            .members
+            .iter()
+            .map(|m| match (&m.default, m.kind) {
+                (Some(lit), _) => literal_value(lit),
+                (None, crate::model::MemberKind::Association(a))
+                    if program.assoc(a).multiplicity == crate::syntax::ast::Multiplicity::ReferenceSet =>
+                {
+                    Value::List(Vec::new())
+                }
+                _ => Value::Empty,
+            })
+            .collect();
+        Object { id, entity, values }
+    }
+}
+
+/// The runtime value of a checked literal.
+pub fn literal_value(lit: &crate::model::Literal) -> Value {
+    use crate::model::Literal;
+    match lit {
+        Literal::String(s) => Value::String(s.clone()),
+        Literal::Integer(i) => Value::Integer(*i),
+        Literal::Decimal(d) => Value::Decimal(*d),
+        Literal::Boolean(b) => Value::Boolean(*b),
+        Literal::DateTime(ms) => Value::DateTime(*ms),
+        Literal::Enum(e, i) => Value::Enum(*e, *i),
+    }
+}
+
+/// Where committed objects live. Every backend gives the same answers; the
+/// evaluator stages a statement's changes inside `begin`/`commit`, and
+/// `rollback` undoes everything since the matching `begin`. Transactions nest.
+pub trait Store {
+    /// An object by id.
+    fn get(&self, id: ObjectId) -> Option<&Object>;
+    /// The ids of the objects of exactly this entity (not its specializations), ascending.
+    fn ids(&self, entity: EntityId) -> Vec<ObjectId>;
+    /// Inserts or replaces an object.
+    fn put(&mut self, object: Object);
+    /// Removes an object.
+    fn remove(&mut self, id: ObjectId) -> Option<Object>;
+    /// A fresh id, never handed out before.
+    fn allocate_id(&mut self) -> ObjectId;
+    /// Starts a transaction.
+    fn begin(&mut self);
+    /// Makes the transaction's changes permanent.
+    fn commit(&mut self);
+    /// Undoes every change since `begin`.
+    fn rollback(&mut self);
+    /// Every object, ascending by id.
+    fn all(&self) -> Vec<&Object>;
+}
+
+/// Finds a `System.User` (or specialization) by Name.
+pub fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<ObjectId> {
+    let name_index = program.entity(crate::model::SYSTEM_USER).member("Name")?;
+    program
+        .specializations(crate::model::SYSTEM_USER)
+        .into_iter()
+        .flat_map(|e| store.ids(e))
+        .find(|id| store.get(*id).is_some_and(|o| matches!(&o.values[name_index], Value::String(s) if s == name)))
+}
+
+/// A member name for messages.
+pub fn member_name(program: &Program, entity: EntityId, member: usize) -> SmolStr {
+    program.entity(entity).members[member].name.clone()
+}

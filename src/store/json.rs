@@ -1,0 +1,329 @@
+//! The JSON store format of the spec (`warden-store/1`): load with full
+//! validation against the schema, save atomically.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value as Json};
+
+use super::{MemoryStore, Object, ObjectId, Store, Value};
+use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER, SYSTEM_USER_ROLE, SYSTEM_USER_ROLES};
+use crate::syntax::ast::Multiplicity;
+
+/// The format tag written into every store.
+pub const FORMAT: &str = "warden-store/1";
+
+/// A problem in a store file, at a JSON path such as `objects[2].Total`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct StoreError {
+    /// Where in the document.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> StoreError {
+    StoreError { path: path.into(), message: message.into() }
+}
+
+/// Loads a store document. Every problem is reported; a store with any problem is refused whole.
+pub fn load_json(program: &Program, text: &str) -> Result<MemoryStore, Vec<StoreError>> {
+    let doc: Json = serde_json::from_str(text).map_err(|e| vec![err("$", format!("not JSON: {e}"))])?;
+    let mut errors = Vec::new();
+    let Some(top) = doc.as_object() else { return Err(vec![err("$", "expected an object")]) };
+    match top.get("format").and_then(Json::as_str) {
+        Some(FORMAT) => {}
+        Some(other) => errors.push(err("format", format!("unknown format `{other}`; expected `{FORMAT}`"))),
+        None => errors.push(err("format", format!("missing; expected `\"format\": \"{FORMAT}\"`"))),
+    }
+    for key in top.keys().filter(|k| *k != "format" && *k != "objects") {
+        errors.push(err(key.as_str(), "unknown key; a store has `format` and `objects`"));
+    }
+    let empty = Vec::new();
+    let objects = match top.get("objects") {
+        Some(Json::Array(a)) => a,
+        Some(_) => {
+            errors.push(err("objects", "expected an array"));
+            &empty
+        }
+        None => &empty,
+    };
+
+    // First pass: ids and entities, so that references can be checked whatever their order.
+    let mut entities: HashMap<u64, EntityId> = HashMap::new();
+    let mut first_seen: HashMap<u64, usize> = HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        let at = format!("objects[{i}]");
+        let Some(o) = o.as_object() else {
+            errors.push(err(&at, "expected an object"));
+            continue;
+        };
+        let id = match o.get("id").and_then(Json::as_u64) {
+            Some(id) if id > 0 && id < super::ROLE_OBJECT_BASE => id,
+            _ => {
+                errors.push(err(format!("{at}.id"), "expected a positive integer id"));
+                continue;
+            }
+        };
+        if let Some(prev) = first_seen.insert(id, i) {
+            errors.push(err(format!("{at}.id"), format!("duplicate id {id}, also used by objects[{prev}]")));
+            continue;
+        }
+        match o.get("entity").and_then(Json::as_str) {
+            Some(name) => match program.entity_by_name(name) {
+                Some(SYSTEM_USER_ROLE) => errors.push(err(
+                    format!("{at}.entity"),
+                    "System.UserRole objects are implied by the declared user roles; list a user's roles under `UserRoles`",
+                )),
+                Some(e) => {
+                    entities.insert(id, e);
+                }
+                None => {
+                    let names: Vec<&str> = program.entities.iter().map(|e| e.name.as_str()).collect();
+                    let hint = crate::check::suggest_public(name, names);
+                    errors.push(err(format!("{at}.entity"), format!("unknown entity `{name}`{hint}")));
+                }
+            },
+            None => errors.push(err(format!("{at}.entity"), "expected the entity's qualified name")),
+        }
+    }
+
+    // Second pass: members.
+    let mut store = MemoryStore::new();
+    for (i, o) in objects.iter().enumerate() {
+        let Some(o) = o.as_object() else { continue };
+        let Some(id) = o.get("id").and_then(Json::as_u64) else { continue };
+        let Some(&entity) = entities.get(&id) else { continue };
+        if first_seen.get(&id) != Some(&i) {
+            continue;
+        }
+        let at = format!("objects[{i}]");
+        let mut object = Object::new(program, ObjectId(id), entity);
+        for (key, value) in o {
+            if key == "id" || key == "entity" {
+                continue;
+            }
+            let path = format!("{at}.{key}");
+            let def = program.entity(entity);
+            if key == "UserRoles" && program.is_a(entity, SYSTEM_USER) {
+                let index = def.member("System.UserRoles").expect("users have UserRoles");
+                match user_roles(program, value, &path) {
+                    Ok(ids) => object.values[index] = Value::List(ids),
+                    Err(mut e) => errors.append(&mut e),
+                }
+                continue;
+            }
+            let Some(index) = def.members.iter().position(|m| m.name == *key) else {
+                let names: Vec<&str> = def.members.iter().map(|m| m.name.as_str()).collect();
+                let hint = crate::check::suggest_public(key, names);
+                errors.push(err(&path, format!("`{}` has no member `{key}`{hint}", def.name)));
+                continue;
+            };
+            match member_value(program, entity, index, value, &entities) {
+                Ok(v) => object.values[index] = v,
+                Err(message) => errors.push(err(&path, message)),
+            }
+        }
+        store.put(object);
+    }
+    if errors.is_empty() {
+        Ok(store)
+    } else {
+        Err(errors)
+    }
+}
+
+fn user_roles(program: &Program, value: &Json, path: &str) -> Result<Vec<ObjectId>, Vec<StoreError>> {
+    let Some(items) = value.as_array() else { return Err(vec![err(path, "expected a list of user role names")]) };
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for (k, item) in items.iter().enumerate() {
+        match item.as_str().and_then(|n| program.user_role_by_name(n)) {
+            Some(role) => ids.push(ObjectId::of_role(role)),
+            None => {
+                let names: Vec<&str> = program.user_roles.iter().map(|r| r.name.as_str()).collect();
+                let hint = item.as_str().map(|n| crate::check::suggest_public(n, names)).unwrap_or_default();
+                errors.push(err(format!("{path}[{k}]"), format!("unknown user role {item}{hint}")));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(errors)
+    }
+}
+
+fn member_value(
+    program: &Program,
+    entity: EntityId,
+    index: usize,
+    value: &Json,
+    entities: &HashMap<u64, EntityId>,
+) -> Result<Value, String> {
+    let member = &program.entity(entity).members[index];
+    if value.is_null() {
+        return Ok(match member.kind {
+            MemberKind::Association(a) if program.assoc(a).multiplicity == Multiplicity::ReferenceSet => {
+                Value::List(Vec::new())
+            }
+            _ => Value::Empty,
+        });
+    }
+    match member.kind {
+        MemberKind::Attribute(ty) => attribute_value(program, ty, value),
+        MemberKind::Association(a) => {
+            let def = program.assoc(a);
+            let target = |v: &Json| -> Result<ObjectId, String> {
+                let id = v.as_u64().ok_or_else(|| format!("expected an object id, found {v}"))?;
+                match entities.get(&id) {
+                    Some(&e) if program.is_a(e, def.to) => Ok(ObjectId(id)),
+                    Some(&e) => Err(format!(
+                        "object {id} is a {}, but `{}` refers to {}",
+                        program.entity(e).name,
+                        def.name,
+                        program.entity(def.to).name
+                    )),
+                    None if a == SYSTEM_USER_ROLES => Err("list user roles by name".into()),
+                    None => Err(format!("object {id} does not exist")),
+                }
+            };
+            match def.multiplicity {
+                Multiplicity::Reference => target(value).map(Value::Object),
+                Multiplicity::ReferenceSet => {
+                    let items =
+                        value.as_array().ok_or_else(|| format!("expected a list of object ids, found {value}"))?;
+                    items.iter().map(target).collect::<Result<Vec<_>, _>>().map(Value::List)
+                }
+            }
+        }
+    }
+}
+
+fn attribute_value(program: &Program, ty: AttrType, value: &Json) -> Result<Value, String> {
+    let found = || format!("found {value}");
+    match ty {
+        AttrType::String(max) => {
+            let s = value.as_str().ok_or_else(|| format!("expected a string, {}", found()))?;
+            match max {
+                Some(n) if s.chars().count() > n as usize => Err(format!("longer than the {n} characters allowed")),
+                _ => Ok(Value::String(s.to_string())),
+            }
+        }
+        AttrType::HashedString => value.as_str().map(|s| Value::String(s.to_string())).ok_or_else(found),
+        AttrType::Integer | AttrType::Long | AttrType::AutoNumber => {
+            let n = value.as_i64().ok_or_else(|| format!("expected a whole number, {}", found()))?;
+            if ty == AttrType::Integer && i32::try_from(n).is_err() {
+                return Err(format!("{n} does not fit an Integer (32 bits); use Long"));
+            }
+            Ok(Value::Integer(n))
+        }
+        AttrType::Decimal => {
+            let d = match value {
+                Json::String(s) => Decimal::from_str(s).ok(),
+                Json::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+                _ => None,
+            };
+            d.map(Value::Decimal).ok_or_else(|| format!("expected a decimal such as \"3.50\", {}", found()))
+        }
+        AttrType::Boolean => {
+            value.as_bool().map(Value::Boolean).ok_or_else(|| format!("expected true or false, {}", found()))
+        }
+        AttrType::DateTime => {
+            value.as_str().and_then(crate::time::parse_instant).map(Value::DateTime).ok_or_else(|| {
+                format!("expected an RFC 3339 date and time such as \"2026-11-22T10:00:00Z\", {}", found())
+            })
+        }
+        AttrType::Enum(e) => {
+            let def = program.enumeration(e);
+            let name = value.as_str().ok_or_else(|| format!("expected a value of {}, {}", def.name, found()))?;
+            match def.values.iter().position(|v| v == name) {
+                Some(i) => Ok(Value::Enum(e, i as u32)),
+                None => Err(format!("`{name}` is not a value of {} ({})", def.name, def.values.join(", "))),
+            }
+        }
+    }
+}
+
+/// The JSON document of a store (implied role objects left out, members in declaration order).
+pub fn to_json(program: &Program, store: &dyn Store) -> Json {
+    let mut objects = Vec::new();
+    for o in store.all() {
+        if o.id.role().is_some() {
+            continue;
+        }
+        let def = program.entity(o.entity);
+        let mut map = Map::new();
+        map.insert("id".into(), json!(o.id.0));
+        map.insert("entity".into(), json!(def.name.as_str()));
+        for (member, value) in def.members.iter().zip(&o.values) {
+            let empty = matches!(value, Value::Empty) || matches!(value, Value::List(l) if l.is_empty());
+            if empty && member.default.is_none() {
+                continue;
+            }
+            if let (MemberKind::Association(SYSTEM_USER_ROLES), Value::List(ids)) = (member.kind, value) {
+                let names: Vec<&str> =
+                    ids.iter().filter_map(|id| id.role()).map(|r| program.user_role(r).name.as_str()).collect();
+                map.insert("UserRoles".into(), json!(names));
+                continue;
+            }
+            map.insert(member.name.to_string(), value_json(program, value));
+        }
+        objects.push(Json::Object(map));
+    }
+    json!({ "format": FORMAT, "objects": objects })
+}
+
+/// A value in the store format.
+pub fn value_json(program: &Program, value: &Value) -> Json {
+    match value {
+        Value::Empty => Json::Null,
+        Value::String(s) => json!(s),
+        Value::Integer(i) => json!(i),
+        Value::Decimal(d) => json!(d.to_string()),
+        Value::Boolean(b) => json!(b),
+        Value::DateTime(ms) => json!(crate::time::format_instant(*ms)),
+        Value::Enum(e, i) => json!(program.enumeration(*e).values[*i as usize].as_str()),
+        Value::Object(id) => json!(id.0),
+        Value::List(ids) => json!(ids.iter().map(|i| i.0).collect::<Vec<_>>()),
+        Value::Duration { months, millis } => json!({ "months": months, "millis": millis }),
+        Value::Instance(i) => json!(i),
+    }
+}
+
+/// Writes the store to `path` atomically: a temporary file beside it, flushed to disk, then renamed.
+pub fn save_json(program: &Program, store: &dyn Store, path: &Path) -> std::io::Result<()> {
+    let doc = to_json(program, store);
+    let text = pretty(&doc);
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "store".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// One object per line, as in the spec's example stores.
+fn pretty(doc: &Json) -> String {
+    let mut out = format!("{{\n  \"format\": \"{FORMAT}\",\n  \"objects\": [\n");
+    let objects = doc["objects"].as_array().cloned().unwrap_or_default();
+    for (i, o) in objects.iter().enumerate() {
+        let fields: Vec<String> = o
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{}: {v}", Json::String(k.clone()))).collect())
+            .unwrap_or_default();
+        let comma = if i + 1 < objects.len() { "," } else { "" };
+        out.push_str(&format!("    {{ {} }}{comma}\n", fields.join(", ")));
+    }
+    out.push_str("  ]\n}\n");
+    out
+}

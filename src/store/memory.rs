@@ -1,0 +1,109 @@
+//! The in-memory store.
+
+use std::collections::BTreeMap;
+
+use super::{Object, ObjectId, Store};
+use crate::model::EntityId;
+
+/// Objects in memory, with an undo journal for transactions.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    objects: BTreeMap<ObjectId, Object>,
+    by_entity: BTreeMap<EntityId, std::collections::BTreeSet<ObjectId>>,
+    next: u64,
+    /// One frame per open transaction (innermost last): the previous versions of
+    /// objects touched since its `begin`, oldest first, and the id counter then.
+    journal: Vec<JournalFrame>,
+}
+
+/// The previous versions of the objects a transaction touched, and the id counter at its start.
+type JournalFrame = (Vec<(ObjectId, Option<Object>)>, u64);
+
+impl MemoryStore {
+    /// An empty store whose first id is 1.
+    pub fn new() -> MemoryStore {
+        MemoryStore { next: 1, ..MemoryStore::default() }
+    }
+
+    fn record(&mut self, id: ObjectId) {
+        if let Some((journal, _)) = self.journal.last_mut() {
+            journal.push((id, self.objects.get(&id).cloned()));
+        }
+    }
+
+    fn raw_put(&mut self, object: Object) {
+        if let Some(old) = self.objects.get(&object.id) {
+            if old.entity != object.entity {
+                let entity = old.entity;
+                self.by_entity.entry(entity).or_default().remove(&object.id);
+            }
+        }
+        self.by_entity.entry(object.entity).or_default().insert(object.id);
+        self.next = self.next.max(object.id.0 + 1);
+        self.objects.insert(object.id, object);
+    }
+
+    fn raw_remove(&mut self, id: ObjectId) -> Option<Object> {
+        let old = self.objects.remove(&id)?;
+        if let Some(set) = self.by_entity.get_mut(&old.entity) {
+            set.remove(&id);
+        }
+        Some(old)
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, id: ObjectId) -> Option<&Object> {
+        self.objects.get(&id)
+    }
+
+    fn ids(&self, entity: EntityId) -> Vec<ObjectId> {
+        self.by_entity.get(&entity).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    fn put(&mut self, object: Object) {
+        self.record(object.id);
+        self.raw_put(object);
+    }
+
+    fn remove(&mut self, id: ObjectId) -> Option<Object> {
+        self.record(id);
+        self.raw_remove(id)
+    }
+
+    fn allocate_id(&mut self) -> ObjectId {
+        let id = ObjectId(self.next.max(1));
+        self.next = id.0 + 1;
+        id
+    }
+
+    fn begin(&mut self) {
+        self.journal.push((Vec::new(), self.next));
+    }
+
+    fn commit(&mut self) {
+        // An inner transaction's changes become part of the outer one.
+        if let Some((entries, _)) = self.journal.pop() {
+            if let Some((outer, _)) = self.journal.last_mut() {
+                outer.extend(entries);
+            }
+        }
+    }
+
+    fn rollback(&mut self) {
+        let Some((journal, next)) = self.journal.pop() else { return };
+        for (id, old) in journal.into_iter().rev() {
+            match old {
+                Some(object) => self.raw_put(object),
+                None => {
+                    self.raw_remove(id);
+                }
+            }
+        }
+        self.next = next;
+    }
+
+    fn all(&self) -> Vec<&Object> {
+        self.objects.values().collect()
+    }
+}
