@@ -64,6 +64,27 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
     Checked { program, diagnostics }
 }
 
+/// Checks statements typed outside any file (`warden eval -e`, the REPL) against
+/// a checked program. `vars` are the variables already bound, with their types;
+/// users are those of the store, so `as NAME` is not checked here.
+pub fn check_statements(program: &mut Program, stmts: &[ast::Stmt], vars: &HashMap<SmolStr, Type>) -> Vec<Diagnostic> {
+    let taken = std::mem::take(program);
+    let flows = (0..taken.microflows.len() as u32).map(MicroflowId).collect();
+    let mut checker = Checker { program: taken, diagnostics: Vec::new(), checked_flows: flows };
+    {
+        let mut cx = flow::FlowCx::new(&mut checker, None, flow::Place::Test);
+        cx.open_users();
+        for (name, ty) in vars {
+            cx.bind(name, *ty);
+        }
+        cx.block(stmts);
+    }
+    let Checker { program: checked, mut diagnostics, .. } = checker;
+    *program = checked;
+    crate::diagnostic::sort(&mut diagnostics);
+    diagnostics
+}
+
 /// The state of a check: the program built so far and what was found.
 pub(crate) struct Checker {
     pub(crate) program: Program,

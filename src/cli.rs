@@ -1,6 +1,7 @@
 //! The subcommands and what they print.
 
 pub mod check;
+pub mod eval;
 pub mod render;
 pub mod test;
 

@@ -8,6 +8,7 @@
 pub mod access;
 mod exec;
 mod expr;
+mod show;
 pub mod test;
 mod xpath;
 
@@ -22,6 +23,32 @@ use crate::store::{Object, ObjectId, Store, Value};
 use crate::syntax::ast;
 
 pub use exec::Outcome;
+
+/// A principal named on the command line: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrincipalName {
+    /// Full rights.
+    System,
+    /// An anonymous session, named or fresh.
+    Anonymous(Option<String>),
+    /// A user by Name.
+    User(String),
+}
+
+impl std::str::FromStr for PrincipalName {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<PrincipalName, Self::Err> {
+        Ok(match s {
+            "system" => PrincipalName::System,
+            "anonymous" => PrincipalName::Anonymous(None),
+            _ => match s.strip_prefix("anonymous:") {
+                Some(name) => PrincipalName::Anonymous(Some(name.to_string())),
+                None => PrincipalName::User(s.to_string()),
+            },
+        })
+    }
+}
 
 /// Which session acts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -208,6 +235,18 @@ impl<'p> Engine<'p> {
         match &object.values[index] {
             Value::String(s) => Some(s.clone()),
             _ => None,
+        }
+    }
+
+    /// Switches to a principal named on the command line.
+    pub fn act_as(&mut self, principal: &PrincipalName) -> Result<(), EvalError> {
+        match principal {
+            PrincipalName::System => {
+                self.act_as_system();
+                Ok(())
+            }
+            PrincipalName::Anonymous(name) => self.act_as_anonymous(name.as_deref(), Span::default()),
+            PrincipalName::User(name) => self.act_as_user(name, Span::default()),
         }
     }
 

@@ -74,6 +74,66 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run statements as a principal over a store and print each result.
+    ///
+    /// Objects show only the members the principal may read. Exit status: 0 when
+    /// every statement succeeds, 1 when one fails or is denied, 2 for usage and I/O.
+    Eval {
+        /// Files or directories, then SCRIPT when `-e` is not given.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The JSON store to load (an empty store when omitted).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+        #[arg(long = "as", default_value = "system")]
+        principal: String,
+        /// The clock, as RFC 3339 (default: the system clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Write the store back (atomically) when every statement succeeds.
+        #[arg(long)]
+        save: bool,
+        /// Statements to run; without it, the last path is a file of statements (SCRIPT).
+        #[arg(short = 'e', long = "expression")]
+        expression: Option<String>,
+        /// Output format (`json`: `{"results": [...]}`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Explain one decision: every rule of the entity, each constraint term with
+    /// its value, and what decided.
+    ///
+    /// OP is as in `expect allow`: `read #5`, `read #5/Total`, `write #5/Total`,
+    /// `delete #5`, `create Shop.Cart`, `call Shop.Checkout`. Exit status: 0 for
+    /// allow, 1 for deny.
+    Explain {
+        /// Files or directories, then the operation (OP).
+        #[arg(required = true, value_name = "PATHS... OP")]
+        paths: Vec<PathBuf>,
+        /// The JSON store.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+        #[arg(long = "as", default_value = "system")]
+        principal: String,
+        /// The clock, as RFC 3339 (default: the system clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the access matrix: for every user role (the anonymous role first)
+    /// and entity, create, see and delete with their constraints, and each member's right.
+    Matrix {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,5 +142,45 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, format } => cli::check::run(&paths, format, color),
         Command::Test { paths, filter, format } => cli::test::run(&paths, filter.as_deref(), format, color),
+        Command::Eval { mut paths, store, principal, now, save, expression, format } => {
+            let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
+            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
+            let setup = cli::eval::Setup {
+                paths: &paths,
+                store: store.as_deref(),
+                principal,
+                now: now.as_deref(),
+                format,
+                color,
+            };
+            cli::eval::run_eval(setup, expression, script, save)
+        }
+        Command::Explain { mut paths, store, principal, now, format } => {
+            if paths.len() < 2 {
+                return cli::usage_error("give the rules' paths, then the operation, such as 'read #5/Total'");
+            }
+            let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
+            let setup = cli::eval::Setup {
+                paths: &paths,
+                store: store.as_deref(),
+                principal,
+                now: now.as_deref(),
+                format,
+                color,
+            };
+            cli::eval::run_explain(setup, operation)
+        }
+        Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, format, color),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

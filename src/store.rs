@@ -9,7 +9,7 @@ use smol_str::SmolStr;
 
 use crate::model::{EntityId, EnumId, Program};
 
-pub use json::{load_json, save_json, to_json, StoreError};
+pub use json::{load_json, save_json, to_json, value_json, StoreError};
 pub use memory::MemoryStore;
 
 /// A stable object id: positive, unique in a store.

@@ -307,6 +307,9 @@ impl FlowCx<'_> {
 
     /// A variable's type, reporting an unknown one with the closest name in scope.
     pub(crate) fn variable(&mut self, var: &ast::Ident) -> Type {
+        if var.name.starts_with('#') {
+            return Type::Unknown; // an object literal: its entity is known only at run time
+        }
         if let Some(t) = self.lookup(&var.name) {
             return t;
         }

@@ -38,6 +38,8 @@ pub(crate) struct FlowCx<'c> {
     users: HashSet<SmolStr>,
     /// Microflows whose return type is being computed (to stop recursion).
     in_progress: HashSet<MicroflowId>,
+    /// Users come from a store (eval, REPL): `as NAME` and `sign in NAME` are checked at run time.
+    open_users: bool,
 }
 
 /// Registers every microflow with its parameters and `allow` roles.
@@ -142,6 +144,7 @@ impl<'c> FlowCx<'c> {
             returns: None,
             users: HashSet::new(),
             in_progress: HashSet::new(),
+            open_users: false,
         }
     }
 
@@ -404,8 +407,18 @@ impl<'c> FlowCx<'c> {
         self.declare(name, ty, true);
     }
 
+    /// Lets `as NAME` name any user: they come from a store.
+    pub(crate) fn open_users(&mut self) {
+        self.open_users = true;
+    }
+
+    /// Binds a variable of an earlier statement.
+    pub(crate) fn bind(&mut self, name: &SmolStr, ty: Type) {
+        self.scopes[0].insert(name.clone(), Var { ty, assignable: true });
+    }
+
     fn known_user(&mut self, user: &ast::Ident) {
-        if self.users.contains(&user.name) {
+        if self.open_users || self.users.contains(&user.name) {
             return;
         }
         let help = did_you_mean(&user.name, self.users.iter().map(SmolStr::as_str));

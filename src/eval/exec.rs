@@ -67,6 +67,14 @@ impl<'p> Engine<'p> {
         })
     }
 
+    /// Explains an operation (`read #5/Total`, `delete $o`, ...) for the acting principal.
+    pub fn explain_operation(&mut self, op: &ast::OpCheck) -> Result<super::access::Explanation, EvalError> {
+        let mut vars = Vars::new();
+        let mut frame =
+            Frame { vars: &mut vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+        self.explain_op(op, &mut frame)
+    }
+
     /// Runs `f` in a (nested) transaction; on error everything it did is undone.
     pub(crate) fn transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, EvalError>) -> Result<T, EvalError> {
         let snapshot = self.snapshot();

@@ -160,6 +160,7 @@ impl<'p> Engine<'p> {
     fn member_path(&mut self, p: &ast::MemberPath, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
         let mut value = match frame.vars.get(&p.var.name) {
             Some(v) => v.clone(),
+            None if p.object().is_some() => Value::Object(ObjectId(p.object().unwrap_or_default())),
             // The implicit `$currentUser`: the acting principal's user object (empty for system).
             None if p.var.name == "currentUser" => self.current_user().map_or(Value::Empty, Value::Object),
             None => {

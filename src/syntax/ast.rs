@@ -744,15 +744,22 @@ pub enum OpCheck {
     Call(QName),
 }
 
-/// `$v/Member/...`
+/// `$v/Member/...` or `#5/Member/...`
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberPath {
-    /// The variable.
+    /// The variable (without `$`), or an object literal (with its `#`).
     pub var: Ident,
     /// The members followed.
     pub steps: Vec<QName>,
     /// The whole path.
     pub span: Span,
+}
+
+impl MemberPath {
+    /// The object id when the path starts at an object literal (`#5`).
+    pub fn object(&self) -> Option<u64> {
+        self.var.name.strip_prefix('#').and_then(|n| n.parse().ok())
+    }
 }
 
 /// An expression with its span.

@@ -240,7 +240,9 @@ impl Lower {
     fn member_path(&self, pair: Pair<'_, Rule>) -> MemberPath {
         let span = self.span(&pair);
         let mut inner = pair.into_inner();
-        let var = self.variable(inner.next().expect("variable"));
+        let root = inner.next().expect("variable or object");
+        // An object literal keeps its `#`: `MemberPath::object` tells it from a variable.
+        let var = if root.as_rule() == Rule::object_ref { self.ident(root) } else { self.variable(root) };
         MemberPath { var, steps: inner.map(|p| self.qname(p)).collect(), span }
     }
 
