@@ -99,12 +99,13 @@ fn entity_rights(program: &Program, roles: &[ModuleRoleId], entity: EntityId) ->
         .enumerate()
         .map(|(i, m)| {
             let mut grants: Vec<(String, Option<String>)> = Vec::new();
-            for (right, word) in [(MemberRight::Write, "write"), (MemberRight::Read, "read")] {
-                let conditions: Vec<Option<String>> =
-                    rules.iter().filter(|r| r.members[i] == right).map(|r| condition(r)).collect();
-                if !conditions.is_empty() {
-                    grants.extend(collapse(conditions).into_iter().map(|c| (word.to_string(), c)));
-                }
+            let grants_of =
+                |right| collapse(rules.iter().filter(|r| r.members[i] == right).map(|r| condition(r)).collect());
+            let (writes, reads) = (grants_of(MemberRight::Write), grants_of(MemberRight::Read));
+            grants.extend(writes.iter().map(|c| ("write".to_string(), c.clone())));
+            // Write implies read: a read under a condition already written under adds nothing.
+            if !writes.contains(&None) {
+                grants.extend(reads.into_iter().filter(|c| !writes.contains(c)).map(|c| ("read".to_string(), c)));
             }
             MemberRights { member: m.name.to_string(), grants }
         })

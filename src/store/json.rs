@@ -69,10 +69,11 @@ pub fn load_json(program: &Program, text: &str) -> Result<MemoryStore, Vec<Store
                 continue;
             }
         };
-        if let Some(prev) = first_seen.insert(id, i) {
+        if let Some(prev) = first_seen.get(&id) {
             errors.push(err(format!("{at}.id"), format!("duplicate id {id}, also used by objects[{prev}]")));
             continue;
         }
+        first_seen.insert(id, i);
         match o.get("entity").and_then(Json::as_str) {
             Some(name) => match program.entity_by_name(name) {
                 Some(SYSTEM_USER_ROLE) => errors.push(err(
@@ -133,8 +134,15 @@ pub fn load_json(program: &Program, text: &str) -> Result<MemoryStore, Vec<Store
     if errors.is_empty() {
         Ok(store)
     } else {
+        // In document order: by object, then as found.
+        errors.sort_by_key(|e| object_index(&e.path));
         Err(errors)
     }
+}
+
+/// The N of a path `objects[N]...` (other paths first).
+fn object_index(path: &str) -> Option<usize> {
+    path.strip_prefix("objects[")?.split(']').next()?.parse().ok()
 }
 
 fn user_roles(program: &Program, value: &Json, path: &str) -> Result<Vec<ObjectId>, Vec<StoreError>> {

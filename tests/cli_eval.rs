@@ -1,0 +1,236 @@
+//! `warden test`, `eval`, `explain` and `matrix` over `examples/`, with
+//! snapshots of what rule authors read.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-22T10:00:00Z";
+
+fn warden() -> Command {
+    let mut cmd = Command::cargo_bin("warden").expect("the warden binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = warden().args(args).output().expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn eval_as(who: &str, statements: &str) -> (Option<i32>, String, String) {
+    run(&["eval", "examples/", "--store", "examples/events.store.json", "--as", who, "--now", NOW, "-e", statements])
+}
+
+#[test]
+fn examples_tests_pass() {
+    let (code, out, _) = run(&["test", "examples/"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("2 passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn a_failing_test_exits_1_and_shows_the_statement() {
+    let dir = std::env::temp_dir().join(format!("warden-cli-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wrong.rules");
+    let text = std::fs::read_to_string("examples/events.rules")
+        .unwrap()
+        .replace("expect count(retrieve Events.Event) = 1", "expect count(retrieve Events.Event) = 2");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, _) = run(&["test", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(
+        out.contains("expected `count(retrieve Events.Event) = 2` to hold: the left side is 1, the right side is 2"),
+        "{out}"
+    );
+    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
+    let (_, json, _) = run(&["test", file.to_str().unwrap(), "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["passed"], 1);
+    assert_eq!(doc["failed"], 1);
+    let failed = doc["tests"].as_array().unwrap().iter().find(|t| t["outcome"] == "failed").unwrap();
+    assert_eq!(failed["name"], "visitors see public events only");
+    assert!(failed["line"].as_u64().is_some() && failed["file"].as_str().unwrap().ends_with("wrong.rules"));
+}
+
+#[test]
+fn test_filter_selects_by_name() {
+    let (code, out, _) = run(&["test", "examples/", "--filter", "registration"]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn eval_shows_only_readable_members() {
+    let (code, out, _) = eval_as("anonymous", "retrieve Events.Event");
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("eval_anonymous_events", out);
+    let (_, out, _) = eval_as("sam", "retrieve Events.Event [Budget > 100]");
+    insta::assert_snapshot!("eval_staff_events_over_100", out);
+}
+
+#[test]
+fn eval_json_results() {
+    let (code, out, _) = run(&[
+        "eval",
+        "examples/",
+        "--store",
+        "examples/events.store.json",
+        "--as",
+        "noor",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "-e",
+        "count(retrieve Events.Registration)  retrieve first Events.Registration",
+    ]);
+    assert_eq!(code, Some(0));
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["results"][0], 2);
+    let object = &doc["results"][1];
+    assert_eq!(object["id"], 5);
+    assert_eq!(object["entity"], "Events.Registration");
+    assert_eq!(object["Seats"], 2);
+    assert!(object.get("System.owner").is_none(), "noor may not read the owner: {object}");
+}
+
+#[test]
+fn a_denied_write_fails_with_the_reason() {
+    let (code, _, err) = eval_as("anonymous", "change #3 { Title = 'Mine now' }");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("R001"), "{err}");
+    assert!(err.contains("may not write `Title` of Events.Event #3"), "{err}");
+}
+
+#[test]
+fn eval_save_persists_atomically() {
+    let dir = std::env::temp_dir().join(format!("warden-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("events.store.json");
+    std::fs::copy("examples/events.store.json", &store).unwrap();
+    let s = store.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "eval",
+        "examples/",
+        "--store",
+        s,
+        "--as",
+        "noor",
+        "--now",
+        NOW,
+        "--save",
+        "-e",
+        "let $r = create Events.Registration { Seats = 3, Events.Registration_Event = #4 }  commit $r",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = run(&[
+        "eval",
+        "examples/",
+        "--store",
+        s,
+        "--as",
+        "noor",
+        "--now",
+        NOW,
+        "-e",
+        "count(retrieve Events.Registration)",
+    ]);
+    assert_eq!(out.trim(), "3");
+    // A failing run saves nothing.
+    let before = std::fs::read_to_string(&store).unwrap();
+    let (code, _, _) =
+        run(&["eval", "examples/", "--store", s, "--as", "anonymous", "--now", NOW, "--save", "-e", "delete #3"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), before);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left behind");
+}
+
+#[test]
+fn a_bad_store_is_refused_with_every_problem() {
+    let dir = std::env::temp_dir().join(format!("warden-bad-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("bad.json");
+    std::fs::write(
+        &store,
+        r#"{ "format": "warden-store/1", "objects": [
+            { "id": 1, "entity": "Events.Event", "Title": 5, "Capacty": 3 },
+            { "id": 1, "entity": "Events.Event" },
+            { "id": 2, "entity": "Events.Registration", "Events.Registration_Event": 9 },
+            { "id": 3, "entity": "Events.Evnt" }
+        ] }"#,
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(&["eval", "examples/", "--store", store.to_str().unwrap(), "-e", "count(retrieve Events.Event)"]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("bad_store", err.replace(store.to_str().unwrap(), "bad.json"));
+}
+
+#[test]
+fn explain_shows_rules_terms_and_grants() {
+    let (code, out, _) =
+        run(&["explain", "examples/", "--store", "examples/events.store.json", "--as", "sam", "--now", NOW, "read #7"]);
+    assert_eq!(code, Some(1), "a deny exits 1");
+    insta::assert_snapshot!("explain_staff_old_registration", out);
+    let (code, out, _) = run(&[
+        "explain",
+        "examples/",
+        "--store",
+        "examples/events.store.json",
+        "--as",
+        "anonymous",
+        "--now",
+        NOW,
+        "read #4/Title",
+    ]);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!("explain_anonymous_members_event", out);
+    let (code, out, _) = run(&[
+        "explain",
+        "examples/",
+        "--store",
+        "examples/events.store.json",
+        "--as",
+        "noor",
+        "--now",
+        NOW,
+        "write #5/Seats",
+    ]);
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("explain_owner_writes_seats", out);
+    let (_, json, _) = run(&[
+        "explain",
+        "examples/",
+        "--store",
+        "examples/events.store.json",
+        "--as",
+        "noor",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "delete #5",
+    ]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["decision"], "allow");
+    assert_eq!(doc["rules"][0]["applies"], true);
+    assert!(doc["rules"][0]["line"].as_u64().is_some());
+}
+
+#[test]
+fn matrix_of_the_examples() {
+    let (code, out, _) = run(&["matrix", "examples/"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("user role Guest (anonymous)"), "the anonymous role comes first: {out}");
+    insta::assert_snapshot!("matrix_examples", out);
+    let (_, json, _) = run(&["matrix", "examples/", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["roles"][0]["role"], "Guest");
+    assert_eq!(doc["roles"][0]["anonymous"], true);
+}
