@@ -110,8 +110,11 @@ impl From<EvalError> for Diagnostic {
     fn from(e: EvalError) -> Diagnostic {
         let mut d = Diagnostic::error(e.code, e.message, e.span);
         d.help = e.help;
-        if !e.stack.is_empty() {
-            let stack = format!("called from {}", e.stack.join(" <- "));
+        if let Some((innermost, callers)) = e.stack.split_last() {
+            let mut stack = format!("in microflow {innermost}");
+            for caller in callers.iter().rev() {
+                stack.push_str(&format!(", called by {caller}"));
+            }
             d.help = Some(match d.help {
                 Some(h) => format!("{h}; {stack}"),
                 None => stack,
