@@ -74,6 +74,8 @@ pub struct Session {
     pub uncommitted: BTreeMap<ObjectId, Object>,
     /// Ids of objects created in this session and never committed.
     pub new: BTreeSet<ObjectId>,
+    /// The runtime session id (`X-Fx-Anonymous-Session-Id`) the client holds, once issued.
+    pub runtime_id: Option<String>,
 }
 
 /// A runtime failure: an access error, an `error` statement, a refused delete,
@@ -160,6 +162,8 @@ pub struct Engine<'p> {
     pub current: SessionKey,
     /// Lines written by `log`.
     pub log: Vec<String>,
+    /// Process instances and UI flow sessions started so far.
+    pub instances: BTreeMap<u64, crate::runtime::Instance>,
     /// Access rules by entity.
     rules_by_entity: Vec<Vec<usize>>,
     role_objects: Vec<Object>,
@@ -196,6 +200,7 @@ impl<'p> Engine<'p> {
             sessions,
             current: SessionKey::System,
             log: Vec::new(),
+            instances: BTreeMap::new(),
             rules_by_entity,
             role_objects,
             fresh_anonymous: 0,

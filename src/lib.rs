@@ -14,6 +14,7 @@ pub mod eval;
 pub mod load;
 pub mod matrix;
 pub mod model;
+pub mod runtime;
 pub mod sarif;
 pub mod source;
 pub mod store;

@@ -44,6 +44,7 @@ pub enum Outcome {
 /// The state a transaction restores on failure (the store keeps its own journal).
 struct Snapshot {
     sessions: std::collections::BTreeMap<SessionKey, super::Session>,
+    instances: std::collections::BTreeMap<u64, crate::runtime::Instance>,
     current: SessionKey,
     access: ast::AccessLevel,
     now: i64,
@@ -96,6 +97,7 @@ impl<'p> Engine<'p> {
     fn snapshot(&self) -> Snapshot {
         Snapshot {
             sessions: self.sessions.clone(),
+            instances: self.instances.clone(),
             current: self.current.clone(),
             access: self.access,
             now: self.now,
@@ -105,6 +107,7 @@ impl<'p> Engine<'p> {
 
     fn restore(&mut self, s: Snapshot) {
         self.sessions = s.sessions;
+        self.instances = s.instances;
         self.current = s.current;
         self.access = s.access;
         self.now = s.now;
@@ -599,11 +602,47 @@ impl<'p> Engine<'p> {
                 }
             }
             Expect::SignInCall(flow) => self.expect_sign_in_call(flow, span),
-            Expect::Request { .. } | Expect::Component { .. } => Err(EvalError::new(
-                codes::UNSUPPORTED,
-                "runtime requests and components are not evaluated yet (the FlowX runtime is being built)",
-                span,
-            )),
+            Expect::Request { request, status, detail, .. } => {
+                let response = self.send(request, frame)?;
+                let detail_ok = detail.as_ref().is_none_or(|d| response.detail == Some(d.value.as_str()));
+                if response.status == *status && detail_ok {
+                    return Ok(());
+                }
+                let want = match detail {
+                    Some(d) => format!("{status} {}", d.value),
+                    None => status.to_string(),
+                };
+                let message = format!(
+                    "expected {want} for {}, got {}: {}",
+                    self.principal_name(),
+                    response.summary(),
+                    response.reason
+                );
+                Err(EvalError::new(codes::EXPECTATION, message, span))
+            }
+            Expect::Component { state, component, kind, resource } => {
+                let actual = self.component_state(*kind, &resource.name, &component.name).ok_or_else(|| {
+                    EvalError::new(
+                        codes::RUNTIME,
+                        format!("no component `{}` in {} `{}`", component.name, kind.as_str(), resource.name),
+                        span,
+                    )
+                })?;
+                if actual == *state {
+                    return Ok(());
+                }
+                let word = |s: ast::ComponentState| format!("{s:?}").to_lowercase();
+                let message = format!(
+                    "expected component {} of {} {} to be {} for {}, but it is {}",
+                    component.name,
+                    kind.as_str(),
+                    resource.name,
+                    word(*state),
+                    self.principal_name(),
+                    word(actual)
+                );
+                Err(EvalError::new(codes::EXPECTATION, message, span))
+            }
         }
     }
 
@@ -622,6 +661,43 @@ impl<'p> Engine<'p> {
             }
         }
         ", but it does not".to_string()
+    }
+}
+
+impl Engine<'_> {
+    /// Sends a request of a test or statement from the acting session.
+    pub(crate) fn send(
+        &mut self,
+        request: &ast::Request,
+        frame: &mut Frame<'_>,
+    ) -> Result<crate::runtime::Response, EvalError> {
+        use crate::runtime::{Bearer, InstanceOp, Request, Target};
+        let instance = |var: &ast::Ident| match frame.vars.get(&var.name) {
+            Some(Value::Instance(id)) => Ok(*id),
+            _ => Err(EvalError::new(codes::RUNTIME, format!("`${}` holds no instance", var.name), var.span)),
+        };
+        let target = match &request.target {
+            ast::RequestTarget::StartProcess(n) => Target::StartProcess(n.name.to_string()),
+            ast::RequestTarget::StartUiFlow(n) => Target::StartUiFlow(n.name.to_string()),
+            ast::RequestTarget::StartWorkflow(n, var) => Target::StartWorkflow(n.name.to_string(), instance(var)?),
+            ast::RequestTarget::Instance { verb, instance: var } => {
+                Target::Instance(InstanceOp::from_verb(verb), instance(var)?)
+            }
+            ast::RequestTarget::Global(g, _) => Target::Global(*g),
+        };
+        let bearer = if request.invalid_token {
+            Bearer::Invalid
+        } else if self.is_anonymous() {
+            Bearer::None
+        } else {
+            Bearer::Valid
+        };
+        if self.is_anonymous() {
+            // An anonymous session's user exists from its first action.
+            self.current_user();
+        }
+        let session_id = self.carried_session(request.without_session);
+        Ok(self.request(&Request { target, bearer, session_id }))
     }
 }
 

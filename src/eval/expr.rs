@@ -84,8 +84,16 @@ impl<'p> Engine<'p> {
                 }
                 function(&name.name, values, e.span)?
             }
-            ExprKind::Request(_) => {
-                return Err(EvalError::new(codes::UNSUPPORTED, "runtime requests are not evaluated yet", e.span));
+            ExprKind::Request(request) => {
+                let response = self.send(request, frame)?;
+                match (response.status, response.instance) {
+                    (200, Some(id)) => Value::Instance(id),
+                    (200, None) => Value::Integer(200),
+                    _ => {
+                        let message = format!("the request was refused: {} ({})", response.summary(), response.reason);
+                        return Err(EvalError::new(codes::ACCESS, message, e.span));
+                    }
+                }
             }
         })
     }
