@@ -1,5 +1,6 @@
 //! The subcommands and what they print.
 
+pub mod audit;
 pub mod check;
 pub mod eval;
 pub mod render;

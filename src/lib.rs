@@ -8,6 +8,7 @@
 // the parser thread makes unnecessary) names `alloc` directly.
 extern crate alloc;
 
+pub mod audit;
 pub mod check;
 pub mod diagnostic;
 pub mod eval;

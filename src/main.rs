@@ -45,6 +45,15 @@ pub enum Format {
     Sarif,
 }
 
+/// The severity at which `audit` fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Warnings and errors fail.
+    Warning,
+    /// Only errors fail.
+    Error,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse and type-check .rules files; print every problem with its code and source.
@@ -58,6 +67,24 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Review anonymous access: findings A001-A009 (shared module roles, unconstrained
+    /// writes and deletes, full reads, data that outlives sign-in, unreachable or
+    /// anonymous-only resources, specializations without rules, readable hashes).
+    ///
+    /// Silence an intended finding with a comment on the line above the declaration:
+    /// `// warden:allow A003 the catalogue is public on purpose`. Exit status: 0 when no
+    /// finding reaches `--fail-on`, 1 otherwise, 2 for usage and I/O.
+    Audit {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// The severity that fails the run.
+        #[arg(long, value_enum, default_value_t = FailOn::Error)]
+        fail_on: FailOn,
     },
     /// Run every `test` block: each in a fresh store, one line per test.
     ///
@@ -141,6 +168,13 @@ fn main() -> ExitCode {
     let color = cli::use_color(cli.color);
     match cli.command {
         Command::Check { paths, format } => cli::check::run(&paths, format, color),
+        Command::Audit { paths, format, fail_on } => {
+            let threshold = match fail_on {
+                FailOn::Warning => warden::diagnostic::Severity::Warning,
+                FailOn::Error => warden::diagnostic::Severity::Error,
+            };
+            cli::audit::run(&paths, format, threshold, color)
+        }
         Command::Test { paths, filter, format } => cli::test::run(&paths, filter.as_deref(), format, color),
         Command::Eval { mut paths, store, principal, now, save, expression, format } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
