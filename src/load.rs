@@ -47,7 +47,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<SourceMap, LoadError> {
     let mut sources = SourceMap::new();
     for path in files {
         let bytes = std::fs::read(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
-        sources.add(path, String::from_utf8_lossy(&bytes).into_owned());
+        sources.add_bytes(path, bytes);
     }
     Ok(sources)
 }
@@ -73,12 +73,11 @@ pub fn load(sources: SourceMap) -> Checked {
     let mut files = Vec::new();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     for (id, file) in sources.files() {
-        if let Some(offset) = first_invalid_utf8(&file.text) {
-            diagnostics.push(Diagnostic::error(
-                "E0007",
-                "the file is not valid UTF-8 text",
-                Span::new(id, offset, offset + 1),
-            ));
+        if let Some(offset) = file.invalid_utf8 {
+            // The lossy text has the same bytes up to the first invalid one.
+            let end = offset + file.text[offset..].chars().next().map_or(0, char::len_utf8);
+            let span = Span::new(id, offset, end);
+            diagnostics.push(Diagnostic::error("E0007", "the file is not valid UTF-8 text", span));
             continue;
         }
         match syntax::parse_file(&file.text, id) {
@@ -96,9 +95,4 @@ pub fn load(sources: SourceMap) -> Checked {
 /// Reads and loads in one step.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, LoadError> {
     Ok(load(read_sources(paths)?))
-}
-
-/// Where a lossy UTF-8 conversion replaced bytes, if anywhere.
-fn first_invalid_utf8(text: &str) -> Option<usize> {
-    text.find('\u{FFFD}')
 }

@@ -81,6 +81,13 @@ pub struct Program {
     pub(crate) retrieves: HashMap<(u32, u32), xpath::Cond>,
     /// Associations by qualified name (each `stores owner` entity has its own `System.owner`).
     pub(crate) assoc_index: HashMap<SmolStr, Vec<AssocId>>,
+    /// Members whose declaration was in error (an unknown type, an unknown end):
+    /// later uses are not reported again.
+    pub(crate) poisoned_members: std::collections::HashSet<(EntityId, SmolStr)>,
+    /// Entities whose generalization is in error: their inherited members are unknown.
+    pub(crate) poisoned_entities: std::collections::HashSet<EntityId>,
+    /// The app names an anonymous role that does not resolve.
+    pub(crate) anonymous_unresolved: bool,
     pub(crate) entity_names: HashMap<SmolStr, EntityId>,
     pub(crate) enum_names: HashMap<SmolStr, EnumId>,
     pub(crate) module_role_names: HashMap<SmolStr, ModuleRoleId>,
@@ -165,6 +172,22 @@ impl Program {
     /// The entity and every specialization of it, at any depth.
     pub fn specializations(&self, entity: EntityId) -> Vec<EntityId> {
         (0..self.entities.len() as u32).map(EntityId).filter(|&e| self.is_a(e, entity)).collect()
+    }
+
+    /// Whether a member name of an entity is unknown only because its declaration was in error.
+    pub(crate) fn is_poisoned(&self, entity: EntityId, name: &str) -> bool {
+        let local = name.rsplit('.').next().unwrap_or(name);
+        let mut current = Some(entity);
+        while let Some(e) = current {
+            if self.poisoned_entities.contains(&e)
+                || self.poisoned_members.contains(&(e, SmolStr::new(name)))
+                || self.poisoned_members.contains(&(e, SmolStr::new(local)))
+            {
+                return true;
+            }
+            current = self.entity(e).generalization;
+        }
+        false
     }
 
     /// The module roles of a user role.

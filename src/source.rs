@@ -64,13 +64,15 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The full text.
     pub text: String,
+    /// Where the bytes stopped being UTF-8, if they did (the text is then converted lossily).
+    pub invalid_utf8: Option<usize>,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     fn new(path: PathBuf, text: String) -> SourceFile {
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        SourceFile { path, text, line_starts }
+        SourceFile { path, text, invalid_utf8: None, line_starts }
     }
 
     /// Line and column (both from 1, columns in characters) of a byte offset.
@@ -104,6 +106,20 @@ impl SourceMap {
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
         self.files.push(SourceFile::new(path.into(), text.into()));
         FileId(self.files.len() as u32 - 1)
+    }
+
+    /// Adds a file read as bytes, remembering where they stop being UTF-8.
+    pub fn add_bytes(&mut self, path: impl Into<PathBuf>, bytes: Vec<u8>) -> FileId {
+        let (text, invalid) = match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
+            }
+        };
+        let id = self.add(path, text);
+        self.files[id.0 as usize].invalid_utf8 = invalid;
+        id
     }
 
     /// A file by id.

@@ -98,6 +98,9 @@ impl Checker {
         if let Some(i) = def.member(&name.to_string()) {
             return Some(i);
         }
+        if self.program.is_poisoned(entity, &name.to_string()) {
+            return None; // its declaration is already reported
+        }
         let candidates: Vec<&str> = def.members.iter().map(|m| m.name.as_str()).collect();
         let mut help = did_you_mean(&name.to_string(), candidates.iter().copied());
         if help.is_none() {

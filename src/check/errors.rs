@@ -129,7 +129,7 @@ pub enum CheckError {
         ty: String,
     },
     /// `String(0)` or a fractional length.
-    #[error("a string length must be a whole number from 1")]
+    #[error("a string length must be a whole number from 1 to 2147483647")]
     BadLength,
     /// A persistent entity with an association to a non-persistent one.
     #[error("persistent entity `{from}` cannot refer to non-persistent entity `{to}`")]
@@ -396,7 +396,15 @@ pub enum CheckError {
         /// The process.
         process: String,
     },
-    /// An unknown resource or component.
+    /// An unknown component of a resource.
+    #[error("unknown component `{name}` in {resource}")]
+    UnknownComponent {
+        /// As written.
+        name: String,
+        /// The resource searched.
+        resource: String,
+    },
+    /// An unknown resource.
     #[error("unknown {kind} `{name}`")]
     UnknownResource {
         /// What kind.
@@ -508,7 +516,7 @@ impl CheckError {
             UnknownSwimlane { .. } => "E0704",
             SwimlaneOutsideProcess => "E0705",
             SwimlaneRoleWithoutPermission { .. } => "E0706",
-            UnknownResource { .. } => "E0707",
+            UnknownResource { .. } | UnknownComponent { .. } => "E0707",
             UnknownUser { .. } => "E0801",
             BadStatus { .. } => "E0802",
             NotAUserEntity { .. } => "E0803",

@@ -388,6 +388,7 @@ impl FlowCx<'_> {
         let returns = self.signature_returns(id);
         let params = self.c.program.microflow(id).params.clone();
         let mut given: Vec<&str> = Vec::new();
+        let mut unknown_argument = false;
         for ((name, value), ty) in args.iter().zip(arg_types) {
             if given.contains(&name.name.as_str()) {
                 self.c
@@ -398,6 +399,7 @@ impl FlowCx<'_> {
             match params.iter().find(|(p, _)| *p == name.name) {
                 Some((_, pty)) => self.expect_type(*pty, ty, value.span),
                 None => {
+                    unknown_argument = true;
                     let help = did_you_mean(&name.name, params.iter().map(|(p, _)| p.as_str()));
                     let why = format!("`{flow}` has no parameter `{}`", name.name);
                     self.c.report_help(CheckError::BadCall { why }, name.span, help);
@@ -406,7 +408,8 @@ impl FlowCx<'_> {
         }
         let missing: Vec<String> =
             params.iter().filter(|(p, _)| !given.contains(&p.as_str())).map(|(p, _)| format!("`{p}`")).collect();
-        if !missing.is_empty() {
+        // A misspelt argument is the likely cause of a missing one: report it once.
+        if !missing.is_empty() && !unknown_argument {
             let why = format!("`{flow}` needs {}", missing.join(", "));
             let example = params.iter().map(|(p, _)| format!("{p} = ...")).collect::<Vec<_>>().join(", ");
             self.c.report_help(CheckError::BadCall { why }, span, Some(format!("call it as `call {flow}({example})`")));

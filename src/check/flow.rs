@@ -219,13 +219,16 @@ impl<'c> FlowCx<'c> {
         match &s.kind {
             StmtKind::Let { var, value } => {
                 let ty = self.expr(value);
-                if ty == Type::Nothing {
+                let ty = if ty == Type::Nothing {
                     let expected = "a value".to_string();
                     self.c.report(
                         CheckError::WrongType { expected, found: "a call that returns nothing".into() },
                         value.span,
                     );
-                }
+                    Type::Unknown
+                } else {
+                    ty
+                };
                 self.declare(var, ty, true);
             }
             StmtKind::Assign { var, value } => {
@@ -397,7 +400,10 @@ impl<'c> FlowCx<'c> {
                     self.member_values(e, values);
                 } else {
                     self.c.report(CheckError::NotAUserEntity { name: q.to_string() }, q.span);
+                    ty = Type::Unknown;
                 }
+            } else {
+                ty = Type::Unknown;
             }
         }
         if !self.users.insert(name.name.clone()) {
@@ -430,7 +436,7 @@ impl<'c> FlowCx<'c> {
             Principal::System => {}
             Principal::User(u) => self.known_user(u),
             Principal::Anonymous(_) => {
-                if self.c.program.app.anonymous.is_none() {
+                if self.c.program.app.anonymous.is_none() && !self.c.program.anonymous_unresolved {
                     let help = "add `anonymous: ROLE` to the app".to_string();
                     self.c.report_help(
                         CheckError::Misplaced { what: "`as anonymous` (the app has no anonymous user role)" },
@@ -465,9 +471,9 @@ impl<'c> FlowCx<'c> {
                 let def = &self.c.program.resources[id.index()];
                 if !def.components.iter().any(|c| c.name == component.name) {
                     let help = did_you_mean(&component.name, def.components.iter().map(|c| c.name.as_str()));
-                    let error = CheckError::UnknownResource {
-                        kind: format!("component of {} `{}`", kind.as_str(), def.name),
+                    let error = CheckError::UnknownComponent {
                         name: component.name.to_string(),
+                        resource: format!("{} `{}`", kind.as_str(), def.name),
                     };
                     self.c.report_help(error, component.span, help);
                 }

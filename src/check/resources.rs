@@ -31,8 +31,12 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
 fn resource(c: &mut Checker, r: &ast::Resource) -> ResourceDef {
     let anonymous = c.program.app.anonymous;
     let mut roles: Vec<(UserRoleId, Vec<Operation>)> = Vec::new();
+    let mut unresolved_grant = false;
     for grant in &r.roles {
-        let Some(role) = c.resolve_user_role(&grant.role) else { continue };
+        let Some(role) = c.resolve_user_role(&grant.role) else {
+            unresolved_grant = true;
+            continue;
+        };
         let mut ops = Vec::new();
         for op in &grant.operations {
             let Some(parsed) = Operation::parse(&op.name) else {
@@ -72,7 +76,8 @@ fn resource(c: &mut Checker, r: &ast::Resource) -> ResourceDef {
         let mut lane_roles = Vec::new();
         for role in &lane.roles {
             let Some(id) = c.resolve_user_role(role) else { continue };
-            if !roles.iter().any(|(r, _)| *r == id) {
+            // After a misspelt grant, a missing permission is most likely that grant.
+            if !unresolved_grant && !roles.iter().any(|(r, _)| *r == id) {
                 let error = CheckError::SwimlaneRoleWithoutPermission {
                     role: role.name.to_string(),
                     process: r.name.name.to_string(),

@@ -59,6 +59,7 @@ pub(super) fn check_app(c: &mut Checker, d: &Decls<'_>) {
     c.program.app.name = app.name.name.clone();
     c.program.app.span = Some(app.span);
     if let Some(anon) = &app.anonymous {
+        c.program.anonymous_unresolved = c.program.user_role_by_name(&anon.name).is_none();
         if let Some(id) = c.resolve_user_role(anon) {
             c.program.app.anonymous = Some(id);
             c.program.user_roles[id.index()].anonymous = true;

@@ -182,7 +182,7 @@ impl Checker {
             "String" => {
                 let length = match &ty.length {
                     None => None,
-                    Some(n) => match n.value.to_u32().filter(|l| *l > 0 && n.integer) {
+                    Some(n) => match n.value.to_u32().filter(|l| *l > 0 && *l <= i32::MAX as u32 && n.integer) {
                         Some(l) => Some(l),
                         None => {
                             self.report(CheckError::BadLength, n.span);
@@ -257,7 +257,10 @@ impl Checker {
             (ast::Literal::Name(q), AttrType::Enum(e)) => {
                 let def = self.program.enumeration(e);
                 let value = q.last();
-                let prefix_ok = !q.is_qualified() || def.name.ends_with(&q.parts[..q.parts.len() - 1].join("."));
+                // A qualified value names this enumeration: `Status.Open` or `Shop.Status.Open`.
+                let prefix = q.parts[..q.parts.len() - 1].join(".");
+                let prefix_ok =
+                    !q.is_qualified() || def.name == prefix || def.name.rsplit('.').next() == Some(prefix.as_str());
                 match def.values.iter().position(|v| v == value) {
                     Some(i) if prefix_ok => Some(Literal::Enum(e, i as u32)),
                     _ => {
@@ -314,13 +317,18 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
     for &id in &ids {
         let (m, e) = own[&id];
         let Some(ext) = &e.extends else { continue };
-        let Some(parent) = c.resolve_entity(ext, Some(&m.name.name)) else { continue };
+        let Some(parent) = c.resolve_entity(ext, Some(&m.name.name)) else {
+            c.program.poisoned_entities.insert(id);
+            continue;
+        };
         let entity = e.name.name.to_string();
         if c.program.is_a(parent, id) {
             c.report(CheckError::BadExtends { entity, name: ext.to_string(), why: "that makes a cycle" }, ext.span);
+            c.program.poisoned_entities.insert(id);
         } else if c.program.entity(parent).persistent != e.persistent {
             let why = "one is persistent and the other is not";
             c.report(CheckError::BadExtends { entity, name: ext.to_string(), why }, ext.span);
+            c.program.poisoned_entities.insert(id);
         } else {
             c.program.entities[id.index()].generalization = Some(parent);
         }
@@ -337,13 +345,17 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
             continue;
         }
         assoc_names.insert(name.clone(), a.span);
-        let (Some(from), Some(to)) = (c.resolve_entity(&a.from, Some(module)), c.resolve_entity(&a.to, Some(module)))
-        else {
+        let (from, to) = (c.resolve_entity(&a.from, Some(module)), c.resolve_entity(&a.to, Some(module)));
+        let (Some(from), Some(to)) = (from, to) else {
+            if let Some(from) = from {
+                c.program.poisoned_members.insert((from, name.clone()));
+            }
             continue;
         };
         if c.program.entity(from).persistent && !c.program.entity(to).persistent {
             let (from_name, to_name) = (c.program.entity(from).name.to_string(), c.program.entity(to).name.to_string());
             c.report(CheckError::PersistentToTransient { from: from_name, to: to_name }, a.span);
+            c.program.poisoned_members.insert((from, name.clone()));
             continue;
         }
         let mut def = AssocDef {
@@ -516,7 +528,10 @@ fn build_members(c: &mut Checker, id: EntityId, m: &ast::Module, e: &ast::Entity
             }
             continue;
         }
-        let Some(ty) = c.resolve_type(&a.ty, module) else { continue };
+        let Some(ty) = c.resolve_type(&a.ty, module) else {
+            c.program.poisoned_members.insert((id, a.name.name.clone()));
+            continue;
+        };
         let default = match &a.default {
             Some(lit) => c.literal_for(lit, ty),
             None if ty == AttrType::Boolean => Some(Literal::Boolean(false)),

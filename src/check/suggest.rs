@@ -9,9 +9,19 @@ pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
         .filter(|c| *c != name)
         .map(|c| {
             let local = c.rsplit('.').next().unwrap_or(c);
-            let distance = strsim::damerau_levenshtein(&lower, &c.to_lowercase())
+            let mut distance = strsim::damerau_levenshtein(&lower, &c.to_lowercase())
                 .min(strsim::damerau_levenshtein(&lower, &local.to_lowercase()));
+            // `Shop.Paid` for `Shop.Status.Paid`: the same last part, fewer qualifiers.
+            if name.contains('.') && name.rsplit('.').next().map(str::to_lowercase) == Some(local.to_lowercase()) {
+                distance = distance.min(1);
+            }
             (distance, c)
+        })
+        .map(|(d, c)| {
+            // A name that starts another (`Bool`, `Boolean`) is as good as a typo.
+            let local = c.rsplit('.').next().unwrap_or(c).to_lowercase();
+            let prefix = lower.len() >= 3 && (local.starts_with(&lower) || lower.starts_with(&local));
+            (if prefix { d.min(limit) } else { d }, c)
         })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, c.len()))

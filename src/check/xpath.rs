@@ -113,7 +113,8 @@ impl<'c> XCompiler<'c> {
             (Operand::Path(path), XType::Object { .. }) => Some(Cond::Exists(path)),
             (Operand::Value(Value::Boolean(b)), _) => Some(Cond::Const(b)),
             (f @ Operand::Func { .. }, XType::Bool) => Some(Cond::Holds(f)),
-            (Operand::Var { .. }, XType::Bool | XType::Scalar(Type::Boolean)) | (_, XType::Unknown) => {
+            (_, XType::Unknown) => None,
+            (Operand::Var { .. }, XType::Bool | XType::Scalar(Type::Boolean)) => {
                 let text = self.program.sources.slice(span).to_string();
                 let error = CheckError::NotACondition { name: text.clone(), ty: "a Boolean value".into() };
                 self.report_help(error, span, Some(format!("write `{text} = true()`")));
@@ -174,26 +175,29 @@ impl<'c> XCompiler<'c> {
                 }
                 b
             }
-            (Object { entity, is_id, .. }, Object { entity: other, role_token, .. }) => {
+            (Object { entity, is_id, role_token: a_role }, Object { entity: other, role_token, is_id: b_id }) => {
                 if ordering {
                     return not_ordered(self, at);
                 }
-                if *role_token && *is_id && *entity != SYSTEM_USER_ROLE {
-                    let help = Some(
-                        "write `[System.UserRoles = '[%UserRole_X%]']` to test the current object's user roles"
-                            .to_string(),
-                    );
-                    let help = help.map(|h| {
-                        h.replace(
-                            "X",
-                            self.program
-                                .sources
-                                .slice(bs)
-                                .trim_matches(|c| c == '\'' || c == '[' || c == ']' || c == '%')
-                                .trim_start_matches("UserRole_"),
-                        )
+                // `[id = '[%UserRole_X%]']`, written either way round.
+                let (id_side, role_span) = if *role_token && *is_id {
+                    (Some(*entity), bs)
+                } else if *a_role && *b_id {
+                    (Some(*other), as_)
+                } else {
+                    (None, bs)
+                };
+                if let Some(id_entity) = id_side.filter(|e| *e != SYSTEM_USER_ROLE) {
+                    let role = self
+                        .program
+                        .sources
+                        .slice(role_span)
+                        .trim_matches(|c| c == '\'' || c == '[' || c == ']' || c == '%');
+                    let role = role.trim_start_matches("UserRole_");
+                    let help = self.program.is_a(id_entity, SYSTEM_USER).then(|| {
+                        format!("write `[System.UserRoles = '[%UserRole_{role}%]']` to test the user roles of the current object")
                     });
-                    self.report_help(CheckError::IdWithUserRole, bs, help);
+                    self.report_help(CheckError::IdWithUserRole, as_.to(bs), help);
                     return None;
                 }
                 let p = &self.program;
@@ -220,7 +224,7 @@ impl<'c> XCompiler<'c> {
                     Bool => Type::Boolean,
                     _ => Type::String,
                 };
-                match self.convert(ty, bt, b, bs, ordering) {
+                match self.convert(ty, bt, b, bs, (op, as_.to(bs))) {
                     Ok(v) => v,
                     Err(true) => return mismatch(self),
                     Err(false) => return None,
@@ -231,7 +235,15 @@ impl<'c> XCompiler<'c> {
     }
 
     /// Converts the right side to fit a left side of type `ty`; `Err(true)` for a plain mismatch.
-    fn convert(&mut self, ty: Type, bt: &XType, b: Operand, bs: Span, ordering: bool) -> Result<Operand, bool> {
+    fn convert(
+        &mut self,
+        ty: Type,
+        bt: &XType,
+        b: Operand,
+        bs: Span,
+        (op, span): (CmpOp, Span),
+    ) -> Result<Operand, bool> {
+        let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
         use XType::*;
         let fits_attr = |other: AttrType| Type::of_attr(other);
         let other_ty = match bt {
@@ -250,12 +262,17 @@ impl<'c> XCompiler<'c> {
             if ordering && matches!(ty, Type::Boolean | Type::Enum(_)) {
                 let ty = Scalar(ty);
                 let d = self.describe(&ty);
-                self.report(CheckError::NotOrdered { op: "<", ty: d }, bs);
+                self.report(CheckError::NotOrdered { op: op.as_str(), ty: d }, span);
                 return Err(false);
             }
             return Ok(b);
         }
         let Str(text) = bt else { return Err(true) };
+        if ordering && matches!(ty, Type::Boolean | Type::Enum(_)) {
+            let d = self.describe(&Scalar(ty));
+            self.report(CheckError::NotOrdered { op: op.as_str(), ty: d }, span);
+            return Err(false);
+        }
         match ty {
             Type::String => Ok(b),
             Type::Boolean if text == "true" || text == "false" => Ok(Operand::Value(Value::Boolean(text == "true"))),
@@ -518,8 +535,11 @@ impl<'c> XCompiler<'c> {
                     MemberKind::Attribute(ty) => {
                         if i != n - 1 || !step.predicates.is_empty() {
                             let why = "an attribute ends a path".to_string();
-                            let next = p.steps.get(i + 1).map_or(name.clone(), |s| s.name.to_string());
-                            self.report(CheckError::BadPathStep { step: next, after: name, why }, p.span);
+                            let (next, span) = match p.steps.get(i + 1) {
+                                Some(s) => (s.name.to_string(), s.name.span),
+                                None => (name.clone(), step.name.span),
+                            };
+                            self.report(CheckError::BadPathStep { step: next, after: name, why }, span);
                             return None;
                         }
                         let end = PathEnd::Attribute { member, ty };
@@ -541,6 +561,9 @@ impl<'c> XCompiler<'c> {
                 continue;
             }
             // Nothing fits: say why as precisely as we can.
+            if self.program.is_poisoned(current, &name) {
+                return None; // its declaration is already reported
+            }
             let entity_name = self.program.entity(current).name.to_string();
             if self.lookup_entity(&step.name).is_some() {
                 let why = "an entity step must follow an association".to_string();

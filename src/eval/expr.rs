@@ -287,8 +287,9 @@ impl<'p> Engine<'p> {
                 Ok(out)
             }
             ast::RetrieveSource::Association(path) => {
-                let value = self.member_path(path, frame)?;
-                Ok(value_ids(&value))
+                let ids = value_ids(&self.member_path(path, frame)?);
+                // Only the objects a retrieve returns are filtered by visibility.
+                Ok(if frame.rights == Rights::Principal { self.visible_only(ids) } else { ids })
             }
         }
     }

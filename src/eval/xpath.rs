@@ -85,7 +85,12 @@ impl XEval<'_, '_> {
     }
 
     fn path_side(&self, object: &Object, path: &Path) -> Side {
-        let own_association = path.steps.len() == 1 && path.steps[0].forward && path.steps[0].filter.is_none();
+        // `[Assoc = ...]`: the object's own association, compared as a member (unset is `empty`).
+        // A path that goes on to an attribute reaches no value when the association is unset.
+        let own_association = path.steps.len() == 1
+            && path.steps[0].forward
+            && path.steps[0].filter.is_none()
+            && matches!(path.end, PathEnd::Object);
         let reach = if path.steps.is_empty() || own_association { Reach::Own } else { Reach::Path };
         let reached = self.reached(object, path);
         let values: Vec<Value> = match &path.end {
@@ -211,6 +216,15 @@ pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, two_attributes: bo
         (_, Value::Empty) | (Value::Empty, _) if two_attributes => false,
         (Value::Empty, Value::Empty) => op == CmpOp::Eq,
         (_, Value::Empty) | (Value::Empty, _) => op == CmpOp::Ne,
+        // Strings: `=` and `!=` ignore case; the orderings compare code points.
+        (Value::String(x), Value::String(y)) => match op {
+            CmpOp::Eq => x.to_lowercase() == y.to_lowercase(),
+            CmpOp::Ne => x.to_lowercase() != y.to_lowercase(),
+            CmpOp::Lt => x < y,
+            CmpOp::Le => x <= y,
+            CmpOp::Gt => x > y,
+            CmpOp::Ge => x >= y,
+        },
         _ => match order(a, b) {
             Some(ordering) => match op {
                 CmpOp::Eq => ordering == Ordering::Equal,
@@ -225,17 +239,10 @@ pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, two_attributes: bo
     }
 }
 
-/// How two non-empty values order; strings compare case-insensitively for
-/// equality and by code points otherwise.
+/// How two non-empty values order (strings are handled by the caller).
 fn order(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => {
-            if x.to_lowercase() == y.to_lowercase() {
-                Some(Ordering::Equal)
-            } else {
-                Some(x.as_str().cmp(y.as_str()))
-            }
-        }
+        (Value::String(x), Value::String(y)) => Some(x.as_str().cmp(y.as_str())),
         (Value::Boolean(x), Value::Boolean(y)) => Some(x.cmp(y)),
         (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
         (Value::Enum(e, x), Value::Enum(f, y)) if e == f => Some(x.cmp(y)),

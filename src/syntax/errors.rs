@@ -16,6 +16,8 @@ pub enum ParseError {
         message: String,
         /// Where the parser stopped.
         span: Span,
+        /// A likely fix.
+        help: Option<String>,
     },
     /// Brackets nested deeper than the parser allows.
     #[error("nested deeper than {limit} levels")]
@@ -91,7 +93,8 @@ impl ParseError {
                 "a token string holds tokens joined by `+` or `-`, each optionally multiplied: `'[%CurrentDateTime%] - 2 * [%DayLength%]'`"
                     .into(),
             ),
-            ParseError::Syntax { .. } | ParseError::NumberOutOfRange { .. } => None,
+            ParseError::Syntax { help, .. } => help.clone(),
+            ParseError::NumberOutOfRange { .. } => None,
         }
     }
 }
@@ -132,13 +135,19 @@ pub fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &str) -> P
         InputLocation::Span((s, _)) => s,
     };
     let found = describe_found(text, pos);
-    let end = pos + text[pos..].chars().next().map_or(0, char::len_utf8);
+    let rest = &text[pos..];
+    let word = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum::<usize>();
+    let end = pos + if word > 0 { word } else { rest.chars().next().map_or(0, char::len_utf8) };
     let span = Span::new(file, pos, end);
     let expected = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => expected_words(positives),
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    ParseError::Syntax { message: format!("expected {expected}, found {found}"), span }
+    let help = (word > 0 && expected == "an expression").then(|| {
+        "a name on its own is not a value: write a variable (`$cart`) or an enumeration value (`Shop.Status.Open`)"
+            .to_string()
+    });
+    ParseError::Syntax { message: format!("expected {expected}, found {found}"), span, help }
 }
 
 fn expected_words(positives: &[Rule]) -> String {
@@ -401,7 +410,7 @@ pub fn describe(rule: Rule) -> Described {
         Rule::func_call => Described::Syntax("a function call"),
         Rule::list_expr => Described::Syntax("a list `[...]`"),
         Rule::member_path => Described::Syntax("a variable or member path such as `$cart/Total`"),
-        Rule::enum_value => Described::Syntax("a name"),
+        Rule::enum_value => Described::Syntax("an enumeration value such as `Shop.Status.Open`"),
         Rule::process_decl => Described::Syntax("`process`"),
         Rule::process_item => Described::Syntax("`roles`, `swimlane` or `component`"),
         Rule::ui_flow_decl => Described::Syntax("`ui flow`"),
@@ -463,6 +472,13 @@ pub fn describe(rule: Rule) -> Described {
         Rule::req_global => Described::Syntax("an endpoint"),
         Rule::global_endpoint => Described::Syntax("an endpoint"),
         Rule::repl_input => Described::Syntax("a statement"),
+        Rule::tok_colon => Described::Keyword(":"),
+        Rule::tok_comma => Described::Keyword(","),
+        Rule::tok_lbrace => Described::Keyword("{"),
+        Rule::tok_rbrace => Described::Keyword("}"),
+        Rule::tok_rparen => Described::Keyword(")"),
+        Rule::tok_arrow => Described::Keyword("->"),
+        Rule::dotted_name => Described::Syntax("a qualified name such as `Shop.Account`"),
         Rule::EOI => Described::Syntax("the end of the file"),
     }
 }

@@ -135,7 +135,7 @@ impl Lower {
         for p in inner {
             match p.as_rule() {
                 Rule::ident => roles.push(self.ident(p)),
-                Rule::qname => entity = Some((self.qname(p), Vec::new())),
+                Rule::dotted_name => entity = Some((self.dotted(p), Vec::new())),
                 Rule::member_values => {
                     if let Some((_, values)) = entity.as_mut() {
                         *values = self.member_values(p)?;
@@ -145,6 +145,12 @@ impl Lower {
             }
         }
         Ok(StmtKind::User { name, roles, entity })
+    }
+
+    /// A dotted name (`enum_value`, `dotted_name`): its idents are direct children.
+    fn dotted(&self, pair: Pair<'_, Rule>) -> QName {
+        let span = self.span(&pair);
+        QName { parts: pair.into_inner().map(|p| p.as_str().into()).collect(), span }
     }
 
     fn principal(&self, pair: Pair<'_, Rule>) -> Principal {
@@ -353,7 +359,7 @@ impl Lower {
             Rule::lit_false => ExprKind::Bool(false),
             Rule::lit_empty => ExprKind::Empty,
             Rule::object_ref => ExprKind::ObjectRef(pair.as_str()[1..].parse().unwrap_or(u64::MAX)),
-            Rule::enum_value => ExprKind::Name(self.qname(first(pair))),
+            Rule::enum_value => ExprKind::Name(self.dotted(pair)),
             rule => unreachable!("{rule:?} in primary"),
         })
     }
