@@ -277,6 +277,12 @@ pub enum CheckError {
         /// The token.
         name: String,
     },
+    /// A length multiplied by something other than a whole number.
+    #[error("`{text}` is not a whole number: a length token is multiplied by a whole number")]
+    FractionalFactor {
+        /// As written.
+        text: String,
+    },
     /// A date or time literal that does not parse.
     #[error("`{text}` is not a date and time (use RFC 3339, such as `2026-11-22T10:00:00Z`)")]
     BadDateTime {
@@ -498,7 +504,7 @@ impl CheckError {
             UnknownFunction { .. } => "E0510",
             BadPathStep { .. } => "E0511",
             NotACondition { .. } => "E0512",
-            BadTokenArithmetic { .. } => "E0513",
+            BadTokenArithmetic { .. } | FractionalFactor { .. } => "E0513",
             BadDateTime { .. } => "E0514",
             NotOrdered { .. } => "E0515",
             Redeclared { .. } => "E0601",

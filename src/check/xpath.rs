@@ -304,9 +304,14 @@ impl<'c> XCompiler<'c> {
         match op {
             XOperand::Path(p) => self.path(entity, p),
             XOperand::Bool(b, _) => Some((Operand::Value(Value::Boolean(*b)), XType::Bool)),
-            XOperand::Arith { span, .. } => {
-                let help =
-                    "write date arithmetic inside one quoted string: `'[%CurrentDateTime%] - 2 * [%DayLength%]'`";
+            XOperand::Arith { operands, span } => {
+                let dates =
+                    operands.iter().any(|o| matches!(o, XOperand::Value(XValue::Tokens(_) | XValue::String(_))));
+                let help = if dates {
+                    "write date arithmetic inside one quoted string: `'[%CurrentDateTime%] - 2 * [%DayLength%]'`"
+                } else {
+                    "constraints compare stored values: compute the value in a microflow and compare with a variable"
+                };
                 self.report_help(CheckError::ArithmeticOutsideToken, *span, Some(help.into()));
                 None
             }
@@ -409,7 +414,9 @@ impl<'c> XCompiler<'c> {
                 Some(n) => match n.value.to_i64().filter(|_| n.integer) {
                     Some(f) => f,
                     None => {
-                        self.report(CheckError::BadTokenArithmetic { name: name.into() }, n.span);
+                        let text = self.program.sources.slice(n.span).to_string();
+                        let help = "use a smaller unit: `36 * [%HourLength%]` rather than `1.5 * [%DayLength%]`";
+                        self.report_help(CheckError::FractionalFactor { text }, n.span, Some(help.into()));
                         return None;
                     }
                 },
