@@ -162,6 +162,8 @@ pub struct Engine<'p> {
     pub current: SessionKey,
     /// Lines written by `log`.
     pub log: Vec<String>,
+    /// Objects created by statements, in order (not the implied anonymous users).
+    pub created: Vec<ObjectId>,
     /// Process instances and UI flow sessions started so far.
     pub instances: BTreeMap<u64, crate::runtime::Instance>,
     /// Access rules by entity.
@@ -201,6 +203,7 @@ impl<'p> Engine<'p> {
             current: SessionKey::System,
             log: Vec::new(),
             instances: BTreeMap::new(),
+            created: Vec::new(),
             rules_by_entity,
             role_objects,
             fresh_anonymous: 0,

@@ -86,17 +86,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FailOn::Error)]
         fail_on: FailOn,
     },
-    /// Run every `test` block: each in a fresh store, one line per test.
+    /// Run every `test` and `snapshot` block: each in a fresh store, one line each.
     ///
-    /// Ends with `N passed, N failed`. Exit status: 0 when every test passes, 1
-    /// when one fails or the rules do not check, 2 for usage and I/O problems.
+    /// A snapshot block records what each statement shows and compares it with
+    /// `FILE.rules.snap`; new or changed text goes to `FILE.rules.snap.new` and
+    /// fails until `--accept` takes it in. Ends with `N passed, N failed`. Exit
+    /// status: 0 when everything passes, 1 when something fails or the rules do
+    /// not check, 2 for usage and I/O problems.
     Test {
         /// Files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Run only the tests whose name contains this text.
+        /// Run only the tests and snapshots whose name contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Take new snapshot text into the `.snap` files (and drop stale sections).
+        #[arg(long)]
+        accept: bool,
         /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -175,7 +181,9 @@ fn main() -> ExitCode {
             };
             cli::audit::run(&paths, format, threshold, color)
         }
-        Command::Test { paths, filter, format } => cli::test::run(&paths, filter.as_deref(), format, color),
+        Command::Test { paths, filter, accept, format } => {
+            cli::test::run(&paths, filter.as_deref(), accept, format, color)
+        }
         Command::Eval { mut paths, store, principal, now, save, expression, format } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
             let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);

@@ -45,6 +45,7 @@ pub enum Outcome {
 struct Snapshot {
     sessions: std::collections::BTreeMap<SessionKey, super::Session>,
     instances: std::collections::BTreeMap<u64, crate::runtime::Instance>,
+    created: usize,
     current: SessionKey,
     access: ast::AccessLevel,
     now: i64,
@@ -98,6 +99,7 @@ impl<'p> Engine<'p> {
         Snapshot {
             sessions: self.sessions.clone(),
             instances: self.instances.clone(),
+            created: self.created.len(),
             current: self.current.clone(),
             access: self.access,
             now: self.now,
@@ -108,6 +110,7 @@ impl<'p> Engine<'p> {
     fn restore(&mut self, s: Snapshot) {
         self.sessions = s.sessions;
         self.instances = s.instances;
+        self.created.truncate(s.created);
         self.current = s.current;
         self.access = s.access;
         self.now = s.now;
@@ -308,6 +311,7 @@ impl<'p> Engine<'p> {
         if let Some(i) = def.changed_date {
             object.values[i] = Value::DateTime(self.now);
         }
+        self.created.push(id);
         let session = self.session_mut();
         session.new.insert(id);
         session.uncommitted.insert(id, object);

@@ -1,0 +1,310 @@
+//! Snapshot blocks (section 10): a block runs like a test and records what each
+//! statement shows; the text is compared with `FILE.rules.snap` beside the file.
+//!
+//! The `.snap` file is plain text for review: a header line per snapshot
+//! (`=== snapshot 'NAME'`), then its text. The text is deterministic: object
+//! ids count from 1 for the objects the block creates, implied System objects
+//! (anonymous users, user roles) show no ids, times come from `now`, and file
+//! paths are relative to the `.snap` file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::eval::test::DEFAULT_NOW;
+use crate::eval::{Engine, Outcome, Vars};
+use crate::model::Program;
+use crate::store::MemoryStore;
+use crate::syntax::ast;
+
+/// The first line of every `.snap` file.
+pub const PREAMBLE: &str = "# warden snapshots: review changes, then accept them with `warden test --accept`";
+const HEADER: &str = "=== snapshot ";
+
+/// The sections of a `.snap` file, by snapshot name, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapFile {
+    /// Name and text of each section.
+    pub sections: Vec<(String, String)>,
+}
+
+impl SnapFile {
+    /// Parses a `.snap` file's text.
+    pub fn parse(text: &str) -> SnapFile {
+        let mut sections: Vec<(String, String)> = Vec::new();
+        for line in text.split_inclusive('\n') {
+            if let Some(name) = line.trim_end().strip_prefix(HEADER) {
+                sections.push((unquote(name), String::new()));
+            } else if let Some((_, body)) = sections.last_mut() {
+                body.push_str(line);
+            }
+        }
+        for (_, body) in &mut sections {
+            // One blank line separates sections; it is not part of the text.
+            if body.ends_with("\n\n") {
+                body.pop();
+            }
+        }
+        SnapFile { sections }
+    }
+
+    /// The file's text.
+    pub fn render(&self) -> String {
+        let mut out = format!("{PREAMBLE}\n");
+        for (name, body) in &self.sections {
+            out.push('\n');
+            out.push_str(&format!("{HEADER}{}\n", quote(name)));
+            out.push_str(body);
+            if !body.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The text of a section.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.sections.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_str())
+    }
+
+    /// Sets a section's text, adding it at the end when new.
+    pub fn set(&mut self, name: &str, text: String) {
+        match self.sections.iter_mut().find(|(n, _)| n == name) {
+            Some((_, body)) => *body = text,
+            None => self.sections.push((name.to_string(), text)),
+        }
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("'{}'", name.replace('\'', "''"))
+}
+
+fn unquote(text: &str) -> String {
+    let t = text.trim();
+    match t.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        Some(inner) => inner.replace("''", "'"),
+        None => t.to_string(),
+    }
+}
+
+/// The `.snap` file of a `.rules` file.
+pub fn snap_path(rules: &Path) -> PathBuf {
+    let mut name = rules.as_os_str().to_owned();
+    name.push(".snap");
+    PathBuf::from(name)
+}
+
+/// Runs a snapshot block and returns the text it shows.
+pub fn run_snapshot(program: &Program, block: &ast::Test) -> String {
+    let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
+    let mut engine = Engine::new(program, Box::new(MemoryStore::new()), now);
+    let mut vars = Vars::new();
+    let mut out = String::new();
+    let snap_dir = program.sources.path(block.span.file).parent().map(Path::to_path_buf).unwrap_or_default();
+    for stmt in &block.body.stmts {
+        let logged = engine.log.len();
+        let result = engine.run_top(stmt, &mut vars);
+        let shown = match &result {
+            Ok(Outcome::Value(v)) => Some(engine.show(v)),
+            Ok(Outcome::Text(t)) => Some(t.trim_end().to_string()),
+            Ok(Outcome::Nothing) => None,
+            Err(e) => Some(format!("error {}: {}", e.code, e.message)),
+        };
+        let logs: Vec<String> = engine.log[logged..].iter().map(|l| format!("log: {l}")).collect();
+        if shown.is_none() && logs.is_empty() {
+            continue;
+        }
+        let source = program.sources.slice(stmt.span).lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("> {source}\n"));
+        for line in logs {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        if let Some(text) = shown {
+            out.push_str(&text);
+            out.push('\n');
+        }
+    }
+    deterministic(&engine, program, &snap_dir, &out)
+}
+
+/// Renumbers object ids from 1 in creation order, names implied objects
+/// instead of numbering them, and makes file paths relative to the snapshot's directory.
+fn deterministic(engine: &Engine<'_>, program: &Program, snap_dir: &Path, text: &str) -> String {
+    let numbers: BTreeMap<u64, usize> = engine.created.iter().enumerate().map(|(i, id)| (id.0, i + 1)).collect();
+    let anonymous: BTreeMap<u64, String> = engine
+        .sessions
+        .iter()
+        .filter_map(|(key, s)| match key {
+            crate::eval::SessionKey::Anonymous(name) => s.user.map(|u| (u.0, format!("(anonymous:{name})"))),
+            _ => None,
+        })
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('#') {
+        out.push_str(&rest[..at]);
+        let digits: String = rest[at + 1..].chars().take_while(char::is_ascii_digit).collect();
+        let id: Option<u64> = digits.parse().ok();
+        match id {
+            Some(id) if numbers.contains_key(&id) => out.push_str(&format!("#{}", numbers[&id])),
+            Some(id) if anonymous.contains_key(&id) => out.push_str(&anonymous[&id]),
+            _ => {
+                out.push('#');
+                out.push_str(&digits);
+            }
+        }
+        rest = &rest[at + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    // File paths as seen from the `.snap` file.
+    for (_, file) in program.sources.files() {
+        let shown = file.path.display().to_string();
+        let relative = file.path.strip_prefix(snap_dir).map(|p| p.display().to_string()).unwrap_or_else(|_| {
+            file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| shown.clone())
+        });
+        if !shown.is_empty() && shown != relative {
+            out = out.replace(&shown, &relative);
+        }
+    }
+    out
+}
+
+/// A unified line diff, `-` for the stored text and `+` for the new one.
+pub fn diff(old: &str, new: &str) -> Vec<(char, String)> {
+    let d = similar::TextDiff::from_lines(old, new);
+    let mut lines = Vec::new();
+    for change in d.iter_all_changes() {
+        let tag = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        lines.push((tag, change.value().trim_end_matches('\n').to_string()));
+    }
+    lines
+}
+
+/// What happened to one snapshot block (or a stale section).
+#[derive(Clone, Debug)]
+pub struct SnapshotResult {
+    /// The snapshot's name.
+    pub name: String,
+    /// Its `.rules` file.
+    pub file: PathBuf,
+    /// The line of `snapshot` (0 for a stale section).
+    pub line: usize,
+    /// `passed`, `failed` or `new`.
+    pub outcome: &'static str,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The line diff against the stored text, when it changed.
+    pub diff: Vec<(char, String)>,
+}
+
+/// Runs every snapshot block whose name contains `filter`, compares with the
+/// `.snap` files, and writes `.snap.new` (or, with `accept`, the `.snap`).
+pub fn check_snapshots(program: &Program, filter: Option<&str>, accept: bool) -> std::io::Result<Vec<SnapshotResult>> {
+    let mut results = Vec::new();
+    for (file_id, source) in program.sources.files() {
+        let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
+        let path = snap_path(&source.path);
+        let stored = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(SnapFile::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if blocks.is_empty() && stored.is_none() {
+            continue;
+        }
+        let stored = stored.unwrap_or_default();
+        let mut updated = stored.clone();
+        let mut dirty = false;
+        for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
+            let name = block.name.value.clone();
+            let text = crate::syntax::on_big_stack(|| run_snapshot(program, block));
+            let line = source.line_col(block.span.start as usize).0;
+            let (outcome, message, diff) = match stored.get(&name) {
+                Some(old) if old == text => ("passed", None, Vec::new()),
+                Some(old) => {
+                    let diff = diff(old, &text);
+                    let first = diff.iter().position(|(t, _)| *t != ' ').map_or(1, |i| i + 1);
+                    (
+                        "failed",
+                        Some(format!("the output differs from the stored snapshot, from line {first} of its text")),
+                        diff,
+                    )
+                }
+                None => ("new", Some("no stored snapshot yet".to_string()), Vec::new()),
+            };
+            if outcome != "passed" {
+                updated.set(&name, text);
+                dirty = true;
+            }
+            let outcome = if accept { "passed" } else { outcome };
+            results.push(SnapshotResult {
+                name,
+                file: source.path.clone(),
+                line,
+                outcome,
+                message: if accept { None } else { message },
+                diff,
+            });
+        }
+        // Sections without a block are stale.
+        let names: Vec<&str> = blocks.iter().map(|b| b.name.value.as_str()).collect();
+        let stale: Vec<String> =
+            stored.sections.iter().map(|(n, _)| n.clone()).filter(|n| !names.contains(&n.as_str())).collect();
+        if !stale.is_empty() {
+            updated.sections.retain(|(n, _)| !stale.contains(n));
+            dirty = true;
+            if !accept {
+                for name in stale {
+                    results.push(SnapshotResult {
+                        message: Some(format!(
+                            "stale section: no snapshot block is named `{name}`; `warden test --accept` removes it"
+                        )),
+                        name,
+                        file: source.path.clone(),
+                        line: 0,
+                        outcome: "failed",
+                        diff: Vec::new(),
+                    });
+                }
+            }
+        }
+        let new_path = {
+            let mut p = path.as_os_str().to_owned();
+            p.push(".new");
+            PathBuf::from(p)
+        };
+        if accept {
+            if dirty || updated.sections.is_empty() != stored.sections.is_empty() {
+                if updated.sections.is_empty() {
+                    let _ = std::fs::remove_file(&path);
+                } else {
+                    write_atomically(&path, &updated.render())?;
+                }
+            }
+            let _ = std::fs::remove_file(&new_path);
+        } else if dirty {
+            write_atomically(&new_path, &updated.render())?;
+        } else {
+            let _ = std::fs::remove_file(&new_path);
+        }
+    }
+    Ok(results)
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
