@@ -85,6 +85,29 @@ pub fn check_statements(program: &mut Program, stmts: &[ast::Stmt], vars: &HashM
     diagnostics
 }
 
+/// Checks `let $__type = EXPR` (from the REPL's `:type`) and returns the expression's type.
+pub fn type_of_let(
+    program: &mut Program,
+    stmts: &[ast::Stmt],
+    vars: &HashMap<SmolStr, Type>,
+) -> (Vec<Diagnostic>, Type) {
+    let taken = std::mem::take(program);
+    let flows = (0..taken.microflows.len() as u32).map(MicroflowId).collect();
+    let mut checker = Checker { program: taken, diagnostics: Vec::new(), checked_flows: flows };
+    let ty = {
+        let mut cx = flow::FlowCx::new(&mut checker, None, flow::Place::Test);
+        cx.open_users();
+        for (name, ty) in vars {
+            cx.bind(name, *ty);
+        }
+        cx.block(stmts);
+        cx.lookup("__type").unwrap_or(Type::Unknown)
+    };
+    let Checker { program: checked, diagnostics, .. } = checker;
+    *program = checked;
+    (diagnostics, ty)
+}
+
 /// The state of a check: the program built so far and what was found.
 pub(crate) struct Checker {
     pub(crate) program: Program,

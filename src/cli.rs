@@ -4,6 +4,7 @@ pub mod audit;
 pub mod check;
 pub mod eval;
 pub mod render;
+pub mod repl;
 pub mod test;
 
 use std::io::IsTerminal;

@@ -151,7 +151,7 @@ pub struct Engine<'p> {
     /// The checked program.
     pub program: &'p Program,
     /// Committed objects.
-    pub store: Box<dyn Store + 'p>,
+    pub store: Box<dyn Store>,
     /// The clock, in UTC milliseconds.
     pub now: i64,
     /// The app's gate (tests may flip it).
@@ -178,7 +178,7 @@ pub struct Engine<'p> {
 
 impl<'p> Engine<'p> {
     /// A run over `store`, acting as system.
-    pub fn new(program: &'p Program, store: Box<dyn Store + 'p>, now: i64) -> Engine<'p> {
+    pub fn new(program: &'p Program, store: Box<dyn Store>, now: i64) -> Engine<'p> {
         let mut rules_by_entity = vec![Vec::new(); program.entities.len()];
         for (i, r) in program.access_rules.iter().enumerate() {
             rules_by_entity[r.entity.index()].push(i);
@@ -210,6 +210,33 @@ impl<'p> Engine<'p> {
             steps: 0,
             step_budget: 10_000_000,
         }
+    }
+
+    /// Ends the engine, keeping everything a later engine over a changed program
+    /// (more sources, the same schema) can resume: the store, the sessions, the clock.
+    pub fn into_state(self) -> RunState {
+        RunState {
+            store: self.store,
+            now: self.now,
+            access: self.access,
+            sessions: self.sessions,
+            current: self.current,
+            created: self.created,
+            instances: self.instances,
+            fresh_anonymous: self.fresh_anonymous,
+        }
+    }
+
+    /// Resumes a run over `program` from a state another engine left.
+    pub fn resume(program: &'p Program, state: RunState) -> Engine<'p> {
+        let mut engine = Engine::new(program, state.store, state.now);
+        engine.access = state.access;
+        engine.sessions = state.sessions;
+        engine.current = state.current;
+        engine.created = state.created;
+        engine.instances = state.instances;
+        engine.fresh_anonymous = state.fresh_anonymous;
+        engine
     }
 
     /// The acting session.
@@ -400,6 +427,25 @@ impl<'p> Engine<'p> {
     pub(crate) fn user_object(&self, name: &str) -> Option<ObjectId> {
         crate::store::user_by_name(self.program, self.store.as_ref(), name)
     }
+}
+
+/// What a run keeps between engines (see [`Engine::into_state`]).
+pub struct RunState {
+    /// Committed objects.
+    pub store: Box<dyn Store>,
+    /// The clock.
+    pub now: i64,
+    /// The app's gate.
+    pub access: ast::AccessLevel,
+    /// Every session.
+    pub sessions: BTreeMap<SessionKey, Session>,
+    /// The acting session.
+    pub current: SessionKey,
+    /// Objects created so far.
+    pub created: Vec<ObjectId>,
+    /// Runtime instances.
+    pub instances: BTreeMap<u64, crate::runtime::Instance>,
+    fresh_anonymous: u32,
 }
 
 /// Variables of a run: test-level bindings, and microflow frames on top.

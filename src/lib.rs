@@ -17,6 +17,7 @@ pub mod matrix;
 pub mod model;
 pub mod runtime;
 pub mod sarif;
+pub mod shell;
 pub mod snapshot;
 pub mod source;
 pub mod store;

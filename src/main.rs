@@ -157,6 +157,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// An interactive shell: run statements as a principal, explain decisions,
+    /// switch principals and sign in, with completion and history.
+    ///
+    /// With stdin not a terminal, statements are read line by line with no prompt,
+    /// so a session can be scripted: `warden repl shop.rules < session.txt`.
+    Repl {
+        /// Files or directories (none: an empty program).
+        paths: Vec<PathBuf>,
+        /// The JSON store to load (an empty store when omitted).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Who acts first: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+        #[arg(long = "as", default_value = "system")]
+        principal: String,
+        /// A fixed clock, as RFC 3339 (default: the system clock).
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Print the access matrix: for every user role (the anonymous role first)
     /// and entity, create, see and delete with their constraints, and each member's right.
     Matrix {
@@ -212,6 +230,9 @@ fn main() -> ExitCode {
                 color,
             };
             cli::eval::run_explain(setup, operation)
+        }
+        Command::Repl { paths, store, principal, now } => {
+            cli::repl::run(&paths, store, &principal, now.as_deref(), color)
         }
         Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, format, color),
     }

@@ -1,0 +1,530 @@
+//! The interactive shell's logic: statements and `:commands` in, text and
+//! diagnostics out. The binary puts line editing around it (`warden repl`);
+//! scripted runs and tests call it directly.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use smol_str::SmolStr;
+
+use crate::diagnostic::Diagnostic;
+use crate::eval::{Engine, Outcome, PrincipalName, RunState, SessionKey, Vars};
+use crate::model::{Program, Type};
+use crate::store::{self, MemoryStore, Value};
+use crate::syntax::{self, ast};
+
+/// What one input produced.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// Results, for stdout.
+    pub text: String,
+    /// Problems, rendered by the caller against [`Shell::program`]'s sources.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `:quit` was given.
+    pub quit: bool,
+}
+
+impl Reply {
+    fn text(text: impl Into<String>) -> Reply {
+        Reply { text: text.into(), ..Reply::default() }
+    }
+
+    fn error(message: impl Into<String>) -> Reply {
+        Reply::text(format!("error: {}\n", message.into()))
+    }
+}
+
+/// The commands, with their help.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (":load", "PATHS", "load other .rules files or directories (the store is kept when it still fits)"),
+    (
+        ":reload",
+        "",
+        "read the files again; keep the store and sessions when they still type-check, and say what changed",
+    ),
+    (":store", "FILE", "load a JSON store in place of the current one"),
+    (":save", "[FILE]", "write the store (atomically) to FILE, or to the store it came from"),
+    (":as", "PRINCIPAL", "act as `system`, `anonymous`, `anonymous:NAME` or a user's Name"),
+    (":signin", "USER", "sign the current anonymous session in as USER (runs the sign-in microflow)"),
+    (
+        ":explain",
+        "OP",
+        "explain a decision: `read $o`, `write $o/Member`, `delete $o`, `create Entity`, `call Module.Flow`",
+    ),
+    (":type", "EXPR", "show the type of an expression without running it"),
+    (":matrix", "", "print the access matrix"),
+    (":reset", "", "start again: the store as loaded, no sessions, no variables"),
+    (":help", "[COMMAND]", "list the commands, or explain one"),
+    (":quit", "", "leave (Ctrl-D does too)"),
+];
+
+/// An interactive session over a program and a store.
+pub struct Shell {
+    paths: Vec<PathBuf>,
+    store_path: Option<PathBuf>,
+    /// The program, with every line typed so far among its sources.
+    pub program: Program,
+    state: Option<RunState>,
+    vars: Vars,
+    lines: usize,
+    now: Option<i64>,
+}
+
+impl Shell {
+    /// Opens a shell: loads the rules (if any), the store (if any), acts as `principal`.
+    pub fn open(
+        paths: &[PathBuf],
+        store_path: Option<&Path>,
+        principal: &PrincipalName,
+        now: Option<i64>,
+    ) -> Result<Shell, Reply> {
+        let program = load_program(paths)?;
+        let store = load_store(&program, store_path)?;
+        let mut shell = Shell {
+            paths: paths.to_vec(),
+            store_path: store_path.map(Path::to_path_buf),
+            program,
+            state: None,
+            vars: Vars::new(),
+            lines: 0,
+            now,
+        };
+        let clock = shell.clock();
+        let mut engine = Engine::new(&shell.program, Box::new(store), clock);
+        if let Err(e) = engine.act_as(principal) {
+            return Err(Reply { diagnostics: vec![e.into()], ..Reply::default() });
+        }
+        shell.state = Some(engine.into_state());
+        Ok(shell)
+    }
+
+    fn clock(&self) -> i64 {
+        self.now.unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
+    }
+
+    /// Runs `f` on an engine resumed from the shell's state.
+    fn with_engine<T>(&mut self, f: impl FnOnce(&mut Engine<'_>, &mut Vars) -> T) -> T {
+        let state = self.state.take().expect("the shell always holds a state between inputs");
+        let mut engine = Engine::resume(&self.program, state);
+        if self.now.is_none() {
+            engine.now = chrono::Utc::now().timestamp_millis();
+        }
+        let result = f(&mut engine, &mut self.vars);
+        self.state = Some(engine.into_state());
+        result
+    }
+
+    /// The prompt: the acting principal (`anonymous:A> `, `alice> `, `system> `).
+    pub fn prompt(&mut self) -> String {
+        format!("{}> ", self.with_engine(|e, _| e.principal_name()))
+    }
+
+    /// Whether an input is complete: every `{`, `[` and `(` is closed (strings and comments aside).
+    pub fn is_complete(input: &str) -> bool {
+        let mut depth = 0i32;
+        let mut chars = input.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' | '"' => {
+                    for d in chars.by_ref() {
+                        if d == c {
+                            break;
+                        }
+                    }
+                }
+                '/' if chars.peek() == Some(&'/') => {
+                    for d in chars.by_ref() {
+                        if d == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                _ => {}
+            }
+        }
+        depth <= 0
+    }
+
+    /// Handles one complete input: a `:command` or statements.
+    pub fn handle(&mut self, input: &str) -> Reply {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Reply::default();
+        }
+        if let Some(command) = trimmed.strip_prefix(':') {
+            return self.command(command);
+        }
+        self.statements(input)
+    }
+
+    fn statements(&mut self, input: &str) -> Reply {
+        self.lines += 1;
+        let name = format!("<repl:{}>", self.lines);
+        let file = self.program.sources.add(name, input.to_string());
+        let stmts = match syntax::parse_statements(input, file) {
+            Ok(s) => s,
+            Err(e) => return Reply { diagnostics: vec![e.into()], ..Reply::default() },
+        };
+        let types = self.var_types();
+        let diagnostics = crate::check::check_statements(&mut self.program, &stmts, &types);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Reply { diagnostics, ..Reply::default() };
+        }
+        self.run(&stmts)
+    }
+
+    fn run(&mut self, stmts: &[ast::Stmt]) -> Reply {
+        self.with_engine(|engine, vars| {
+            let mut reply = Reply::default();
+            for stmt in stmts {
+                let logged = engine.log.len();
+                let result = engine.run_top(stmt, vars);
+                for line in &engine.log[logged..] {
+                    reply.text.push_str(&format!("log: {line}\n"));
+                }
+                match result {
+                    Ok(Outcome::Value(v)) => reply.text.push_str(&format!("{}\n", show_table(engine, &v))),
+                    Ok(Outcome::Text(t)) => reply.text.push_str(&t),
+                    Ok(Outcome::Nothing) => {}
+                    Err(e) => {
+                        reply.diagnostics.push(e.into());
+                        break;
+                    }
+                }
+            }
+            reply
+        })
+    }
+
+    /// The static types of the variables bound so far.
+    fn var_types(&mut self) -> HashMap<SmolStr, Type> {
+        self.with_engine(|engine, vars| {
+            vars.iter()
+                .map(|(name, v)| {
+                    let ty = match v {
+                        Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
+                        Value::List(ids) => ids
+                            .first()
+                            .and_then(|id| engine.object(*id))
+                            .map_or(Type::Unknown, |o| Type::List(o.entity)),
+                        Value::String(_) => Type::String,
+                        Value::Integer(_) => Type::Long,
+                        Value::Decimal(_) => Type::Decimal,
+                        Value::Boolean(_) => Type::Boolean,
+                        Value::DateTime(_) => Type::DateTime,
+                        Value::Enum(e, _) => Type::Enum(*e),
+                        Value::Instance(_) => Type::Instance,
+                        Value::Duration { .. } => Type::Duration,
+                        Value::Empty => Type::Unknown,
+                    };
+                    (name.clone(), ty)
+                })
+                .collect()
+        })
+    }
+
+    fn command(&mut self, command: &str) -> Reply {
+        let (name, arg) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+        let arg = arg.trim();
+        match name {
+            "quit" | "q" | "exit" => Reply { quit: true, ..Reply::default() },
+            "help" | "h" => Reply::text(help(arg)),
+            "as" => {
+                if arg.is_empty() {
+                    return Reply::error("say who: `:as system`, `:as anonymous:A`, `:as alice`");
+                }
+                let principal: PrincipalName = arg.parse().unwrap_or(PrincipalName::System);
+                match self.with_engine(|e, _| e.act_as(&principal)) {
+                    Ok(()) => Reply::default(),
+                    Err(e) => Reply { diagnostics: vec![e.into()], ..Reply::default() },
+                }
+            }
+            "signin" => self.statements(&format!("sign in {arg}")),
+            "explain" => self.statements(&format!("explain {arg}")),
+            "matrix" => Reply::text(crate::matrix::render(&crate::matrix::build(&self.program))),
+            "type" => self.type_of(arg),
+            "save" => self.save(arg),
+            "store" => {
+                if arg.is_empty() {
+                    return Reply::error("say which store: `:store FILE`");
+                }
+                match load_store(&self.program, Some(Path::new(arg))) {
+                    Ok(store) => {
+                        self.store_path = Some(PathBuf::from(arg));
+                        self.replace_store(store);
+                        Reply::text(format!("loaded {arg}\n"))
+                    }
+                    Err(reply) => reply,
+                }
+            }
+            "reset" => match load_store(&self.program, self.store_path.as_deref()) {
+                Ok(store) => {
+                    let principal = self.principal();
+                    let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+                    let _ = engine.act_as(&principal);
+                    self.state = Some(engine.into_state());
+                    self.vars.clear();
+                    Reply::text("reset: the store as loaded, no sessions, no variables\n")
+                }
+                Err(reply) => reply,
+            },
+            "reload" => {
+                let paths = self.paths.clone();
+                self.reload(&paths)
+            }
+            "load" => {
+                if arg.is_empty() {
+                    return Reply::error("say what to load: `:load PATHS`");
+                }
+                let paths: Vec<PathBuf> = arg.split_whitespace().map(PathBuf::from).collect();
+                self.reload(&paths)
+            }
+            other => {
+                let names: Vec<&str> = COMMANDS.iter().map(|(c, _, _)| &c[1..]).collect();
+                let hint = crate::check::suggest_public(other, names);
+                Reply::error(format!("unknown command `:{other}`{hint}; `:help` lists the commands"))
+            }
+        }
+    }
+
+    fn principal(&mut self) -> PrincipalName {
+        self.with_engine(|e, _| match &e.current {
+            SessionKey::System => PrincipalName::System,
+            SessionKey::Anonymous(name) => PrincipalName::Anonymous(Some(name.to_string())),
+            SessionKey::User(_) => PrincipalName::User(e.principal_name()),
+        })
+    }
+
+    fn type_of(&mut self, expr: &str) -> Reply {
+        if expr.is_empty() {
+            return Reply::error("give an expression: `:type count(retrieve Shop.Cart)`");
+        }
+        self.lines += 1;
+        let text = format!("let $__type = {expr}");
+        let file = self.program.sources.add(format!("<repl:{}>", self.lines), text.clone());
+        let stmts = match syntax::parse_statements(&text, file) {
+            Ok(s) => s,
+            Err(e) => return Reply { diagnostics: vec![e.into()], ..Reply::default() },
+        };
+        let types = self.var_types();
+        let (diagnostics, ty) = crate::check::type_of_let(&mut self.program, &stmts, &types);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Reply { diagnostics, ..Reply::default() };
+        }
+        Reply::text(format!("{}\n", ty.describe(&self.program)))
+    }
+
+    fn save(&mut self, arg: &str) -> Reply {
+        let path = if arg.is_empty() { self.store_path.clone() } else { Some(PathBuf::from(arg)) };
+        let Some(path) = path else { return Reply::error("say where: `:save FILE` (no store was loaded)") };
+        let program = &self.program;
+        let state = self.state.as_ref().expect("a state");
+        match store::save_json(program, state.store.as_ref(), &path) {
+            Ok(()) => Reply::text(format!("saved {}\n", path.display())),
+            Err(e) => Reply::error(format!("cannot save `{}`: {e}", path.display())),
+        }
+    }
+
+    fn replace_store(&mut self, store: MemoryStore) {
+        let principal = self.principal();
+        let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+        let _ = engine.act_as(&principal);
+        self.state = Some(engine.into_state());
+    }
+
+    /// Loads `paths` again; keeps the store (carried over through its JSON form)
+    /// when it fits the new schema, and says what changed.
+    fn reload(&mut self, paths: &[PathBuf]) -> Reply {
+        let program = match load_program(paths) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        let before = summary(&self.program);
+        let json = {
+            let state = self.state.as_ref().expect("a state");
+            store::to_json(&self.program, state.store.as_ref()).to_string()
+        };
+        let store = match store::load_json(&program, &json) {
+            Ok(s) => s,
+            Err(errors) => {
+                let mut text = String::from("the store does not fit the reloaded rules; nothing was reloaded:\n");
+                for e in errors.iter().take(10) {
+                    text.push_str(&format!("  {e}\n"));
+                }
+                return Reply::text(text);
+            }
+        };
+        let principal = self.principal();
+        let after = summary(&program);
+        self.program = program;
+        self.paths = paths.to_vec();
+        self.vars.clear();
+        let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+        let acted = engine.act_as(&principal);
+        self.state = Some(engine.into_state());
+        let mut text = format!(
+            "reloaded {}; the store was kept; variables and uncommitted objects were dropped\n",
+            describe_paths(paths)
+        );
+        for line in changes(&before, &after) {
+            text.push_str(&format!("  {line}\n"));
+        }
+        let mut reply = Reply::text(text);
+        if let Err(e) = acted {
+            reply.diagnostics.push(e.into());
+        }
+        reply
+    }
+
+    /// Words Tab can complete: commands, qualified and unqualified names, members, variables, principals.
+    pub fn completions(&mut self) -> Vec<String> {
+        let p = &self.program;
+        let mut words: Vec<String> = COMMANDS.iter().map(|(c, _, _)| c.to_string()).collect();
+        for e in &p.entities {
+            words.push(e.name.to_string());
+            words.push(e.local_name().to_string());
+            for m in &e.members {
+                words.push(m.name.to_string());
+            }
+        }
+        words.extend(p.associations.iter().map(|a| a.name.to_string()));
+        words.extend(p.microflows.iter().map(|m| m.name.to_string()));
+        words.extend(p.enums.iter().flat_map(|e| e.values.iter().map(move |v| format!("{}.{v}", e.name))));
+        words.extend(p.resources.iter().map(|r| r.name.to_string()));
+        words.extend(p.user_roles.iter().map(|r| r.name.to_string()));
+        words.extend(self.vars.keys().map(|v| format!("${v}")));
+        words.push("$currentUser".into());
+        words.extend(self.principals());
+        for kw in ["retrieve", "create", "change", "commit", "delete", "rollback", "expect", "explain", "count"] {
+            words.push(kw.into());
+        }
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    /// Principals `:as` can name.
+    pub fn principals(&mut self) -> Vec<String> {
+        let mut names = vec!["system".to_string(), "anonymous".to_string()];
+        names.extend(self.with_engine(|e, _| e.user_names()));
+        names
+    }
+}
+
+fn load_program(paths: &[PathBuf]) -> Result<Program, Reply> {
+    if paths.is_empty() {
+        return Ok(crate::load::load(crate::source::SourceMap::new()).program);
+    }
+    let checked = crate::load::load_paths(paths).map_err(|e| Reply::error(e.to_string()))?;
+    if checked.has_errors() {
+        return Err(Reply { diagnostics: checked.diagnostics, text: String::new(), quit: false });
+    }
+    Ok(checked.program)
+}
+
+fn load_store(program: &Program, path: Option<&Path>) -> Result<MemoryStore, Reply> {
+    let Some(path) = path else { return Ok(MemoryStore::new()) };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Reply::error(format!("cannot read `{}`: {e}", path.display())))?;
+    store::load_json(program, &text).map_err(|errors| {
+        let mut text = format!("the store `{}` does not load:\n", path.display());
+        for e in &errors {
+            text.push_str(&format!("  {e}\n"));
+        }
+        Reply::text(text)
+    })
+}
+
+/// A value for the shell: like `warden eval`, with lists of several objects as a table.
+fn show_table(engine: &Engine<'_>, value: &Value) -> String {
+    let Value::List(ids) = value else { return engine.show(value) };
+    let objects: Vec<_> = ids.iter().filter_map(|id| engine.object(*id)).filter(|o| engine.can_see(o)).collect();
+    if objects.len() < 2 || objects.iter().any(|o| o.entity != objects[0].entity) {
+        return engine.show(value);
+    }
+    let rows: Vec<Vec<(String, String)>> = objects
+        .iter()
+        .map(|o| {
+            let mut row = vec![("id".to_string(), o.id.to_string())];
+            row.extend(engine.readable_members(o).into_iter().map(|(m, v)| (m, v.display(engine.program))));
+            row
+        })
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for row in &rows {
+        for (c, _) in row {
+            if !columns.contains(c) {
+                columns.push(c.clone());
+            }
+        }
+    }
+    let cell = |row: &Vec<(String, String)>, c: &str| {
+        row.iter().find(|(k, _)| k == c).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|c| rows.iter().map(|r| cell(r, c).chars().count()).max().unwrap_or(0).max(c.chars().count()))
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    let mut out = format!("{} ({} objects)\n", engine.program.entity(objects[0].entity).name, rows.len());
+    out.push_str(&line(columns.clone()));
+    for r in &rows {
+        out.push('\n');
+        out.push_str(&line(columns.iter().map(|c| cell(r, c)).collect()));
+    }
+    out
+}
+
+fn help(arg: &str) -> String {
+    let wanted = arg.trim_start_matches(':');
+    if !wanted.is_empty() {
+        return match COMMANDS.iter().find(|(c, _, _)| &c[1..] == wanted) {
+            Some((c, args, what)) => format!("{c} {args}\n  {what}\n"),
+            None => format!("no command `:{wanted}`; `:help` lists them\n"),
+        };
+    }
+    let mut out = String::from("Type any statement or expression of a test block, or a command:\n");
+    for (c, args, what) in COMMANDS {
+        out.push_str(&format!("  {:<22} {what}\n", format!("{c} {args}")));
+    }
+    out.push_str("A block continues on the next line while a `{`, `[` or `(` is open. Tab completes names.\n");
+    out
+}
+
+fn summary(p: &Program) -> Vec<(String, String)> {
+    let mut items: Vec<(String, String)> = Vec::new();
+    items.extend(p.entities.iter().map(|e| ("entity".to_string(), e.name.to_string())));
+    items.extend(p.microflows.iter().map(|m| ("microflow".to_string(), m.name.to_string())));
+    items.extend(p.user_roles.iter().map(|r| ("user role".to_string(), r.name.to_string())));
+    items.extend(p.resources.iter().map(|r| (r.kind.as_str().to_string(), r.name.to_string())));
+    items.extend(p.access_rules.iter().map(|r| {
+        (
+            "access rule".to_string(),
+            format!("{} {}", p.entity(r.entity).name, r.constraint_text.clone().unwrap_or_default()),
+        )
+    }));
+    items.sort();
+    items
+}
+
+fn changes(before: &[(String, String)], after: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, name) in after.iter().filter(|x| !before.contains(x)) {
+        out.push(format!("+ {kind} {name}"));
+    }
+    for (kind, name) in before.iter().filter(|x| !after.contains(x)) {
+        out.push(format!("- {kind} {name}"));
+    }
+    if out.is_empty() {
+        out.push("no declaration changed".into());
+    }
+    out
+}
+
+fn describe_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
