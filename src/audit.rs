@@ -26,6 +26,27 @@ pub fn audit(program: &Program) -> Vec<Diagnostic> {
     findings
 }
 
+/// What each finding code is about, for SARIF rule descriptions.
+pub fn rule_description(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "A001" => "The anonymous user role shares a module role with another user role",
+        "A002" => "A rule gives the anonymous role write access without a where constraint",
+        "A003" => "A rule lets the anonymous role read every member of an entity",
+        "A004" => "A rule lets the anonymous role delete without a where constraint",
+        "A005" => "Objects tied to the anonymous user outlive it at sign-in",
+        "A006" => "A resource grants the anonymous role, but the app is not public",
+        "A007" => "A resource's only role is the anonymous role",
+        "A008" => "A specialization has no access rules while its generalization has some",
+        "A009" => "A rule makes a HashedString member readable",
+        "A100" => "A suppression comment without a code or a reason",
+        "A101" => "A suppression comment that suppresses nothing",
+        _ => return None,
+    })
+}
+
+/// The label of a finding's declaration when the finding points inside it.
+const DECLARED: &str = "declared here";
+
 fn finding(code: &'static str, severity: Severity, message: String, span: Span, help: String) -> Diagnostic {
     Diagnostic { severity, help: Some(help), ..Diagnostic::error(code, message, span) }
 }
@@ -37,27 +58,22 @@ fn shared_module_roles(program: &Program, anon: UserRoleId, out: &mut Vec<Diagno
         if UserRoleId(i as u32) == anon {
             continue;
         }
-        for m in role.module_roles.iter().filter(|m| anon_def.module_roles.contains(m)) {
+        for (m, span) in
+            role.module_roles.iter().zip(&role.module_role_spans).filter(|(m, _)| anon_def.module_roles.contains(m))
+        {
             let name = &program.module_role(*m).name;
-            let span = module_role_span(program, role, name).unwrap_or(role.span);
-            out.push(finding(
+            let span = *span;
+            let mut f = finding(
                 "A001",
                 Severity::Warning,
                 format!("user role `{}` shares module role `{name}` with the anonymous role `{}`", role.name, anon_def.name),
                 span,
                 format!("give the anonymous role a module role of its own, granting only what visitors need, instead of reusing `{name}`"),
-            ));
+            );
+            f.related.push(crate::diagnostic::Label { span: role.span, message: DECLARED.into() });
+            out.push(f);
         }
     }
-}
-
-/// Where a user role names a module role, for a precise finding.
-fn module_role_span(program: &Program, role: &UserRoleDef, name: &str) -> Option<Span> {
-    let text = program.sources.slice(role.span);
-    let local = name.rsplit('.').next().unwrap_or(name);
-    let at = text.find(name).or_else(|| text.find(local))?;
-    let len = if text[at..].starts_with(name) { name.len() } else { local.len() };
-    Some(Span::new(role.span.file, role.span.start as usize + at, role.span.start as usize + at + len))
 }
 
 /// A002-A004: what rules give the anonymous role on persistent entities.
@@ -98,7 +114,7 @@ fn anonymous_rules(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnostic
                 Severity::Warning,
                 format!("the anonymous role `{anon_name}` may read every member of `{}` through one rule", entity.name),
                 span,
-                "grant read only on the members visitors need (`read Name` rather than `read *`)".into(),
+                full_read_help(program, rule, entity),
             ));
         }
         if rule.delete && rule.constraint.is_none() {
@@ -113,6 +129,17 @@ fn anonymous_rules(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnostic
                 owner_fix,
             ));
         }
+    }
+}
+
+/// A003's fix: name what the rule covers, and what to grant instead.
+fn full_read_help(program: &Program, rule: &AccessRuleDef, entity: &EntityDef) -> String {
+    let text = program.sources.slice(rule.span);
+    let members: Vec<&str> = entity.members.iter().filter(|m| !m.system).map(|m| m.name.as_str()).collect();
+    if text.contains("read *") || text.contains("write *") {
+        format!("list only the members visitors need instead of `*` (the entity has {})", quote_list(&members))
+    } else {
+        format!("this rule covers every member ({}); leave out the ones visitors do not need", quote_list(&members))
     }
 }
 
@@ -132,7 +159,9 @@ fn outliving_objects(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnost
     let handled = sign_in_retrieves(program);
     let anon_roles = &program.user_role(anon).module_roles;
     for assoc in program.associations.iter().filter(|a| !a.system && a.to == SYSTEM_USER) {
-        if assoc.on_delete_to != DeleteRule::Keep || handled.contains(&assoc.from) {
+        // Non-persistent objects are dropped with their session at sign-in.
+        let persistent = program.entity(assoc.from).persistent;
+        if assoc.on_delete_to != DeleteRule::Keep || handled.contains(&assoc.from) || !persistent {
             continue;
         }
         let from = &program.entity(assoc.from).name;
@@ -279,6 +308,7 @@ impl Walk<'_> {
 /// A006 and A007: resources and the app's public gate.
 fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Diagnostic>) {
     let Some(anon) = anonymous else { return };
+    let anon_name = &program.user_role(anon).name;
     let public = program.app.access == ast::AccessLevel::Public;
     for r in &program.resources {
         if !r.roles.iter().any(|(role, _)| *role == anon) {
@@ -291,7 +321,7 @@ fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Dia
                 "A006",
                 Severity::Info,
                 format!(
-                    "{name} grants the anonymous role, but the app is not public, so no anonymous user can reach it"
+                    "{name} grants the anonymous role `{anon_name}`, but the app is not public, so no anonymous user can reach it"
                 ),
                 span,
                 "set `access: public` on the app, or remove the anonymous role from the resource".into(),
@@ -300,7 +330,7 @@ fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Dia
             out.push(finding(
                 "A007",
                 Severity::Warning,
-                format!("{name}'s only role is the anonymous role: signed-in users are treated as anonymous there"),
+                format!("{name}'s only role is the anonymous role `{anon_name}`: signed-in users are treated as anonymous there"),
                 span,
                 "grant the resource to the user roles that should use it signed in, too".into(),
             ));
@@ -337,12 +367,22 @@ fn hashed_strings(program: &Program, out: &mut Vec<Diagnostic>) {
         let entity = program.entity(rule.entity);
         for (m, right) in entity.members.iter().zip(&rule.members) {
             if *right >= MemberRight::Read && m.kind == MemberKind::Attribute(AttrType::HashedString) {
+                let roles: Vec<&str> = rule.roles.iter().map(|r| program.module_role(*r).name.as_str()).collect();
+                let line = if *right == MemberRight::Write { "write" } else { "read" };
                 out.push(finding(
                     "A009",
                     Severity::Warning,
-                    format!("`{}.{}` is a HashedString, and this rule makes it readable", entity.name, m.name),
+                    format!(
+                        "`{}.{}` is a HashedString, and this rule makes it readable to {}",
+                        entity.name,
+                        m.name,
+                        quote_list(&roles)
+                    ),
                     rule_head(program, rule),
-                    format!("leave `{}` out of `read` (hashes are for comparing, never for showing)", m.name),
+                    format!(
+                        "leave `{}` out of `{line}` (write implies read; hashes are for comparing, never for showing)",
+                        m.name
+                    ),
                 ));
             }
         }
@@ -372,57 +412,111 @@ fn quote_list(names: &[&str]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-/// Applies `// warden:allow CODE reason` comments on the line above a finding;
-/// reports suppressions without a reason (`A100`) and ones that suppress nothing (`A101`).
-fn suppress(program: &Program, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut allows: Vec<(Span, usize, String, bool)> = Vec::new(); // span, line, code, has reason
+/// One `// warden:allow CODE reason` comment.
+struct Allow {
+    span: Span,
+    line: usize,
+    code: Option<String>,
+    reason: bool,
+}
+
+/// The suppression comments of every file: only `//` comments whose text starts with `warden:allow`.
+fn allows(program: &Program) -> Vec<Allow> {
+    let mut out = Vec::new();
     for (id, file) in program.sources.files() {
         let mut offset = 0;
         for (n, line) in file.text.split_inclusive('\n').enumerate() {
-            if let Some(at) = line.find("warden:allow") {
-                let rest = line[at + "warden:allow".len()..].trim();
+            let trimmed = line.trim_start();
+            if let Some(rest) =
+                trimmed.strip_prefix("//").map(str::trim_start).and_then(|r| r.strip_prefix("warden:allow"))
+            {
+                let rest = rest.trim();
                 let mut words = rest.splitn(2, char::is_whitespace);
-                let code = words.next().unwrap_or("").to_string();
-                let reason = words.next().map(str::trim).unwrap_or("");
-                let start = offset + at;
-                let span = Span::new(id, start, offset + line.trim_end().len());
-                allows.push((span, n + 1, code, !reason.is_empty()));
+                let code = words
+                    .next()
+                    .filter(|c| c.len() == 4 && c.starts_with('A') && c[1..].chars().all(|d| d.is_ascii_digit()));
+                let reason = match code {
+                    Some(_) => words.next().is_some_and(|r| !r.trim().is_empty()),
+                    None => !rest.is_empty(),
+                };
+                let start = offset + (line.len() - trimmed.len());
+                out.push(Allow {
+                    span: Span::new(id, start, offset + line.trim_end().len()),
+                    line: n + 1,
+                    code: code.map(str::to_string),
+                    reason,
+                });
             }
             offset += line.len();
         }
     }
+    out
+}
+
+/// The lines of the comment block directly above `line` (1-based), nearest first.
+fn comment_block_above(program: &Program, file: crate::source::FileId, line: usize) -> Vec<usize> {
+    let text = &program.sources.file(file).text;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut n = line.saturating_sub(1);
+    while n >= 1 && lines.get(n - 1).is_some_and(|l| l.trim_start().starts_with("//")) {
+        out.push(n);
+        n -= 1;
+    }
+    out
+}
+
+/// Applies suppressions: a `// warden:allow CODE reason` in the comment block directly above
+/// the declaration a finding belongs to silences it. Reports suppressions without a code or
+/// a reason (`A100`) and ones that silence nothing (`A101`).
+fn suppress(program: &Program, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let allows = allows(program);
     let mut used = vec![false; allows.len()];
     let mut out = Vec::new();
     for f in findings {
-        let line = program.sources.file(f.span.file).line_col(f.span.start as usize).0;
-        let matching =
-            allows.iter().position(|(s, l, code, _)| s.file == f.span.file && *l + 1 == line && code == f.code);
+        let decl = f.related.iter().find(|l| l.message == DECLARED).map_or(f.span, |l| l.span);
+        let line = program.sources.file(decl.file).line_col(decl.start as usize).0;
+        let block = comment_block_above(program, decl.file, line);
+        let matching = allows
+            .iter()
+            .position(|a| a.span.file == decl.file && block.contains(&a.line) && a.code.as_deref() == Some(f.code));
         match matching {
-            Some(i) if allows[i].3 => used[i] = true,
             Some(i) => {
                 used[i] = true;
-                out.push(f);
+                if !allows[i].reason {
+                    out.push(f);
+                }
             }
             None => out.push(f),
         }
     }
-    for (i, (span, _, code, reason)) in allows.iter().enumerate() {
-        if !reason {
-            out.push(finding(
+    for (i, a) in allows.iter().enumerate() {
+        match (&a.code, a.reason) {
+            (None, _) => out.push(finding(
+                "A100",
+                Severity::Warning,
+                "`warden:allow` names no finding code, so it suppresses nothing".into(),
+                a.span,
+                "name the code and say why: `// warden:allow A003 the catalogue is public on purpose`".into(),
+            )),
+            (Some(code), false) => out.push(finding(
                 "A100",
                 Severity::Warning,
                 format!("`warden:allow {code}` gives no reason, so it suppresses nothing"),
-                *span,
+                a.span,
                 format!("say why the finding is intended: `// warden:allow {code} the catalogue is public on purpose`"),
-            ));
-        } else if !used[i] {
-            out.push(finding(
+            )),
+            (Some(code), true) if !used[i] => out.push(finding(
                 "A101",
                 Severity::Warning,
-                format!("`warden:allow {code}` suppresses nothing: there is no {code} finding on the next line"),
-                *span,
-                "remove the comment, or put it on the line just above the declaration the finding points at".into(),
-            ));
+                format!(
+                    "`warden:allow {code}` suppresses nothing: no {code} finding belongs to the declaration below it"
+                ),
+                a.span,
+                "remove the comment, or put it in the comment block just above the declaration the finding points at"
+                    .into(),
+            )),
+            _ => {}
         }
     }
     out

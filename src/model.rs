@@ -367,6 +367,8 @@ pub struct UserRoleDef {
     pub name: SmolStr,
     /// Its module roles.
     pub module_roles: Vec<ModuleRoleId>,
+    /// Where each module role is named, parallel to `module_roles`.
+    pub module_role_spans: Vec<Span>,
     /// Whether it is the app's anonymous role.
     pub anonymous: bool,
     /// The declaration.

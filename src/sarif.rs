@@ -10,8 +10,13 @@ pub fn to_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> Value {
     let mut codes: Vec<(&str, &str)> = diagnostics.iter().map(|d| (d.code, d.message.as_str())).collect();
     codes.sort_by_key(|(c, _)| *c);
     codes.dedup_by_key(|(c, _)| *c);
-    let rules: Vec<Value> =
-        codes.iter().map(|(code, message)| json!({ "id": code, "shortDescription": { "text": message } })).collect();
+    let rules: Vec<Value> = codes
+        .iter()
+        .map(|(code, message)| {
+            let text = crate::audit::rule_description(code).unwrap_or(message);
+            json!({ "id": code, "shortDescription": { "text": text } })
+        })
+        .collect();
     let results: Vec<Value> = diagnostics
         .iter()
         .map(|d| {

@@ -25,10 +25,12 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
             continue;
         }
         let mut module_roles = Vec::new();
+        let mut module_role_spans = Vec::new();
         for q in &r.module_roles {
             if let Some(id) = c.resolve_module_role(q, None) {
                 if !module_roles.contains(&id) {
                     module_roles.push(id);
+                    module_role_spans.push(q.span);
                 }
             }
         }
@@ -36,6 +38,7 @@ pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
         c.program.user_roles.push(UserRoleDef {
             name: r.name.name.clone(),
             module_roles,
+            module_role_spans,
             anonymous: false,
             span: r.span,
         });

@@ -54,6 +54,8 @@ impl miette::Diagnostic for Rendered<'_> {
             .related
             .iter()
             .filter(|l| l.span.file == d.span.file)
+            // A label around the whole declaration adds nothing under the precise one.
+            .filter(|l| !(l.span.start <= d.span.start && d.span.end <= l.span.end))
             .map(move |l| LabeledSpan::new_with_span(Some(l.message.clone()), span(l.span)));
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
