@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod check;
 pub mod eval;
+pub mod fmt;
 pub mod render;
 pub mod repl;
 pub mod test;

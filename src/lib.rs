@@ -12,6 +12,7 @@ pub mod audit;
 pub mod check;
 pub mod diagnostic;
 pub mod eval;
+pub mod fmt;
 pub mod load;
 pub mod matrix;
 pub mod model;

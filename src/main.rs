@@ -175,6 +175,22 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+    /// Rewrite .rules files in the one canonical layout, comments kept.
+    ///
+    /// A file with a syntax error is reported and left untouched. Exit status: 0
+    /// when done (or, with `--check`, when nothing would change), 1 when a file has
+    /// a syntax error or `--check` finds files to reformat, 2 for usage and I/O.
+    Fmt {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// List the files that would change, and change nothing.
+        #[arg(long)]
+        check: bool,
+        /// Print the formatted text instead of writing it.
+        #[arg(long)]
+        stdout: bool,
+    },
     /// Print the access matrix: for every user role (the anonymous role first)
     /// and entity, create, see and delete with their constraints, and each member's right.
     Matrix {
@@ -234,6 +250,7 @@ fn main() -> ExitCode {
         Command::Repl { paths, store, principal, now } => {
             cli::repl::run(&paths, store, &principal, now.as_deref(), color)
         }
+        Command::Fmt { paths, check, stdout } => cli::fmt::run(&paths, check, stdout, color),
         Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, format, color),
     }
 }

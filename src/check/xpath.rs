@@ -304,7 +304,7 @@ impl<'c> XCompiler<'c> {
         match op {
             XOperand::Path(p) => self.path(entity, p),
             XOperand::Bool(b, _) => Some((Operand::Value(Value::Boolean(*b)), XType::Bool)),
-            XOperand::Arith { operands, span } => {
+            XOperand::Arith { operands, span, .. } => {
                 let dates =
                     operands.iter().any(|o| matches!(o, XOperand::Value(XValue::Tokens(_) | XValue::String(_))));
                 let help = if dates {

@@ -405,6 +405,8 @@ pub enum XOperand {
     Arith {
         /// The operands.
         operands: Vec<XOperand>,
+        /// The operators between them, as written.
+        ops: Vec<SmolStr>,
         /// The whole expression.
         span: Span,
     },

@@ -363,12 +363,15 @@ impl Lower {
     fn xp_arith(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
         let span = self.span(&pair);
         let mut operands = Vec::new();
+        let mut ops = Vec::new();
         for p in children(pair) {
-            if p.as_rule() != Rule::op_arith {
+            if p.as_rule() == Rule::op_arith {
+                ops.push(SmolStr::new(p.as_str()));
+            } else {
                 operands.push(self.xp_operand(p)?);
             }
         }
-        Ok(if operands.len() == 1 { operands.remove(0) } else { XOperand::Arith { operands, span } })
+        Ok(if operands.len() == 1 { operands.remove(0) } else { XOperand::Arith { operands, ops, span } })
     }
 
     fn xp_operand(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
