@@ -67,9 +67,12 @@ fn every_rules_file_formats_idempotently_keeping_comments_and_meaning() {
 
 #[test]
 fn the_examples_are_formatted() {
-    for name in ["events.rules"] {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)).unwrap();
-        assert_eq!(format_source(&text).unwrap(), text, "run `warden fmt examples/`");
+    let mut files = Vec::new();
+    rules_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &mut files);
+    assert!(!files.is_empty());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(format_source(&text).unwrap(), text, "{}: run `warden fmt examples/`", path.display());
     }
 }
 
