@@ -8,6 +8,7 @@
 pub mod access;
 mod exec;
 mod expr;
+mod plan;
 mod show;
 pub mod test;
 mod xpath;
@@ -174,6 +175,8 @@ pub struct Engine<'p> {
     pub(crate) steps: u64,
     /// The step budget (see `steps`).
     pub step_budget: u64,
+    /// Answer owner-style constraints from the store's index (off: scan, for differential tests).
+    pub use_indexes: bool,
 }
 
 impl<'p> Engine<'p> {
@@ -209,6 +212,7 @@ impl<'p> Engine<'p> {
             fresh_anonymous: 0,
             steps: 0,
             step_budget: 10_000_000,
+            use_indexes: true,
         }
     }
 

@@ -97,6 +97,8 @@ impl Value {
                 let def = program.enumeration(*e);
                 format!("{}.{}", def.name, def.values[*i as usize])
             }
+            // Id 0 is never given out: it stands for the user of a principal that has none.
+            Value::Object(ObjectId(0)) => "(no user)".into(),
             Value::Object(id) => id.to_string(),
             Value::List(ids) => format!("[{}]", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
             Value::Duration { months, millis } => format!("<length {months} months {millis} ms>"),
@@ -172,6 +174,11 @@ pub trait Store {
     fn rollback(&mut self);
     /// Every object, ascending by id.
     fn all(&self) -> Vec<&Object>;
+    /// The objects of exactly `entity` whose reference `member` points at `target`, ascending,
+    /// when the store keeps an index for it (`None`: the caller scans).
+    fn referrers(&self, _entity: EntityId, _member: usize, _target: ObjectId) -> Option<Vec<ObjectId>> {
+        None
+    }
 }
 
 /// Finds a `System.User` (or specialization) by Name.

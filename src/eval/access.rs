@@ -64,7 +64,9 @@ impl<'p> Engine<'p> {
         XEval { engine: self, user: self.session().user, vars }
     }
 
-    /// Whether the acting principal may do `op` on `object` (or its entity for `Create`).
+    /// Whether the acting principal may do `op` on `object` (or its entity for `Create`):
+    /// some applicable rule grants it and its constraint holds (a new object matches every
+    /// constraint until it is committed).
     pub fn allowed(&self, op: Op, object: &Object) -> bool {
         if self.is_system() {
             return true;
@@ -78,17 +80,33 @@ impl<'p> Engine<'p> {
         if !self.reachable(object) {
             return false;
         }
-        let rules = self.matching_rules(object);
-        let right = |m: MemberIndex| {
-            rules.iter().map(|&r| self.program.access_rules[r].members[m]).max().unwrap_or(MemberRight::None)
-        };
-        match op {
-            Op::See => !rules.is_empty(),
-            Op::Read(m) => right(m) >= MemberRight::Read,
-            Op::Write(m) => right(m) >= MemberRight::Write,
-            Op::Delete => rules.iter().any(|&r| self.program.access_rules[r].delete),
-            Op::Create => unreachable!("handled above"),
+        let session = self.session();
+        let new = session.new.contains(&object.id);
+        for &r in self.rules_of(object.entity) {
+            let rule = &self.program.access_rules[r];
+            if !rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok()) {
+                continue;
+            }
+            let grants = match op {
+                Op::See => true,
+                Op::Read(m) => rule.members[m] >= MemberRight::Read,
+                Op::Write(m) => rule.members[m] >= MemberRight::Write,
+                Op::Delete => rule.delete,
+                Op::Create => false,
+            };
+            if !grants {
+                continue;
+            }
+            let holds = match &rule.constraint {
+                None => true,
+                Some(_) if new => true,
+                Some(c) => self.xeval(None).holds(c, object),
+            };
+            if holds {
+                return true;
+            }
         }
+        false
     }
 
     /// Whether the object exists for the acting session: committed, or its own

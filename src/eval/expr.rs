@@ -266,7 +266,7 @@ impl<'p> Engine<'p> {
                 let vars: super::Vars = frame.vars.clone();
                 let session = self.session();
                 let mut out = Vec::new();
-                for id in self.candidate_ids(entity) {
+                for id in self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {
                     // Database retrieves see committed objects (as this session changed them)
                     // and the session's own non-persistent objects; never others' uncommitted ones.
                     let Some(object) = self.object(id) else { continue };

@@ -44,11 +44,46 @@ impl XEval<'_, '_> {
             Cond::Not(inner) => !self.holds(inner, object),
             Cond::Exists(path) => !self.reached(object, path).is_empty(),
             Cond::Compare { lhs, op, rhs, .. } => {
+                if let Some(holds) = self.own_reference_is(lhs, *op, rhs, object) {
+                    return holds;
+                }
                 let (l, r) = (self.side(lhs, object), self.side(rhs, object));
                 compare_sides(&l, *op, &r)
             }
             Cond::Holds(operand) => self.side(operand, object).values.iter().any(|v| matches!(v, Value::Boolean(true))),
         }
+    }
+
+    /// `[Assoc = '[%CurrentUser%]']` on the object's own reference, decided without
+    /// building value lists (the owner rule sits on every decision). `None`: not that shape.
+    fn own_reference_is(&self, lhs: &Operand, op: CmpOp, rhs: &Operand, object: &Object) -> Option<bool> {
+        if op != CmpOp::Eq {
+            return None;
+        }
+        let (Operand::Path(path), Operand::Token(TokenExpr::CurrentUser)) = (lhs, rhs) else { return None };
+        let [step] = path.steps.as_slice() else { return None };
+        if !step.forward || step.filter.is_some() || !matches!(path.end, PathEnd::Object) {
+            return None;
+        }
+        let user = self.user.unwrap_or(ObjectId(0));
+        let program = self.engine.program;
+        let index = member_of(program, object.entity, step.assoc)?;
+        // A step to the association's declared target needs no look-up: deletes clear
+        // references, so a referenced object exists and is of that entity.
+        let plain = step.entity == program.assoc(step.assoc).to;
+        let target = match &object.values[index] {
+            Value::Object(id) => *id,
+            Value::List(ids) => {
+                return Some(ids.iter().any(|id| *id == user && (plain || self.arrives(*id, step.entity))))
+            }
+            _ => return Some(false),
+        };
+        Some(target == user && (plain || self.arrives(target, step.entity)))
+    }
+
+    /// Whether the object with `id` is of `entity` (the step's filter on entities).
+    fn arrives(&self, id: ObjectId, entity: EntityId) -> bool {
+        self.engine.object(id).is_some_and(|o| self.engine.program.is_a(o.entity, entity))
     }
 
     /// The values of an operand for `object`.
@@ -78,7 +113,9 @@ impl XEval<'_, '_> {
 
     fn token(&self, t: &TokenExpr) -> Value {
         match t {
-            TokenExpr::CurrentUser => self.user.map_or(Value::Empty, Value::Object),
+            // Without a user object, `[%CurrentUser%]` is no object at all: it equals nothing,
+            // not even an unset owner (id 0 is never given out).
+            TokenExpr::CurrentUser => Value::Object(self.user.unwrap_or(ObjectId(0))),
             TokenExpr::UserRole(r) => Value::Object(ObjectId::of_role(*r)),
             TokenExpr::Date(terms) => Value::DateTime(crate::time::date_terms(self.engine.now, terms)),
         }

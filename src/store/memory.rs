@@ -1,19 +1,22 @@
 //! The in-memory store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Object, ObjectId, Store};
+use super::{Object, ObjectId, Store, Value};
 use crate::model::EntityId;
 
 /// Objects in memory, with an undo journal for transactions.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    objects: BTreeMap<ObjectId, Object>,
+    objects: HashMap<ObjectId, Object>,
     by_entity: BTreeMap<EntityId, std::collections::BTreeSet<ObjectId>>,
     next: u64,
     /// One frame per open transaction (innermost last): the previous versions of
     /// objects touched since its `begin`, oldest first, and the id counter then.
     journal: Vec<JournalFrame>,
+    /// Who refers to whom: for each entity and reference member, the objects by their target.
+    /// Kept by every put and remove (rollbacks go through them too).
+    refs: HashMap<(EntityId, usize), HashMap<ObjectId, BTreeSet<ObjectId>>>,
 }
 
 /// The previous versions of the objects a transaction touched, and the id counter at its start.
@@ -32,14 +35,15 @@ impl MemoryStore {
     }
 
     fn raw_put(&mut self, object: Object) {
-        if let Some(old) = self.objects.get(&object.id) {
+        if let Some(old) = self.objects.remove(&object.id) {
+            self.unindex(&old);
             if old.entity != object.entity {
-                let entity = old.entity;
-                self.by_entity.entry(entity).or_default().remove(&object.id);
+                self.by_entity.entry(old.entity).or_default().remove(&object.id);
             }
         }
         self.by_entity.entry(object.entity).or_default().insert(object.id);
         self.next = self.next.max(object.id.0 + 1);
+        self.index(&object);
         self.objects.insert(object.id, object);
     }
 
@@ -48,7 +52,39 @@ impl MemoryStore {
         if let Some(set) = self.by_entity.get_mut(&old.entity) {
             set.remove(&id);
         }
+        self.unindex(&old);
         Some(old)
+    }
+
+    /// The targets of an object's references, member by member.
+    fn references(object: &Object) -> impl Iterator<Item = (usize, ObjectId)> + '_ {
+        object.values.iter().enumerate().flat_map(|(i, v)| {
+            let targets: Vec<ObjectId> = match v {
+                Value::Object(t) => vec![*t],
+                Value::List(ts) => ts.clone(),
+                _ => Vec::new(),
+            };
+            targets.into_iter().map(move |t| (i, t))
+        })
+    }
+
+    fn index(&mut self, object: &Object) {
+        for (member, target) in Self::references(object) {
+            self.refs.entry((object.entity, member)).or_default().entry(target).or_default().insert(object.id);
+        }
+    }
+
+    fn unindex(&mut self, object: &Object) {
+        for (member, target) in Self::references(object) {
+            if let Some(by_target) = self.refs.get_mut(&(object.entity, member)) {
+                if let Some(set) = by_target.get_mut(&target) {
+                    set.remove(&object.id);
+                    if set.is_empty() {
+                        by_target.remove(&target);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -104,6 +140,18 @@ impl Store for MemoryStore {
     }
 
     fn all(&self) -> Vec<&Object> {
-        self.objects.values().collect()
+        let mut all: Vec<&Object> = self.objects.values().collect();
+        all.sort_by_key(|o| o.id);
+        all
+    }
+
+    fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
+        Some(
+            self.refs
+                .get(&(entity, member))
+                .and_then(|by_target| by_target.get(&target))
+                .map(|set| set.iter().copied().collect())
+                .unwrap_or_default(),
+        )
     }
 }
