@@ -10,6 +10,7 @@ mod exec;
 mod expr;
 mod plan;
 mod show;
+mod sql;
 pub mod test;
 mod xpath;
 
@@ -24,6 +25,7 @@ use crate::store::{Object, ObjectId, Store, Value};
 use crate::syntax::ast;
 
 pub use exec::Outcome;
+pub use sql::SqlQuery;
 
 /// A principal named on the command line: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +147,8 @@ pub mod codes {
     pub const UNSUPPORTED: &str = "R007";
     /// A run that did not stop: too deep or too many steps.
     pub const RUNAWAY: &str = "R008";
+    /// The store could not write or commit (a full disk, a lock held too long).
+    pub const STORE: &str = "R009";
 }
 
 /// Everything one run evaluates against.

@@ -54,6 +54,17 @@ pub enum FailOn {
     Error,
 }
 
+/// What `warden store` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreCommand {
+    /// Copy a JSON store into a new SQLite database.
+    Import,
+    /// Write a SQLite store out as JSON.
+    Export,
+    /// Print the tables, indexes and views a program's SQLite store has.
+    Schema,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse and type-check .rules files; print every problem with its code and source.
@@ -115,7 +126,8 @@ enum Command {
         /// Files or directories, then SCRIPT when `-e` is not given.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The JSON store to load (an empty store when omitted).
+        /// The store to load: a JSON file, or a SQLite database (`.db`, `.sqlite`);
+        /// an empty store when omitted.
         #[arg(long)]
         store: Option<PathBuf>,
         /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -124,7 +136,8 @@ enum Command {
         /// The clock, as RFC 3339 (default: the system clock).
         #[arg(long)]
         now: Option<String>,
-        /// Write the store back (atomically) when every statement succeeds.
+        /// Write the store back when every statement succeeds: a JSON file atomically
+        /// (temporary file and rename), a SQLite database as one transaction.
         #[arg(long)]
         save: bool,
         /// Statements to run; without it, the last path is a file of statements (SCRIPT).
@@ -144,7 +157,7 @@ enum Command {
         /// Files or directories, then the operation (OP).
         #[arg(required = true, value_name = "PATHS... OP")]
         paths: Vec<PathBuf>,
-        /// The JSON store.
+        /// The store: a JSON file or a SQLite database.
         #[arg(long)]
         store: Option<PathBuf>,
         /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -190,6 +203,41 @@ enum Command {
         /// Print the formatted text instead of writing it.
         #[arg(long)]
         stdout: bool,
+    },
+    /// Print the SQL a retrieve runs on a SQLite store, as a principal, for review.
+    ///
+    /// The principal's access rules and the retrieve's constraints become one query;
+    /// tokens and constants are parameters, listed under it. Example:
+    /// `warden sql shop.rules --store shop.db --as alice 'retrieve Shop.Cart'`.
+    Sql {
+        /// Files or directories, then the retrieve (RETRIEVE).
+        #[arg(required = true, value_name = "PATHS... RETRIEVE")]
+        paths: Vec<PathBuf>,
+        /// The store that holds the principal's user (JSON or SQLite).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+        #[arg(long = "as", default_value = "system")]
+        principal: String,
+        /// The clock, as RFC 3339, for date tokens (default: the system clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Output format (`json`: `{"sql": ..., "params": [...], "exact": ...}`).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Convert stores between JSON and SQLite, or print the SQLite schema of a program.
+    ///
+    /// `warden store import shop.rules shop.store.json shop.db` makes a new SQLite
+    /// store from a JSON one; `warden store export shop.rules shop.db out.json` writes
+    /// a SQLite store out as JSON; `warden store schema shop.rules` prints the tables.
+    Store {
+        /// What to do.
+        #[arg(value_enum)]
+        action: StoreCommand,
+        /// Files or directories of the program, then (import, export) SOURCE and TARGET.
+        #[arg(required = true, value_name = "PATHS... [SOURCE TARGET]")]
+        paths: Vec<PathBuf>,
     },
     /// Print the access matrix: for every user role (the anonymous role first)
     /// and entity, create, see and delete with their constraints, and each member's right.
@@ -251,6 +299,30 @@ fn main() -> ExitCode {
             cli::repl::run(&paths, store, &principal, now.as_deref(), color)
         }
         Command::Fmt { paths, check, stdout } => cli::fmt::run(&paths, check, stdout, color),
+        Command::Sql { mut paths, store, principal, now, format } => {
+            if paths.len() < 2 {
+                return cli::usage_error("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'");
+            }
+            let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
+            let setup = cli::eval::Setup {
+                paths: &paths,
+                store: store.as_deref(),
+                principal,
+                now: now.as_deref(),
+                format,
+                color,
+            };
+            cli::eval::run_sql(setup, retrieve)
+        }
+        Command::Store { action, paths } => {
+            let action = match action {
+                StoreCommand::Import => cli::eval::StoreAction::Import,
+                StoreCommand::Export => cli::eval::StoreAction::Export,
+                StoreCommand::Schema => cli::eval::StoreAction::Schema,
+            };
+            cli::eval::run_store(&paths, action, color)
+        }
         Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, format, color),
     }
 }

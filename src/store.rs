@@ -3,6 +3,7 @@
 
 mod json;
 mod memory;
+pub mod sqlite;
 
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
@@ -11,6 +12,18 @@ use crate::model::{EntityId, EnumId, Program};
 
 pub use json::{load_json, save_json, to_json, value_json, StoreError};
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// A parameter of a SQL query a store runs for the evaluator (never spliced into the text).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SqlValue {
+    /// `NULL`.
+    Null,
+    /// An integer (ids, counts, instants, Booleans).
+    Integer(i64),
+    /// Text (strings, decimals, enumeration value names).
+    Text(String),
+}
 
 /// A stable object id: positive, unique in a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -168,8 +181,9 @@ pub trait Store {
     fn allocate_id(&mut self) -> ObjectId;
     /// Starts a transaction.
     fn begin(&mut self);
-    /// Makes the transaction's changes permanent.
-    fn commit(&mut self);
+    /// Makes the transaction's changes permanent (for the outermost one, in the backing file).
+    /// On failure everything since `begin` is undone and the reason returned.
+    fn commit(&mut self) -> Result<(), String>;
     /// Undoes every change since `begin`.
     fn rollback(&mut self);
     /// Every object, ascending by id.
@@ -177,6 +191,14 @@ pub trait Store {
     /// The objects of exactly `entity` whose reference `member` points at `target`, ascending,
     /// when the store keeps an index for it (`None`: the caller scans).
     fn referrers(&self, _entity: EntityId, _member: usize, _target: ObjectId) -> Option<Vec<ObjectId>> {
+        None
+    }
+    /// Whether the store runs SQL queries ([`Store::select_ids`]).
+    fn speaks_sql(&self) -> bool {
+        false
+    }
+    /// The ids a SQL query selects, for a store that speaks SQL (`None`: it cannot; the caller scans).
+    fn select_ids(&self, _sql: &str, _params: &[SqlValue]) -> Option<Vec<ObjectId>> {
         None
     }
 }
@@ -194,4 +216,32 @@ pub fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<
 /// A member name for messages.
 pub fn member_name(program: &Program, entity: EntityId, member: usize) -> SmolStr {
     program.entity(entity).members[member].name.clone()
+}
+
+/// Opens the store at `path` for `program`: a SQLite database by extension (see
+/// [`sqlite::is_sqlite_path`]), else the JSON format. A writable SQLite store commits
+/// every outermost transaction to its file; a JSON store is written only by [`save_json`].
+pub fn open(program: &Program, path: &std::path::Path, writable: bool) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    if sqlite::is_sqlite_path(path) {
+        let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
+        return Ok(Box::new(SqliteStore::open(program, path, mode)?));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: format!("cannot read: {e}") }])?;
+    Ok(Box::new(load_json(program, &text)?))
+}
+
+/// Copies the store at `from` into a new store at `to` (either may be JSON or SQLite;
+/// a SQLite target must not exist yet). Returns how many objects were copied.
+pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) -> Result<usize, Vec<StoreError>> {
+    let source = open(program, from, false)?;
+    let count = source.all().iter().filter(|o| o.id.role().is_none()).count();
+    let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
+    if sqlite::is_sqlite_path(to) {
+        let mut target = SqliteStore::open(program, to, sqlite::Mode::Create)?;
+        sqlite::copy_into(source.as_ref(), &mut target).map_err(at)?;
+    } else {
+        save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
+    }
+    Ok(count)
 }

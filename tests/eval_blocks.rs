@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden::eval::test::run_tests;
+use warden::eval::test::{run_tests_on, Backend};
 use warden::load::load_paths;
 
 /// The prefix of tests that must fail.
@@ -37,23 +37,29 @@ fn eval_blocks() {
             problems.push(format!("{name}: expected no diagnostics, got:\n{}", list.join("\n")));
             continue;
         }
-        let results = run_tests(&checked.program, None);
-        if results.len() < 3 {
-            problems.push(format!("{name}: expected at least 3 tests, found {}", results.len()));
-        }
-        let mut fails = 0;
-        for r in &results {
-            ran += 1;
-            let should_fail = r.name.starts_with(FAILS_PREFIX);
-            fails += usize::from(should_fail);
-            let expected = if should_fail { "failed" } else { "passed" };
-            if r.outcome != expected {
-                let why = r.message.as_deref().unwrap_or("(the test passed)");
-                problems.push(format!("{name}:{} '{}': expected {expected}, got {}: {why}", r.line, r.name, r.outcome));
+        // Every test runs over both stores: the in-memory one and SQLite (retrieves as SQL).
+        for backend in [Backend::Memory, Backend::Sqlite] {
+            let results = run_tests_on(&checked.program, None, backend);
+            if results.len() < 3 {
+                problems.push(format!("{name}: expected at least 3 tests, found {}", results.len()));
             }
-        }
-        if fails == 0 {
-            problems.push(format!("{name}: no test named `{FAILS_PREFIX}...`"));
+            let mut fails = 0;
+            for r in &results {
+                ran += 1;
+                let should_fail = r.name.starts_with(FAILS_PREFIX);
+                fails += usize::from(should_fail);
+                let expected = if should_fail { "failed" } else { "passed" };
+                if r.outcome != expected {
+                    let why = r.message.as_deref().unwrap_or("(the test passed)");
+                    problems.push(format!(
+                        "{name}:{} '{}' ({backend:?} store): expected {expected}, got {}: {why}",
+                        r.line, r.name, r.outcome
+                    ));
+                }
+            }
+            if fails == 0 {
+                problems.push(format!("{name}: no test named `{FAILS_PREFIX}...`"));
+            }
         }
     }
     assert!(

@@ -4,6 +4,7 @@
 
 use assert_cmd::Command;
 use proptest::prelude::*;
+use warden::eval::test::{run_tests_on, Backend};
 use warden::eval::{Engine, Vars};
 use warden::source::SourceMap;
 use warden::store::{to_json, MemoryStore, Object, ObjectId, Store, Value};
@@ -14,10 +15,12 @@ const FLOWS: &str = "tests/inputs/flows/transactions.rules";
 fn every_flow_scenario_passes() {
     let checked = warden::load::load_paths(&[FLOWS.into()]).unwrap();
     assert!(checked.diagnostics.is_empty());
-    let results = warden::eval::test::run_tests(&checked.program, None);
-    assert_eq!(results.len(), 6);
-    for r in &results {
-        assert_eq!(r.outcome, "passed", "{}: {:?}", r.name, r.message);
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let results = run_tests_on(&checked.program, None, backend);
+        assert_eq!(results.len(), 6);
+        for r in &results {
+            assert_eq!(r.outcome, "passed", "{} ({backend:?} store): {:?}", r.name, r.message);
+        }
     }
 }
 

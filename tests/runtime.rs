@@ -2,6 +2,7 @@
 //! reach each other's instances, and session ids are unguessable.
 
 use proptest::prelude::*;
+use warden::eval::test::{run_tests_on, Backend};
 use warden::eval::Engine;
 use warden::runtime::{new_session_id, Bearer, InstanceOp, Request, Target};
 use warden::source::Span;
@@ -18,10 +19,12 @@ fn program() -> warden::model::Program {
 #[test]
 fn every_runtime_scenario_passes() {
     let program = program();
-    let results = warden::eval::test::run_tests(&program, None);
-    assert_eq!(results.len(), 15);
-    for r in &results {
-        assert_eq!(r.outcome, "passed", "{}: {:?}", r.name, r.message);
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let results = run_tests_on(&program, None, backend);
+        assert_eq!(results.len(), 15);
+        for r in &results {
+            assert_eq!(r.outcome, "passed", "{} ({backend:?} store): {:?}", r.name, r.message);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use warden::check::Checked;
 use warden::diagnostic::Diagnostic;
 use warden::eval::{Engine, Outcome, PrincipalName, Vars};
 use warden::model::Program;
-use warden::store::{self, MemoryStore};
+use warden::store::{self, MemoryStore, Store};
 use warden::{load, syntax};
 
 use super::{check::print_diagnostics, render, usage_error, FAILED};
@@ -39,13 +39,18 @@ fn load_program(setup: &Setup<'_>) -> Result<Checked, ExitCode> {
     Ok(checked)
 }
 
-fn load_store(program: &Program, path: Option<&Path>) -> Result<MemoryStore, ExitCode> {
-    let Some(path) = path else { return Ok(MemoryStore::new()) };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| usage_error(format!("cannot read `{}`: {e}", path.display())))?;
-    store::load_json(program, &text).map_err(|errors| {
+fn load_store(program: &Program, path: Option<&Path>, writable: bool) -> Result<Box<dyn Store>, ExitCode> {
+    let Some(path) = path else { return Ok(Box::new(MemoryStore::new())) };
+    if !path.exists() {
+        return Err(usage_error(format!("cannot read `{}`: no such file", path.display())));
+    }
+    store::open(program, path, writable).map_err(|errors| {
         for e in &errors {
-            eprintln!("error: {}: {e}", path.display());
+            if e.path == path.display().to_string() {
+                eprintln!("error: {}: {}", path.display(), e.message);
+            } else {
+                eprintln!("error: {}: {e}", path.display());
+            }
         }
         eprintln!(
             "the store has {} problem{}; it was not used",
@@ -104,11 +109,13 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store)?;
+        let store = load_store(&program, setup.store, save)?;
         let now = clock(setup.now)?;
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
-        let mut engine = Engine::new(program, Box::new(store), now);
+        let mut engine = Engine::new(program, store, now);
+        // The whole run is one transaction: a store is saved only when every statement succeeds.
+        engine.store.begin();
         let report = |e: warden::eval::EvalError| {
             let d: Diagnostic = e.into();
             match setup.format {
@@ -152,6 +159,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             }
         }
         if let Some(e) = failed {
+            engine.store.rollback();
             let d: Diagnostic = e.into();
             match setup.format {
                 Format::Json => results.push(serde_json::json!({ "error": d.to_json(&program.sources) })),
@@ -165,10 +173,16 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         if setup.format == Format::Json {
             println!("{}", serde_json::json!({ "results": results }));
         }
+        if let Err(e) = engine.store.commit() {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(FAILED));
+        }
         if save {
             let path = setup.store.expect("checked above");
-            if let Err(e) = store::save_json(program, engine.store.as_ref(), path) {
-                return Err(usage_error(format!("cannot save `{}`: {e}", path.display())));
+            if !store::sqlite::is_sqlite_path(path) {
+                if let Err(e) = store::save_json(program, engine.store.as_ref(), path) {
+                    return Err(usage_error(format!("cannot save `{}`: {e}", path.display())));
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -181,7 +195,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store)?;
+        let store = load_store(&program, setup.store, false)?;
         let now = clock(setup.now)?;
         let stmts = statements(&mut program, "<operation>", format!("explain {operation}"), &setup)?;
         let [stmt] = stmts.as_slice() else {
@@ -191,7 +205,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
             return Err(usage_error("give one operation, such as 'read #5/Total'"));
         };
         let program = &program;
-        let mut engine = Engine::new(program, Box::new(store), now);
+        let mut engine = Engine::new(program, store, now);
         let explained = engine.act_as(&setup.principal).and_then(|()| engine.explain_operation(op));
         let explanation = match explained {
             Ok(x) => x,
@@ -223,4 +237,110 @@ pub fn run_matrix(paths: &[PathBuf], format: Format, color: bool) -> ExitCode {
         _ => print!("{}", warden::matrix::render(&matrix)),
     }
     ExitCode::SUCCESS
+}
+
+/// Runs `warden sql`: the query a retrieve runs on a SQL store, as the principal.
+pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
+    let run = || -> Result<ExitCode, ExitCode> {
+        let checked = load_program(&setup)?;
+        let mut program = checked.program;
+        let store = load_store(&program, setup.store, false)?;
+        let now = clock(setup.now)?;
+        let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
+        let program = &program;
+        let mut engine = Engine::new(program, store, now);
+        let query = engine.act_as(&setup.principal).and_then(|()| match stmts.as_slice() {
+            [stmt] => engine.sql_of(stmt),
+            _ => Err(warden::eval::EvalError::new(
+                warden::eval::codes::UNSUPPORTED,
+                "give one retrieve, such as 'retrieve Shop.Cart'",
+                Default::default(),
+            )),
+        });
+        match query {
+            Ok(q) => {
+                match setup.format {
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::json!({
+                            "sql": q.text,
+                            "params": q.params.iter().map(|p| match p {
+                                store::SqlValue::Null => serde_json::Value::Null,
+                                store::SqlValue::Integer(i) => serde_json::json!(i),
+                                store::SqlValue::Text(t) => serde_json::json!(t),
+                            }).collect::<Vec<_>>(),
+                            "exact": q.exact,
+                        })
+                    ),
+                    _ => print!("{}", q.render()),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                let d: Diagnostic = e.into();
+                eprint!("{}", render::render(&d, &program.sources, setup.color));
+                Ok(ExitCode::from(FAILED))
+            }
+        }
+    };
+    run().unwrap_or_else(|code| code)
+}
+
+/// Runs `warden store import|export|schema`.
+pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCode {
+    let needs = if action == StoreAction::Schema { 1 } else { 3 };
+    if paths.len() < needs {
+        return usage_error(match action {
+            StoreAction::Schema => "give the rules' paths",
+            _ => "give the rules' paths, then the source store and the target store",
+        });
+    }
+    let (rules, ends) =
+        if action == StoreAction::Schema { (paths, &paths[paths.len()..]) } else { paths.split_at(paths.len() - 2) };
+    let setup =
+        Setup { paths: rules, store: None, principal: PrincipalName::System, now: None, format: Format::Human, color };
+    let checked = match load_program(&setup) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match action {
+        StoreAction::Schema => {
+            print!("{}", store::sqlite::schema_sql(&checked.program));
+            ExitCode::SUCCESS
+        }
+        StoreAction::Import | StoreAction::Export => {
+            let (from, to) = (&ends[0], &ends[1]);
+            if !from.exists() {
+                return usage_error(format!("cannot read `{}`: no such file", from.display()));
+            }
+            match store::convert(&checked.program, from, to) {
+                Ok(n) => {
+                    eprintln!(
+                        "copied {n} object{} from {} to {}",
+                        if n == 1 { "" } else { "s" },
+                        from.display(),
+                        to.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("error: {e}");
+                    }
+                    ExitCode::from(FAILED)
+                }
+            }
+        }
+    }
+}
+
+/// What `warden store` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreAction {
+    /// JSON to SQLite (or any store to a new one).
+    Import,
+    /// SQLite to JSON.
+    Export,
+    /// Print the SQLite tables a program needs.
+    Schema,
 }

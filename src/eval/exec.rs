@@ -62,7 +62,7 @@ impl<'p> Engine<'p> {
     /// and every session are as they were before it.
     pub fn run_top(&mut self, stmt: &Stmt, vars: &mut Vars) -> Result<Outcome, EvalError> {
         let mut frame = Frame { vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
-        let flow = self.transaction(|e| e.exec(stmt, &mut frame))?;
+        let flow = self.transaction(stmt.span, |e| e.exec(stmt, &mut frame))?;
         Ok(match flow {
             Flow::Normal(o) => o,
             Flow::Return(v) => Outcome::Value(v),
@@ -78,14 +78,22 @@ impl<'p> Engine<'p> {
     }
 
     /// Runs `f` in a (nested) transaction; on error everything it did is undone.
-    pub(crate) fn transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, EvalError>) -> Result<T, EvalError> {
+    pub(crate) fn transaction<T>(
+        &mut self,
+        span: Span,
+        f: impl FnOnce(&mut Self) -> Result<T, EvalError>,
+    ) -> Result<T, EvalError> {
         let snapshot = self.snapshot();
         self.store.begin();
         match f(self) {
-            Ok(v) => {
-                self.store.commit();
-                Ok(v)
-            }
+            Ok(v) => match self.store.commit() {
+                Ok(()) => Ok(v),
+                Err(message) => {
+                    // The store has undone its part; undo the sessions' too.
+                    self.restore(snapshot);
+                    Err(EvalError::new(codes::STORE, message, span))
+                }
+            },
             Err(e) => {
                 self.store.rollback();
                 self.restore(snapshot);

@@ -295,7 +295,7 @@ impl<'p> Engine<'p> {
     }
 
     /// Compiles a retrieve's constraints against the frame's variables (checked already, so it compiles).
-    fn retrieve_constraint(
+    pub(crate) fn retrieve_constraint(
         &self,
         entity: EntityId,
         constraints: &[ast::XPath],
@@ -519,7 +519,7 @@ impl<'p> Engine<'p> {
             let hint = crate::check::suggest_public(user, names.iter().map(String::as_str));
             EvalError::new(codes::PRINCIPAL, format!("no user named `{user}`{hint}"), span)
         })?;
-        self.transaction(|engine| {
+        self.transaction(span, |engine| {
             let anonymous_key = engine.current.clone();
             let anonymous_user = engine.current_user();
             // The sign-in microflow runs as the signed-in user, with full rights.

@@ -26,6 +26,18 @@ impl Engine<'_> {
             return self.candidate_ids(entity);
         }
         let mut out: BTreeSet<ObjectId> = BTreeSet::new();
+        if let Some(ids) = self.sql_candidates(entity, query, vars, rights) {
+            out.extend(ids);
+            if self.program.is_a(SYSTEM_USER_ROLE, entity) {
+                out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
+            }
+            for (id, o) in &self.session().uncommitted {
+                if self.program.is_a(o.entity, entity) {
+                    out.insert(*id);
+                }
+            }
+            return out.into_iter().collect();
+        }
         for e in self.program.specializations(entity) {
             if e == SYSTEM_USER_ROLE {
                 out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
@@ -46,6 +58,21 @@ impl Engine<'_> {
             }
         }
         out.into_iter().collect()
+    }
+
+    /// On a store that speaks SQL: the committed candidates, selected by one query.
+    fn sql_candidates(
+        &self,
+        entity: EntityId,
+        query: Option<&Cond>,
+        vars: &Vars,
+        rights: Rights,
+    ) -> Option<Vec<ObjectId>> {
+        if !self.store.speaks_sql() {
+            return None;
+        }
+        let q = self.retrieve_sql(entity, query, vars, rights)?;
+        self.store.select_ids(&q.text, &q.params)
     }
 
     /// When every applicable rule of `e` is owner-style, the objects those rules can show.

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{Engine, EvalError, Vars};
 use crate::model::Program;
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, SqliteStore, Store};
 use crate::syntax::ast;
 
 /// The clock of a test that does not set one.
@@ -31,10 +31,35 @@ pub struct TestResult {
     pub log: Vec<String>,
 }
 
-/// Runs one test block in a fresh store.
+/// The store test blocks run over. Every backend must give the same outcomes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The in-memory store.
+    #[default]
+    Memory,
+    /// A SQLite database (in memory), with retrieves run as SQL.
+    Sqlite,
+}
+
+impl Backend {
+    /// A fresh, empty store of this kind.
+    pub fn fresh(self, program: &Program) -> Box<dyn Store> {
+        match self {
+            Backend::Memory => Box::new(MemoryStore::new()),
+            Backend::Sqlite => Box::new(SqliteStore::in_memory(program)),
+        }
+    }
+}
+
+/// Runs one test block in a fresh in-memory store.
 pub fn run_test(program: &Program, test: &ast::Test) -> TestResult {
+    run_test_on(program, test, Backend::Memory)
+}
+
+/// Runs one test block in a fresh store of the given kind.
+pub fn run_test_on(program: &Program, test: &ast::Test, backend: Backend) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
-    let mut engine = Engine::new(program, Box::new(MemoryStore::new()), now);
+    let mut engine = Engine::new(program, backend.fresh(program), now);
     let mut vars = Vars::new();
     let mut failure = None;
     for stmt in &test.body.stmts {
@@ -56,13 +81,18 @@ pub fn run_test(program: &Program, test: &ast::Test) -> TestResult {
     }
 }
 
-/// Runs every test (not snapshot) block whose name contains `filter`.
+/// Runs every test (not snapshot) block whose name contains `filter`, each in a fresh in-memory store.
 pub fn run_tests(program: &Program, filter: Option<&str>) -> Vec<TestResult> {
+    run_tests_on(program, filter, Backend::Memory)
+}
+
+/// Runs every test (not snapshot) block whose name contains `filter`, each in a fresh store of the given kind.
+pub fn run_tests_on(program: &Program, filter: Option<&str>, backend: Backend) -> Vec<TestResult> {
     program
         .tests
         .iter()
         .filter(|t| !t.snapshot)
         .filter(|t| filter.is_none_or(|f| t.name.value.contains(f)))
-        .map(|t| crate::syntax::on_big_stack(|| run_test(program, t)))
+        .map(|t| crate::syntax::on_big_stack(|| run_test_on(program, t, backend)))
         .collect()
 }

@@ -28,6 +28,16 @@ impl MemoryStore {
         MemoryStore { next: 1, ..MemoryStore::default() }
     }
 
+    /// The id `allocate_id` hands out next.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next.max(1)
+    }
+
+    /// Never hands out ids below `next` (a store file remembers ids it gave out and deleted).
+    pub(crate) fn raise_next(&mut self, next: u64) {
+        self.next = self.next.max(next);
+    }
+
     fn record(&mut self, id: ObjectId) {
         if let Some((journal, _)) = self.journal.last_mut() {
             journal.push((id, self.objects.get(&id).cloned()));
@@ -117,13 +127,14 @@ impl Store for MemoryStore {
         self.journal.push((Vec::new(), self.next));
     }
 
-    fn commit(&mut self) {
+    fn commit(&mut self) -> Result<(), String> {
         // An inner transaction's changes become part of the outer one.
         if let Some((entries, _)) = self.journal.pop() {
             if let Some((outer, _)) = self.journal.last_mut() {
                 outer.extend(entries);
             }
         }
+        Ok(())
     }
 
     fn rollback(&mut self) {

@@ -1,0 +1,976 @@
+//! The SQLite store: one table per persistent entity, a link table per
+//! reference set, derived from the program.
+//!
+//! Reads are served from a mirror of the database kept in memory (the
+//! [`Store`] trait hands out borrowed objects); every write goes through to
+//! SQLite at once, inside a SQLite transaction that follows the evaluator's:
+//! the outermost `begin` opens one (`BEGIN IMMEDIATE`), nested ones are
+//! savepoints, and a rollback undoes both the mirror and the database. Because
+//! the database always holds what the evaluator sees, retrieves can run as one
+//! SQL query ([`Store::select_ids`]).
+//!
+//! Opened without `persist`, the whole session runs inside one transaction that
+//! is never committed: the file is only read.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::{params_from_iter, Connection, OpenFlags};
+use rust_decimal::Decimal;
+use smol_str::SmolStr;
+
+use super::{MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
+use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER_ROLE};
+use crate::syntax::ast::Multiplicity;
+
+/// The format tag kept in the `warden_meta` table.
+pub const FORMAT: &str = "warden-sqlite/1";
+
+/// Whether a store path names a SQLite database (by extension: `.db`, `.sqlite`, `.sqlite3`).
+pub fn is_sqlite_path(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("db" | "sqlite" | "sqlite3"))
+}
+
+/// How a member is kept.
+#[derive(Clone, Debug, PartialEq)]
+enum Column {
+    /// A column of the entity's table.
+    Value { name: SmolStr, ty: ColType },
+    /// Rows of a link table (a reference set).
+    Link { table: String },
+}
+
+/// What a column holds, and how values are written to it.
+#[derive(Clone, Debug, PartialEq)]
+enum ColType {
+    Text,
+    Integer,
+    /// Exact decimals as text.
+    Decimal,
+    Boolean,
+    /// Milliseconds since 1970, UTC.
+    DateTime,
+    /// The value's name; the enumeration's id and value names.
+    Enum(crate::model::EnumId, Vec<SmolStr>),
+    /// An object id.
+    Reference,
+}
+
+impl ColType {
+    fn declared(&self) -> &'static str {
+        match self {
+            ColType::Text => "TEXT",
+            ColType::Integer => "INTEGER",
+            ColType::Decimal => "DECIMAL_TEXT",
+            ColType::Boolean => "BOOLEAN",
+            ColType::DateTime => "DATETIME_MS",
+            ColType::Enum(..) => "ENUM_TEXT",
+            ColType::Reference => "REFERENCE",
+        }
+    }
+}
+
+/// An entity's table.
+#[derive(Clone, Debug)]
+struct Table {
+    name: String,
+    /// One per member, by member index.
+    columns: Vec<Column>,
+}
+
+/// The tables a program needs, by entity id (`None`: not stored).
+#[derive(Clone, Debug)]
+struct Schema {
+    tables: Vec<Option<Table>>,
+    /// Link tables by name (each once, owned by the entity that declares the set).
+    links: Vec<String>,
+    /// Views over an entity and its specializations, by name, with their SQL.
+    views: Vec<(String, String)>,
+}
+
+/// The table of an entity: its qualified name.
+pub fn table_name(program: &Program, entity: EntityId) -> String {
+    program.entity(entity).name.to_string()
+}
+
+/// What a query reads for "objects of `entity` or a specialization, with the members of `entity`":
+/// the table itself when nothing specializes it, else a view named `Entity*`.
+pub fn entity_source(program: &Program, entity: EntityId) -> String {
+    let stored = program.specializations(entity).into_iter().filter(|e| stores(program, *e)).count();
+    if stored <= 1 && stores(program, entity) {
+        table_name(program, entity)
+    } else {
+        format!("{}*", program.entity(entity).name)
+    }
+}
+
+/// The link table of a reference-set member of an entity: `DeclaringEntity/Member`.
+pub fn link_table(program: &Program, entity: EntityId, member: usize) -> String {
+    let m = &program.entity(entity).members[member];
+    format!("{}/{}", program.entity(m.declared_in).name, m.name)
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whether objects of the entity live in a table (persistent, and not the implied role objects).
+fn stores(program: &Program, entity: EntityId) -> bool {
+    entity != SYSTEM_USER_ROLE && program.entity(entity).persistent
+}
+
+impl Schema {
+    fn of(program: &Program) -> Schema {
+        let mut links = Vec::new();
+        let tables = (0..program.entities.len() as u32)
+            .map(EntityId)
+            .map(|e| {
+                if !stores(program, e) {
+                    return None;
+                }
+                let def = program.entity(e);
+                let columns = def
+                    .members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| match m.kind {
+                        MemberKind::Association(a) if program.assoc(a).multiplicity == Multiplicity::ReferenceSet => {
+                            let table = link_table(program, e, i);
+                            if !links.contains(&table) {
+                                links.push(table.clone());
+                            }
+                            Column::Link { table }
+                        }
+                        MemberKind::Association(_) => Column::Value { name: m.name.clone(), ty: ColType::Reference },
+                        MemberKind::Attribute(ty) => Column::Value { name: m.name.clone(), ty: col_type(program, ty) },
+                    })
+                    .collect();
+                Some(Table { name: table_name(program, e), columns })
+            })
+            .collect::<Vec<_>>();
+        let mut views = Vec::new();
+        for e in (0..program.entities.len() as u32).map(EntityId) {
+            let source = entity_source(program, e);
+            if source == table_name(program, e) && tables[e.index()].is_some() {
+                continue;
+            }
+            let own: Vec<String> = tables_columns(program, e);
+            let parts: Vec<String> = program
+                .specializations(e)
+                .into_iter()
+                .filter(|s| tables[s.index()].is_some())
+                .map(|s| format!("SELECT {} FROM {}", own.join(", "), quote(&table_name(program, s))))
+                .collect();
+            let body = if parts.is_empty() {
+                format!("SELECT {} WHERE 0", own.iter().map(|c| format!("NULL AS {c}")).collect::<Vec<_>>().join(", "))
+            } else {
+                parts.join(" UNION ALL ")
+            };
+            views.push((source, body));
+        }
+        Schema { tables, links, views }
+    }
+}
+
+/// The quoted columns an entity's view shows: `id` and its own single-valued members.
+fn tables_columns(program: &Program, entity: EntityId) -> Vec<String> {
+    let def = program.entity(entity);
+    std::iter::once("id".to_string())
+        .chain(
+            def.members
+                .iter()
+                .filter(|m| match m.kind {
+                    MemberKind::Association(a) => program.assoc(a).multiplicity != Multiplicity::ReferenceSet,
+                    MemberKind::Attribute(_) => true,
+                })
+                .map(|m| quote(&m.name)),
+        )
+        .collect()
+}
+
+fn col_type(program: &Program, ty: AttrType) -> ColType {
+    match ty {
+        AttrType::String(_) | AttrType::HashedString => ColType::Text,
+        AttrType::Integer | AttrType::Long | AttrType::AutoNumber => ColType::Integer,
+        AttrType::Decimal => ColType::Decimal,
+        AttrType::Boolean => ColType::Boolean,
+        AttrType::DateTime => ColType::DateTime,
+        AttrType::Enum(id) => ColType::Enum(id, program.enumeration(id).values.clone()),
+    }
+}
+
+/// The DDL of a program's store, for review (`warden store schema`).
+pub fn schema_sql(program: &Program) -> String {
+    let schema = Schema::of(program);
+    let mut out = String::new();
+    for statement in schema.create_statements(false) {
+        out.push_str(&statement);
+        out.push_str(";\n");
+    }
+    for (name, body) in &schema.views {
+        out.push_str(&format!("CREATE TEMP VIEW {} AS {body};\n", quote(name)));
+    }
+    out
+}
+
+impl Schema {
+    fn create_statements(&self, temp: bool) -> Vec<String> {
+        let temp = if temp { "TEMP " } else { "" };
+        let mut out =
+            vec![format!("CREATE {temp}TABLE IF NOT EXISTS warden_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")];
+        for table in self.tables.iter().flatten() {
+            out.extend(table.create_statements(temp));
+        }
+        for link in &self.links {
+            out.extend(link_statements(link, temp));
+        }
+        out
+    }
+}
+
+impl Table {
+    fn create_statements(&self, temp: &str) -> Vec<String> {
+        let mut columns = vec!["id INTEGER PRIMARY KEY".to_string()];
+        let mut out = Vec::new();
+        for c in &self.columns {
+            if let Column::Value { name, ty } = c {
+                columns.push(format!("{} {}", quote(name), ty.declared()));
+                if *ty == ColType::Reference {
+                    out.push(format!(
+                        "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                        quote(&format!("{}({})", self.name, name)),
+                        quote(&self.name),
+                        quote(name)
+                    ));
+                }
+            }
+        }
+        let mut all = vec![format!("CREATE {temp}TABLE IF NOT EXISTS {} ({})", quote(&self.name), columns.join(", "))];
+        if temp.is_empty() {
+            all.extend(out);
+        }
+        all
+    }
+}
+
+fn link_statements(link: &str, temp: &str) -> Vec<String> {
+    let mut out = vec![format!(
+        "CREATE {temp}TABLE IF NOT EXISTS {} (owner INTEGER NOT NULL, position INTEGER NOT NULL, target INTEGER NOT NULL, PRIMARY KEY (owner, position))",
+        quote(link)
+    )];
+    if temp.is_empty() {
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (target)",
+            quote(&format!("{link}(target)")),
+            quote(link)
+        ));
+    }
+    out
+}
+
+/// How a store file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read it; changes last only as long as the run (the file is never written).
+    Read,
+    /// Read and write: every outermost transaction is committed to the file.
+    Write,
+    /// Make a new store: the file must not exist, or be empty.
+    Create,
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    mem: MemoryStore,
+    conn: Connection,
+    schema: Schema,
+    /// Open evaluator transactions.
+    depth: usize,
+    persist: bool,
+    /// A write that failed since the last commit: the next commit reports it and rolls back.
+    failure: Option<String>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("depth", &self.depth).field("persist", &self.persist).finish()
+    }
+}
+
+fn fail(at: &Path, message: impl std::fmt::Display) -> Vec<StoreError> {
+    vec![StoreError { path: at.display().to_string(), message: message.to_string() }]
+}
+
+impl SqliteStore {
+    /// Opens (or, with [`Mode::Create`], makes) the store at `path` for `program`.
+    /// A database whose tables do not fit the program is refused, naming every difference.
+    pub fn open(program: &Program, path: &Path, mode: Mode) -> Result<SqliteStore, Vec<StoreError>> {
+        if mode == Mode::Create && path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
+            return Err(fail(path, "already exists; give a new file to import into"));
+        }
+        if mode != Mode::Create && !path.exists() {
+            return Err(fail(path, "no such store"));
+        }
+        let flags = match mode {
+            Mode::Read | Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(path, e))?;
+        let schema = Schema::of(program);
+        let mut store =
+            SqliteStore { mem: MemoryStore::new(), conn, schema, depth: 0, persist: mode != Mode::Read, failure: None };
+        store.prepare(path, mode).map_err(|e| fail(path, e))?;
+        let problems = store.fit(program);
+        if !problems.is_empty() {
+            return Err(problems
+                .into_iter()
+                .map(|m| StoreError { path: path.display().to_string(), message: m })
+                .collect());
+        }
+        store.create_missing(mode).map_err(|e| fail(path, e))?;
+        store.load(program, path)?;
+        if !store.persist {
+            // Everything this run does stays inside one transaction that is never committed.
+            store.conn.execute_batch("BEGIN").map_err(|e| fail(path, e))?;
+        }
+        Ok(store)
+    }
+
+    /// A new, empty store in memory (for tests: the same tables and queries, no file).
+    pub fn in_memory(program: &Program) -> SqliteStore {
+        let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+        let mut store = SqliteStore {
+            mem: MemoryStore::new(),
+            conn,
+            schema: Schema::of(program),
+            depth: 0,
+            persist: true,
+            failure: None,
+        };
+        let path = Path::new(":memory:");
+        store.prepare(path, Mode::Create).expect("a new in-memory database takes the schema");
+        store.create_missing(Mode::Create).expect("a new in-memory database takes the schema");
+        store
+    }
+
+    fn prepare(&mut self, path: &Path, mode: Mode) -> Result<(), String> {
+        let conn = &self.conn;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        crate::store::sqlite::functions::register(conn).map_err(|e| e.to_string())?;
+        if mode != Mode::Read && path != Path::new(":memory:") {
+            // WAL: readers in other processes see only committed data and never block the writer.
+            let journal: String =
+                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            if !journal.eq_ignore_ascii_case("wal") {
+                return Err(format!("cannot switch {} to write-ahead logging", path.display()));
+            }
+            conn.execute_batch("PRAGMA synchronous = FULL").map_err(|e| e.to_string())?;
+        }
+        let has_meta: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'warden_meta'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| format!("not a SQLite database: {e}"))?;
+        if !has_meta {
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+                .map_err(|e| e.to_string())?;
+            if tables > 0 {
+                return Err("a SQLite database, but not a warden store (no `warden_meta` table)".into());
+            }
+            if mode == Mode::Read {
+                return Err("an empty database, not a warden store".into());
+            }
+            conn.execute_batch(&format!(
+                "BEGIN; CREATE TABLE warden_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); \
+                 INSERT INTO warden_meta VALUES ('format', '{FORMAT}'), ('next_id', '1'); COMMIT;"
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        let format: Option<String> = conn
+            .query_row("SELECT value FROM warden_meta WHERE key = 'format'", [], |r| r.get(0))
+            .map_err(|e| e.to_string())
+            .ok();
+        if format.as_deref() != Some(FORMAT) {
+            return Err(format!("unknown store format `{}`; expected `{FORMAT}`", format.unwrap_or_default()));
+        }
+        Ok(())
+    }
+
+    /// Every way the database's tables differ from the program's, as messages.
+    fn fit(&self, program: &Program) -> Vec<String> {
+        let mut problems = Vec::new();
+        let existing = self.existing_tables();
+        let mut expected: Vec<&str> = vec!["warden_meta"];
+        for (e, table) in self.schema.tables.iter().enumerate() {
+            let Some(table) = table else { continue };
+            expected.push(&table.name);
+            let Some(columns) = existing.get(&table.name) else { continue };
+            let want: Vec<(String, &str)> = std::iter::once(("id".to_string(), "INTEGER"))
+                .chain(table.columns.iter().filter_map(|c| match c {
+                    Column::Value { name, ty } => Some((name.to_string(), ty.declared())),
+                    Column::Link { .. } => None,
+                }))
+                .collect();
+            let entity = &program.entities[e].name;
+            for (name, ty) in columns {
+                match want.iter().find(|(n, _)| n == name) {
+                    None => problems.push(format!(
+                        "table `{}` has a column `{name}` that entity {entity} no longer declares; \
+                         its values would be lost",
+                        table.name
+                    )),
+                    Some((_, t)) if !t.eq_ignore_ascii_case(ty) => problems.push(format!(
+                        "column `{name}` of table `{}` holds {ty}, but the program declares {t}",
+                        table.name
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for (name, _) in &want {
+                if !columns.iter().any(|(n, _)| n == name) {
+                    problems.push(format!(
+                        "table `{}` has no column `{name}`, which entity {entity} declares; \
+                         export the store with the old program and import it with the new one",
+                        table.name
+                    ));
+                }
+            }
+        }
+        for link in &self.schema.links {
+            expected.push(link);
+        }
+        for name in existing.keys() {
+            if !expected.contains(&name.as_str()) {
+                problems.push(format!(
+                    "table `{name}` belongs to an entity or reference set the program no longer declares; \
+                     its rows would be lost"
+                ));
+            }
+        }
+        problems.sort();
+        problems
+    }
+
+    /// Tables (not views) in the main database, with their columns and declared types.
+    fn existing_tables(&self) -> HashMap<String, Vec<(String, String)>> {
+        let mut out = HashMap::new();
+        let names: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_default();
+        for name in names {
+            let columns: Vec<(String, String)> = self
+                .conn
+                .prepare(&format!("PRAGMA main.table_info({})", quote(&name)))
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?.collect())
+                .unwrap_or_default();
+            out.insert(name, columns);
+        }
+        out
+    }
+
+    /// Creates tables the program declares and the file lacks (nothing is lost by that),
+    /// as temporary tables when the file is only read; and the views.
+    fn create_missing(&mut self, mode: Mode) -> Result<(), String> {
+        let temp = mode == Mode::Read;
+        let existing = self.existing_tables();
+        let mut statements = Vec::new();
+        for table in self.schema.tables.iter().flatten() {
+            if !existing.contains_key(&table.name) || !temp {
+                statements.extend(table.create_statements(if temp { "TEMP " } else { "" }));
+            }
+        }
+        for link in &self.schema.links {
+            if !existing.contains_key(link) || !temp {
+                statements.extend(link_statements(link, if temp { "TEMP " } else { "" }));
+            }
+        }
+        for (name, body) in &self.schema.views {
+            statements.push(format!("CREATE TEMP VIEW IF NOT EXISTS {} AS {body}", quote(name)));
+        }
+        let batch = format!("BEGIN; {}; COMMIT;", statements.join("; "));
+        self.conn.execute_batch(&batch).map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            e.to_string()
+        })
+    }
+
+    /// Reads every object into the mirror, checking values against the schema.
+    fn load(&mut self, program: &Program, path: &Path) -> Result<(), Vec<StoreError>> {
+        let mut errors = Vec::new();
+        let mut objects: Vec<Object> = Vec::new();
+        let mut position: HashMap<u64, usize> = HashMap::new();
+        for (e, table) in self.schema.tables.iter().enumerate() {
+            let Some(table) = table else { continue };
+            let entity = EntityId(e as u32);
+            let values: Vec<&Column> = table.columns.iter().filter(|c| matches!(c, Column::Value { .. })).collect();
+            let select = format!(
+                "SELECT id{} FROM {} ORDER BY id",
+                values
+                    .iter()
+                    .map(|c| match c {
+                        Column::Value { name, .. } => format!(", {}", quote(name)),
+                        Column::Link { .. } => String::new(),
+                    })
+                    .collect::<String>(),
+                quote(&table.name)
+            );
+            let result = self.conn.prepare(&select).and_then(|mut stmt| {
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    let id: i64 = row.get(0)?;
+                    let at = format!("{}#{id}", table.name);
+                    if id <= 0 || id as u64 >= super::ROLE_OBJECT_BASE {
+                        errors.push(StoreError { path: at, message: "not a valid object id".into() });
+                        continue;
+                    }
+                    let mut object = Object::new(program, ObjectId(id as u64), entity);
+                    let mut k = 1;
+                    for (i, c) in table.columns.iter().enumerate() {
+                        let Column::Value { name, ty } = c else { continue };
+                        match decode(ty, row.get_ref(k)?) {
+                            Ok(v) => object.values[i] = v,
+                            Err(m) => errors.push(StoreError { path: format!("{at}.{name}"), message: m }),
+                        }
+                        k += 1;
+                    }
+                    if let Some(prev) = position.insert(id as u64, objects.len()) {
+                        errors.push(StoreError {
+                            path: at,
+                            message: format!(
+                                "id {id} is also used in table `{}`",
+                                table_name(program, objects[prev].entity)
+                            ),
+                        });
+                        continue;
+                    }
+                    objects.push(object);
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                errors.push(StoreError { path: table.name.clone(), message: e.to_string() });
+            }
+        }
+        // Reference sets, in their stored order.
+        for (e, table) in self.schema.tables.iter().enumerate() {
+            let Some(table) = table else { continue };
+            for (i, c) in table.columns.iter().enumerate() {
+                let Column::Link { table: link } = c else { continue };
+                let select = format!(
+                    "SELECT l.owner, l.target FROM {} l JOIN {} o ON o.id = l.owner ORDER BY l.owner, l.position",
+                    quote(link),
+                    quote(&table.name)
+                );
+                let result = self.conn.prepare(&select).and_then(|mut stmt| {
+                    let mut rows = stmt.query([])?;
+                    while let Some(row) = rows.next()? {
+                        let (owner, target): (i64, i64) = (row.get(0)?, row.get(1)?);
+                        let Some(&p) = position.get(&(owner as u64)) else { continue };
+                        if objects[p].entity.index() != e {
+                            continue;
+                        }
+                        if let Value::List(ids) = &mut objects[p].values[i] {
+                            ids.push(ObjectId(target as u64));
+                        }
+                    }
+                    Ok(())
+                });
+                if let Err(e) = result {
+                    errors.push(StoreError { path: link.clone(), message: e.to_string() });
+                }
+            }
+        }
+        // References must arrive at an object of the association's target entity.
+        for o in &objects {
+            let def = program.entity(o.entity);
+            for (m, v) in def.members.iter().zip(&o.values) {
+                let MemberKind::Association(a) = m.kind else { continue };
+                let to = program.assoc(a).to;
+                let targets: Vec<ObjectId> = match v {
+                    Value::Object(t) => vec![*t],
+                    Value::List(ts) => ts.clone(),
+                    _ => continue,
+                };
+                for t in targets {
+                    let fits = match t.role() {
+                        Some(r) => to == SYSTEM_USER_ROLE && r.index() < program.user_roles.len(),
+                        None => position.get(&t.0).is_some_and(|&p| program.is_a(objects[p].entity, to)),
+                    };
+                    if !fits {
+                        errors.push(StoreError {
+                            path: format!("{}#{}.{}", table_name(program, o.entity), o.id.0, m.name),
+                            message: format!("refers to {t}, which is not an object of {}", program.entity(to).name),
+                        });
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let next: u64 = self
+            .conn
+            .query_row("SELECT value FROM warden_meta WHERE key = 'next_id'", [], |r| r.get::<_, String>(0))
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        for o in objects {
+            self.mem.put(o);
+        }
+        self.mem.raise_next(next);
+        let _ = path;
+        Ok(())
+    }
+
+    /// Writes one object's row and reference-set rows.
+    fn write(&mut self, object: &Object, previous: Option<&Object>) -> rusqlite::Result<()> {
+        if let Some(prev) = previous.filter(|p| p.entity != object.entity) {
+            self.delete_rows(prev)?;
+        }
+        let Some(table) = self.schema.tables.get(object.entity.index()).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        if object.id.role().is_some() {
+            return Ok(());
+        }
+        let mut names = vec!["id".to_string()];
+        let mut values: Vec<Sql> = vec![Sql::Integer(object.id.0 as i64)];
+        let mut links: Vec<(&str, &[ObjectId])> = Vec::new();
+        for (c, v) in table.columns.iter().zip(&object.values) {
+            match c {
+                Column::Value { name, ty } => {
+                    names.push(quote(name));
+                    values.push(encode(ty, v));
+                }
+                Column::Link { table } => {
+                    let ids = match v {
+                        Value::List(ids) => ids.as_slice(),
+                        _ => &[],
+                    };
+                    links.push((table, ids));
+                }
+            }
+        }
+        let sql = format!(
+            "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+            quote(&table.name),
+            names.join(", "),
+            vec!["?"; names.len()].join(", ")
+        );
+        self.conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+        for (link, ids) in links {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM {} WHERE owner = ?", quote(link)))?
+                .execute([object.id.0 as i64])?;
+            let mut insert = self
+                .conn
+                .prepare_cached(&format!("INSERT INTO {} (owner, position, target) VALUES (?, ?, ?)", quote(link)))?;
+            for (p, t) in ids.iter().enumerate() {
+                insert.execute([object.id.0 as i64, p as i64, t.0 as i64])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_rows(&self, object: &Object) -> rusqlite::Result<()> {
+        let Some(table) = self.schema.tables.get(object.entity.index()).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        self.conn
+            .prepare_cached(&format!("DELETE FROM {} WHERE id = ?", quote(&table.name)))?
+            .execute([object.id.0 as i64])?;
+        for c in &table.columns {
+            if let Column::Link { table } = c {
+                self.conn
+                    .prepare_cached(&format!("DELETE FROM {} WHERE owner = ?", quote(table)))?
+                    .execute([object.id.0 as i64])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` as its own transaction when none is open (a write outside `begin`).
+    fn written(&mut self, f: impl FnOnce(&mut Self) -> rusqlite::Result<()>) {
+        if self.failure.is_some() {
+            return;
+        }
+        let alone = self.depth == 0 && self.persist;
+        let result = (|| {
+            if alone {
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            let r = f(self);
+            if alone {
+                match &r {
+                    Ok(()) => self.save_next().and_then(|()| self.conn.execute_batch("COMMIT"))?,
+                    Err(_) => self.conn.execute_batch("ROLLBACK")?,
+                }
+            }
+            r
+        })();
+        if let Err(e) = result {
+            self.failure = Some(e.to_string());
+        }
+    }
+
+    fn save_next(&self) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached("UPDATE warden_meta SET value = ? WHERE key = 'next_id'")?
+            .execute([self.mem.next_id().to_string()])?;
+        Ok(())
+    }
+
+    /// Runs a query that selects object ids, with its parameters.
+    pub fn query_ids(&self, sql: &str, params: &[Sql]) -> rusqlite::Result<Vec<ObjectId>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, i64>(0))?;
+        rows.map(|r| r.map(|id| ObjectId(id as u64))).collect()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn encode(ty: &ColType, value: &Value) -> Sql {
+    match (ty, value) {
+        (_, Value::Empty) => Sql::Null,
+        (ColType::Enum(_, names), Value::Enum(_, i)) => Sql::Text(names[*i as usize].to_string()),
+        (_, Value::String(s)) => Sql::Text(s.clone()),
+        (_, Value::Integer(i)) | (_, Value::DateTime(i)) => Sql::Integer(*i),
+        (_, Value::Decimal(d)) => Sql::Text(d.to_string()),
+        (_, Value::Boolean(b)) => Sql::Integer(*b as i64),
+        (_, Value::Object(id)) => Sql::Integer(id.0 as i64),
+        (_, Value::Enum(_, i)) => Sql::Integer(*i as i64),
+        (_, Value::List(_)) | (_, Value::Duration { .. }) | (_, Value::Instance(_)) => Sql::Null,
+    }
+}
+
+fn decode(ty: &ColType, value: ValueRef<'_>) -> Result<Value, String> {
+    let wrong = |what: &str| Err(format!("expected {what}, found {}", value.data_type()));
+    if let ValueRef::Null = value {
+        return Ok(Value::Empty);
+    }
+    match ty {
+        ColType::Text => match value {
+            ValueRef::Text(t) => String::from_utf8(t.to_vec()).map(Value::String).map_err(|e| e.to_string()),
+            _ => wrong("text"),
+        },
+        ColType::Integer => match value {
+            ValueRef::Integer(i) => Ok(Value::Integer(i)),
+            _ => wrong("an integer"),
+        },
+        ColType::DateTime => match value {
+            ValueRef::Integer(i) => Ok(Value::DateTime(i)),
+            _ => wrong("milliseconds since 1970"),
+        },
+        ColType::Boolean => match value {
+            ValueRef::Integer(0) => Ok(Value::Boolean(false)),
+            ValueRef::Integer(1) => Ok(Value::Boolean(true)),
+            _ => wrong("0 or 1"),
+        },
+        ColType::Reference => match value {
+            ValueRef::Integer(i) if i > 0 => Ok(Value::Object(ObjectId(i as u64))),
+            _ => wrong("an object id"),
+        },
+        ColType::Decimal => match value {
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| Decimal::from_str(s).ok())
+                .map(Value::Decimal)
+                .ok_or_else(|| "expected a decimal written as text".to_string()),
+            ValueRef::Integer(i) => Ok(Value::Decimal(Decimal::from(i))),
+            _ => wrong("a decimal written as text"),
+        },
+        ColType::Enum(id, names) => match value {
+            ValueRef::Text(t) => {
+                let s = String::from_utf8_lossy(t);
+                names
+                    .iter()
+                    .position(|n| n.as_str() == s)
+                    .map(|i| Value::Enum(*id, i as u32))
+                    .ok_or_else(|| format!("`{s}` is not a value of the enumeration ({})", names.join(", ")))
+            }
+            _ => wrong("an enumeration value's name"),
+        },
+    }
+}
+
+impl Store for SqliteStore {
+    fn get(&self, id: ObjectId) -> Option<&Object> {
+        self.mem.get(id)
+    }
+
+    fn ids(&self, entity: EntityId) -> Vec<ObjectId> {
+        self.mem.ids(entity)
+    }
+
+    fn put(&mut self, object: Object) {
+        let previous = self.mem.get(object.id).cloned();
+        self.written(|s| s.write(&object, previous.as_ref()));
+        self.mem.put(object);
+    }
+
+    fn remove(&mut self, id: ObjectId) -> Option<Object> {
+        let old = self.mem.remove(id)?;
+        self.written(|s| s.delete_rows(&old));
+        Some(old)
+    }
+
+    fn allocate_id(&mut self) -> ObjectId {
+        self.mem.allocate_id()
+    }
+
+    fn begin(&mut self) {
+        let sql = if self.depth == 0 && self.persist {
+            "BEGIN IMMEDIATE".to_string()
+        } else {
+            format!("SAVEPOINT s{}", self.depth)
+        };
+        if let Err(e) = self.conn.execute_batch(&sql) {
+            self.failure.get_or_insert(e.to_string());
+        }
+        self.depth += 1;
+        self.mem.begin();
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        if let Some(failure) = self.failure.take() {
+            self.rollback();
+            // Outer transactions fail too: the failure is kept until the outermost one.
+            if self.depth > 0 {
+                self.failure = Some(failure.clone());
+            }
+            return Err(format!("the SQLite store could not write: {failure}"));
+        }
+        self.depth = self.depth.saturating_sub(1);
+        let result = if self.depth == 0 && self.persist {
+            self.save_next().and_then(|()| self.conn.execute_batch("COMMIT"))
+        } else {
+            self.conn.execute_batch(&format!("RELEASE s{}", self.depth))
+        };
+        match result {
+            Ok(()) => {
+                self.mem.commit()?;
+                Ok(())
+            }
+            Err(e) => {
+                self.depth += 1;
+                self.failure = None;
+                self.rollback();
+                Err(format!("the SQLite store could not commit: {e}"))
+            }
+        }
+    }
+
+    fn rollback(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        let sql = if self.depth == 0 && self.persist {
+            "ROLLBACK".to_string()
+        } else {
+            format!("ROLLBACK TO s{0}; RELEASE s{0}", self.depth)
+        };
+        if !self.conn.is_autocommit() || !self.persist {
+            let _ = self.conn.execute_batch(&sql);
+        }
+        if self.depth == 0 {
+            self.failure = None;
+        }
+        self.mem.rollback();
+    }
+
+    fn all(&self) -> Vec<&Object> {
+        self.mem.all()
+    }
+
+    fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
+        self.mem.referrers(entity, member, target)
+    }
+
+    fn speaks_sql(&self) -> bool {
+        true
+    }
+
+    fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {
+        let params: Vec<Sql> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => Sql::Null,
+                SqlValue::Integer(i) => Sql::Integer(*i),
+                SqlValue::Text(t) => Sql::Text(t.clone()),
+            })
+            .collect();
+        self.query_ids(sql, &params).ok()
+    }
+}
+
+/// Copies every object of one store into another (import and export).
+pub fn copy_into(from: &dyn Store, to: &mut dyn Store) -> Result<(), String> {
+    to.begin();
+    for o in from.all() {
+        if o.id.role().is_none() {
+            to.put(o.clone());
+        }
+    }
+    to.commit()
+}
+
+mod functions {
+    //! SQL functions that compare and test text exactly as the evaluator does.
+
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::Connection;
+
+    /// Registers `warden_fold(text)` (case folding for `=` and `!=`),
+    /// `warden_contains`, `warden_starts`, `warden_ends` (case-insensitive tests),
+    /// `warden_length` (characters) and `warden_decimal_cmp(a, b)` (exact decimal order: -1, 0, 1).
+    pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
+        let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+        conn.create_scalar_function("warden_fold", 1, flags, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase()))
+        })?;
+        for (name, test) in [
+            ("warden_contains", (|s: &str, t: &str| s.contains(t)) as fn(&str, &str) -> bool),
+            ("warden_starts", |s: &str, t: &str| s.starts_with(t)),
+            ("warden_ends", |s: &str, t: &str| s.ends_with(t)),
+        ] {
+            conn.create_scalar_function(name, 2, flags, move |ctx| {
+                let (a, b) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?);
+                Ok(match (a, b) {
+                    (Some(a), Some(b)) => test(&a.to_lowercase(), &b.to_lowercase()),
+                    _ => false,
+                })
+            })?;
+        }
+        conn.create_scalar_function("warden_length", 1, flags, |ctx| {
+            Ok(ctx.get::<Option<String>>(0)?.map(|s| s.chars().count() as i64))
+        })?;
+        conn.create_scalar_function("warden_decimal_cmp", 2, flags, |ctx| {
+            let number = |i: usize| -> rusqlite::Result<Option<rust_decimal::Decimal>> {
+                use rusqlite::types::ValueRef;
+                Ok(match ctx.get_raw(i) {
+                    ValueRef::Integer(n) => Some(n.into()),
+                    ValueRef::Text(t) => std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()),
+                    _ => None,
+                })
+            };
+            Ok(match (number(0)?, number(1)?) {
+                (Some(a), Some(b)) => Some(a.cmp(&b) as i64),
+                _ => None,
+            })
+        })?;
+        Ok(())
+    }
+}
