@@ -8,7 +8,8 @@ use warden::eval::access::Op;
 use warden::eval::{Engine, PrincipalName, Vars};
 use warden::model::Program;
 use warden::source::SourceMap;
-use warden::store::{MemoryStore, Object, ObjectId, Store, Value};
+use warden::store::sqlite::Mode;
+use warden::store::{MemoryStore, Object, ObjectId, SqliteStore, Store, Value};
 
 /// Five module roles and twenty rules over four entities; Customers own their carts.
 const PROGRAM: &str = r#"
@@ -120,5 +121,43 @@ fn visible_carts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decision, visible_carts);
+/// The same question over a SQLite store (retrieve as one SQL query, every candidate
+/// checked), against the query written by hand on the same database.
+fn visible_carts_sqlite(c: &mut Criterion) {
+    let program = program();
+    let stmt = &warden::syntax::parse_statements("count(retrieve Shop.Cart)", warden::source::FileId(0)).unwrap()[0];
+    let mut group = c.benchmark_group("which_carts_may_user_42_see_sqlite");
+    group.sample_size(10);
+    let dir = std::env::temp_dir().join(format!("warden-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in [100_000usize, 1_000_000] {
+        let path = dir.join(format!("carts-{n}.db"));
+        let _ = std::fs::remove_file(&path);
+        {
+            let memory = store(&program, n);
+            let mut sqlite = SqliteStore::open(&program, &path, Mode::Create).unwrap();
+            warden::store::sqlite::copy_into(&memory, &mut sqlite).unwrap();
+        }
+        let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
+        let mut engine = Engine::new(&program, Box::new(sqlite), 0);
+        engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+        let mut vars = Vars::new();
+        let expected = Value::Integer((n / 1000) as i64);
+        assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), warden::eval::Outcome::Value(expected));
+        group.bench_with_input(BenchmarkId::new("warden", n), &n, |b, _| {
+            b.iter(|| engine.run_top(stmt, &mut vars).unwrap())
+        });
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let by_hand = || -> Vec<i64> {
+            let mut q = conn.prepare_cached(r#"SELECT id FROM "Shop.Cart" WHERE "System.owner" = ?"#).unwrap();
+            q.query_map([42i64], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(by_hand().len(), n / 1000);
+        group.bench_with_input(BenchmarkId::new("hand_written_sql", n), &n, |b, _| b.iter(by_hand));
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, decision, visible_carts, visible_carts_sqlite);
 criterion_main!(benches);

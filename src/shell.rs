@@ -321,7 +321,7 @@ impl Shell {
         let Some(path) = path else { return Reply::error("say where: `:save FILE` (no store was loaded)") };
         let program = &self.program;
         let state = self.state.as_ref().expect("a state");
-        match store::save_json(program, state.store.as_ref(), &path) {
+        match store::save(program, state.store.as_ref(), &path) {
             Ok(()) => Reply::text(format!("saved {}\n", path.display())),
             Err(e) => Reply::error(format!("cannot save `{}`: {e}", path.display())),
         }
@@ -424,11 +424,13 @@ fn load_program(paths: &[PathBuf]) -> Result<Program, Reply> {
     Ok(checked.program)
 }
 
+/// The REPL works on a copy in memory of a JSON or SQLite store; `:save` writes it back.
 fn load_store(program: &Program, path: Option<&Path>) -> Result<MemoryStore, Reply> {
     let Some(path) = path else { return Ok(MemoryStore::new()) };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Reply::error(format!("cannot read `{}`: {e}", path.display())))?;
-    store::load_json(program, &text).map_err(|errors| {
+    if !path.exists() {
+        return Err(Reply::error(format!("cannot read `{}`: no such file", path.display())));
+    }
+    store::load_into_memory(program, path).map_err(|errors| {
         let mut text = format!("the store `{}` does not load:\n", path.display());
         for e in &errors {
             text.push_str(&format!("  {e}\n"));

@@ -245,3 +245,39 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
     }
     Ok(count)
 }
+
+/// Writes `store` to `path` as it is: a JSON file atomically, or a SQLite database
+/// (made when missing) whose objects become exactly those of `store`, in one transaction.
+pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Result<(), String> {
+    if !sqlite::is_sqlite_path(path) {
+        return save_json(program, store, path).map_err(|e| e.to_string());
+    }
+    let mode = if path.exists() { sqlite::Mode::Write } else { sqlite::Mode::Create };
+    let mut target = SqliteStore::open(program, path, mode)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    target.begin();
+    let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.get(*id).is_none()).collect();
+    for id in stale {
+        target.remove(id);
+    }
+    for o in store.all() {
+        if o.id.role().is_none() && target.get(o.id) != Some(o) {
+            target.put(o.clone());
+        }
+    }
+    target.commit()
+}
+
+/// Reads the store at `path` (JSON or SQLite) into memory.
+pub fn load_into_memory(program: &Program, path: &std::path::Path) -> Result<MemoryStore, Vec<StoreError>> {
+    if !sqlite::is_sqlite_path(path) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![StoreError { path: path.display().to_string(), message: format!("cannot read: {e}") }])?;
+        return load_json(program, &text);
+    }
+    let source = SqliteStore::open(program, path, sqlite::Mode::Read)?;
+    let mut memory = MemoryStore::new();
+    sqlite::copy_into(&source, &mut memory)
+        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: e }])?;
+    Ok(memory)
+}

@@ -410,8 +410,8 @@ impl Translator<'_, '_> {
                 }
                 let p = self.param(SqlValue::Integer(id.0 as i64));
                 return Some(match op {
-                    CmpOp::Ne => format!("IFNULL({column} {sql_op} {p}, 1)"),
-                    _ => format!("IFNULL({column} {sql_op} {p}, 0)"),
+                    CmpOp::Ne => format!("({column} IS NULL OR {column} {sql_op} {p})"),
+                    _ => format!("({column} IS NOT NULL AND {column} {sql_op} {p})"),
                 });
             }
             Const::Value(v) => v,
@@ -423,9 +423,11 @@ impl Translator<'_, '_> {
                 _ => "0".into(),
             });
         }
+        // Two-valued whatever the column holds, and still a plain `column op ?` term
+        // that SQLite answers from an index.
         let wrap = |p: String| match op {
-            CmpOp::Ne => format!("IFNULL({p}, 1)"),
-            _ => format!("IFNULL({p}, 0)"),
+            CmpOp::Ne => format!("({column} IS NULL OR {p})"),
+            _ => format!("({column} IS NOT NULL AND {p})"),
         };
         let mismatch = || Some(if op == CmpOp::Ne { "1" } else { "0" }.to_string());
         let Some(ty) = ty else { return mismatch() };

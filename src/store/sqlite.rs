@@ -9,8 +9,13 @@
 //! the database always holds what the evaluator sees, retrieves can run as one
 //! SQL query ([`Store::select_ids`]).
 //!
-//! Opened without `persist`, the whole session runs inside one transaction that
-//! is never committed: the file is only read.
+//! Opened for writing, the store takes the write lock (`BEGIN IMMEDIATE`) before
+//! it reads the file, and the first outermost transaction goes on in it: nothing
+//! another process commits can slip in between what was read and what is written.
+//! A later outermost transaction that finds the file changed by another process
+//! fails rather than overwrite it. Opened for reading only, the whole session runs
+//! inside one transaction that is never committed: one consistent snapshot, and
+//! the file is never written.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -290,6 +295,10 @@ pub struct SqliteStore {
     /// Open evaluator transactions.
     depth: usize,
     persist: bool,
+    /// The write transaction taken at open, not yet claimed by an outermost `begin`.
+    held: bool,
+    /// `PRAGMA data_version` when the mirror was last known to match the file.
+    version: i64,
     /// A write that failed since the last commit: the next commit reports it and rolls back.
     failure: Option<String>,
 }
@@ -321,8 +330,16 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(path, e))?;
         let schema = Schema::of(program);
-        let mut store =
-            SqliteStore { mem: MemoryStore::new(), conn, schema, depth: 0, persist: mode != Mode::Read, failure: None };
+        let mut store = SqliteStore {
+            mem: MemoryStore::new(),
+            conn,
+            schema,
+            depth: 0,
+            persist: mode != Mode::Read,
+            held: false,
+            version: 0,
+            failure: None,
+        };
         store.prepare(path, mode).map_err(|e| fail(path, e))?;
         let problems = store.fit(program);
         if !problems.is_empty() {
@@ -332,11 +349,13 @@ impl SqliteStore {
                 .collect());
         }
         store.create_missing(mode).map_err(|e| fail(path, e))?;
+        // Read inside the transaction the run goes on in: for writing, under the write lock;
+        // for reading, one snapshot that is never committed.
+        let begin = if store.persist { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        store.conn.execute_batch(begin).map_err(|e| fail(path, e))?;
+        store.held = store.persist;
         store.load(program, path)?;
-        if !store.persist {
-            // Everything this run does stays inside one transaction that is never committed.
-            store.conn.execute_batch("BEGIN").map_err(|e| fail(path, e))?;
-        }
+        store.version = store.data_version().map_err(|e| fail(path, e))?;
         Ok(store)
     }
 
@@ -349,11 +368,14 @@ impl SqliteStore {
             schema: Schema::of(program),
             depth: 0,
             persist: true,
+            held: false,
+            version: 0,
             failure: None,
         };
         let path = Path::new(":memory:");
         store.prepare(path, Mode::Create).expect("a new in-memory database takes the schema");
         store.create_missing(Mode::Create).expect("a new in-memory database takes the schema");
+        store.version = store.data_version().expect("SQLite answers PRAGMA data_version");
         store
     }
 
@@ -659,8 +681,10 @@ impl SqliteStore {
                 }
             }
         }
+        // A new object is inserted, never replaced: an id taken meanwhile is an error, not an overwrite.
+        let verb = if previous.is_some_and(|p| p.entity == object.entity) { "INSERT OR REPLACE" } else { "INSERT" };
         let sql = format!(
-            "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+            "{verb} INTO {} ({}) VALUES ({})",
             quote(&table.name),
             names.join(", "),
             vec!["?"; names.len()].join(", ")
@@ -702,7 +726,7 @@ impl SqliteStore {
         if self.failure.is_some() {
             return;
         }
-        let alone = self.depth == 0 && self.persist;
+        let alone = self.depth == 0 && self.persist && !self.held;
         let result = (|| {
             if alone {
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -719,6 +743,10 @@ impl SqliteStore {
         if let Err(e) = result {
             self.failure = Some(e.to_string());
         }
+    }
+
+    fn data_version(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))
     }
 
     fn save_next(&self) -> rusqlite::Result<()> {
@@ -834,12 +862,23 @@ impl Store for SqliteStore {
     }
 
     fn begin(&mut self) {
-        let sql = if self.depth == 0 && self.persist {
-            "BEGIN IMMEDIATE".to_string()
-        } else {
-            format!("SAVEPOINT s{}", self.depth)
-        };
-        if let Err(e) = self.conn.execute_batch(&sql) {
+        if self.depth == 0 && self.persist && self.held {
+            // The transaction taken at open, under which the mirror was read.
+            self.held = false;
+        } else if self.depth == 0 && self.persist {
+            let fresh = self.conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| self.data_version());
+            match fresh {
+                Ok(v) if v == self.version => {}
+                Ok(_) => {
+                    self.failure.get_or_insert(
+                        "another process changed the store since it was read; nothing was written, run again".into(),
+                    );
+                }
+                Err(e) => {
+                    self.failure.get_or_insert(e.to_string());
+                }
+            }
+        } else if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT s{}", self.depth)) {
             self.failure.get_or_insert(e.to_string());
         }
         self.depth += 1;
@@ -857,7 +896,10 @@ impl Store for SqliteStore {
         }
         self.depth = self.depth.saturating_sub(1);
         let result = if self.depth == 0 && self.persist {
-            self.save_next().and_then(|()| self.conn.execute_batch("COMMIT"))
+            self.save_next()
+                .and_then(|()| self.conn.execute_batch("COMMIT"))
+                .and_then(|()| self.data_version())
+                .map(|v| self.version = v)
         } else {
             self.conn.execute_batch(&format!("RELEASE s{}", self.depth))
         };
