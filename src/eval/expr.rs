@@ -264,6 +264,9 @@ impl<'p> Engine<'p> {
                 let entity = self.entity_id(entity, frame)?;
                 let constraint = self.retrieve_constraint(entity, constraints, frame);
                 let vars: super::Vars = frame.vars.clone();
+                if let Some(ids) = self.retrieve_by_sql(entity, constraint.as_ref(), &vars, frame.rights) {
+                    return Ok(ids);
+                }
                 let session = self.session();
                 let mut out = Vec::new();
                 for id in self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {

@@ -60,6 +60,31 @@ impl Engine<'_> {
         out.into_iter().collect()
     }
 
+    /// On a store that speaks SQL, when the query is exact and this session has nothing
+    /// uncommitted: the answer itself, with no object looked at. The differential tests
+    /// (`tests/sqlite.rs`) hold exact queries to the evaluator's answers.
+    pub(crate) fn retrieve_by_sql(
+        &self,
+        entity: EntityId,
+        query: Option<&Cond>,
+        vars: &Vars,
+        rights: Rights,
+    ) -> Option<Vec<ObjectId>> {
+        if !self.store.speaks_sql() || !self.use_indexes || !self.session().uncommitted.is_empty() {
+            return None;
+        }
+        if self.program.is_a(SYSTEM_USER_ROLE, entity) {
+            return None;
+        }
+        let q = self.retrieve_sql(entity, query, vars, rights)?;
+        if !q.exact {
+            return None;
+        }
+        let mut ids = self.store.select_ids(&q.text, &q.params)?;
+        ids.sort_unstable();
+        Some(ids)
+    }
+
     /// On a store that speaks SQL: the committed candidates, selected by one query.
     fn sql_candidates(
         &self,

@@ -294,6 +294,9 @@ pub struct SqliteStore {
     schema: Schema,
     /// Open evaluator transactions.
     depth: usize,
+    /// How many of them exist in SQLite: savepoints are taken only when a write needs them,
+    /// so the many transactions that only read cost no SQL.
+    issued: usize,
     persist: bool,
     /// The write transaction taken at open, not yet claimed by an outermost `begin`.
     held: bool,
@@ -335,6 +338,7 @@ impl SqliteStore {
             conn,
             schema,
             depth: 0,
+            issued: 0,
             persist: mode != Mode::Read,
             held: false,
             version: 0,
@@ -367,6 +371,7 @@ impl SqliteStore {
             conn,
             schema: Schema::of(program),
             depth: 0,
+            issued: 0,
             persist: true,
             held: false,
             version: 0,
@@ -731,6 +736,10 @@ impl SqliteStore {
             if alone {
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
             }
+            while self.issued < self.depth {
+                self.conn.execute_batch(&format!("SAVEPOINT s{}", self.issued))?;
+                self.issued += 1;
+            }
             let r = f(self);
             if alone {
                 match &r {
@@ -865,10 +874,11 @@ impl Store for SqliteStore {
         if self.depth == 0 && self.persist && self.held {
             // The transaction taken at open, under which the mirror was read.
             self.held = false;
+            self.issued = 1;
         } else if self.depth == 0 && self.persist {
             let fresh = self.conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| self.data_version());
             match fresh {
-                Ok(v) if v == self.version => {}
+                Ok(v) if v == self.version => self.issued = 1,
                 Ok(_) => {
                     self.failure.get_or_insert(
                         "another process changed the store since it was read; nothing was written, run again".into(),
@@ -878,8 +888,9 @@ impl Store for SqliteStore {
                     self.failure.get_or_insert(e.to_string());
                 }
             }
-        } else if let Err(e) = self.conn.execute_batch(&format!("SAVEPOINT s{}", self.depth)) {
-            self.failure.get_or_insert(e.to_string());
+            if !self.conn.is_autocommit() {
+                self.issued = 1;
+            }
         }
         self.depth += 1;
         self.mem.begin();
@@ -895,7 +906,10 @@ impl Store for SqliteStore {
             return Err(format!("the SQLite store could not write: {failure}"));
         }
         self.depth = self.depth.saturating_sub(1);
-        let result = if self.depth == 0 && self.persist {
+        let closing = self.issued > self.depth;
+        let result = if !closing {
+            Ok(())
+        } else if self.depth == 0 && self.persist {
             self.save_next()
                 .and_then(|()| self.conn.execute_batch("COMMIT"))
                 .and_then(|()| self.data_version())
@@ -903,13 +917,16 @@ impl Store for SqliteStore {
         } else {
             self.conn.execute_batch(&format!("RELEASE s{}", self.depth))
         };
+        self.issued = self.issued.min(self.depth);
         match result {
             Ok(()) => {
                 self.mem.commit()?;
                 Ok(())
             }
             Err(e) => {
+                // Still open in SQLite: undo it there and in the mirror.
                 self.depth += 1;
+                self.issued = self.depth;
                 self.failure = None;
                 self.rollback();
                 Err(format!("the SQLite store could not commit: {e}"))
@@ -919,13 +936,16 @@ impl Store for SqliteStore {
 
     fn rollback(&mut self) {
         self.depth = self.depth.saturating_sub(1);
-        let sql = if self.depth == 0 && self.persist {
-            "ROLLBACK".to_string()
-        } else {
-            format!("ROLLBACK TO s{0}; RELEASE s{0}", self.depth)
-        };
-        if !self.conn.is_autocommit() || !self.persist {
-            let _ = self.conn.execute_batch(&sql);
+        if self.issued > self.depth {
+            let sql = if self.depth == 0 && self.persist {
+                "ROLLBACK".to_string()
+            } else {
+                format!("ROLLBACK TO s{0}; RELEASE s{0}", self.depth)
+            };
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch(&sql);
+            }
+            self.issued = self.depth;
         }
         if self.depth == 0 {
             self.failure = None;
