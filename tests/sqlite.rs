@@ -304,3 +304,88 @@ fn tokens_and_constants_are_parameters_never_text() {
     assert!(query.params.contains(&warden::store::SqlValue::Integer(NOW)));
     assert!(query.params.contains(&warden::store::SqlValue::Integer(1)), "the user's id: {:?}", query.params);
 }
+
+mod cli {
+    //! The commands over a SQLite store give what they give over the JSON store.
+
+    use std::path::{Path, PathBuf};
+
+    use assert_cmd::Command;
+
+    const SHOP: &str = "../shared/spec/examples/shop.rules";
+    const SHOP_STORE: &str = "../shared/spec/examples/shop.store.json";
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("warden-sqlite-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn warden(args: &[&str]) -> std::process::Output {
+        Command::cargo_bin("warden").unwrap().args(args).output().unwrap()
+    }
+
+    fn s(p: &Path) -> &str {
+        p.to_str().unwrap()
+    }
+
+    #[test]
+    fn import_then_export_gives_back_the_json_store_and_the_same_answers() {
+        let dir = scratch("roundtrip");
+        let (db, out, json_copy) = (dir.join("shop.db"), dir.join("out.json"), dir.join("copy.json"));
+        let import = warden(&["store", "import", SHOP, SHOP_STORE, s(&db)]);
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&import.stderr).trim(),
+            format!("copied 8 objects from {SHOP_STORE} to {}", db.display())
+        );
+        // Importing again into the same file is refused: import makes new stores.
+        let again = warden(&["store", "import", SHOP, SHOP_STORE, s(&db)]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+        assert!(warden(&["store", "export", SHOP, s(&db), s(&out)]).status.success());
+        assert!(warden(&["store", "import", SHOP, SHOP_STORE, s(&json_copy)]).status.success());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(&json_copy).unwrap());
+        for who in ["alice", "maria", "anonymous", "system"] {
+            for expr in ["count(retrieve Shop.Cart)", "count(retrieve Shop.CartLine)", "retrieve Shop.Cart [Total > 2]"]
+            {
+                let on = |store: &str| {
+                    let o = warden(&[
+                        "eval",
+                        SHOP,
+                        "--store",
+                        store,
+                        "--as",
+                        who,
+                        "--now",
+                        "2026-11-23T10:00:00Z",
+                        "-e",
+                        expr,
+                    ]);
+                    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+                };
+                assert_eq!(on(s(&db)), on(SHOP_STORE), "{expr} as {who}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sql_shows_the_query_and_its_parameters() {
+        let dir = scratch("sql");
+        let db = dir.join("shop.db");
+        assert!(warden(&["store", "import", SHOP, SHOP_STORE, s(&db)]).status.success());
+        let sql = |who: &str, retrieve: &str| {
+            let o = warden(&["sql", SHOP, "--store", s(&db), "--as", who, "--now", "2026-11-23T10:00:00Z", retrieve]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        insta::assert_snapshot!("sql_owner_and_status", sql("alice", "retrieve Shop.Cart [Status = 'Open']"));
+        insta::assert_snapshot!("sql_manager_lines", sql("maria", "retrieve Shop.CartLine [Quantity >= 2]"));
+        let bad = warden(&["sql", SHOP, "--as", "system", "1 + 2"]);
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("give a retrieve from the store"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
