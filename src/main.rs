@@ -65,6 +65,37 @@ pub enum StoreCommand {
     Schema,
 }
 
+/// Who acts, over which store, at what time, and how results print (`eval`, `explain`, `sql`).
+#[derive(clap::Args)]
+struct Acting {
+    /// The store: a JSON file, or a SQLite database (`.db`, `.sqlite`, `.sqlite3`);
+    /// an empty store when omitted.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
+    #[arg(long = "as", default_value = "system")]
+    principal: String,
+    /// The clock, as RFC 3339, for `now` and date tokens (default: the system clock).
+    #[arg(long)]
+    now: Option<String>,
+    /// Output format (`json`: one document on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+impl Acting {
+    fn setup<'a>(&'a self, paths: &'a [PathBuf], color: bool) -> cli::eval::Setup<'a> {
+        cli::eval::Setup {
+            paths,
+            store: self.store.as_deref(),
+            principal: self.principal.parse().unwrap_or(warden::eval::PrincipalName::System),
+            now: self.now.as_deref(),
+            format: self.format,
+            color,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse and type-check .rules files; print every problem with its code and source.
@@ -126,16 +157,8 @@ enum Command {
         /// Files or directories, then SCRIPT when `-e` is not given.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The store to load: a JSON file, or a SQLite database (`.db`, `.sqlite`);
-        /// an empty store when omitted.
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
-        #[arg(long = "as", default_value = "system")]
-        principal: String,
-        /// The clock, as RFC 3339 (default: the system clock).
-        #[arg(long)]
-        now: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
         /// Write the store back when every statement succeeds: a JSON file atomically
         /// (temporary file and rename), a SQLite database as one transaction.
         #[arg(long)]
@@ -143,9 +166,6 @@ enum Command {
         /// Statements to run; without it, the last path is a file of statements (SCRIPT).
         #[arg(short = 'e', long = "expression")]
         expression: Option<String>,
-        /// Output format (`json`: `{"results": [...]}`).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
     },
     /// Explain one decision: every rule of the entity, each constraint term with
     /// its value, and what decided.
@@ -157,18 +177,8 @@ enum Command {
         /// Files or directories, then the operation (OP).
         #[arg(required = true, value_name = "PATHS... OP")]
         paths: Vec<PathBuf>,
-        /// The store: a JSON file or a SQLite database.
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
-        #[arg(long = "as", default_value = "system")]
-        principal: String,
-        /// The clock, as RFC 3339 (default: the system clock).
-        #[arg(long)]
-        now: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[command(flatten)]
+        acting: Acting,
     },
     /// An interactive shell: run statements as a principal, explain decisions,
     /// switch principals and sign in, with completion and history.
@@ -213,18 +223,8 @@ enum Command {
         /// Files or directories, then the retrieve (RETRIEVE).
         #[arg(required = true, value_name = "PATHS... RETRIEVE")]
         paths: Vec<PathBuf>,
-        /// The store that holds the principal's user (JSON or SQLite).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
-        #[arg(long = "as", default_value = "system")]
-        principal: String,
-        /// The clock, as RFC 3339, for date tokens (default: the system clock).
-        #[arg(long)]
-        now: Option<String>,
-        /// Output format (`json`: `{"sql": ..., "params": [...], "exact": ...}`).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[command(flatten)]
+        acting: Acting,
     },
     /// Convert stores between JSON and SQLite, or print the SQLite schema of a program.
     ///
@@ -266,54 +266,27 @@ fn main() -> ExitCode {
         Command::Test { paths, filter, accept, format } => {
             cli::test::run(&paths, filter.as_deref(), accept, format, color)
         }
-        Command::Eval { mut paths, store, principal, now, save, expression, format } => {
+        Command::Eval { mut paths, acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
-            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
-            let setup = cli::eval::Setup {
-                paths: &paths,
-                store: store.as_deref(),
-                principal,
-                now: now.as_deref(),
-                format,
-                color,
-            };
-            cli::eval::run_eval(setup, expression, script, save)
+            cli::eval::run_eval(acting.setup(&paths, color), expression, script, save)
         }
-        Command::Explain { mut paths, store, principal, now, format } => {
+        Command::Explain { mut paths, acting } => {
             if paths.len() < 2 {
                 return cli::usage_error("give the rules' paths, then the operation, such as 'read #5/Total'");
             }
             let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
-            let setup = cli::eval::Setup {
-                paths: &paths,
-                store: store.as_deref(),
-                principal,
-                now: now.as_deref(),
-                format,
-                color,
-            };
-            cli::eval::run_explain(setup, operation)
+            cli::eval::run_explain(acting.setup(&paths, color), operation)
         }
         Command::Repl { paths, store, principal, now } => {
             cli::repl::run(&paths, store, &principal, now.as_deref(), color)
         }
         Command::Fmt { paths, check, stdout } => cli::fmt::run(&paths, check, stdout, color),
-        Command::Sql { mut paths, store, principal, now, format } => {
+        Command::Sql { mut paths, acting } => {
             if paths.len() < 2 {
                 return cli::usage_error("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'");
             }
             let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            let principal = principal.parse().unwrap_or(warden::eval::PrincipalName::System);
-            let setup = cli::eval::Setup {
-                paths: &paths,
-                store: store.as_deref(),
-                principal,
-                now: now.as_deref(),
-                format,
-                color,
-            };
-            cli::eval::run_sql(setup, retrieve)
+            cli::eval::run_sql(acting.setup(&paths, color), retrieve)
         }
         Command::Store { action, paths } => {
             let action = match action {
