@@ -54,6 +54,15 @@ pub enum FailOn {
     Error,
 }
 
+/// The store `warden test` runs blocks over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The in-memory store.
+    Memory,
+    /// SQLite (in memory), with retrieves as SQL.
+    Sqlite,
+}
+
 /// What `warden store` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StoreCommand {
@@ -145,6 +154,10 @@ enum Command {
         /// Take new snapshot text into the `.snap` files (and drop stale sections).
         #[arg(long)]
         accept: bool,
+        /// The store each block runs over: `memory`, or `sqlite` (a SQLite database in
+        /// memory, retrieves run as SQL). Both must give the same outcomes.
+        #[arg(long, value_enum, default_value_t = Backend::Memory)]
+        backend: Backend,
         /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -263,8 +276,12 @@ fn main() -> ExitCode {
             };
             cli::audit::run(&paths, format, threshold, color)
         }
-        Command::Test { paths, filter, accept, format } => {
-            cli::test::run(&paths, filter.as_deref(), accept, format, color)
+        Command::Test { paths, filter, accept, backend, format } => {
+            let backend = match backend {
+                Backend::Memory => warden::eval::test::Backend::Memory,
+                Backend::Sqlite => warden::eval::test::Backend::Sqlite,
+            };
+            cli::test::run(&paths, filter.as_deref(), accept, backend, format, color)
         }
         Command::Eval { mut paths, acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };

@@ -10,10 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::eval::test::DEFAULT_NOW;
+use crate::eval::test::{Backend, DEFAULT_NOW};
 use crate::eval::{Engine, Outcome, Vars};
 use crate::model::Program;
-use crate::store::MemoryStore;
 use crate::syntax::ast;
 
 /// The first line of every `.snap` file.
@@ -94,10 +93,15 @@ pub fn snap_path(rules: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Runs a snapshot block and returns the text it shows.
+/// Runs a snapshot block over a fresh in-memory store and returns the text it shows.
 pub fn run_snapshot(program: &Program, block: &ast::Test) -> String {
+    run_snapshot_on(program, block, Backend::Memory)
+}
+
+/// Runs a snapshot block over a fresh store of the given kind and returns the text it shows.
+pub fn run_snapshot_on(program: &Program, block: &ast::Test, backend: Backend) -> String {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
-    let mut engine = Engine::new(program, Box::new(MemoryStore::new()), now);
+    let mut engine = Engine::new(program, backend.fresh(program), now);
     let mut vars = Vars::new();
     let mut out = String::new();
     let snap_dir = program.sources.path(block.span.file).parent().map(Path::to_path_buf).unwrap_or_default();
@@ -205,6 +209,16 @@ pub struct SnapshotResult {
 /// Runs every snapshot block whose name contains `filter`, compares with the
 /// `.snap` files, and writes `.snap.new` (or, with `accept`, the `.snap`).
 pub fn check_snapshots(program: &Program, filter: Option<&str>, accept: bool) -> std::io::Result<Vec<SnapshotResult>> {
+    check_snapshots_on(program, filter, accept, Backend::Memory)
+}
+
+/// [`check_snapshots`], with every block run over a fresh store of the given kind.
+pub fn check_snapshots_on(
+    program: &Program,
+    filter: Option<&str>,
+    accept: bool,
+    backend: Backend,
+) -> std::io::Result<Vec<SnapshotResult>> {
     let mut results = Vec::new();
     for (file_id, source) in program.sources.files() {
         let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
@@ -222,7 +236,7 @@ pub fn check_snapshots(program: &Program, filter: Option<&str>, accept: bool) ->
         let mut dirty = false;
         for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
             let name = block.name.value.clone();
-            let text = crate::syntax::on_big_stack(|| run_snapshot(program, block));
+            let text = crate::syntax::on_big_stack(|| run_snapshot_on(program, block, backend));
             let line = source.line_col(block.span.start as usize).0;
             let (outcome, message, diff) = match stored.get(&name) {
                 Some(old) if old == text => ("passed", None, Vec::new()),

@@ -388,4 +388,15 @@ mod cli {
         assert!(String::from_utf8_lossy(&bad.stderr).contains("give a retrieve from the store"));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn test_blocks_and_snapshots_give_the_same_report_on_both_stores() {
+        for path in ["examples", SHOP, "../shared/spec/examples/quote.rules"] {
+            let memory = warden(&["test", path, "--color", "never"]);
+            let sqlite = warden(&["test", path, "--backend", "sqlite", "--color", "never"]);
+            assert!(memory.status.success(), "{path}: {}", String::from_utf8_lossy(&memory.stdout));
+            assert_eq!(sqlite.status.code(), memory.status.code(), "{path}");
+            assert_eq!(String::from_utf8_lossy(&sqlite.stdout), String::from_utf8_lossy(&memory.stdout), "{path}");
+        }
+    }
 }

@@ -5,15 +5,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use warden::diagnostic::Diagnostic;
-use warden::eval::test::run_tests;
+use warden::eval::test::{run_tests_on, Backend};
 use warden::load;
-use warden::snapshot::check_snapshots;
+use warden::snapshot::check_snapshots_on;
 
 use super::{check::print_diagnostics, render, usage_error, FAILED};
 use crate::Format;
 
 /// Runs `warden test`.
-pub fn run(paths: &[PathBuf], filter: Option<&str>, accept: bool, format: Format, color: bool) -> ExitCode {
+pub fn run(
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    accept: bool,
+    backend: Backend,
+    format: Format,
+    color: bool,
+) -> ExitCode {
     let checked = match load::load_paths(paths) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -25,8 +32,8 @@ pub fn run(paths: &[PathBuf], filter: Option<&str>, accept: bool, format: Format
         eprintln!("the rules do not check; no test was run");
         return ExitCode::from(FAILED);
     }
-    let results = run_tests(program, filter);
-    let snapshots = match check_snapshots(program, filter, accept) {
+    let results = run_tests_on(program, filter, backend);
+    let snapshots = match check_snapshots_on(program, filter, accept, backend) {
         Ok(s) => s,
         Err(e) => return usage_error(format!("cannot read or write a snapshot file: {e}")),
     };
