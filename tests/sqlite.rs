@@ -4,6 +4,7 @@
 //! translation says it is exact.
 
 use proptest::prelude::*;
+use warden::eval::access::Op;
 use warden::eval::{Engine, Outcome, PrincipalName, Vars};
 use warden::model::Program;
 use warden::source::SourceMap;
@@ -258,6 +259,19 @@ proptest! {
             }
             if query.exact {
                 prop_assert_eq!(&selected, &expected, "exact SQL for {}:\n{}", CONSTRAINTS[c], query.render());
+            }
+            // What the principal sees of each object, and may do with it, is the same too.
+            prop_assert_eq!(on_sqlite.show(&Value::List(actual.clone())), on_memory.show(&Value::List(expected)));
+        }
+        for id in (1..9 + docs.len() as u64).map(ObjectId) {
+            let (a, b) = (on_memory.store.get(id).unwrap().clone(), on_sqlite.store.get(id).unwrap().clone());
+            prop_assert_eq!(&a, &b);
+            let members = program.entity(a.entity).members.len();
+            let ops = [Op::See, Op::Delete, Op::Create]
+                .into_iter()
+                .chain((0..members).flat_map(|m| [Op::Read(m), Op::Write(m)]));
+            for op in ops {
+                prop_assert_eq!(on_sqlite.allowed(op, &b), on_memory.allowed(op, &a), "{:?} on {}", op, id);
             }
         }
     }
