@@ -83,6 +83,7 @@ impl Engine<'_> {
                 }
                 let mut alternatives = Vec::new();
                 let mut unknown = false;
+                let mark = t.params.len();
                 for r in self.applicable_rules(e) {
                     match &program.access_rules[r].constraint {
                         None => alternatives.push("1".to_string()),
@@ -97,6 +98,8 @@ impl Engine<'_> {
                     continue;
                 }
                 if unknown {
+                    // The rules are left out whole: so are their parameters.
+                    t.params.truncate(mark);
                     t.exact = false;
                 } else {
                     conds.push(format!("({})", alternatives.join(" OR ")));
@@ -258,7 +261,10 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The object's own reference (or reference set) compared with constants; unset compares as empty.
+    /// The object's own reference (or reference set) compared with constants, as the evaluator
+    /// sees it: a reference counts only when its target exists for the session (a reference can
+    /// outlive its target: a rolled-back new object, another session's uncommitted one), and an
+    /// own association that reaches nothing compares as `empty`.
     fn own_reference(
         &mut self,
         path: &Path,
@@ -267,6 +273,10 @@ impl Translator<'_, '_> {
         entity: EntityId,
         alias: &str,
     ) -> Option<String> {
+        // References may point at this session's uncommitted objects, which the tables do not hold.
+        if !self.paths {
+            return None;
+        }
         let program = self.engine.program;
         let step = &path.steps[0];
         let assoc = program.assoc(step.assoc);
@@ -274,18 +284,65 @@ impl Translator<'_, '_> {
             return None;
         }
         let member = super::xpath::member_of(program, entity, step.assoc)?;
+        let reachable = |id: ObjectId| self.engine.object(id).is_some_and(|o| program.is_a(o.entity, step.entity));
+        let consts: Vec<(Const, bool)> =
+            values.iter().map(|c| (c.clone(), matches!(c, Const::Object(id) if reachable(*id)))).collect();
+        // What an unset (or dangling) association gives: `empty` against each constant.
+        let when_empty = consts.iter().any(|(c, _)| match c {
+            Const::Value(XValue::Empty) => op == CmpOp::Eq,
+            _ => op == CmpOp::Ne,
+        });
+        let roles = step.entity == SYSTEM_USER_ROLE;
+        let source = quote(&entity_source(program, step.entity));
         if assoc.multiplicity == Multiplicity::ReferenceSet {
             let link = quote(&link_table(program, entity, member));
             let l = self.alias();
-            let some = self.any(&format!("{l}.target"), None, op, values)?;
-            let unset = self.any("NULL", None, op, values)?;
-            return Some(format!(
-                "(EXISTS (SELECT 1 FROM {link} AS {l} WHERE {l}.owner = {alias}.id AND {some}) \
-                 OR (NOT EXISTS (SELECT 1 FROM {link} AS {l} WHERE {l}.owner = {alias}.id) AND {unset}))"
-            ));
+            let t = self.alias();
+            let live = if roles {
+                format!("{link} AS {l} WHERE {l}.owner = {alias}.id")
+            } else {
+                format!("{link} AS {l} JOIN {source} AS {t} ON {t}.id = {l}.target WHERE {l}.owner = {alias}.id")
+            };
+            let some = self.reference_is(&format!("{l}.target"), op, &consts)?;
+            let none = if when_empty { format!(" OR NOT EXISTS (SELECT 1 FROM {live})") } else { String::new() };
+            return Some(format!("(EXISTS (SELECT 1 FROM {live} AND {some}){none})"));
         }
         let column = format!("{alias}.{}", quote(&program.entity(entity).members[member].name));
-        self.any(&column, None, op, values)
+        let some = self.reference_is(&column, op, &consts)?;
+        // `column = reachable object` implies the target exists: no look-up (the owner rule).
+        let implied = op == CmpOp::Eq && !when_empty && consts.iter().all(|(c, r)| matches!(c, Const::Object(_)) && *r);
+        let live = if roles || implied {
+            format!("{column} IS NOT NULL")
+        } else {
+            let x = self.alias();
+            format!("{column} IS NOT NULL AND EXISTS (SELECT 1 FROM {source} AS {x} WHERE {x}.id = {column})")
+        };
+        Some(if when_empty { format!("(NOT ({live}) OR {some})") } else { format!("({live} AND {some})") })
+    }
+
+    /// A reference that is set and whose target exists, compared with constants (any of them).
+    fn reference_is(&mut self, column: &str, op: CmpOp, consts: &[(Const, bool)]) -> Option<String> {
+        let sql_op = sql_op(op);
+        let mut parts = Vec::new();
+        for (c, reachable) in consts {
+            let part = match c {
+                // Only `!=` holds between an object and `empty` or a value of another kind.
+                Const::Value(_) => (if op == CmpOp::Ne { "1" } else { "0" }).to_string(),
+                // An object the session cannot reach is equal to no reference.
+                Const::Object(_) if !reachable && op == CmpOp::Eq => "0".to_string(),
+                Const::Object(_) if !reachable && op == CmpOp::Ne => "1".to_string(),
+                Const::Object(id) => {
+                    let p = self.param(SqlValue::Integer(id.0 as i64));
+                    format!("{column} {sql_op} {p}")
+                }
+            };
+            parts.push(part);
+        }
+        Some(match parts.len() {
+            0 => "0".to_string(),
+            1 => parts.pop().unwrap_or_default(),
+            _ => format!("({})", parts.join(" OR ")),
+        })
     }
 
     /// Walks a path's steps as joins inside `EXISTS`, and applies `end` to the column it ends in
@@ -320,10 +377,16 @@ impl Translator<'_, '_> {
                     return None;
                 }
                 let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                let l = self.alias();
-                from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
-                wheres.push(format!("{l}.owner = {current}.id"));
-                role_end = Some(format!("{l}.target"));
+                if set {
+                    let l = self.alias();
+                    from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
+                    wheres.push(format!("{l}.owner = {current}.id"));
+                    role_end = Some(format!("{l}.target"));
+                } else {
+                    let column = format!("{current}.{}", quote(&program.entity(current_entity).members[member].name));
+                    wheres.push(format!("{column} IS NOT NULL"));
+                    role_end = Some(column);
+                }
                 break;
             }
             if program.specializations(step.entity).iter().any(|e| !program.entity(*e).persistent) {
@@ -374,6 +437,10 @@ impl Translator<'_, '_> {
             }
         };
         wheres.push(last_pred);
+        if from.is_empty() {
+            // Only the object's own reference to a role: no table to walk.
+            return Some(format!("({})", wheres.join(" AND ")));
+        }
         Some(format!("EXISTS (SELECT 1 FROM {} WHERE {})", from.join(", "), wheres.join(" AND ")))
     }
 
@@ -393,14 +460,7 @@ impl Translator<'_, '_> {
     }
 
     fn one(&mut self, column: &str, ty: Option<AttrType>, op: CmpOp, v: &Const) -> Option<String> {
-        let sql_op = match op {
-            CmpOp::Eq => "=",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        };
+        let sql_op = sql_op(op);
         // An empty constant tests emptiness; an empty column satisfies only `!=`.
         let v = match v {
             Const::Object(id) => {
@@ -472,6 +532,18 @@ impl Translator<'_, '_> {
             // Other pairs: the evaluator's order of mixed kinds is not worth mirroring here.
             _ => None,
         }
+    }
+}
+
+/// The SQL spelling of a comparison.
+fn sql_op(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "=",
+        CmpOp::Ne => "!=",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
     }
 }
 
