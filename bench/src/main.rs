@@ -1,0 +1,597 @@
+//! Side-by-side benchmark of warden against cedar-policy, regorus and a hand-written Rust floor.
+//!
+//! Run with `cargo run --release -p warden-bench` (add `-- --quick` for fewer samples,
+//! `-- --only w1,w3` to pick workloads, `-- --full-cedar` to run cedar at the sizes that are
+//! otherwise extrapolated: 10^6 carts in W2, 10,000 policies in W3; that takes many minutes). Progress and every measurement's spread go to stderr;
+//! the one markdown table goes to stdout.
+
+mod cedar_side;
+mod generate;
+mod harness;
+mod rego_side;
+mod shop;
+mod table;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use warden::eval::access::Op;
+use warden::eval::{Engine, Outcome, PrincipalName, Vars};
+use warden::source::{FileId, SourceMap};
+use warden::store::{ObjectId, Store, Value};
+
+use harness::{measure, measure_each, once, Config, Stats};
+use table::{mb, ratio, time, verdict, Row};
+
+// ---------------------------------------------------------------------------------------------
+// A counting allocator for W4: off (one relaxed load per call) except around what is weighed.
+// ---------------------------------------------------------------------------------------------
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static HELD: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is passed to `System` unchanged; only a counter is kept beside.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            HELD.fetch_add(layout.size() as isize, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            HELD.fetch_add(layout.size() as isize, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        if COUNTING.load(Relaxed) {
+            HELD.fetch_sub(layout.size() as isize, Relaxed);
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            HELD.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns what it made with the heap bytes still held when it returns
+/// (what it allocated minus what it freed).
+fn weigh<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    COUNTING.store(true, Relaxed);
+    let before = HELD.load(Relaxed);
+    let r = f();
+    let after = HELD.load(Relaxed);
+    COUNTING.store(false, Relaxed);
+    (r, (after - before) as f64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options and machine information.
+// ---------------------------------------------------------------------------------------------
+
+struct Options {
+    quick: bool,
+    full_cedar: bool,
+    only: Vec<String>,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut o = Options { quick: false, full_cedar: false, only: Vec::new() };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--quick" => o.quick = true,
+                "--full-cedar" => o.full_cedar = true,
+                "--only" => {
+                    let list = args.next().unwrap_or_else(|| usage("--only needs a list such as w1,w2"));
+                    o.only = list.split(',').map(|s| s.trim().to_ascii_lowercase()).collect();
+                }
+                "-h" | "--help" => usage(""),
+                other => usage(&format!("unknown argument `{other}`")),
+            }
+        }
+        for w in &o.only {
+            if !["w1", "w2", "w3", "w4"].contains(&w.as_str()) {
+                usage(&format!("unknown workload `{w}`"));
+            }
+        }
+        o
+    }
+
+    fn runs(&self, w: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == w)
+    }
+
+    /// Settings for fast operations (W1, warden's queries, the floor).
+    fn fast(&self) -> Config {
+        if self.quick {
+            Config { warmup: Duration::from_millis(30), sample_time: Duration::from_millis(5), samples: 7 }
+        } else {
+            Config { warmup: Duration::from_millis(300), sample_time: Duration::from_millis(20), samples: 21 }
+        }
+    }
+
+    /// Settings for slow operations (peers over thousands of objects, scans).
+    fn slow(&self) -> Config {
+        self.fast().with_samples(if self.quick { 3 } else { 7 })
+    }
+
+    /// Samples for operations of a second or so (W3, W4 loads).
+    fn few(&self) -> usize {
+        if self.quick {
+            2
+        } else {
+            5
+        }
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("error: {problem}");
+    }
+    eprintln!("usage: cargo run --release -p warden-bench [-- [--quick] [--only w1,w2,w3,w4] [--full-cedar]]");
+    std::process::exit(if problem.is_empty() { 0 } else { 2 })
+}
+
+/// A crate's version as locked in the workspace's Cargo.lock.
+fn locked_version(name: &str) -> String {
+    let lock = include_str!("../../Cargo.lock");
+    let key = format!("name = \"{name}\"\nversion = \"");
+    lock.find(&key)
+        .and_then(|i| lock[i + key.len()..].split('"').next())
+        .map(str::to_string)
+        .unwrap_or_else(|| "?".into())
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_else(|_| "?".into());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!(
+        "{cores} cores ({cpu}), {}/{}; warden {}, cedar-policy {}, regorus {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        locked_version("warden"),
+        locked_version("cedar-policy"),
+        locked_version("regorus"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads.
+// ---------------------------------------------------------------------------------------------
+
+/// The clock every engine is given (warden's `now`, cedar's and Rego's `now` in the context/input).
+const NOW: i64 = 0;
+
+fn w1(opts: &Options, rows: &mut Vec<Row>) {
+    eprintln!("W1: one read decision (5 roles, 20 rules)");
+    let cfg = opts.fast();
+    let program = shop::program();
+    let mut engine = Engine::new(&program, Box::new(shop::store(&program, 2_000)), NOW);
+    engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+    let total = program.entity(program.entity_by_name("Shop.Cart").unwrap()).member("Total").unwrap();
+    let own = engine.store.get(ObjectId(1001 + 41)).unwrap().clone();
+    let other = engine.store.get(ObjectId(1001 + 42)).unwrap().clone();
+    assert!(engine.allowed(Op::Read(total), &own));
+    assert!(!engine.allowed(Op::Read(total), &other));
+
+    let cedar = cedar_side::Shop::new(NOW);
+    let entities = cedar.entities([42], [41, 42]);
+    let user = cedar_side::uid("User", "42");
+    let request = |k: u64| {
+        cedar_policy::Request::new(
+            user.clone(),
+            cedar.read_total.clone(),
+            cedar_side::cart_uid(k),
+            cedar.context.clone(),
+            Some(&cedar.schema),
+        )
+        .unwrap()
+    };
+    let (cedar_own, cedar_other) = (request(41), request(42));
+    let cedar_allowed = |r: &cedar_policy::Request| {
+        cedar.authorizer.is_authorized(r, &cedar.policies, &entities).decision() == cedar_policy::Decision::Allow
+    };
+    assert!(cedar_allowed(&cedar_own));
+    assert!(!cedar_allowed(&cedar_other));
+    assert!(cedar.may_read_total(&user, 41, &entities) && !cedar.may_read_total(&user, 42, &entities));
+
+    let mut rego = rego_side::engine();
+    let mut vm = rego_side::vm();
+    let (rego_own, rego_other) = (rego_side::read_total_input(42, 41, NOW), rego_side::read_total_input(42, 42, NOW));
+    assert!(rego_side::allowed(&mut rego, &rego_own));
+    assert!(!rego_side::allowed(&mut rego, &rego_other));
+    assert!(rego_side::allowed_vm(&mut vm, &rego_own));
+    assert!(!rego_side::allowed_vm(&mut vm, &rego_other));
+
+    let plain_user = shop::User { id: 42, name: "user42".into(), roles: shop::CUSTOMER };
+    let (_, carts) = shop::plain(2_000);
+    let (plain_own, plain_other) = (carts[41], carts[42]);
+    assert!(shop::may_read_cart(&plain_user, &plain_own, shop::CartMember::Total, NOW));
+    assert!(!shop::may_read_cart(&plain_user, &plain_other, shop::CartMember::Total, NOW));
+    assert!(shop::may_read_cart(&plain_user, &plain_own, shop::CartMember::Status, NOW));
+    assert_eq!((plain_own.total, plain_user.name.as_str()), (41, "user42"));
+
+    for (case, allow) in [("allow: own cart", true), ("deny: another user's cart", false)] {
+        let (o, c, r) = if allow { (&own, &cedar_own, &rego_own) } else { (&other, &cedar_other, &rego_other) };
+        let p = if allow { plain_own } else { plain_other };
+        let wa = measure(&format!("warden {case}"), &cfg, || engine.allowed(Op::Read(total), black_box(o)));
+        let ce = measure(&format!("cedar {case}"), &cfg, || cedar_allowed(black_box(c)));
+        let re = measure(&format!("regorus interpreter {case}"), &cfg, || rego_side::allowed(&mut rego, black_box(r)));
+        let rv = measure(&format!("regorus rvm {case}"), &cfg, || rego_side::allowed_vm(&mut vm, black_box(r)));
+        let fl = measure(&format!("floor {case}"), &cfg, || {
+            shop::may_read_cart(black_box(&plain_user), black_box(&p), black_box(shop::CartMember::Total), NOW)
+        });
+        let best_rego = re.median.min(rv.median);
+        rows.push(Row {
+            workload: format!("W1 read decision, {case}"),
+            warden: time(wa.median),
+            cedar: time(ce.median),
+            regorus: format!("{} (interp.) / {} (RVM)", time(re.median), time(rv.median)),
+            floor: time(fl.median),
+            cedar_x: ratio(ce.median / wa.median),
+            regorus_x: ratio(best_rego / wa.median),
+            floor_x: ratio(wa.median / fl.median),
+            goal: "≤ 100 ns and ≥ 30× cedar".into(),
+            met: verdict(wa.median <= 100.0 && ce.median / wa.median >= 30.0),
+        });
+    }
+}
+
+/// Per-object figures of a peer measured at `measured_n` objects, for a query over `n`.
+struct PerObject {
+    per_object: f64,
+    measured_n: usize,
+}
+
+impl PerObject {
+    fn cell(&self, n: usize) -> String {
+        let whole = time(self.per_object * n as f64);
+        if n == self.measured_n {
+            format!("{whole} ({}/obj)", time(self.per_object))
+        } else {
+            format!("≈{whole} ({}/obj, extrapolated from {})", time(self.per_object), pow10(self.measured_n))
+        }
+    }
+}
+
+fn pow10(n: usize) -> String {
+    match n {
+        1_000 => "10^3".into(),
+        10_000 => "10^4".into(),
+        100_000 => "10^5".into(),
+        1_000_000 => "10^6".into(),
+        _ => n.to_string(),
+    }
+}
+
+fn w2(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: &mut Option<(f64, f64, usize)>) {
+    eprintln!("W2: which carts may user 42 see");
+    let cfg = opts.fast();
+    let slow = opts.slow();
+    let program = shop::program();
+    let statements = warden::syntax::parse_statements("count(retrieve Shop.Cart)", FileId(0)).unwrap();
+    let stmt = &statements[0];
+
+    // regorus: one evaluation per cart, the per-object cost measured over 10^4 carts.
+    let sample = 10_000usize;
+    let inputs: Vec<_> = (0..sample as u64).map(|k| rego_side::read_total_input(42, k, NOW)).collect();
+    let mut rego = rego_side::engine();
+    let mut vm = rego_side::vm();
+    assert_eq!(inputs.iter().filter(|i| rego_side::allowed(&mut rego, i)).count(), sample / 1000);
+    assert_eq!(inputs.iter().filter(|i| rego_side::allowed_vm(&mut vm, i)).count(), sample / 1000);
+    let ri = measure("regorus interpreter, 10^4 carts", &slow, || {
+        inputs.iter().filter(|i| rego_side::allowed(&mut rego, i)).count()
+    });
+    let rv = measure("regorus rvm, 10^4 carts", &slow, || {
+        inputs.iter().filter(|i| rego_side::allowed_vm(&mut vm, i)).count()
+    });
+    let (best, engine_name) = if rv.median < ri.median { (rv, "RVM") } else { (ri, "interp.") };
+    let rego_per = PerObject { per_object: best.median / sample as f64, measured_n: sample };
+    eprintln!("  (the regorus column uses the {engine_name})");
+    drop((rego, vm, inputs));
+
+    // cedar: one `is_authorized` per cart over an Entities holding all carts, up to 10^5.
+    let cedar = cedar_side::Shop::new(NOW);
+    let user = cedar_side::uid("User", "42");
+    let cedar_max = 100_000usize;
+    let mut cedar_per: Option<PerObject> = None;
+
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let label = pow10(n);
+        let expected = n / 1000;
+        let mut engine = Engine::new(&program, Box::new(shop::store(&program, n)), NOW);
+        engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+        let mut vars = Vars::new();
+        let want = Outcome::Value(Value::Integer(expected as i64));
+        assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), want);
+        let wa = measure(&format!("warden, {label} carts"), &cfg, || engine.run_top(stmt, &mut vars).unwrap());
+        engine.use_indexes = false;
+        assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), want);
+        let ws = measure(&format!("warden scanning (no index), {label} carts"), &slow, || {
+            engine.run_top(stmt, &mut vars).unwrap()
+        });
+        drop(engine);
+
+        let (_, carts) = shop::plain(n);
+        let scan = |carts: &[shop::Cart]| carts.iter().filter(|c| c.owner == 42).count();
+        assert_eq!(scan(&carts), expected);
+        let fl = measure(&format!("floor, {label} carts"), &cfg, || scan(black_box(&carts)));
+        drop(carts);
+
+        if n <= cedar_max || opts.full_cedar {
+            let (entities, bytes) = weigh(|| once(|| cedar.entities(cedar_side::all_users(), 0..n as u64)));
+            let (entities, build_ns) = entities;
+            eprintln!("  cedar Entities of {label} carts: built in {}, {}", time(build_ns), mb(bytes));
+            *cedar_bytes = Some((bytes, build_ns, n));
+            let count = || (0..n as u64).filter(|&k| cedar.may_read_total(&user, k, &entities)).count();
+            let st = if n <= cedar_max {
+                assert_eq!(count(), expected);
+                measure(&format!("cedar, {label} carts"), &slow, count)
+            } else {
+                // --full-cedar: one timed pass, which is also the check.
+                let (c, ns) = once(count);
+                assert_eq!(c, expected);
+                eprintln!("  cedar, {label} carts (once)                  {}", time(ns));
+                Stats { median: ns, min: ns, max: ns }
+            };
+            cedar_per = Some(PerObject { per_object: st.median / n as f64, measured_n: n });
+        }
+        let ce = cedar_per.as_ref().unwrap();
+
+        let per = |s: &Stats| s.median / n as f64;
+        let cedar_x = ce.per_object / per(&wa);
+        let fast_enough = n < 1_000_000 || wa.median < 1e6;
+        rows.push(Row {
+            workload: format!("W2 which carts may user 42 see, {label} carts (indexed)"),
+            warden: format!("{} ({}/obj)", time(wa.median), time(per(&wa))),
+            cedar: ce.cell(n),
+            regorus: format!("{} [{engine_name}]", rego_per.cell(n)),
+            floor: format!("{} ({}/obj)", time(fl.median), time(per(&fl))),
+            cedar_x: ratio(cedar_x),
+            regorus_x: ratio(rego_per.per_object / per(&wa)),
+            floor_x: ratio(wa.median / fl.median),
+            goal: if n == 1_000_000 { "≥ 500× cedar per object; < 1 ms" } else { "≥ 500× cedar per object" }.into(),
+            met: verdict(cedar_x >= 500.0 && fast_enough),
+        });
+        rows.push(Row {
+            workload: format!("W2 same, {label} carts, warden scanning (index off)"),
+            warden: format!("{} ({}/obj)", time(ws.median), time(per(&ws))),
+            floor: format!("{} ({}/obj)", time(fl.median), time(per(&fl))),
+            cedar_x: ratio(ce.per_object / per(&ws)),
+            regorus_x: ratio(rego_per.per_object / per(&ws)),
+            floor_x: ratio(ws.median / fl.median),
+            goal: "≤ 3× floor when scanning".into(),
+            met: verdict(ws.median / fl.median <= 3.0),
+            ..Row::default()
+        });
+    }
+}
+
+/// Cedar's side of W3 for `entities` entities: the schema text, its parse, and a closure that
+/// parses and validates the policies (returning how many and whether they passed cleanly).
+struct CedarW3 {
+    schema: cedar_policy::Schema,
+    schema_text: String,
+    policies: String,
+}
+
+impl CedarW3 {
+    fn new(entities: usize) -> CedarW3 {
+        let (schema_text, policies) = generate::generate_cedar(entities, 10);
+        let schema = Self::parse_schema(&schema_text);
+        CedarW3 { schema, schema_text, policies }
+    }
+
+    fn parse_schema(text: &str) -> cedar_policy::Schema {
+        cedar_policy::Schema::from_cedarschema_str(text).unwrap_or_else(|e| panic!("{e:?}")).0
+    }
+
+    /// `PolicySet::from_str` and strict validation: (policies, passed without warnings).
+    fn check(&self) -> (usize, bool) {
+        let policies: cedar_policy::PolicySet = self.policies.parse().unwrap_or_else(|e| panic!("{e:?}"));
+        let result =
+            cedar_policy::Validator::new(self.schema.clone()).validate(&policies, cedar_policy::ValidationMode::Strict);
+        (policies.policies().count(), result.validation_passed_without_warnings())
+    }
+
+    /// Checks once, asserting the outcome.
+    fn assert_clean(&self, rules: usize) {
+        let (count, passed) = self.check();
+        assert_eq!(count, rules);
+        assert!(passed, "cedar: the generated policies must validate");
+    }
+}
+
+fn w3(opts: &Options, rows: &mut Vec<Row>) {
+    eprintln!("W3: parse and check generated rules");
+    let mut warden_figures = Vec::new();
+    for (entities, rules) in [(100usize, 1_000usize), (1_000, 10_000)] {
+        let text = generate::generate(entities, 10);
+        let mut sources = SourceMap::new();
+        sources.add("generated.rules", text);
+        let checked = warden::load::load(sources.clone());
+        assert!(checked.diagnostics.is_empty(), "the generated program must be clean");
+        assert_eq!(checked.program.access_rules.len(), rules);
+        drop(checked);
+        let wa =
+            measure_each(&format!("warden load, {rules} rules"), opts.few(), || warden::load::load(sources.clone()));
+        // Of which parsing (pest and lowering to the AST), the rest being the checks.
+        let text = generate::generate(entities, 10);
+        let parse = measure_each(&format!("warden parse only, {rules} rules"), opts.few(), || {
+            warden::syntax::parse_file(&text, FileId(0)).unwrap()
+        });
+        warden_figures.push((wa, parse));
+    }
+
+    // Cedar's validator typechecks every policy in every request environment of the schema
+    // (action x principal type x resource type); both grow tenfold from 1,000 to 10,000 rules,
+    // so the 10,000 figure is the 1,000 one times 100 unless `--full-cedar` asks for the real
+    // thing (one run of about 9 minutes here: 547 s, a little over the x100 estimate).
+    let small = CedarW3::new(100);
+    small.assert_clean(1_000);
+    let c1k = measure_each("cedar parse + validate, 1000 policies", opts.few(), || small.check());
+    let s1k =
+        measure_each("cedar schema parse, 100 entity types", opts.few(), || CedarW3::parse_schema(&small.schema_text));
+    drop(small);
+    let big = CedarW3::new(1_000);
+    let s10k =
+        measure_each("cedar schema parse, 1000 entity types", opts.few(), || CedarW3::parse_schema(&big.schema_text));
+    let (c10k, how) = if opts.full_cedar {
+        let ((count, passed), ns) = once(|| big.check());
+        assert_eq!(count, 10_000);
+        assert!(passed, "cedar: the generated policies must validate");
+        eprintln!("  cedar parse + validate, 10000 policies (once)   {}", time(ns));
+        (ns, "measured once".to_string())
+    } else {
+        let ns = c1k.median * 100.0;
+        eprintln!("  cedar parse + validate, 10000 policies: ≈{} (extrapolated, x100)", time(ns));
+        (ns, "extrapolated: 10^3 figure ×100".to_string())
+    };
+    drop(big);
+
+    for ((entities, rules), ((wa, parse), (check, schema, how))) in [(100usize, 1_000usize), (1_000, 10_000)]
+        .into_iter()
+        .zip(warden_figures.iter().zip([(c1k.median, s1k.median, String::new()), (c10k, s10k.median, how)]))
+    {
+        let total = check + schema;
+        let prefix = if how.starts_with("extrapolated") { "≈" } else { "" };
+        let note = if how.is_empty() { String::new() } else { format!(", {how}") };
+        rows.push(Row {
+            workload: format!("W3 parse + check {rules} rules ({entities} entities)"),
+            warden: format!("{} (parsing {})", time(wa.median), time(parse.median)),
+            cedar: format!("{prefix}{} ({} policies{note} + {} schema)", time(total), time(check), time(schema)),
+            cedar_x: ratio(total / wa.median),
+            goal: if rules == 10_000 { "< 100 ms" } else { "" }.into(),
+            met: if rules == 10_000 { verdict(wa.median < 100e6) } else { String::new() },
+            ..Row::default()
+        });
+    }
+}
+
+fn w4(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: Option<(f64, f64, usize)>) {
+    eprintln!("W4: a store of 10^6 carts");
+    let n = 1_000_000usize;
+    let program = shop::program();
+    let (store, warden_bytes) = weigh(|| shop::store(&program, n));
+    let ((users, carts), plain_bytes) = weigh(|| shop::plain(n));
+    assert_eq!(store.all().len(), n + shop::USERS as usize);
+    assert_eq!((users.len(), carts.len()), (shop::USERS as usize, n));
+    assert_eq!((users[41].name.as_str(), carts[41].total), ("user42", 41));
+    drop((users, carts));
+    eprintln!("  warden MemoryStore {}, plain structs {}", mb(warden_bytes), mb(plain_bytes));
+    let cart = program.entity(program.entity_by_name("Shop.Cart").unwrap());
+    eprintln!(
+        "  (a warden Value is {} bytes, an Object {} bytes plus a value for each of Cart's {} members; a plain Cart is {} bytes)",
+        std::mem::size_of::<Value>(),
+        std::mem::size_of::<warden::store::Object>(),
+        cart.members.len(),
+        std::mem::size_of::<shop::Cart>()
+    );
+
+    // cedar: weighed (and timed) while W2 built its Entities of 10^5 carts, or now.
+    let (cedar_bytes, cedar_build_ns, cedar_n) = cedar_bytes.unwrap_or_else(|| {
+        let cedar = cedar_side::Shop::new(NOW);
+        let m = 100_000;
+        let ((entities, ns), bytes) = weigh(|| once(|| cedar.entities(cedar_side::all_users(), 0..m as u64)));
+        drop(entities);
+        (bytes, ns, m)
+    });
+    let scale = n as f64 / cedar_n as f64;
+    let extrapolated = if cedar_n == n { String::new() } else { format!(", ×{scale} from {}", pow10(cedar_n)) };
+    let mem_x = warden_bytes / plain_bytes;
+    rows.push(Row {
+        workload: "W4 heap held by 1,000 users + 10^6 carts".into(),
+        warden: mb(warden_bytes),
+        cedar: format!("≈{} (Entities{extrapolated})", mb(cedar_bytes * scale)),
+        floor: format!("{} (Vec of structs)", mb(plain_bytes)),
+        cedar_x: ratio(cedar_bytes * scale / warden_bytes),
+        floor_x: ratio(mem_x),
+        goal: "≤ 2× plain structs".into(),
+        met: verdict(mem_x <= 2.0),
+        ..Row::default()
+    });
+
+    let put = measure_each("warden build 10^6 carts with put", opts.few(), || shop::store(&program, n));
+    let fl = measure_each("floor build Vec of 10^6 structs", opts.few(), || shop::plain(n));
+    rows.push(Row {
+        workload: "W4 load 10^6 carts (+1,000 users) in memory".into(),
+        warden: format!("{} (`put`)", time(put.median)),
+        cedar: format!("≈{} (`Entities::from_entities`{extrapolated})", time(cedar_build_ns * scale)),
+        floor: time(fl.median),
+        cedar_x: ratio(cedar_build_ns * scale / put.median),
+        floor_x: ratio(put.median / fl.median),
+        goal: "< 1 s".into(),
+        met: verdict(put.median < 1e9),
+        ..Row::default()
+    });
+
+    let path = std::env::temp_dir().join(format!("warden-bench-{}.json", std::process::id()));
+    warden::store::save_json(&program, &store, &path).unwrap();
+    drop(store);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let loaded = warden::store::load_json(&program, &text).unwrap_or_else(|e| panic!("{:?}", &e[..e.len().min(3)]));
+    assert_eq!(loaded.all().len(), n + shop::USERS as usize);
+    drop(loaded);
+    let js = measure_each("warden load_json 10^6 carts", opts.few(), || warden::store::load_json(&program, &text));
+    rows.push(Row {
+        workload: format!("W4 load 10^6 carts from JSON ({})", mb(text.len() as f64)),
+        warden: format!("{} (`load_json`)", time(js.median)),
+        goal: "< 1 s".into(),
+        met: verdict(js.median < 1e9),
+        ..Row::default()
+    });
+}
+
+fn main() {
+    let opts = Options::parse();
+    let info = machine();
+    eprintln!("{info}{}", if opts.quick { " (quick)" } else { "" });
+    let mut rows = Vec::new();
+    let mut cedar_bytes = None;
+    if opts.runs("w1") {
+        w1(&opts, &mut rows);
+    }
+    if opts.runs("w2") {
+        w2(&opts, &mut rows, &mut cedar_bytes);
+    }
+    if opts.runs("w3") {
+        w3(&opts, &mut rows);
+    }
+    if opts.runs("w4") {
+        w4(&opts, &mut rows, cedar_bytes);
+    }
+    println!("Machine: {info}{}\n", if opts.quick { " — quick run (fewer samples)" } else { "" });
+    table::print(&rows);
+    println!(
+        "\nMedians of timed batches (std::time::Instant) after a warm-up; all figures from this one run. \
+         Ratios over 1× mean warden is faster (or smaller), except warden ÷ floor."
+    );
+}
