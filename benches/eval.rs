@@ -6,86 +6,13 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use warden::eval::access::Op;
 use warden::eval::{Engine, PrincipalName, Vars};
-use warden::model::Program;
-use warden::source::SourceMap;
 use warden::store::sqlite::Mode;
-use warden::store::{MemoryStore, Object, ObjectId, SqliteStore, Store, Value};
+use warden::store::{ObjectId, SqliteStore, Value};
 
-/// Five module roles and twenty rules over four entities; Customers own their carts.
-const PROGRAM: &str = r#"
-module Shop {
-  enumeration Status { Open, Paid, Cancelled }
-  entity Cart { stores owner, createdDate  Total: Decimal = 0  Status: Status = Open }
-  entity Line { stores owner  Quantity: Integer = 1 }
-  entity Product { Name: String  Price: Decimal  Cost: Decimal }
-  entity Note { Text: String }
-  association Line_Cart: Line -> Cart
-  module role Customer
-  module role Guest
-  module role Clerk
-  module role Manager
-  module role Auditor
-  access Cart for Customer { create delete write Total, Status where [System.owner = '[%CurrentUser%]'] }
-  access Cart for Guest { create write Total where [System.owner = '[%CurrentUser%]'] }
-  access Cart for Clerk { read Total, Status where [Status = 'Open'] }
-  access Cart for Manager { read * where [createdDate > '[%CurrentDateTime%] - 30 * [%DayLength%]'] }
-  access Cart for Auditor { read Total where [Status = 'Paid'] }
-  access Line for Customer { create delete write Quantity, Line_Cart where [System.owner = '[%CurrentUser%]'] }
-  access Line for Guest { create write Quantity where [System.owner = '[%CurrentUser%]'] }
-  access Line for Clerk { read Quantity where [Shop.Line_Cart/Shop.Cart/Status = 'Open'] }
-  access Line for Manager { read * }
-  access Line for Auditor { read Quantity }
-  access Product for Customer { read Name, Price }
-  access Product for Guest { read Name, Price }
-  access Product for Clerk { read Name, Price }
-  access Product for Manager { create delete write * }
-  access Product for Auditor { read * }
-  access Note for Customer { read Text }
-  access Note for Guest { read Text }
-  access Note for Clerk { write Text }
-  access Note for Manager { write Text }
-  access Note for Auditor { read Text }
-}
-user role Buyer: Shop.Customer
-user role Visitor: Shop.Guest
-user role Staff: Shop.Clerk
-user role Boss: Shop.Manager
-user role Inspector: Shop.Auditor
-"#;
+#[path = "fixtures/shop.rs"]
+mod shop;
 
-fn program() -> Program {
-    let mut sources = SourceMap::new();
-    sources.add("bench.rules", PROGRAM);
-    let checked = warden::load::load(sources);
-    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
-    assert_eq!(checked.program.access_rules.len(), 20);
-    checked.program
-}
-
-/// 1,000 users (ids 1..=1000, all Buyers) and `carts` carts owned round-robin.
-fn store(program: &Program, carts: usize) -> MemoryStore {
-    let mut s = MemoryStore::new();
-    let user = program.entity_by_name("System.User").unwrap();
-    let cart = program.entity_by_name("Shop.Cart").unwrap();
-    let role = ObjectId::of_role(program.user_role_by_name("Buyer").unwrap());
-    let (name, roles) =
-        (program.entity(user).member("Name").unwrap(), program.entity(user).member("System.UserRoles").unwrap());
-    for i in 1..=1000u64 {
-        let mut o = Object::new(program, ObjectId(i), user);
-        o.values[name] = Value::String(format!("user{i}"));
-        o.values[roles] = Value::List(vec![role]);
-        s.put(o);
-    }
-    let owner = program.entity(cart).member("System.owner").unwrap();
-    let total = program.entity(cart).member("Total").unwrap();
-    for k in 0..carts as u64 {
-        let mut o = Object::new(program, ObjectId(1001 + k), cart);
-        o.values[owner] = Value::Object(ObjectId(1 + k % 1000));
-        o.values[total] = Value::Integer(k as i64 % 100);
-        s.put(o);
-    }
-    s
-}
+use shop::{program, store};
 
 fn decision(c: &mut Criterion) {
     let program = program();

@@ -1,46 +1,10 @@
-//! W3's generated programs: warden's generator copied from `benches/check.rs`, and the same
+//! W3's generated programs: warden's generator (shared with `benches/check.rs`), and the same
 //! entities and rules written as a Cedar schema and policies.
 
-/// A program of `entities` entities in 10 modules, each with 10 rules
-/// (owner constraints, paths, tokens and plain grants mixed).
-pub fn generate(entities: usize, rules_per_entity: usize) -> String {
-    let mut out = String::new();
-    let modules = 10;
-    for m in 0..modules {
-        out.push_str(&format!("module M{m} {{\n  enumeration State {{ Open, Closed }}\n"));
-        for r in 0..5 {
-            out.push_str(&format!("  module role R{r}\n"));
-        }
-        for e in (m..entities).step_by(modules) {
-            out.push_str(&format!(
-                "  entity E{e} {{\n    stores owner, createdDate\n    Name: String(200)\n    Amount: Decimal\n    State: State = Open\n  }}\n"
-            ));
-            if e >= modules {
-                out.push_str(&format!("  association E{e}_Parent: E{e} -> E{} \n", e - modules));
-            }
-            for k in 0..rules_per_entity {
-                let role = k % 5;
-                let body = match k % 5 {
-                    0 => "create\n    delete\n    write Name, Amount\n    where [System.owner = '[%CurrentUser%]']"
-                        .to_string(),
-                    1 => "read *\n    where [createdDate > '[%CurrentDateTime%] - 30 * [%DayLength%]']".to_string(),
-                    2 if e >= modules => format!(
-                        "read Name\n    where [M{m}.E{e}_Parent/M{m}.E{}/State = 'Closed' and Amount > 10]",
-                        e - modules
-                    ),
-                    3 => "read Name, State\n    where [contains(Name, 'x') or not(State = 'Open')]".to_string(),
-                    _ => "read Name, Amount".to_string(),
-                };
-                out.push_str(&format!("  access E{e} for R{role} {{\n    {body}\n  }}\n"));
-            }
-        }
-        out.push_str("}\n");
-    }
-    for m in 0..modules {
-        out.push_str(&format!("user role U{m}: M{m}.R0, M{m}.R1\n"));
-    }
-    out
-}
+#[path = "../../benches/fixtures/generate.rs"]
+mod fixture;
+
+pub use fixture::generate;
 
 /// The same program for Cedar: a schema (a namespace per module, an entity type per entity, the
 /// association as an optional attribute, and per entity member-level actions with `"read E<n>"`
