@@ -205,6 +205,19 @@ impl Translator<'_, '_> {
                         let Operand::Path(p) = &args[0] else { return None };
                         return self.length(p, *op, other, entity, alias);
                     }
+                    (Operand::Func { func: Func::DatePart(part, tz), args }, other)
+                        if matches!(args.as_slice(), [Operand::Path(_)]) =>
+                    {
+                        let Operand::Path(p) = &args[0] else { return None };
+                        let values = self.constants(other)?;
+                        // The part and the zone are checked names from the program, not data.
+                        let part = crate::model::xpath::DatePart::NAMES.iter().position(|(_, d)| d == part)?;
+                        let tz = tz.name();
+                        return self.along(p, entity, alias, |t, column, _| {
+                            let value = format!("warden_date_part({column}, {part}, '{tz}')");
+                            t.any(&value, Some(AttrType::Integer), *op, &values)
+                        });
+                    }
                     _ => return None,
                 };
                 let values = self.constants(other)?;
@@ -525,7 +538,7 @@ impl Translator<'_, '_> {
                     let p = self.param(SqlValue::Text(name));
                     Some(wrap(format!("{column} {sql_op} {p}")))
                 }
-                // Enumerations order by declaration, which the stored names do not show.
+                // The checker refuses ordering an enumeration (E0515).
                 _ => None,
             },
             (AttrType::Enum(_), XValue::Enum(..)) => mismatch(),

@@ -997,7 +997,9 @@ mod functions {
 
     /// Registers `warden_fold(text)` (case folding for `=` and `!=`),
     /// `warden_contains`, `warden_starts`, `warden_ends` (case-insensitive tests),
-    /// `warden_length` (characters) and `warden_decimal_cmp(a, b)` (exact decimal order: -1, 0, 1).
+    /// `warden_length` (characters), `warden_date_part(ms, part, zone)` (the `*-from-dateTime`
+    /// functions, by their position in `DatePart::NAMES`) and `warden_decimal_cmp(a, b)`
+    /// (exact decimal order: -1, 0, 1).
     pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
         let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
         conn.create_scalar_function("warden_fold", 1, flags, |ctx| {
@@ -1018,6 +1020,15 @@ mod functions {
         }
         conn.create_scalar_function("warden_length", 1, flags, |ctx| {
             Ok(ctx.get::<Option<String>>(0)?.map(|s| s.chars().count() as i64))
+        })?;
+        conn.create_scalar_function("warden_date_part", 3, flags, |ctx| {
+            let (ms, part, tz) = (ctx.get::<Option<i64>>(0)?, ctx.get::<i64>(1)?, ctx.get::<String>(2)?);
+            let part = crate::model::xpath::DatePart::NAMES.get(part as usize).map(|(_, p)| *p);
+            let tz = tz.parse::<chrono_tz::Tz>().ok();
+            Ok(match (ms, part, tz) {
+                (Some(ms), Some(part), Some(tz)) => Some(crate::time::date_part(ms, part, tz)),
+                _ => None,
+            })
         })?;
         conn.create_scalar_function("warden_decimal_cmp", 2, flags, |ctx| {
             let number = |i: usize| -> rusqlite::Result<Option<rust_decimal::Decimal>> {
