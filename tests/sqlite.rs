@@ -109,6 +109,11 @@ const CONSTRAINTS: &[&str] = &[
     "[Docs.Doc_Reviewer/System.User/System.UserRoles = '[%UserRole_R%]']",
     "[not(Level > 3 and Done = true()) or Kind = 'Letter']",
     "[Level > 1][Title != empty]",
+    "[Level < Price]",
+    "[Level = Price]",
+    "[not(Level != Price)]",
+    "[Title = Title]",
+    "[Due > createdDate]",
     "[Docs.Doc_Reviewer = '[%CurrentUser%]' or Docs.Doc_Parent/Docs.Doc/System.owner = '[%CurrentUser%]']",
 ];
 

@@ -193,6 +193,7 @@ impl Translator<'_, '_> {
             }
             Cond::Compare { lhs, op, rhs, .. } => {
                 let (path, op, other) = match (lhs, rhs) {
+                    (Operand::Path(a), Operand::Path(b)) => return self.two_attributes(a, *op, b, entity, alias),
                     (Operand::Path(p), other) if !matches!(other, Operand::Path(_) | Operand::Func { .. }) => {
                         (p, *op, other)
                     }
@@ -237,6 +238,41 @@ impl Translator<'_, '_> {
                 self.any(&column, Some(ty), op, &values)
             }
         }
+    }
+
+    /// Two attributes of the object itself compared (`[Age < Points]`): an empty side makes it
+    /// false, strings are equal ignoring case and ordered by code point, numbers exactly.
+    fn two_attributes(&mut self, a: &Path, op: CmpOp, b: &Path, entity: EntityId, alias: &str) -> Option<String> {
+        let program = self.engine.program;
+        let own = |p: &Path| match p.end {
+            PathEnd::Attribute { member, ty } if p.steps.is_empty() => {
+                Some((format!("{alias}.{}", quote(&program.entity(entity).members[member].name)), ty))
+            }
+            _ => None,
+        };
+        let ((x, tx), (y, ty)) = (own(a)?, own(b)?);
+        let sql_op = sql_op(op);
+        let integer = |t: AttrType| matches!(t, AttrType::Integer | AttrType::Long | AttrType::AutoNumber);
+        let number = |t: AttrType| integer(t) || t == AttrType::Decimal;
+        let text = |t: AttrType| matches!(t, AttrType::String(_) | AttrType::HashedString);
+        let compared = match (tx, ty) {
+            (l, r) if integer(l) && integer(r) => format!("{x} {sql_op} {y}"),
+            (l, r) if number(l) && number(r) => format!("warden_decimal_cmp({x}, {y}) {sql_op} 0"),
+            (l, r) if text(l) && text(r) => match op {
+                CmpOp::Eq | CmpOp::Ne => format!("warden_fold({x}) {sql_op} warden_fold({y})"),
+                _ => format!("{x} {sql_op} {y}"),
+            },
+            (AttrType::Boolean, AttrType::Boolean) | (AttrType::DateTime, AttrType::DateTime) => {
+                format!("{x} {sql_op} {y}")
+            }
+            (AttrType::Enum(e), AttrType::Enum(f)) if e == f && matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                format!("{x} {sql_op} {y}")
+            }
+            // Values of different kinds are only unequal.
+            _ if op == CmpOp::Ne => "1".to_string(),
+            _ => "0".to_string(),
+        };
+        Some(format!("({x} IS NOT NULL AND {y} IS NOT NULL AND {compared})"))
     }
 
     /// `length(path) op constant`.
