@@ -226,9 +226,14 @@ pub fn open(program: &Program, path: &std::path::Path, writable: bool) -> Result
         let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
         return Ok(Box::new(SqliteStore::open(program, path, mode)?));
     }
+    Ok(Box::new(read_json(program, path)?))
+}
+
+/// Reads and loads a JSON store file.
+fn read_json(program: &Program, path: &std::path::Path) -> Result<MemoryStore, Vec<StoreError>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![StoreError { path: path.display().to_string(), message: format!("cannot read: {e}") }])?;
-    Ok(Box::new(load_json(program, &text)?))
+    load_json(program, &text)
 }
 
 /// Copies the store at `from` into a new store at `to` (either may be JSON or SQLite;
@@ -271,9 +276,7 @@ pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Res
 /// Reads the store at `path` (JSON or SQLite) into memory.
 pub fn load_into_memory(program: &Program, path: &std::path::Path) -> Result<MemoryStore, Vec<StoreError>> {
     if !sqlite::is_sqlite_path(path) {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![StoreError { path: path.display().to_string(), message: format!("cannot read: {e}") }])?;
-        return load_json(program, &text);
+        return read_json(program, path);
     }
     let source = SqliteStore::open(program, path, sqlite::Mode::Read)?;
     let mut memory = MemoryStore::new();

@@ -264,12 +264,13 @@ impl<'p> Engine<'p> {
                 let entity = self.entity_id(entity, frame)?;
                 let constraint = self.retrieve_constraint(entity, constraints, frame);
                 let vars: super::Vars = frame.vars.clone();
-                if let Some(ids) = self.retrieve_by_sql(entity, constraint.as_ref(), &vars, frame.rights) {
-                    return Ok(ids);
-                }
+                let candidates = match self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {
+                    super::plan::Candidates::Answer(ids) => return Ok(ids),
+                    super::plan::Candidates::Check(ids) => ids,
+                };
                 let session = self.session();
                 let mut out = Vec::new();
-                for id in self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {
+                for id in candidates {
                     // Database retrieves see committed objects (as this session changed them)
                     // and the session's own non-persistent objects; never others' uncommitted ones.
                     let Some(object) = self.object(id) else { continue };

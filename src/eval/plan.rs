@@ -1,7 +1,9 @@
 //! Retrieve planning: the candidates a retrieve must look at. An owner-style
 //! constraint (`[Assoc = '[%CurrentUser%]']`, `[Assoc = $var]`) is answered from
 //! the store's reference index instead of a scan; every candidate still passes
-//! the full check, so planning changes the cost, never the answer.
+//! the full check, so planning changes the cost, never the answer. On a store that
+//! speaks SQL, one query selects the candidates; when the query is exact and the
+//! session has nothing uncommitted, its rows are the answer itself.
 
 use std::collections::BTreeSet;
 
@@ -13,20 +15,36 @@ use crate::model::*;
 use crate::store::{ObjectId, Value};
 use crate::syntax::ast::CmpOp;
 
+/// What a retrieve must look at (ascending ids).
+pub(crate) enum Candidates {
+    /// Every object the retrieve may return is among these; each must pass the full check.
+    Check(Vec<ObjectId>),
+    /// Exactly the objects the retrieve returns (an exact SQL query; the differential
+    /// tests in `tests/sqlite.rs` hold such queries to the evaluator's answers).
+    Answer(Vec<ObjectId>),
+}
+
 impl Engine<'_> {
-    /// Every object a retrieve of `entity` may return is among these (ascending).
+    /// The objects a retrieve of `entity` must look at.
     pub(crate) fn retrieve_candidates(
         &self,
         entity: EntityId,
         query: Option<&Cond>,
         vars: &Vars,
         rights: Rights,
-    ) -> Vec<ObjectId> {
+    ) -> Candidates {
         if !self.use_indexes {
-            return self.candidate_ids(entity);
+            return Candidates::Check(self.candidate_ids(entity));
         }
         let mut out: BTreeSet<ObjectId> = BTreeSet::new();
-        if let Some(ids) = self.sql_candidates(entity, query, vars, rights) {
+        let sql = self.store.speaks_sql().then(|| self.retrieve_sql(entity, query, vars, rights)).flatten();
+        if let Some((q, ids)) = sql.and_then(|q| self.store.select_ids(&q.text, &q.params).map(|ids| (q, ids))) {
+            let roles = self.program.is_a(SYSTEM_USER_ROLE, entity);
+            if q.exact && !roles && self.session().uncommitted.is_empty() {
+                let mut ids = ids;
+                ids.sort_unstable();
+                return Candidates::Answer(ids);
+            }
             out.extend(ids);
             if self.program.is_a(SYSTEM_USER_ROLE, entity) {
                 out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
@@ -36,7 +54,7 @@ impl Engine<'_> {
                     out.insert(*id);
                 }
             }
-            return out.into_iter().collect();
+            return Candidates::Check(out.into_iter().collect());
         }
         for e in self.program.specializations(entity) {
             if e == SYSTEM_USER_ROLE {
@@ -57,47 +75,7 @@ impl Engine<'_> {
                 out.insert(*id);
             }
         }
-        out.into_iter().collect()
-    }
-
-    /// On a store that speaks SQL, when the query is exact and this session has nothing
-    /// uncommitted: the answer itself, with no object looked at. The differential tests
-    /// (`tests/sqlite.rs`) hold exact queries to the evaluator's answers.
-    pub(crate) fn retrieve_by_sql(
-        &self,
-        entity: EntityId,
-        query: Option<&Cond>,
-        vars: &Vars,
-        rights: Rights,
-    ) -> Option<Vec<ObjectId>> {
-        if !self.store.speaks_sql() || !self.use_indexes || !self.session().uncommitted.is_empty() {
-            return None;
-        }
-        if self.program.is_a(SYSTEM_USER_ROLE, entity) {
-            return None;
-        }
-        let q = self.retrieve_sql(entity, query, vars, rights)?;
-        if !q.exact {
-            return None;
-        }
-        let mut ids = self.store.select_ids(&q.text, &q.params)?;
-        ids.sort_unstable();
-        Some(ids)
-    }
-
-    /// On a store that speaks SQL: the committed candidates, selected by one query.
-    fn sql_candidates(
-        &self,
-        entity: EntityId,
-        query: Option<&Cond>,
-        vars: &Vars,
-        rights: Rights,
-    ) -> Option<Vec<ObjectId>> {
-        if !self.store.speaks_sql() {
-            return None;
-        }
-        let q = self.retrieve_sql(entity, query, vars, rights)?;
-        self.store.select_ids(&q.text, &q.params)
+        Candidates::Check(out.into_iter().collect())
     }
 
     /// When every applicable rule of `e` is owner-style, the objects those rules can show.

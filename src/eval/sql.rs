@@ -200,24 +200,9 @@ impl Translator<'_, '_> {
                     (other, Operand::Path(p)) if !matches!(other, Operand::Path(_) | Operand::Func { .. }) => {
                         (p, flip(*op), other)
                     }
-                    (Operand::Func { func: Func::Length, args }, other)
-                        if matches!(args.as_slice(), [Operand::Path(_)]) =>
-                    {
-                        let Operand::Path(p) = &args[0] else { return None };
-                        return self.length(p, *op, other, entity, alias);
-                    }
-                    (Operand::Func { func: Func::DatePart(part, tz), args }, other)
-                        if matches!(args.as_slice(), [Operand::Path(_)]) =>
-                    {
-                        let Operand::Path(p) = &args[0] else { return None };
-                        let values = self.constants(other)?;
-                        // The part and the zone are checked names from the program, not data.
-                        let part = crate::model::xpath::DatePart::NAMES.iter().position(|(_, d)| d == part)?;
-                        let tz = tz.name();
-                        return self.along(p, entity, alias, |t, column, _| {
-                            let value = format!("warden_date_part({column}, {part}, '{tz}')");
-                            t.any(&value, Some(AttrType::Integer), *op, &values)
-                        });
+                    (Operand::Func { func, args }, other) => {
+                        let [Operand::Path(p)] = args.as_slice() else { return None };
+                        return self.function(*func, p, *op, other, entity, alias);
                     }
                     _ => return None,
                 };
@@ -275,11 +260,29 @@ impl Translator<'_, '_> {
         Some(format!("({x} IS NOT NULL AND {y} IS NOT NULL AND {compared})"))
     }
 
-    /// `length(path) op constant`.
-    fn length(&mut self, path: &Path, op: CmpOp, other: &Operand, entity: EntityId, alias: &str) -> Option<String> {
+    /// `length(path) op constant` and `*-from-dateTime(path) op constant`: the evaluator's own
+    /// code as SQL functions over the values the path reaches.
+    fn function(
+        &mut self,
+        func: Func,
+        path: &Path,
+        op: CmpOp,
+        other: &Operand,
+        entity: EntityId,
+        alias: &str,
+    ) -> Option<String> {
+        let (name, more) = match func {
+            Func::Length => ("warden_length", String::new()),
+            // The part and the zone are checked names from the program, not data.
+            Func::DatePart(part, tz) => {
+                let part = crate::model::xpath::DatePart::NAMES.iter().position(|(_, d)| *d == part)?;
+                ("warden_date_part", format!(", {part}, '{}'", tz.name()))
+            }
+            Func::Contains | Func::StartsWith | Func::EndsWith => return None,
+        };
         let values = self.constants(other)?;
         self.along(path, entity, alias, |t, column, _| {
-            t.any(&format!("warden_length({column})"), Some(AttrType::Integer), op, &values)
+            t.any(&format!("{name}({column}{more})"), Some(AttrType::Integer), op, &values)
         })
     }
 

@@ -333,17 +333,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(path, e))?;
         let schema = Schema::of(program);
-        let mut store = SqliteStore {
-            mem: MemoryStore::new(),
-            conn,
-            schema,
-            depth: 0,
-            issued: 0,
-            persist: mode != Mode::Read,
-            held: false,
-            version: 0,
-            failure: None,
-        };
+        let mut store = SqliteStore::new(conn, schema, mode != Mode::Read);
         store.prepare(path, mode).map_err(|e| fail(path, e))?;
         let problems = store.fit(program);
         if !problems.is_empty() {
@@ -358,25 +348,29 @@ impl SqliteStore {
         let begin = if store.persist { "BEGIN IMMEDIATE" } else { "BEGIN" };
         store.conn.execute_batch(begin).map_err(|e| fail(path, e))?;
         store.held = store.persist;
-        store.load(program, path)?;
+        store.load(program)?;
         store.version = store.data_version().map_err(|e| fail(path, e))?;
         Ok(store)
+    }
+
+    fn new(conn: Connection, schema: Schema, persist: bool) -> SqliteStore {
+        SqliteStore {
+            mem: MemoryStore::new(),
+            conn,
+            schema,
+            depth: 0,
+            issued: 0,
+            persist,
+            held: false,
+            version: 0,
+            failure: None,
+        }
     }
 
     /// A new, empty store in memory (for tests: the same tables and queries, no file).
     pub fn in_memory(program: &Program) -> SqliteStore {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-        let mut store = SqliteStore {
-            mem: MemoryStore::new(),
-            conn,
-            schema: Schema::of(program),
-            depth: 0,
-            issued: 0,
-            persist: true,
-            held: false,
-            version: 0,
-            failure: None,
-        };
+        let mut store = SqliteStore::new(conn, Schema::of(program), true);
         let path = Path::new(":memory:");
         store.prepare(path, Mode::Create).expect("a new in-memory database takes the schema");
         store.create_missing(Mode::Create).expect("a new in-memory database takes the schema");
@@ -530,7 +524,7 @@ impl SqliteStore {
     }
 
     /// Reads every object into the mirror, checking values against the schema.
-    fn load(&mut self, program: &Program, path: &Path) -> Result<(), Vec<StoreError>> {
+    fn load(&mut self, program: &Program) -> Result<(), Vec<StoreError>> {
         let mut errors = Vec::new();
         let mut objects: Vec<Object> = Vec::new();
         let mut position: HashMap<u64, usize> = HashMap::new();
@@ -653,7 +647,6 @@ impl SqliteStore {
             self.mem.put(o);
         }
         self.mem.raise_next(next);
-        let _ = path;
         Ok(())
     }
 
