@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use warden::eval::access::Op;
 use warden::eval::{Engine, PrincipalName, Vars};
 use warden::store::sqlite::Mode;
-use warden::store::{ObjectId, SqliteStore, Value};
+use warden::store::{SqliteStore, Value};
 
 #[path = "fixtures/shop.rs"]
 mod shop;
@@ -16,13 +16,7 @@ use shop::{program, store};
 
 fn decision(c: &mut Criterion) {
     let program = program();
-    let mut engine = Engine::new(&program, Box::new(store(&program, 2_000)), 0);
-    engine.act_as(&PrincipalName::User("user42".into())).unwrap();
-    let total = program.entity(program.entity_by_name("Shop.Cart").unwrap()).member("Total").unwrap();
-    let own = engine.store.get(ObjectId(1001 + 41)).unwrap().clone();
-    let other = engine.store.get(ObjectId(1001 + 42)).unwrap().clone();
-    assert!(engine.allowed(Op::Read(total), &own));
-    assert!(!engine.allowed(Op::Read(total), &other));
+    let (engine, total, own, other) = shop::decision_setup(&program);
     let mut group = c.benchmark_group("decision");
     group.bench_function("read_own_cart_allow", |b| b.iter(|| engine.allowed(Op::Read(total), &own)));
     group.bench_function("read_other_cart_deny", |b| b.iter(|| engine.allowed(Op::Read(total), &other)));

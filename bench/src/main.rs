@@ -20,7 +20,7 @@ use std::time::Duration;
 use warden::eval::access::Op;
 use warden::eval::{Engine, Outcome, PrincipalName, Vars};
 use warden::source::{FileId, SourceMap};
-use warden::store::{ObjectId, Store, Value};
+use warden::store::{Store, Value};
 
 use harness::{measure, measure_each, once, Config, Stats};
 use table::{mb, ratio, time, verdict, Row};
@@ -193,13 +193,7 @@ fn w1(opts: &Options, rows: &mut Vec<Row>) {
     eprintln!("W1: one read decision (5 roles, 20 rules)");
     let cfg = opts.fast();
     let program = shop::program();
-    let mut engine = Engine::new(&program, Box::new(shop::store(&program, 2_000)), NOW);
-    engine.act_as(&PrincipalName::User("user42".into())).unwrap();
-    let total = program.entity(program.entity_by_name("Shop.Cart").unwrap()).member("Total").unwrap();
-    let own = engine.store.get(ObjectId(1001 + 41)).unwrap().clone();
-    let other = engine.store.get(ObjectId(1001 + 42)).unwrap().clone();
-    assert!(engine.allowed(Op::Read(total), &own));
-    assert!(!engine.allowed(Op::Read(total), &other));
+    let (engine, total, own, other) = shop::decision_setup(&program);
 
     let cedar = cedar_side::Shop::new(NOW);
     let entities = cedar.entities([42], [41, 42]);
