@@ -236,7 +236,7 @@ impl Translator<'_, '_> {
             _ => None,
         };
         let ((x, tx), (y, ty)) = (own(a)?, own(b)?);
-        let sql_op = sql_op(op);
+        let sql_op = op.as_str();
         let integer = |t: AttrType| matches!(t, AttrType::Integer | AttrType::Long | AttrType::AutoNumber);
         let number = |t: AttrType| integer(t) || t == AttrType::Decimal;
         let text = |t: AttrType| matches!(t, AttrType::String(_) | AttrType::HashedString);
@@ -374,7 +374,7 @@ impl Translator<'_, '_> {
 
     /// A reference that is set and whose target exists, compared with constants (any of them).
     fn reference_is(&mut self, column: &str, op: CmpOp, consts: &[(Const, bool)]) -> Option<String> {
-        let sql_op = sql_op(op);
+        let sql_op = op.as_str();
         let mut parts = Vec::new();
         for (c, reachable) in consts {
             let part = match c {
@@ -512,7 +512,7 @@ impl Translator<'_, '_> {
     }
 
     fn one(&mut self, column: &str, ty: Option<AttrType>, op: CmpOp, v: &Const) -> Option<String> {
-        let sql_op = sql_op(op);
+        let sql_op = op.as_str();
         // An empty constant tests emptiness; an empty column satisfies only `!=`.
         let v = match v {
             Const::Object(id) => {
@@ -584,18 +584,6 @@ impl Translator<'_, '_> {
             // Other pairs: the evaluator's order of mixed kinds is not worth mirroring here.
             _ => None,
         }
-    }
-}
-
-/// The SQL spelling of a comparison.
-fn sql_op(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "=",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
     }
 }
 
