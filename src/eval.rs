@@ -14,6 +14,7 @@ mod sql;
 pub mod test;
 mod xpath;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use smol_str::SmolStr;
@@ -25,6 +26,7 @@ use crate::store::{Object, ObjectId, Store, Value};
 use crate::syntax::ast;
 
 pub use exec::Outcome;
+pub use plan::Plan;
 pub use sql::SqlQuery;
 
 /// A principal named on the command line: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -179,8 +181,8 @@ pub struct Engine<'p> {
     pub(crate) steps: u64,
     /// The step budget (see `steps`).
     pub step_budget: u64,
-    /// Answer owner-style constraints from the store's index (off: scan, for differential tests).
-    pub use_indexes: bool,
+    /// How retrieves find their candidates (see [`Plan`]; the others serve differential tests).
+    pub plan: Plan,
 }
 
 impl<'p> Engine<'p> {
@@ -216,7 +218,7 @@ impl<'p> Engine<'p> {
             fresh_anonymous: 0,
             steps: 0,
             step_budget: 10_000_000,
-            use_indexes: true,
+            plan: Plan::Indexed,
         }
     }
 
@@ -276,10 +278,9 @@ impl<'p> Engine<'p> {
     }
 
     fn user_name(&self, id: ObjectId) -> Option<String> {
-        let object = self.store.get(id)?;
-        let index = self.program.entity(object.entity).member("Name")?;
-        match &object.values[index] {
-            Value::String(s) => Some(s.clone()),
+        let index = self.program.entity(self.store.entity_of(id)?).member("Name")?;
+        match self.store.value(id, index)? {
+            Value::String(s) => Some(s),
             _ => None,
         }
     }
@@ -358,9 +359,9 @@ impl<'p> Engine<'p> {
 
     /// The user roles of a user object.
     pub fn roles_of(&self, user: ObjectId) -> Vec<UserRoleId> {
-        let Some(object) = self.store.get(user) else { return Vec::new() };
-        let Some(index) = self.program.entity(object.entity).member("System.UserRoles") else { return Vec::new() };
-        match &object.values[index] {
+        let Some(entity) = self.store.entity_of(user) else { return Vec::new() };
+        let Some(index) = self.program.entity(entity).member("System.UserRoles") else { return Vec::new() };
+        match &self.store.value(user, index).unwrap_or(Value::Empty) {
             Value::List(ids) => ids.iter().filter_map(|id| id.role()).collect(),
             _ => Vec::new(),
         }
@@ -399,8 +400,27 @@ impl<'p> Engine<'p> {
     }
 
     /// An object as the acting session sees it: its own uncommitted copy, else the store's.
-    pub fn object(&self, id: ObjectId) -> Option<&Object> {
-        self.session().uncommitted.get(&id).or_else(|| self.store.get(id)).or_else(|| self.role_object(id))
+    pub fn object(&self, id: ObjectId) -> Option<Cow<'_, Object>> {
+        match self.session().uncommitted.get(&id) {
+            Some(o) => Some(Cow::Borrowed(o)),
+            None => self.store.get(id).or_else(|| self.role_object(id).map(Cow::Borrowed)),
+        }
+    }
+
+    /// An object's entity as the acting session sees it, without building the object.
+    pub fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        match self.session().uncommitted.get(&id) {
+            Some(o) => Some(o.entity),
+            None => self.store.entity_of(id).or_else(|| self.role_object(id).map(|o| o.entity)),
+        }
+    }
+
+    /// One member of an object as the acting session sees it, without building the object.
+    pub fn member_value(&self, id: ObjectId, member: usize) -> Option<Value> {
+        match self.session().uncommitted.get(&id) {
+            Some(o) => o.values.get(member).cloned(),
+            None => self.store.value(id, member).or_else(|| self.role_object(id)?.values.get(member).cloned()),
+        }
     }
 
     /// The implied `System.UserRole` objects are not stored; the engine holds them.

@@ -5,6 +5,8 @@ mod json;
 mod memory;
 pub mod sqlite;
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
@@ -169,8 +171,16 @@ pub fn literal_value(lit: &crate::model::Literal) -> Value {
 /// evaluator stages a statement's changes inside `begin`/`commit`, and
 /// `rollback` undoes everything since the matching `begin`. Transactions nest.
 pub trait Store {
-    /// An object by id.
-    fn get(&self, id: ObjectId) -> Option<&Object>;
+    /// An object by id (a store that keeps objects in another shape builds it).
+    fn get(&self, id: ObjectId) -> Option<Cow<'_, Object>>;
+    /// An object's entity, without building the object.
+    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        self.get(id).map(|o| o.entity)
+    }
+    /// One member of an object, without building the object.
+    fn value(&self, id: ObjectId, member: usize) -> Option<Value> {
+        self.get(id).and_then(|o| o.values.get(member).cloned())
+    }
     /// The ids of the objects of exactly this entity (not its specializations), ascending.
     fn ids(&self, entity: EntityId) -> Vec<ObjectId>;
     /// Inserts or replaces an object.
@@ -187,10 +197,16 @@ pub trait Store {
     /// Undoes every change since `begin`.
     fn rollback(&mut self);
     /// Every object, ascending by id.
-    fn all(&self) -> Vec<&Object>;
+    fn all(&self) -> Vec<Cow<'_, Object>>;
     /// The objects of exactly `entity` whose reference `member` points at `target`, ascending,
     /// when the store keeps an index for it (`None`: the caller scans).
     fn referrers(&self, _entity: EntityId, _member: usize, _target: ObjectId) -> Option<Vec<ObjectId>> {
+        None
+    }
+    /// The objects of exactly `entity` whose member holds exactly `value` (a reference,
+    /// enumeration value, Boolean...), ascending, when the store can scan for it cheaply
+    /// (`None`: the caller checks every object).
+    fn matching(&self, _entity: EntityId, _member: usize, _value: &Value) -> Option<Vec<ObjectId>> {
         None
     }
     /// Whether the store runs SQL queries ([`Store::select_ids`]).
@@ -210,7 +226,7 @@ pub fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<
         .specializations(crate::model::SYSTEM_USER)
         .into_iter()
         .flat_map(|e| store.ids(e))
-        .find(|id| store.get(*id).is_some_and(|o| matches!(&o.values[name_index], Value::String(s) if s == name)))
+        .find(|id| matches!(store.value(*id, name_index), Some(Value::String(s)) if s == name))
 }
 
 /// A member name for messages.
@@ -261,13 +277,13 @@ pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Res
     let mut target = SqliteStore::open(program, path, mode)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     target.begin();
-    let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.get(*id).is_none()).collect();
+    let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.entity_of(*id).is_none()).collect();
     for id in stale {
         target.remove(id);
     }
     for o in store.all() {
-        if o.id.role().is_none() && target.get(o.id) != Some(o) {
-            target.put(o.clone());
+        if o.id.role().is_none() && target.get(o.id).as_deref() != Some(&*o) {
+            target.put(o.into_owned());
         }
     }
     target.commit()

@@ -3,15 +3,18 @@
 //! with every statement's outcome compared between the two engines.
 
 use proptest::prelude::*;
-use warden::eval::{Engine, Vars};
+use warden::eval::{Engine, Plan, Vars};
 use warden::source::SourceMap;
 use warden::store::MemoryStore;
 
 const PROGRAM: &str = r#"
 module Docs {
+  enumeration Stage { Draft, Open }
   entity Doc {
     stores owner
     Level: Integer = 0
+    Stage: Stage = Draft
+    Pinned: Boolean = false
   }
   entity Secret extends Doc { Code: String }
   entity Tag { Name: String }
@@ -39,12 +42,22 @@ module Docs {
     read Level
     where [Level > 7]
   }
+  module role Reader
+  access Doc for Reader {
+    read Level
+    where [Stage = 'Open']
+  }
+  access Doc for Reader {
+    read Level
+    where [Pinned = true()]
+  }
   access Tag for Writer, Reviewer { read Name }
 }
 user role W: Docs.Writer
 user role R: Docs.Reviewer
 user role WR: Docs.Writer, Docs.Reviewer
 user role Guest: Docs.Public
+user role Rd: Docs.Reader
 app Docs {
   access: public
   anonymous: Guest
@@ -60,26 +73,28 @@ enum Op {
     Delete(u8),
     FailingChange(u8),
     Rollback(u8),
+    Restage { doc: u8, open: bool, pinned: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0u8..6).prop_map(Op::As),
+        (0u8..7).prop_map(Op::As),
         (0u8..10, any::<bool>()).prop_map(|(level, secret)| Op::Create { level, secret }),
         (0u8..12, 0u8..4).prop_map(|(doc, user)| Op::Reassign { doc, user }),
         (0u8..12, 0u8..4).prop_map(|(doc, user)| Op::Review { doc, user }),
         (0u8..12).prop_map(Op::Delete),
         (0u8..12).prop_map(Op::FailingChange),
         (0u8..12).prop_map(Op::Rollback),
+        (0u8..12, any::<bool>(), any::<bool>()).prop_map(|(doc, open, pinned)| Op::Restage { doc, open, pinned }),
     ]
 }
 
-const USERS: [&str; 4] = ["w1", "w2", "r1", "wr"];
+const USERS: [&str; 5] = ["w1", "w2", "r1", "wr", "rd"];
 
 fn principal(k: u8) -> String {
     match k {
-        0..=3 => format!("as {}", USERS[k as usize]),
-        4 => "as anonymous 'A'".into(),
+        0..=4 => format!("as {}", USERS[k as usize]),
+        5 => "as anonymous 'A'".into(),
         _ => "as system".into(),
     }
 }
@@ -87,7 +102,7 @@ fn principal(k: u8) -> String {
 /// The statements of a run: users first, then the operations, each followed by the questions.
 fn script(ops: &[Op]) -> Vec<String> {
     let mut out =
-        vec!["given { user w1: W  user w2: W  user r1: R  user wr: WR  let $t = create Docs.Tag { Name = 'x' } }"
+        vec!["given { user w1: W  user w2: W  user r1: R  user wr: WR  user rd: Rd  let $t = create Docs.Tag { Name = 'x' } }"
             .to_string()];
     let mut docs = 0u8;
     let questions = [
@@ -96,6 +111,8 @@ fn script(ops: &[Op]) -> Vec<String> {
         "retrieve Docs.Secret",
         "count(retrieve Docs.Doc [System.owner = $currentUser])",
         "count(retrieve Docs.Doc [Docs.Doc_Reviewer = $r1][Level > 1])",
+        "retrieve Docs.Doc [Stage = 'Open']",
+        "count(retrieve Docs.Doc [Pinned = false()][Level > 3])",
     ];
     for o in ops {
         let needs_doc = !matches!(o, Op::As(_) | Op::Create { .. });
@@ -106,7 +123,11 @@ fn script(ops: &[Op]) -> Vec<String> {
             Op::As(k) => out.push(principal(*k)),
             Op::Create { level, secret } => {
                 let entity = if *secret { "Docs.Secret" } else { "Docs.Doc" };
-                out.push(format!("let $d{docs} = create {entity} {{ Level = {level} }}"));
+                let stage = if level % 2 == 0 { "Draft" } else { "Open" };
+                out.push(format!(
+                    "let $d{docs} = create {entity} {{ Level = {level}, Stage = Docs.Stage.{stage}, Pinned = {} }}",
+                    level % 3 == 0
+                ));
                 out.push(format!("commit $d{docs}"));
                 docs += 1;
             }
@@ -128,6 +149,12 @@ fn script(ops: &[Op]) -> Vec<String> {
                 doc % docs.max(1),
                 doc % docs.max(1)
             )),
+            Op::Restage { doc, open, pinned } => out.push(format!(
+                "given {{ change $d{0} {{ Stage = Docs.Stage.{1}, Pinned = {2} }}  commit $d{0} }}",
+                doc % docs.max(1),
+                if *open { "Open" } else { "Draft" },
+                pinned
+            )),
             Op::Rollback(doc) => {
                 out.push(format!("change $d{} {{ Level = 1 }}", doc % docs.max(1)));
                 out.push(format!("rollback $d{}", doc % docs.max(1)));
@@ -138,9 +165,9 @@ fn script(ops: &[Op]) -> Vec<String> {
     out
 }
 
-fn outcomes(program: &warden::model::Program, stmts: &[warden::syntax::ast::Stmt], indexed: bool) -> Vec<String> {
+fn outcomes(program: &warden::model::Program, stmts: &[warden::syntax::ast::Stmt], plan: Plan) -> Vec<String> {
     let mut engine = Engine::new(program, Box::new(MemoryStore::new()), 0);
-    engine.use_indexes = indexed;
+    engine.plan = plan;
     let mut vars = Vars::new();
     stmts
         .iter()
@@ -156,7 +183,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(150))]
 
     #[test]
-    fn indexed_and_scanned_retrieves_agree(ops in prop::collection::vec(op(), 1..30)) {
+    fn planned_and_naive_retrieves_agree(ops in prop::collection::vec(op(), 1..30)) {
         let mut sources = SourceMap::new();
         sources.add("docs.rules", PROGRAM);
         let checked = warden::load::load(sources);
@@ -167,10 +194,12 @@ proptest! {
         let stmts = warden::syntax::parse_statements(&text, file).unwrap();
         let problems = warden::check::check_statements(&mut program, &stmts, &Default::default());
         prop_assert!(problems.iter().all(|d| !d.is_error()), "{:?}", problems);
-        let indexed = outcomes(&program, &stmts, true);
-        let scanned = outcomes(&program, &stmts, false);
-        for (i, (a, b)) in indexed.iter().zip(&scanned).enumerate() {
-            prop_assert_eq!(a, b, "statement {}: `{}`", i, text.lines().nth(i).unwrap_or(""));
+        let naive = outcomes(&program, &stmts, Plan::Naive);
+        for plan in [Plan::Indexed, Plan::Scan] {
+            let planned = outcomes(&program, &stmts, plan);
+            for (i, (a, b)) in planned.iter().zip(&naive).enumerate() {
+                prop_assert_eq!(a, b, "{:?}, statement {}: `{}`", plan, i, text.lines().nth(i).unwrap_or(""));
+            }
         }
     }
 }

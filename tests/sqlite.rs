@@ -272,7 +272,7 @@ proptest! {
             prop_assert_eq!(on_sqlite.show(&Value::List(actual.clone())), on_memory.show(&Value::List(expected)));
         }
         for id in (1..9 + docs.len() as u64).map(ObjectId) {
-            let (a, b) = (on_memory.store.get(id).unwrap().clone(), on_sqlite.store.get(id).unwrap().clone());
+            let (a, b) = (on_memory.store.get(id).unwrap().into_owned(), on_sqlite.store.get(id).unwrap().into_owned());
             prop_assert_eq!(&a, &b);
             let members = program.entity(a.entity).members.len();
             let ops = [Op::See, Op::Delete, Op::Create]

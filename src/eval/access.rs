@@ -113,7 +113,7 @@ impl<'p> Engine<'p> {
     /// uncommitted (non-persistent objects live only in the session that made them).
     pub fn reachable(&self, object: &Object) -> bool {
         self.session().uncommitted.contains_key(&object.id)
-            || (self.program.entity(object.entity).persistent && self.store.get(object.id).is_some())
+            || (self.program.entity(object.entity).persistent && self.store.entity_of(object.id).is_some())
             || object.id.role().is_some()
     }
 

@@ -1,6 +1,8 @@
 //! Statements: object life cycle (create, change, commit, delete, rollback),
 //! control flow, and the test statements of section 9.
 
+use std::borrow::Cow;
+
 use smol_str::SmolStr;
 
 use super::access::Op;
@@ -334,7 +336,7 @@ impl<'p> Engine<'p> {
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<(), EvalError> {
-        let Some(object) = self.object(id).cloned() else {
+        let Some(object) = self.object(id).map(Cow::into_owned) else {
             return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
         };
         if frame.rights == Rights::Principal && !self.can_see(&object) {
@@ -395,7 +397,7 @@ impl<'p> Engine<'p> {
     /// Writes the session's copy of an object to the store.
     pub(crate) fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<(), EvalError> {
         let Some(mut object) = self.session().uncommitted.get(&id).cloned() else {
-            if self.store.get(id).is_none() && id.role().is_none() {
+            if self.store.entity_of(id).is_none() && id.role().is_none() {
                 return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
             }
             return Ok(()); // nothing changed
@@ -422,7 +424,7 @@ impl<'p> Engine<'p> {
 
     /// Deletes an object, applying every association's delete behaviour.
     pub(crate) fn delete(&mut self, id: ObjectId, rights: Rights, span: Span) -> Result<(), EvalError> {
-        let Some(object) = self.object(id).cloned() else { return Ok(()) };
+        let Some(object) = self.object(id).map(Cow::into_owned) else { return Ok(()) };
         if rights == Rights::Principal && !self.allowed(Op::Delete, &object) {
             let name = &self.program.entity(object.entity).name;
             let why = if self.can_see(&object) { "no matching rule grants delete" } else { "it is not visible" };
@@ -452,7 +454,7 @@ impl<'p> Engine<'p> {
     /// What deleting `id` does to associated objects: returns the objects to delete too,
     /// clears references, or refuses (`prevent`).
     fn delete_effects(&mut self, id: ObjectId, doomed: &[ObjectId], span: Span) -> Result<Vec<ObjectId>, EvalError> {
-        let Some(object) = self.object(id).cloned() else { return Ok(Vec::new()) };
+        let Some(object) = self.object(id).map(Cow::into_owned) else { return Ok(Vec::new()) };
         let program = self.program;
         let mut cascade = Vec::new();
         for (a, assoc) in program.associations.iter().enumerate() {
@@ -478,12 +480,7 @@ impl<'p> Engine<'p> {
                     .candidate_ids(assoc.from)
                     .into_iter()
                     .filter(|r| !doomed.contains(r))
-                    .filter(|r| {
-                        self.object(*r).is_some_and(|o| {
-                            super::xpath::member_of(program, o.entity, a)
-                                .is_some_and(|i| value_ids(&o.values[i]).contains(&id))
-                        })
-                    })
+                    .filter(|r| self.refers_to(*r, a, id))
                     .collect();
                 match &assoc.on_delete_to {
                     DeleteRule::Cascade => cascade.extend(referrers),
@@ -513,7 +510,7 @@ impl<'p> Engine<'p> {
                 };
             }
         };
-        if let Some(mut o) = self.store.get(owner).cloned() {
+        if let Some(mut o) = self.store.get(owner).map(Cow::into_owned) {
             clear(&mut o);
             self.store.put(o);
         }

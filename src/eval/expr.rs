@@ -1,6 +1,8 @@
 //! Expressions, retrieves, microflow calls, sign-in, and the operations that
 //! `expect allow|deny` and `explain` decide.
 
+use std::borrow::Cow;
+
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
@@ -184,7 +186,7 @@ impl<'p> Engine<'p> {
                 }
                 other => return Err(type_error("an object", &other, step.span)),
             };
-            let object = self.object(id).cloned().ok_or_else(|| {
+            let object = self.object(id).map(Cow::into_owned).ok_or_else(|| {
                 EvalError::new(codes::RUNTIME, format!("object {id} does not exist (it was deleted)"), step.span)
             })?;
             value = self.read_member(&object, step, frame.rights, frame.module.as_deref())?;
@@ -233,20 +235,21 @@ impl<'p> Engine<'p> {
 
     /// Objects whose association member refers to `target` (uncommitted changes included).
     fn referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
-        let program = self.program;
-        self.candidate_ids(program.assoc(assoc).from)
+        self.candidate_ids(self.program.assoc(assoc).from)
             .into_iter()
-            .filter(|id| {
-                self.object(*id).is_some_and(|o| {
-                    super::xpath::member_of(program, o.entity, assoc)
-                        .is_some_and(|i| value_ids(&o.values[i]).contains(&target))
-                })
-            })
+            .filter(|id| self.refers_to(*id, assoc, target))
             .collect()
     }
 
+    /// Whether object `id`'s association member refers to `target`, as the acting session sees it.
+    pub(crate) fn refers_to(&self, id: ObjectId, assoc: AssocId, target: ObjectId) -> bool {
+        let Some(entity) = self.entity_of(id) else { return false };
+        let Some(member) = super::xpath::member_of(self.program, entity, assoc) else { return false };
+        self.member_value(id, member).is_some_and(|v| value_ids(&v).contains(&target))
+    }
+
     fn visible_only(&self, ids: Vec<ObjectId>) -> Vec<ObjectId> {
-        ids.into_iter().filter(|id| self.object(*id).is_some_and(|o| self.can_see(o))).collect()
+        ids.into_iter().filter(|id| self.object(*id).is_some_and(|o| self.can_see(&o))).collect()
     }
 
     /// `retrieve`: from the store (with constraints) or along an association.
@@ -279,11 +282,11 @@ impl<'p> Engine<'p> {
                         continue;
                     }
                     if let Some(c) = &constraint {
-                        if !self.xeval(Some(&vars)).holds(c, object) {
+                        if !self.xeval(Some(&vars)).holds(c, &object) {
                             continue;
                         }
                     }
-                    if frame.rights == Rights::Principal && !self.can_see(object) {
+                    if frame.rights == Rights::Principal && !self.can_see(&object) {
                         continue;
                     }
                     out.push(id);
@@ -432,7 +435,7 @@ impl<'p> Engine<'p> {
                 let id = self.object_value(e, frame)?;
                 let object = self
                     .object(id)
-                    .cloned()
+                    .map(Cow::into_owned)
                     .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), e.span))?;
                 let what = format!("delete {} {}", self.program.entity(object.entity).name, id);
                 Ok(self.explain(Op::Delete, &object, &what))
@@ -491,8 +494,8 @@ impl<'p> Engine<'p> {
         // An object of another session (uncommitted, or non-persistent) is asked about, not read.
         let object = self
             .object(id)
-            .or_else(|| self.sessions.values().find_map(|s| s.uncommitted.get(&id)))
-            .cloned()
+            .or_else(|| self.sessions.values().find_map(|s| s.uncommitted.get(&id)).map(Cow::Borrowed))
+            .map(Cow::into_owned)
             .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), path.span))?;
         let member = match last {
             None => None,

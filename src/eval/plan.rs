@@ -1,7 +1,9 @@
 //! Retrieve planning: the candidates a retrieve must look at. An owner-style
 //! constraint (`[Assoc = '[%CurrentUser%]']`, `[Assoc = $var]`) is answered from
-//! the store's reference index instead of a scan; every candidate still passes
-//! the full check, so planning changes the cost, never the answer. On a store that
+//! the store's reference index, and an equality with an enumeration value or a
+//! Boolean (`[Status = 'Open']`) by scanning one column of the store, instead of
+//! building and checking every object; every candidate still passes the full
+//! check, so planning changes the cost, never the answer. On a store that
 //! speaks SQL, one query selects the candidates; when the query is exact and the
 //! session has nothing uncommitted, its rows are the answer itself.
 
@@ -10,10 +12,29 @@ use std::collections::BTreeSet;
 use super::exec::Rights;
 use super::xpath::member_of;
 use super::{Engine, Vars};
-use crate::model::xpath::{Cond, Operand, PathEnd, TokenExpr};
+use crate::model::xpath::{self, Cond, Operand, PathEnd, TokenExpr};
 use crate::model::*;
 use crate::store::{ObjectId, Value};
 use crate::syntax::ast::CmpOp;
+
+/// How retrieves find their candidates (the differential tests compare all three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Reference indexes where a constraint allows, else column scans, else every object.
+    Indexed,
+    /// Column scans where a constraint allows (no reference index), else every object.
+    Scan,
+    /// Every object of the entity, each through the full check.
+    Naive,
+}
+
+/// A conjunct that names the objects it holds for: the object's own member equal to one value.
+enum Key<'c> {
+    /// `[Assoc = '[%CurrentUser%]']` or `[Assoc = $var]`.
+    Assoc(AssocId, &'c Operand),
+    /// `[Attribute = constant]` for an enumeration value or a Boolean.
+    Attribute(usize, Value),
+}
 
 /// What a retrieve must look at (ascending ids).
 pub(crate) enum Candidates {
@@ -33,7 +54,7 @@ impl Engine<'_> {
         vars: &Vars,
         rights: Rights,
     ) -> Candidates {
-        if !self.use_indexes {
+        if self.plan == Plan::Naive {
             return Candidates::Check(self.candidate_ids(entity));
         }
         let mut out: BTreeSet<ObjectId> = BTreeSet::new();
@@ -78,7 +99,7 @@ impl Engine<'_> {
         Candidates::Check(out.into_iter().collect())
     }
 
-    /// When every applicable rule of `e` is owner-style, the objects those rules can show.
+    /// When every applicable rule of `e` has a key, the objects those rules can show.
     fn rules_lookup(&self, e: EntityId) -> Option<Vec<ObjectId>> {
         if !self.gate_open() {
             return Some(Vec::new());
@@ -90,31 +111,44 @@ impl Engine<'_> {
             if !rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok()) {
                 continue;
             }
-            let (assoc, other) = indexable(rule.constraint.as_ref()?)?;
-            let Operand::Token(TokenExpr::CurrentUser) = other else { return None };
-            let target = session.user.unwrap_or(ObjectId(0));
-            out.extend(self.store.referrers(e, member_of(self.program, e, assoc)?, target)?);
+            out.extend(self.lookup(e, key(rule.constraint.as_ref()?)?, &Vars::new())?);
         }
         Some(out)
     }
 
-    /// The objects of `e` an owner-style conjunct of a retrieve's own constraint allows.
+    /// The objects of `e` a keyed conjunct of a retrieve's own constraint allows.
     fn index_lookup(&self, e: EntityId, c: &Cond, vars: &Vars) -> Option<Vec<ObjectId>> {
-        let (assoc, other) = indexable(c)?;
-        let target = match other {
-            Operand::Token(TokenExpr::CurrentUser) => self.session().user.unwrap_or(ObjectId(0)),
-            Operand::Var { name, .. } => match vars.get(name)? {
-                Value::Object(id) => *id,
-                _ => return None,
-            },
-            _ => return None,
+        self.lookup(e, key(c)?, vars)
+    }
+
+    /// The objects of exactly `e` a key holds for, from the store's index or a column scan.
+    fn lookup(&self, e: EntityId, key: Key, vars: &Vars) -> Option<Vec<ObjectId>> {
+        let (member, value) = match key {
+            Key::Assoc(assoc, other) => {
+                let target = match other {
+                    Operand::Token(TokenExpr::CurrentUser) => self.session().user.unwrap_or(ObjectId(0)),
+                    Operand::Var { name, .. } => match vars.get(name)? {
+                        Value::Object(id) => *id,
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                let member = member_of(self.program, e, assoc)?;
+                if self.plan == Plan::Indexed {
+                    if let Some(ids) = self.store.referrers(e, member, target) {
+                        return Some(ids);
+                    }
+                }
+                (member, Value::Object(target))
+            }
+            Key::Attribute(member, value) => (member, value),
         };
-        self.store.referrers(e, member_of(self.program, e, assoc)?, target)
+        self.store.matching(e, member, &value)
     }
 }
 
-/// An `Assoc = object` conjunct: the object's own association compared with a token or variable.
-fn indexable(c: &Cond) -> Option<(AssocId, &Operand)> {
+/// The key of a conjunct (of an `and`, the first that has one).
+fn key(c: &Cond) -> Option<Key<'_>> {
     match c {
         Cond::Compare { lhs, op: CmpOp::Eq, rhs, .. } => {
             let own = |side: &Operand| match side {
@@ -125,13 +159,30 @@ fn indexable(c: &Cond) -> Option<(AssocId, &Operand)> {
                 _ => None,
             };
             let value = |side: &Operand| matches!(side, Operand::Token(TokenExpr::CurrentUser) | Operand::Var { .. });
+            let attribute = |side: &Operand| match side {
+                Operand::Path(p) if p.steps.is_empty() => match p.end {
+                    PathEnd::Attribute { member, .. } => Some(member),
+                    PathEnd::Object => None,
+                },
+                _ => None,
+            };
+            // Only values whose equality is the store's word equality (not text, not numbers).
+            let constant = |side: &Operand| match side {
+                Operand::Value(xpath::Value::Enum(e, i)) => Some(Value::Enum(*e, *i)),
+                Operand::Value(xpath::Value::Boolean(b)) => Some(Value::Boolean(*b)),
+                _ => None,
+            };
             match (own(lhs), own(rhs)) {
-                (Some(a), _) if value(rhs) => Some((a, rhs)),
-                (_, Some(a)) if value(lhs) => Some((a, lhs)),
+                (Some(a), _) if value(rhs) => return Some(Key::Assoc(a, rhs)),
+                (_, Some(a)) if value(lhs) => return Some(Key::Assoc(a, lhs)),
+                _ => {}
+            }
+            match (attribute(lhs), constant(rhs), attribute(rhs), constant(lhs)) {
+                (Some(m), Some(v), _, _) | (_, _, Some(m), Some(v)) => Some(Key::Attribute(m, v)),
                 _ => None,
             }
         }
-        Cond::And(parts) => parts.iter().find_map(indexable),
+        Cond::And(parts) => parts.iter().find_map(key),
         _ => None,
     }
 }

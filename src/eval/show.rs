@@ -31,11 +31,11 @@ impl Engine<'_> {
     fn show_object(&self, id: ObjectId) -> String {
         let Some(object) = self.object(id) else { return format!("{id} (deleted)") };
         let name = &self.program.entity(object.entity).name;
-        if !self.allowed(Op::See, object) {
+        if !self.allowed(Op::See, &object) {
             return format!("{name} {id} (not visible)");
         }
         let members: Vec<String> = self
-            .readable_members(object)
+            .readable_members(&object)
             .into_iter()
             .map(|(m, v)| format!("{m}: {}", v.display(self.program)))
             .collect();
@@ -62,7 +62,7 @@ impl Engine<'_> {
         let mut map = Map::new();
         map.insert("id".into(), json!(id.0));
         map.insert("entity".into(), json!(self.program.entity(object.entity).name.as_str()));
-        for (name, value) in self.readable_members(object) {
+        for (name, value) in self.readable_members(&object) {
             map.insert(name, value_json(self.program, &value));
         }
         Json::Object(map)

@@ -336,7 +336,7 @@ impl Translator<'_, '_> {
             return None;
         }
         let member = super::xpath::member_of(program, entity, step.assoc)?;
-        let reachable = |id: ObjectId| self.engine.object(id).is_some_and(|o| program.is_a(o.entity, step.entity));
+        let reachable = |id: ObjectId| self.engine.entity_of(id).is_some_and(|e| program.is_a(e, step.entity));
         let consts: Vec<(Const, bool)> =
             values.iter().map(|c| (c.clone(), matches!(c, Const::Object(id) if reachable(*id)))).collect();
         // What an unset (or dangling) association gives: `empty` against each constant.

@@ -1,6 +1,7 @@
 //! Evaluation of compiled XPath constraints over one object, with full rights
 //! (constraints see every object, whatever the principal may read).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::{Engine, Vars};
@@ -83,7 +84,7 @@ impl XEval<'_, '_> {
 
     /// Whether the object with `id` is of `entity` (the step's filter on entities).
     fn arrives(&self, id: ObjectId, entity: EntityId) -> bool {
-        self.engine.object(id).is_some_and(|o| self.engine.program.is_a(o.entity, entity))
+        self.engine.entity_of(id).is_some_and(|e| self.engine.program.is_a(e, entity))
     }
 
     /// The values of an operand for `object`.
@@ -140,21 +141,22 @@ impl XEval<'_, '_> {
     }
 
     /// The objects a path's association steps arrive at (the object itself for none).
-    pub(crate) fn reached<'o>(&'o self, object: &'o Object, path: &Path) -> Vec<&'o Object> {
-        let mut current: Vec<&Object> = vec![object];
+    pub(crate) fn reached<'o>(&'o self, object: &'o Object, path: &Path) -> Vec<Cow<'o, Object>> {
+        let mut current: Vec<Cow<'o, Object>> = vec![Cow::Borrowed(object)];
         for step in &path.steps {
-            let mut next: Vec<&Object> = Vec::new();
+            let mut next: Vec<Cow<'o, Object>> = Vec::new();
             for o in &current {
                 for id in self.step(o, step) {
                     if next.iter().any(|n| n.id == id) {
                         continue;
                     }
-                    let Some(target) = self.engine.object(id) else { continue };
-                    if !self.engine.program.is_a(target.entity, step.entity) {
+                    let Some(entity) = self.engine.entity_of(id) else { continue };
+                    if !self.engine.program.is_a(entity, step.entity) {
                         continue;
                     }
+                    let Some(target) = self.engine.object(id) else { continue };
                     if let Some(filter) = &step.filter {
-                        if !self.holds(filter, target) {
+                        if !self.holds(filter, &target) {
                             continue;
                         }
                     }
@@ -186,9 +188,9 @@ impl XEval<'_, '_> {
             .candidate_ids(assoc.from)
             .into_iter()
             .filter(|id| {
-                let Some(o) = self.engine.object(*id) else { return false };
-                let Some(index) = member_of(program, o.entity, step.assoc) else { return false };
-                match &o.values[index] {
+                let Some(entity) = self.engine.entity_of(*id) else { return false };
+                let Some(index) = member_of(program, entity, step.assoc) else { return false };
+                match &self.engine.member_value(*id, index).unwrap_or(Value::Empty) {
                     Value::Object(t) => *t == object.id,
                     Value::List(ts) => ts.contains(&object.id),
                     _ => false,

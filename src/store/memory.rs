@@ -1,26 +1,45 @@
-//! The in-memory store.
+//! The in-memory store, kept column by column.
+//!
+//! Each entity's objects are the rows of one table, and each member is a column:
+//! an 8-byte word per row and a tag that says what the word holds (an integer, an
+//! instant, a reference...). A column keeps its tag once while every row has the
+//! same kind of value, and its word once while every row holds the same value, so
+//! a member left at its default costs nothing per object. Values that don't fit a
+//! word (text, reference sets, lengths, wide decimals) sit in the column's side
+//! list and the word says where. Ids find their rows through an array indexed by
+//! id (the store hands ids out in sequence), with a map for ids far beyond it.
+//!
+//! A removed object's row stays behind as a dead row; nothing moves, so row
+//! numbers stay valid for the life of the store.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
 
 use super::{Object, ObjectId, Store, Value};
-use crate::model::EntityId;
+use crate::model::{EntityId, EnumId};
 
 /// Objects in memory, with an undo journal for transactions.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    objects: HashMap<ObjectId, Object>,
-    by_entity: BTreeMap<EntityId, std::collections::BTreeSet<ObjectId>>,
+    /// One table per entity that has objects, by entity index.
+    tables: Vec<Table>,
+    rows: Rows,
     next: u64,
     /// One frame per open transaction (innermost last): the previous versions of
     /// objects touched since its `begin`, oldest first, and the id counter then.
     journal: Vec<JournalFrame>,
-    /// Who refers to whom: for each entity and reference member, the objects by their target.
-    /// Kept by every put and remove (rollbacks go through them too).
-    refs: HashMap<(EntityId, usize), HashMap<ObjectId, BTreeSet<ObjectId>>>,
+    /// Who refers to whom: for each entity and reference member, the objects by their
+    /// target, ascending. Kept by every put and remove (rollbacks go through them too).
+    refs: HashMap<(EntityId, usize), HashMap<ObjectId, Vec<ObjectId>>>,
 }
 
 /// The previous versions of the objects a transaction touched, and the id counter at its start.
 type JournalFrame = (Vec<(ObjectId, Option<Object>)>, u64);
+
+/// The id of a dead row.
+const DEAD: ObjectId = ObjectId(u64::MAX);
 
 impl MemoryStore {
     /// An empty store whose first id is 1.
@@ -39,29 +58,45 @@ impl MemoryStore {
     }
 
     fn record(&mut self, id: ObjectId) {
-        if let Some((journal, _)) = self.journal.last_mut() {
-            journal.push((id, self.objects.get(&id).cloned()));
+        if !self.journal.is_empty() {
+            let old = self.get(id).map(Cow::into_owned);
+            if let Some((journal, _)) = self.journal.last_mut() {
+                journal.push((id, old));
+            }
         }
     }
 
     fn raw_put(&mut self, object: Object) {
-        if let Some(old) = self.objects.remove(&object.id) {
+        let at = self.rows.get(object.id);
+        if let Some(at) = at {
+            let old = self.tables[at.entity as usize].object(at.row as usize);
             self.unindex(&old);
-            if old.entity != object.entity {
-                self.by_entity.entry(old.entity).or_default().remove(&object.id);
+        }
+        self.next = self.next.max(object.id.0.saturating_add(1));
+        self.index(&object);
+        match at {
+            Some(at) if at.entity == object.entity.0 => {
+                self.tables[at.entity as usize].write(at.row as usize, &object.values)
+            }
+            _ => {
+                if let Some(old) = at {
+                    self.tables[old.entity as usize].kill(old.row as usize);
+                }
+                let index = object.entity.index();
+                while self.tables.len() <= index {
+                    self.tables.push(Table::new(EntityId(self.tables.len() as u32)));
+                }
+                let row = self.tables[index].push(object.id, &object.values);
+                self.rows.set(object.id, Row { entity: object.entity.0, row: row as u32 });
             }
         }
-        self.by_entity.entry(object.entity).or_default().insert(object.id);
-        self.next = self.next.max(object.id.0 + 1);
-        self.index(&object);
-        self.objects.insert(object.id, object);
     }
 
     fn raw_remove(&mut self, id: ObjectId) -> Option<Object> {
-        let old = self.objects.remove(&id)?;
-        if let Some(set) = self.by_entity.get_mut(&old.entity) {
-            set.remove(&id);
-        }
+        let at = self.rows.take(id)?;
+        let table = &mut self.tables[at.entity as usize];
+        let old = table.object(at.row as usize);
+        table.kill(at.row as usize);
         self.unindex(&old);
         Some(old)
     }
@@ -69,18 +104,27 @@ impl MemoryStore {
     /// The targets of an object's references, member by member.
     fn references(object: &Object) -> impl Iterator<Item = (usize, ObjectId)> + '_ {
         object.values.iter().enumerate().flat_map(|(i, v)| {
-            let targets: Vec<ObjectId> = match v {
-                Value::Object(t) => vec![*t],
-                Value::List(ts) => ts.clone(),
-                _ => Vec::new(),
+            let targets: &[ObjectId] = match v {
+                Value::Object(t) => std::slice::from_ref(t),
+                Value::List(ts) => ts,
+                _ => &[],
             };
-            targets.into_iter().map(move |t| (i, t))
+            targets.iter().map(move |t| (i, *t))
         })
     }
 
     fn index(&mut self, object: &Object) {
         for (member, target) in Self::references(object) {
-            self.refs.entry((object.entity, member)).or_default().entry(target).or_default().insert(object.id);
+            let set = self.refs.entry((object.entity, member)).or_default().entry(target).or_default();
+            // Objects mostly arrive in id order: then this is a push.
+            match set.last() {
+                Some(last) if *last >= object.id => {
+                    if let Err(at) = set.binary_search(&object.id) {
+                        set.insert(at, object.id);
+                    }
+                }
+                _ => set.push(object.id),
+            }
         }
     }
 
@@ -88,7 +132,9 @@ impl MemoryStore {
         for (member, target) in Self::references(object) {
             if let Some(by_target) = self.refs.get_mut(&(object.entity, member)) {
                 if let Some(set) = by_target.get_mut(&target) {
-                    set.remove(&object.id);
+                    if let Ok(at) = set.binary_search(&object.id) {
+                        set.remove(at);
+                    }
                     if set.is_empty() {
                         by_target.remove(&target);
                     }
@@ -99,12 +145,23 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, id: ObjectId) -> Option<&Object> {
-        self.objects.get(&id)
+    fn get(&self, id: ObjectId) -> Option<Cow<'_, Object>> {
+        let at = self.rows.get(id)?;
+        Some(Cow::Owned(self.tables[at.entity as usize].object(at.row as usize)))
+    }
+
+    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        self.rows.get(id).map(|at| EntityId(at.entity))
+    }
+
+    fn value(&self, id: ObjectId, member: usize) -> Option<Value> {
+        let at = self.rows.get(id)?;
+        let table = &self.tables[at.entity as usize];
+        Some(table.columns.get(member)?.get(at.row as usize))
     }
 
     fn ids(&self, entity: EntityId) -> Vec<ObjectId> {
-        self.by_entity.get(&entity).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        self.tables.get(entity.index()).map(Table::live_ids).unwrap_or_default()
     }
 
     fn put(&mut self, object: Object) {
@@ -150,19 +207,332 @@ impl Store for MemoryStore {
         self.next = next;
     }
 
-    fn all(&self) -> Vec<&Object> {
-        let mut all: Vec<&Object> = self.objects.values().collect();
-        all.sort_by_key(|o| o.id);
-        all
+    fn all(&self) -> Vec<Cow<'_, Object>> {
+        let mut ids: Vec<ObjectId> = self.tables.iter().flat_map(Table::live_ids).collect();
+        ids.sort_unstable();
+        ids.into_iter().filter_map(|id| self.get(id)).collect()
     }
 
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
-        Some(
-            self.refs
-                .get(&(entity, member))
-                .and_then(|by_target| by_target.get(&target))
-                .map(|set| set.iter().copied().collect())
-                .unwrap_or_default(),
-        )
+        Some(self.refs.get(&(entity, member)).and_then(|by_target| by_target.get(&target)).cloned().unwrap_or_default())
     }
+
+    fn matching(&self, entity: EntityId, member: usize, value: &Value) -> Option<Vec<ObjectId>> {
+        let (tag, word) = Column::encode_plain(value)?;
+        let Some(table) = self.tables.get(entity.index()) else { return Some(Vec::new()) };
+        let column = table.columns.get(member)?;
+        let mut out = Vec::new();
+        let mut take = |row: usize| {
+            let id = table.ids[row];
+            if id != DEAD {
+                out.push(id);
+            }
+        };
+        match (&column.tags, &column.words) {
+            (Lane::Same(t), _) if *t != tag => {}
+            (Lane::Same(_), Lane::Same(w)) => {
+                if *w == word {
+                    (0..table.ids.len()).for_each(take);
+                }
+            }
+            (Lane::Same(_), Lane::Each(words)) => {
+                words.iter().enumerate().filter(|(_, w)| **w == word).for_each(|(row, _)| take(row));
+            }
+            (Lane::Each(tags), words) => {
+                (0..tags.len()).filter(|&row| tags[row] == tag && words.get(row) == word).for_each(take);
+            }
+        }
+        if !table.ordered {
+            out.sort_unstable();
+        }
+        Some(out)
+    }
+}
+
+/// Where an object lives: its table (by entity index) and row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    entity: u32,
+    row: u32,
+}
+
+/// A free slot of the dense array.
+const NO_ROW: Row = Row { entity: u32::MAX, row: u32::MAX };
+
+/// Ids to rows: an array indexed by id while ids stay dense, a map for the rest.
+#[derive(Clone, Debug, Default)]
+struct Rows {
+    dense: Vec<Row>,
+    sparse: HashMap<u64, Row>,
+    /// The smallest id in `sparse` (`u64::MAX` when it is empty).
+    sparse_min: u64,
+    live: usize,
+}
+
+impl Rows {
+    fn get(&self, id: ObjectId) -> Option<Row> {
+        match self.dense.get(id.0 as usize) {
+            Some(&at) => (at != NO_ROW).then_some(at),
+            None if self.sparse.is_empty() => None,
+            None => self.sparse.get(&id.0).copied(),
+        }
+    }
+
+    fn set(&mut self, id: ObjectId, at: Row) {
+        if self.get(id).is_none() {
+            self.live += 1;
+        }
+        let i = id.0 as usize;
+        if i >= self.dense.len() && (id.0 as u128) < 2 * self.live as u128 + 4096 {
+            self.dense.resize(i + 1, NO_ROW);
+            if self.sparse_min < self.dense.len() as u64 {
+                self.absorb();
+            }
+        }
+        match self.dense.get_mut(i) {
+            Some(slot) => *slot = at,
+            None => {
+                self.sparse.insert(id.0, at);
+                self.sparse_min = self.sparse_min.min(id.0);
+            }
+        }
+    }
+
+    /// Moves the map's ids that the array now covers into the array.
+    fn absorb(&mut self) {
+        let len = self.dense.len() as u64;
+        let dense = &mut self.dense;
+        self.sparse.retain(|id, at| {
+            if *id < len {
+                dense[*id as usize] = *at;
+                false
+            } else {
+                true
+            }
+        });
+        self.sparse_min = self.sparse.keys().copied().min().unwrap_or(u64::MAX);
+    }
+
+    fn take(&mut self, id: ObjectId) -> Option<Row> {
+        let at = match self.dense.get_mut(id.0 as usize) {
+            Some(slot) => Some(std::mem::replace(slot, NO_ROW)).filter(|at| *at != NO_ROW),
+            None => self.sparse.remove(&id.0),
+        };
+        if at.is_some() {
+            self.live -= 1;
+        }
+        at
+    }
+}
+
+impl Default for Row {
+    fn default() -> Row {
+        NO_ROW
+    }
+}
+
+/// The objects of one entity.
+#[derive(Clone, Debug)]
+struct Table {
+    entity: EntityId,
+    /// The id of each row (`DEAD` for a removed object's row).
+    ids: Vec<ObjectId>,
+    columns: Vec<Column>,
+    /// Whether the rows are in ascending id order, and the last id pushed.
+    ordered: bool,
+    last: ObjectId,
+}
+
+impl Table {
+    fn new(entity: EntityId) -> Table {
+        Table { entity, ids: Vec::new(), columns: Vec::new(), ordered: true, last: ObjectId(0) }
+    }
+
+    /// A new row holding `values`.
+    fn push(&mut self, id: ObjectId, values: &[Value]) -> usize {
+        let row = self.ids.len();
+        self.ordered &= id > self.last;
+        self.last = self.last.max(id);
+        while self.columns.len() < values.len() {
+            // A member no earlier object had: empty for them.
+            let mut column = Column::empty();
+            (0..row).for_each(|r| column.set(r, r, &Value::Empty));
+            self.columns.push(column);
+        }
+        for (i, column) in self.columns.iter_mut().enumerate() {
+            column.set(row, row, values.get(i).unwrap_or(&Value::Empty));
+        }
+        self.ids.push(id);
+        row
+    }
+
+    fn write(&mut self, row: usize, values: &[Value]) {
+        let len = self.ids.len();
+        for (column, value) in self.columns.iter_mut().zip(values) {
+            column.set(row, len, value);
+        }
+    }
+
+    /// Marks a row dead, letting go of its values in the side lists.
+    fn kill(&mut self, row: usize) {
+        for column in &mut self.columns {
+            column.release(row);
+        }
+        self.ids[row] = DEAD;
+    }
+
+    fn object(&self, row: usize) -> Object {
+        Object { id: self.ids[row], entity: self.entity, values: self.columns.iter().map(|c| c.get(row)).collect() }
+    }
+
+    fn live_ids(&self) -> Vec<ObjectId> {
+        let mut ids: Vec<ObjectId> = self.ids.iter().copied().filter(|id| *id != DEAD).collect();
+        if !self.ordered {
+            ids.sort_unstable();
+        }
+        ids
+    }
+}
+
+/// What a column's word holds for a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tag {
+    Empty,
+    Integer,
+    Boolean,
+    DateTime,
+    /// The enumeration's id in the high half, the value's index in the low half.
+    Enum,
+    Object,
+    Instance,
+    /// A decimal whose digits fit 59 bits: the digits shifted left by 5, then the scale.
+    Decimal,
+    /// An index into the column's side list.
+    Spilled,
+}
+
+/// One thing per row, kept once while every row has the same.
+#[derive(Clone, Debug)]
+enum Lane<T> {
+    Same(T),
+    Each(Vec<T>),
+}
+
+impl<T: Copy + PartialEq> Lane<T> {
+    fn get(&self, row: usize) -> T {
+        match self {
+            Lane::Same(v) => *v,
+            Lane::Each(v) => v[row],
+        }
+    }
+
+    /// Sets `row` of a lane of `len` rows; `row == len` adds a row.
+    fn set(&mut self, row: usize, len: usize, value: T) {
+        match self {
+            Lane::Same(v) if *v == value => {}
+            // The only row, or the first: the lane is still the same throughout.
+            Lane::Same(v) if len == 0 || (len == 1 && row == 0) => *v = value,
+            Lane::Same(v) => {
+                let mut each = vec![*v; len];
+                if row == len {
+                    each.push(value);
+                } else {
+                    each[row] = value;
+                }
+                *self = Lane::Each(each);
+            }
+            Lane::Each(each) if row == each.len() => each.push(value),
+            Lane::Each(each) => each[row] = value,
+        }
+    }
+}
+
+/// One member of every row of a table.
+#[derive(Clone, Debug)]
+struct Column {
+    tags: Lane<Tag>,
+    words: Lane<u64>,
+    /// The values that don't fit a word, and the free places among them.
+    spill: Vec<Value>,
+    free: Vec<u64>,
+}
+
+impl Column {
+    fn empty() -> Column {
+        Column { tags: Lane::Same(Tag::Empty), words: Lane::Same(0), spill: Vec::new(), free: Vec::new() }
+    }
+
+    /// The tag and word of a value that fits a word (`None`: it goes to the side list).
+    fn encode_plain(value: &Value) -> Option<(Tag, u64)> {
+        Some(match value {
+            Value::Empty => (Tag::Empty, 0),
+            Value::Integer(i) => (Tag::Integer, *i as u64),
+            Value::Boolean(b) => (Tag::Boolean, u64::from(*b)),
+            Value::DateTime(ms) => (Tag::DateTime, *ms as u64),
+            Value::Enum(e, i) => (Tag::Enum, (u64::from(e.0) << 32) | u64::from(*i)),
+            Value::Object(id) => (Tag::Object, id.0),
+            Value::Instance(i) => (Tag::Instance, *i),
+            Value::Decimal(d) => (Tag::Decimal, pack_decimal(d)?),
+            Value::String(_) | Value::List(_) | Value::Duration { .. } => return None,
+        })
+    }
+
+    fn get(&self, row: usize) -> Value {
+        let word = self.words.get(row);
+        match self.tags.get(row) {
+            Tag::Empty => Value::Empty,
+            Tag::Integer => Value::Integer(word as i64),
+            Tag::Boolean => Value::Boolean(word != 0),
+            Tag::DateTime => Value::DateTime(word as i64),
+            Tag::Enum => Value::Enum(EnumId((word >> 32) as u32), word as u32),
+            Tag::Object => Value::Object(ObjectId(word)),
+            Tag::Instance => Value::Instance(word),
+            Tag::Decimal => {
+                Value::Decimal(Decimal::from_i128_with_scale(i128::from((word as i64) >> 5), (word & 31) as u32))
+            }
+            Tag::Spilled => self.spill[word as usize].clone(),
+        }
+    }
+
+    /// Sets `row` of a column of `len` rows (`row == len` adds a row).
+    fn set(&mut self, row: usize, len: usize, value: &Value) {
+        if row < len {
+            self.release(row);
+        }
+        let (tag, word) = match Column::encode_plain(value) {
+            Some(plain) => plain,
+            None => (Tag::Spilled, self.keep(value.clone())),
+        };
+        self.tags.set(row, len, tag);
+        self.words.set(row, len, word);
+    }
+
+    /// Lets go of a row's value in the side list, if it has one.
+    fn release(&mut self, row: usize) {
+        if self.tags.get(row) == Tag::Spilled {
+            let at = self.words.get(row);
+            self.spill[at as usize] = Value::Empty;
+            self.free.push(at);
+        }
+    }
+
+    fn keep(&mut self, value: Value) -> u64 {
+        match self.free.pop() {
+            Some(at) => {
+                self.spill[at as usize] = value;
+                at
+            }
+            None => {
+                self.spill.push(value);
+                (self.spill.len() - 1) as u64
+            }
+        }
+    }
+}
+
+/// A decimal as one word, when its digits fit 59 bits (a negative zero keeps its sign in the side list).
+fn pack_decimal(d: &Decimal) -> Option<u64> {
+    let digits = d.mantissa();
+    let fits = (-(1i128 << 58)..(1i128 << 58)).contains(&digits);
+    (fits && !(d.is_zero() && d.is_sign_negative())).then(|| (((digits as i64) << 5) as u64) | u64::from(d.scale()))
 }

@@ -17,6 +17,7 @@
 //! inside one transaction that is never committed: one consistent snapshot, and
 //! the file is never written.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -839,8 +840,16 @@ fn decode(ty: &ColType, value: ValueRef<'_>) -> Result<Value, String> {
 }
 
 impl Store for SqliteStore {
-    fn get(&self, id: ObjectId) -> Option<&Object> {
+    fn get(&self, id: ObjectId) -> Option<Cow<'_, Object>> {
         self.mem.get(id)
+    }
+
+    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        self.mem.entity_of(id)
+    }
+
+    fn value(&self, id: ObjectId, member: usize) -> Option<Value> {
+        self.mem.value(id, member)
     }
 
     fn ids(&self, entity: EntityId) -> Vec<ObjectId> {
@@ -848,7 +857,7 @@ impl Store for SqliteStore {
     }
 
     fn put(&mut self, object: Object) {
-        let previous = self.mem.get(object.id).cloned();
+        let previous = self.mem.get(object.id).map(Cow::into_owned);
         self.written(|s| s.write(&object, previous.as_ref()));
         self.mem.put(object);
     }
@@ -946,8 +955,12 @@ impl Store for SqliteStore {
         self.mem.rollback();
     }
 
-    fn all(&self) -> Vec<&Object> {
+    fn all(&self) -> Vec<Cow<'_, Object>> {
         self.mem.all()
+    }
+
+    fn matching(&self, entity: EntityId, member: usize, value: &Value) -> Option<Vec<ObjectId>> {
+        self.mem.matching(entity, member, value)
     }
 
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
@@ -976,7 +989,7 @@ pub fn copy_into(from: &dyn Store, to: &mut dyn Store) -> Result<(), String> {
     to.begin();
     for o in from.all() {
         if o.id.role().is_none() {
-            to.put(o.clone());
+            to.put(o.into_owned());
         }
     }
     to.commit()
