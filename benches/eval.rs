@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use warden::eval::access::Op;
-use warden::eval::{Engine, PrincipalName, Vars};
+use warden::eval::{Engine, Plan, PrincipalName, Vars};
 use warden::store::sqlite::Mode;
 use warden::store::{SqliteStore, Value};
 
@@ -38,6 +38,31 @@ fn visible_carts(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| engine.run_top(stmt, &mut vars).unwrap())
         });
+    }
+    group.finish();
+}
+
+/// The same question answered without the reference index: by scanning the owner column
+/// (`Plan::Scan`), and by building and checking every cart (`Plan::Naive`, the general path
+/// of a rule whose constraint names no key).
+fn visible_carts_without_index(c: &mut Criterion) {
+    let program = program();
+    let stmt = &warden::syntax::parse_statements("count(retrieve Shop.Cart)", warden::source::FileId(0)).unwrap()[0];
+    let mut group = c.benchmark_group("which_carts_may_user_42_see_without_index");
+    group.sample_size(10);
+    for (plan, sizes) in [(Plan::Scan, &[10_000usize, 100_000, 1_000_000][..]), (Plan::Naive, &[10_000, 100_000][..])] {
+        for &n in sizes {
+            let mut engine = Engine::new(&program, Box::new(store(&program, n)), 0);
+            engine.plan = plan;
+            engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+            let mut vars = Vars::new();
+            let expected = Value::Integer((n / 1000) as i64);
+            assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), warden::eval::Outcome::Value(expected));
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(format!("{plan:?}"), n), &n, |b, _| {
+                b.iter(|| engine.run_top(stmt, &mut vars).unwrap())
+            });
+        }
     }
     group.finish();
 }
@@ -80,5 +105,5 @@ fn visible_carts_sqlite(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, decision, visible_carts, visible_carts_sqlite);
+criterion_group!(benches, decision, visible_carts, visible_carts_without_index, visible_carts_sqlite);
 criterion_main!(benches);

@@ -209,6 +209,12 @@ pub trait Store {
     fn matching(&self, _entity: EntityId, _member: usize, _value: &Value) -> Option<Vec<ObjectId>> {
         None
     }
+    /// The objects of exactly `entity` whose member passes `test`, ascending, when the store
+    /// can read one member of every object without building the objects (`None`: the caller
+    /// checks every object).
+    fn filter(&self, _entity: EntityId, _member: usize, _test: &dyn Fn(&Value) -> bool) -> Option<Vec<ObjectId>> {
+        None
+    }
     /// Whether the store runs SQL queries ([`Store::select_ids`]).
     fn speaks_sql(&self) -> bool {
         false

@@ -113,6 +113,8 @@ fn script(ops: &[Op]) -> Vec<String> {
         "count(retrieve Docs.Doc [Docs.Doc_Reviewer = $r1][Level > 1])",
         "retrieve Docs.Doc [Stage = 'Open']",
         "count(retrieve Docs.Doc [Pinned = false()][Level > 3])",
+        "retrieve Docs.Doc [3 >= Level]",
+        "count(retrieve Docs.Doc [Level != 4])",
     ];
     for o in ops {
         let needs_doc = !matches!(o, Op::As(_) | Op::Create { .. });

@@ -137,6 +137,15 @@ fn agree(store: &MemoryStore, model: &Model) -> Result<(), TestCaseError> {
                     .collect();
                 prop_assert_eq!(store.referrers(entity, m, target).unwrap_or_default(), want);
             }
+            // A test on one member, read without building the objects.
+            let positive =
+                |v: &Value| matches!(v, Value::Integer(i) if *i > 0) || matches!(v, Value::String(t) if t.len() > 1);
+            let want: Vec<ObjectId> =
+                of_entity.iter().filter(|o| o.values.get(m).is_some_and(positive)).map(|o| o.id).collect();
+            let got = store.filter(entity, m, &positive);
+            if !(got.is_none() && of_entity.is_empty()) {
+                prop_assert_eq!(got, Some(want), "filter member {} of {:?}", m, entity);
+            }
             let keys = [
                 Value::Object(ObjectId(3)),
                 Value::Boolean(true),

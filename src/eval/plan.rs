@@ -10,11 +10,11 @@
 use std::collections::BTreeSet;
 
 use super::exec::Rights;
-use super::xpath::member_of;
+use super::xpath::{compare_values, member_of};
 use super::{Engine, Vars};
-use crate::model::xpath::{self, Cond, Operand, PathEnd, TokenExpr};
+use crate::model::xpath::{Cond, Operand, PathEnd, TokenExpr};
 use crate::model::*;
-use crate::store::{ObjectId, Value};
+use crate::store::{Object, ObjectId, Value};
 use crate::syntax::ast::CmpOp;
 
 /// How retrieves find their candidates (the differential tests compare all three).
@@ -32,8 +32,9 @@ pub enum Plan {
 enum Key<'c> {
     /// `[Assoc = '[%CurrentUser%]']` or `[Assoc = $var]`.
     Assoc(AssocId, &'c Operand),
-    /// `[Attribute = constant]` for an enumeration value or a Boolean.
-    Attribute(usize, Value),
+    /// `[Attribute op value]`: the object's own attribute against a constant, token or
+    /// variable (`flipped` when the attribute is on the right).
+    Attribute { member: usize, op: CmpOp, other: &'c Operand, flipped: bool },
 }
 
 /// What a retrieve must look at (ascending ids).
@@ -123,7 +124,7 @@ impl Engine<'_> {
 
     /// The objects of exactly `e` a key holds for, from the store's index or a column scan.
     fn lookup(&self, e: EntityId, key: Key, vars: &Vars) -> Option<Vec<ObjectId>> {
-        let (member, value) = match key {
+        match key {
             Key::Assoc(assoc, other) => {
                 let target = match other {
                     Operand::Token(TokenExpr::CurrentUser) => self.session().user.unwrap_or(ObjectId(0)),
@@ -139,18 +140,36 @@ impl Engine<'_> {
                         return Some(ids);
                     }
                 }
-                (member, Value::Object(target))
+                self.store.matching(e, member, &Value::Object(target))
             }
-            Key::Attribute(member, value) => (member, value),
-        };
-        self.store.matching(e, member, &value)
+            Key::Attribute { member, op, other, flipped } => {
+                // The other side as the evaluator computes it (it doesn't depend on the object).
+                let placeholder = Object { id: ObjectId(0), entity: e, values: Vec::new() };
+                let values = self.xeval(Some(vars)).side(other, &placeholder).values;
+                // Equal to one value that compares as itself (never text or numbers): the same word.
+                if let (CmpOp::Eq, [value @ (Value::Enum(..) | Value::Boolean(_))]) = (op, values.as_slice()) {
+                    return self.store.matching(e, member, value);
+                }
+                // What the evaluator does with an own attribute against a constant side.
+                let test = |v: &Value| {
+                    values.iter().any(|c| {
+                        if flipped {
+                            compare_values(c, op, v, false)
+                        } else {
+                            compare_values(v, op, c, false)
+                        }
+                    })
+                };
+                self.store.filter(e, member, &test)
+            }
+        }
     }
 }
 
 /// The key of a conjunct (of an `and`, the first that has one).
 fn key(c: &Cond) -> Option<Key<'_>> {
     match c {
-        Cond::Compare { lhs, op: CmpOp::Eq, rhs, .. } => {
+        Cond::Compare { lhs, op, rhs, .. } => {
             let own = |side: &Operand| match side {
                 Operand::Path(p) if matches!(p.end, PathEnd::Object) && p.steps.len() == 1 => {
                     let step = &p.steps[0];
@@ -166,19 +185,19 @@ fn key(c: &Cond) -> Option<Key<'_>> {
                 },
                 _ => None,
             };
-            // Only values whose equality is the store's word equality (not text, not numbers).
-            let constant = |side: &Operand| match side {
-                Operand::Value(xpath::Value::Enum(e, i)) => Some(Value::Enum(*e, *i)),
-                Operand::Value(xpath::Value::Boolean(b)) => Some(Value::Boolean(*b)),
-                _ => None,
-            };
+            let constant = |side: &Operand| matches!(side, Operand::Value(_) | Operand::Token(_) | Operand::Var { .. });
             match (own(lhs), own(rhs)) {
-                (Some(a), _) if value(rhs) => return Some(Key::Assoc(a, rhs)),
-                (_, Some(a)) if value(lhs) => return Some(Key::Assoc(a, lhs)),
+                (Some(a), _) if *op == CmpOp::Eq && value(rhs) => return Some(Key::Assoc(a, rhs)),
+                (_, Some(a)) if *op == CmpOp::Eq && value(lhs) => return Some(Key::Assoc(a, lhs)),
                 _ => {}
             }
-            match (attribute(lhs), constant(rhs), attribute(rhs), constant(lhs)) {
-                (Some(m), Some(v), _, _) | (_, _, Some(m), Some(v)) => Some(Key::Attribute(m, v)),
+            match (attribute(lhs), attribute(rhs)) {
+                (Some(member), _) if constant(rhs) => {
+                    Some(Key::Attribute { member, op: *op, other: rhs, flipped: false })
+                }
+                (_, Some(member)) if constant(lhs) => {
+                    Some(Key::Attribute { member, op: *op, other: lhs, flipped: true })
+                }
                 _ => None,
             }
         }

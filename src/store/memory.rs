@@ -247,6 +247,23 @@ impl Store for MemoryStore {
         }
         Some(out)
     }
+
+    fn filter(&self, entity: EntityId, member: usize, test: &dyn Fn(&Value) -> bool) -> Option<Vec<ObjectId>> {
+        let Some(table) = self.tables.get(entity.index()) else { return Some(Vec::new()) };
+        let column = table.columns.get(member)?;
+        let live = |row: &usize| table.ids[*row] != DEAD;
+        let rows: Vec<usize> = match (&column.tags, &column.words) {
+            // The same value in every row: one test decides them all.
+            (Lane::Same(_), Lane::Same(_)) if table.ids.is_empty() || !test(&column.get(0)) => Vec::new(),
+            (Lane::Same(_), Lane::Same(_)) => (0..table.ids.len()).filter(live).collect(),
+            _ => (0..table.ids.len()).filter(live).filter(|row| test(&column.read(*row))).collect(),
+        };
+        let mut out: Vec<ObjectId> = rows.into_iter().map(|row| table.ids[row]).collect();
+        if !table.ordered {
+            out.sort_unstable();
+        }
+        Some(out)
+    }
 }
 
 /// Where an object lives: its table (by entity index) and row.
@@ -491,6 +508,14 @@ impl Column {
                 Value::Decimal(Decimal::from_i128_with_scale(i128::from((word as i64) >> 5), (word & 31) as u32))
             }
             Tag::Spilled => self.spill[word as usize].clone(),
+        }
+    }
+
+    /// A row's value, borrowed from the side list when it is there.
+    fn read(&self, row: usize) -> Cow<'_, Value> {
+        match self.tags.get(row) {
+            Tag::Spilled => Cow::Borrowed(&self.spill[self.words.get(row) as usize]),
+            _ => Cow::Owned(self.get(row)),
         }
     }
 

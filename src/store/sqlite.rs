@@ -963,6 +963,10 @@ impl Store for SqliteStore {
         self.mem.matching(entity, member, value)
     }
 
+    fn filter(&self, entity: EntityId, member: usize, test: &dyn Fn(&Value) -> bool) -> Option<Vec<ObjectId>> {
+        self.mem.filter(entity, member, test)
+    }
+
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
         self.mem.referrers(entity, member, target)
     }
