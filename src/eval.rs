@@ -431,19 +431,26 @@ impl<'p> Engine<'p> {
     /// The ids of objects of `entity` and its specializations the acting session can reach
     /// (committed ones and its own uncommitted ones), ascending.
     pub fn candidate_ids(&self, entity: EntityId) -> Vec<ObjectId> {
-        let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
-        for e in self.program.specializations(entity) {
+        let entities = self.program.specializations(entity);
+        let mut ids: Vec<ObjectId> = Vec::new();
+        for &e in &entities {
             if e == SYSTEM_USER_ROLE {
                 ids.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
             }
             ids.extend(self.store.ids(e));
         }
-        for (id, o) in &self.session().uncommitted {
-            if self.program.is_a(o.entity, entity) {
-                ids.insert(*id);
-            }
+        let uncommitted = self.session().uncommitted.iter().filter(|(_, o)| self.program.is_a(o.entity, entity));
+        let mut merged = entities.len() > 1 || entity == SYSTEM_USER_ROLE;
+        for (id, _) in uncommitted {
+            ids.push(*id);
+            merged = true;
         }
-        ids.into_iter().collect()
+        // One entity's ids come from the store ascending; anything added must be merged in.
+        if merged {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        ids
     }
 
     /// The access rules of an entity.
