@@ -86,7 +86,14 @@ impl MemoryStore {
                 while self.tables.len() <= index {
                     self.tables.push(Table::new(EntityId(self.tables.len() as u32)));
                 }
-                let row = self.tables[index].push(object.id, &object.values);
+                // A removed object put back (a rollback) gets its old row: rows stay in id order.
+                let row = match self.rows.dead(object.id).filter(|d| d.entity == object.entity.0) {
+                    Some(dead) => {
+                        self.tables[index].revive(dead.row as usize, object.id, &object.values);
+                        dead.row as usize
+                    }
+                    None => self.tables[index].push(object.id, &object.values),
+                };
                 self.rows.set(object.id, Row { entity: object.entity.0, row: row as u32 });
             }
         }
@@ -276,6 +283,9 @@ struct Row {
 /// A free slot of the dense array.
 const NO_ROW: Row = Row { entity: u32::MAX, row: u32::MAX };
 
+/// Marks the row of a removed object (in `Row::entity`), kept so that putting it back reuses it.
+const REMOVED: u32 = 1 << 31;
+
 /// Ids to rows: an array indexed by id while ids stay dense, a map for the rest.
 #[derive(Clone, Debug, Default)]
 struct Rows {
@@ -288,6 +298,15 @@ struct Rows {
 
 impl Rows {
     fn get(&self, id: ObjectId) -> Option<Row> {
+        self.slot(id).filter(|at| at.entity & REMOVED == 0)
+    }
+
+    /// The row a removed object had.
+    fn dead(&self, id: ObjectId) -> Option<Row> {
+        self.slot(id).filter(|at| at.entity & REMOVED != 0).map(|at| Row { entity: at.entity & !REMOVED, ..at })
+    }
+
+    fn slot(&self, id: ObjectId) -> Option<Row> {
         match self.dense.get(id.0 as usize) {
             Some(&at) => (at != NO_ROW).then_some(at),
             None if self.sparse.is_empty() => None,
@@ -330,15 +349,18 @@ impl Rows {
         self.sparse_min = self.sparse.keys().copied().min().unwrap_or(u64::MAX);
     }
 
+    /// Forgets a live object, remembering its row.
     fn take(&mut self, id: ObjectId) -> Option<Row> {
-        let at = match self.dense.get_mut(id.0 as usize) {
-            Some(slot) => Some(std::mem::replace(slot, NO_ROW)).filter(|at| *at != NO_ROW),
-            None => self.sparse.remove(&id.0),
-        };
-        if at.is_some() {
-            self.live -= 1;
+        let at = self.get(id)?;
+        let removed = Row { entity: at.entity | REMOVED, ..at };
+        match self.dense.get_mut(id.0 as usize) {
+            Some(slot) => *slot = removed,
+            None => {
+                self.sparse.insert(id.0, removed);
+            }
         }
-        at
+        self.live -= 1;
+        Some(at)
     }
 }
 
@@ -392,10 +414,17 @@ impl Table {
 
     /// Marks a row dead, letting go of its values in the side lists.
     fn kill(&mut self, row: usize) {
+        let len = self.ids.len();
         for column in &mut self.columns {
-            column.release(row);
+            column.clear(row, len);
         }
         self.ids[row] = DEAD;
+    }
+
+    /// Gives a dead row back to the object that had it.
+    fn revive(&mut self, row: usize, id: ObjectId, values: &[Value]) {
+        self.ids[row] = id;
+        self.write(row, values);
     }
 
     fn object(&self, row: usize) -> Object {
@@ -532,6 +561,15 @@ impl Column {
         self.words.set(row, len, word);
     }
 
+    /// Empties a row whose value is in the side list (a dead row must point nowhere).
+    fn clear(&mut self, row: usize, len: usize) {
+        if self.tags.get(row) == Tag::Spilled {
+            self.release(row);
+            self.tags.set(row, len, Tag::Empty);
+            self.words.set(row, len, 0);
+        }
+    }
+
     /// Lets go of a row's value in the side list, if it has one.
     fn release(&mut self, row: usize) {
         if self.tags.get(row) == Tag::Spilled {
@@ -560,4 +598,42 @@ fn pack_decimal(d: &Decimal) -> Option<u64> {
     let digits = d.mantissa();
     let fits = (-(1i128 << 58)..(1i128 << 58)).contains(&digits);
     (fits && !(d.is_zero() && d.is_sign_negative())).then(|| (((digits as i64) << 5) as u64) | u64::from(d.scale()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(id: u64, entity: u32, values: Vec<Value>) -> Object {
+        Object { id: ObjectId(id), entity: EntityId(entity), values }
+    }
+
+    #[test]
+    fn a_rolled_back_delete_gets_its_row_back_so_rows_stay_in_id_order() {
+        let mut store = MemoryStore::new();
+        for id in 1..=3 {
+            store.put(object(id, 0, vec![Value::String(format!("n{id}")), Value::Integer(id as i64)]));
+        }
+        store.begin();
+        store.remove(ObjectId(2));
+        store.rollback();
+        let table = &store.tables[0];
+        assert!(table.ordered);
+        assert_eq!(table.ids, vec![ObjectId(1), ObjectId(2), ObjectId(3)]);
+        assert_eq!(store.get(ObjectId(2)).unwrap().values[0], Value::String("n2".into()));
+    }
+
+    #[test]
+    fn a_member_that_is_the_same_in_every_row_is_kept_once() {
+        let mut store = MemoryStore::new();
+        for id in 1..=1000 {
+            store.put(object(id, 0, vec![Value::Enum(EnumId(0), 1), Value::Integer(id as i64)]));
+        }
+        let table = &store.tables[0];
+        assert!(matches!((&table.columns[0].tags, &table.columns[0].words), (Lane::Same(Tag::Enum), Lane::Same(1))));
+        assert!(matches!((&table.columns[1].tags, &table.columns[1].words), (Lane::Same(Tag::Integer), Lane::Each(_))));
+        store.put(object(7, 0, vec![Value::Enum(EnumId(0), 2), Value::Integer(7)]));
+        assert!(matches!(store.tables[0].columns[0].words, Lane::Each(_)));
+        assert_eq!(store.matching(EntityId(0), 0, &Value::Enum(EnumId(0), 2)), Some(vec![ObjectId(7)]));
+    }
 }
