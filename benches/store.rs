@@ -1,0 +1,43 @@
+//! Loading figures (W4): `load_json` of the store of 1,000 users and 10^5 or 10^6 carts
+//! (≈97 MB of JSON for 10^6), the document written once by `save_json`.
+//!
+//! Run with `cargo bench --bench store`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use warden::model::Program;
+use warden::store::{load_json, save_json, Store};
+
+#[path = "fixtures/shop.rs"]
+mod shop;
+
+use shop::{program, store, USERS};
+
+/// The store of `carts` carts as `save_json` writes it.
+fn document(program: &Program, carts: usize) -> String {
+    let path = std::env::temp_dir().join(format!("warden-bench-store-{}-{carts}.json", std::process::id()));
+    save_json(program, &store(program, carts), &path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    text
+}
+
+fn load(c: &mut Criterion) {
+    let program = program();
+    let mut group = c.benchmark_group("load_json");
+    group.sample_size(10);
+    for n in [100_000usize, 1_000_000] {
+        let text = document(&program, n);
+        let loaded = load_json(&program, &text).unwrap_or_else(|e| panic!("{:?}", &e[..e.len().min(3)]));
+        assert_eq!(loaded.all().len(), n + USERS as usize);
+        drop(loaded);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        // The store is dropped outside the timing.
+        group.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter_batched(|| (), |()| load_json(&program, text).unwrap(), BatchSize::PerIteration)
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, load);
+criterion_main!(benches);
