@@ -1,6 +1,7 @@
 //! Loading figures (W4): `load_json` of the store of 1,000 users and 10^5 or 10^6 carts
 //! (≈97 MB of JSON for 10^6), the document written once by `save_json`; and the same
-//! load by the reporting loader alone (what `load_json` does when its fast path gives up).
+//! load by the reporting loader alone (what `load_json` does when its fast path gives up),
+//! and the floor of both: the same objects built with `put`.
 //!
 //! Run with `cargo bench --bench store`.
 
@@ -44,6 +45,14 @@ fn load(c: &mut Criterion) {
         }
         group.finish();
     }
+    let mut group = c.benchmark_group("put");
+    group.sample_size(10);
+    for (n, _) in &documents {
+        group.bench_with_input(BenchmarkId::from_parameter(n), n, |b, &n| {
+            b.iter_batched(|| (), |()| store(&program, n), BatchSize::PerIteration)
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, load);
