@@ -78,6 +78,7 @@ struct Schema<'p> {
 }
 
 impl<'p> Schema<'p> {
+    /// The shapes of every entity of the program.
     fn new(program: &'p Program) -> Schema<'p> {
         let shapes = (0..program.entities.len() as u32).map(|e| Shape::new(program, EntityId(e))).collect();
         Schema { program, shapes }
@@ -94,6 +95,7 @@ impl<'p> Schema<'p> {
 }
 
 impl<'p> Shape<'p> {
+    /// The keys and defaults of one entity.
     fn new(program: &'p Program, entity: EntityId) -> Shape<'p> {
         let def = program.entity(entity);
         let roles =
@@ -276,6 +278,7 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
     }
 }
 
+/// Reads a [`Name`].
 struct NameVisitor;
 
 impl<'de> Visitor<'de> for NameVisitor {
