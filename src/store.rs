@@ -12,7 +12,7 @@ use smol_str::SmolStr;
 
 use crate::model::{EntityId, EnumId, Program};
 
-pub use json::{load_json, save_json, to_json, value_json, StoreError};
+pub use json::{load_json, load_json_fast, load_json_reporting, save_json, to_json, value_json, StoreError};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
