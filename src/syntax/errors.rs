@@ -124,6 +124,7 @@ impl Described {
 }
 
 /// Whether a rule only marks a keyword (lowering skips these pairs).
+#[inline]
 pub fn is_keyword(rule: Rule) -> bool {
     matches!(describe(rule), Described::Keyword(_))
 }

@@ -51,7 +51,24 @@ pub(super) fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Ru
 /// The value of a quoted string: quotes removed, doubled quotes undone.
 pub(crate) fn unquote(raw: &str) -> String {
     let quote = &raw[..1];
-    raw[1..raw.len() - 1].replace(&format!("{quote}{quote}"), quote)
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains(quote) {
+        inner.replace(&format!("{quote}{quote}"), quote)
+    } else {
+        inner.to_string()
+    }
+}
+
+/// Lowers the operands of a chain (`a or b or c`): a single operand stands for
+/// itself, several are gathered by `many`. No vector is built for the single one.
+fn chain<T>(mut operands: impl Iterator<Item = Result<T>>, many: impl FnOnce(Vec<T>) -> T) -> Result<T> {
+    let first = operands.next().expect("a chain has an operand")?;
+    let Some(second) = operands.next() else { return Ok(first) };
+    let mut all = vec![first, second?];
+    for operand in operands {
+        all.push(operand?);
+    }
+    Ok(many(all))
 }
 
 impl Lower {
@@ -91,8 +108,8 @@ impl Lower {
 
     pub(super) fn qname(&self, pair: Pair<'_, Rule>) -> QName {
         debug_assert_eq!(pair.as_rule(), Rule::qname);
-        let span = self.span(&pair);
-        QName { parts: pair.into_inner().map(|p| SmolStr::new(p.as_str())).collect(), span }
+        // INVARIANT: qname is compound-atomic, so its text is its names joined by bare dots.
+        QName { parts: pair.as_str().split('.').map(SmolStr::new).collect(), span: self.span(&pair) }
     }
 
     pub(super) fn variable(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -327,13 +344,11 @@ impl Lower {
     }
 
     fn xp_or(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
-        let mut parts = children(pair).map(|p| self.xp_and(p)).collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { XExpr::Or(parts) })
+        chain(children(pair).map(|p| self.xp_and(p)), XExpr::Or)
     }
 
     fn xp_and(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
-        let mut parts = children(pair).map(|p| self.xp_unary(p)).collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { XExpr::And(parts) })
+        chain(children(pair).map(|p| self.xp_unary(p)), XExpr::And)
     }
 
     fn xp_unary(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
@@ -362,16 +377,19 @@ impl Lower {
 
     fn xp_arith(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
         let span = self.span(&pair);
-        let mut operands = Vec::new();
-        let mut ops = Vec::new();
-        for p in children(pair) {
+        let mut inner = children(pair);
+        let first = self.xp_operand(inner.next().expect("arithmetic operand"))?;
+        let Some(op) = inner.next() else { return Ok(first) };
+        let mut operands = vec![first];
+        let mut ops = vec![SmolStr::new(op.as_str())];
+        for p in inner {
             if p.as_rule() == Rule::op_arith {
                 ops.push(SmolStr::new(p.as_str()));
             } else {
                 operands.push(self.xp_operand(p)?);
             }
         }
-        Ok(if operands.len() == 1 { operands.remove(0) } else { XOperand::Arith { operands, ops, span } })
+        Ok(XOperand::Arith { operands, ops, span })
     }
 
     fn xp_operand(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
