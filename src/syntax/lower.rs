@@ -1,5 +1,8 @@
 //! Lowering of declarations and XPath: one function per grammar rule.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use pest::iterators::Pair;
 use pest::Parser;
 use rust_decimal::Decimal;
@@ -17,11 +20,14 @@ pub(crate) struct Lower {
     pub(crate) file: FileId,
     /// How deep the expression or statement being lowered is nested.
     pub(crate) depth: std::cell::Cell<usize>,
+    /// The terms of each token string met so far, by content, with spans from the
+    /// start of the content: the same token strings recur in many rules.
+    token_texts: RefCell<HashMap<String, Vec<TokenTerm>>>,
 }
 
 impl Lower {
     pub(crate) fn new(file: FileId) -> Lower {
-        Lower { file, depth: std::cell::Cell::new(0) }
+        Lower { file, depth: std::cell::Cell::new(0), token_texts: RefCell::default() }
     }
 
     /// Enters one more level of nesting, refusing to go past [`super::MAX_EXPR_DEPTH`].
@@ -441,21 +447,42 @@ impl Lower {
 
     /// Parses the content of a quoted token string; spans point into the string.
     fn token_text(&self, lit: &StrLit) -> Result<TokenExpr> {
-        let raw_start = lit.span.start as usize + 1;
-        let content = &lit.value;
-        let bad = || ParseError::BadTokenString { text: content.clone(), span: lit.span };
+        let known = self.token_texts.borrow().get(&lit.value).cloned();
+        let terms = match known {
+            Some(terms) => terms,
+            None => {
+                let terms = self.token_terms(lit)?;
+                self.token_texts.borrow_mut().insert(lit.value.clone(), terms.clone());
+                terms
+            }
+        };
         // Offsets inside the content map to the source only when no quote was doubled.
-        let exact = content.len() + 2 == (lit.span.end - lit.span.start) as usize;
-        let pairs = RulesParser::parse(Rule::token_text, content).map_err(|_| bad())?;
-        let sub = Lower::new(self.file);
-        let shift = |p: &Pair<'_, Rule>| {
+        let exact = lit.value.len() + 2 == (lit.span.end - lit.span.start) as usize;
+        let raw_start = lit.span.start as usize + 1;
+        let shift = |span: Span| {
             if exact {
-                let s = p.as_span();
-                Span::new(self.file, raw_start + s.start(), raw_start + s.end())
+                Span::new(self.file, raw_start + span.start as usize, raw_start + span.end as usize)
             } else {
                 lit.span
             }
         };
+        let terms = terms
+            .into_iter()
+            .map(|term| TokenTerm {
+                plus: term.plus,
+                factor: term.factor.map(|factor| NumLit { span: shift(factor.span), ..factor }),
+                token: Ident { span: shift(term.token.span), ..term.token },
+            })
+            .collect();
+        Ok(TokenExpr { terms, span: lit.span })
+    }
+
+    /// The terms of a token string, with spans from the start of its content.
+    fn token_terms(&self, lit: &StrLit) -> Result<Vec<TokenTerm>> {
+        let content = &lit.value;
+        let bad = || ParseError::BadTokenString { text: content.clone(), span: lit.span };
+        let pairs = RulesParser::parse(Rule::token_text, content).map_err(|_| bad())?;
+        let sub = Lower::new(self.file);
         let mut terms = Vec::new();
         let mut plus = true;
         for p in children(pairs.into_iter().next().ok_or_else(bad)?) {
@@ -465,7 +492,7 @@ impl Lower {
                     let mut factor = None;
                     let mut token = None;
                     for q in children(p) {
-                        let span = shift(&q);
+                        let span = Span::new(self.file, q.as_span().start(), q.as_span().end());
                         match q.as_rule() {
                             Rule::number => factor = Some(NumLit { span, ..sub.number(q)? }),
                             Rule::bare_token => {
@@ -481,7 +508,7 @@ impl Lower {
                 rule => unreachable!("{rule:?} in token_text"),
             }
         }
-        Ok(TokenExpr { terms, span: lit.span })
+        Ok(terms)
     }
 
     // ---- Runtime resources ----
