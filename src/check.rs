@@ -175,5 +175,5 @@ pub fn suggest_public<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
 
 /// `Module.Name` from a module and a local name.
 pub(crate) fn qualify(module: &str, name: &str) -> SmolStr {
-    SmolStr::new(format!("{module}.{name}"))
+    smol_str::format_smolstr!("{module}.{name}")
 }

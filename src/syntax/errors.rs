@@ -124,6 +124,7 @@ impl Described {
 }
 
 /// Whether a rule only marks a keyword (lowering skips these pairs).
+#[inline]
 pub fn is_keyword(rule: Rule) -> bool {
     matches!(describe(rule), Described::Keyword(_))
 }
@@ -209,7 +210,7 @@ fn describe_found(text: &str, pos: usize) -> String {
 pub fn describe(rule: Rule) -> Described {
     match rule {
         Rule::WHITESPACE => Described::Syntax("whitespace"),
-        Rule::COMMENT => Described::Syntax("a comment"),
+        Rule::blank => Described::Syntax("whitespace"),
         Rule::line_comment => Described::Syntax("a comment"),
         Rule::block_comment => Described::Syntax("a comment"),
         Rule::ident_char => Described::Syntax("a letter or digit"),

@@ -1,5 +1,8 @@
 //! Lowering of declarations and XPath: one function per grammar rule.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use pest::iterators::Pair;
 use pest::Parser;
 use rust_decimal::Decimal;
@@ -17,11 +20,14 @@ pub(crate) struct Lower {
     pub(crate) file: FileId,
     /// How deep the expression or statement being lowered is nested.
     pub(crate) depth: std::cell::Cell<usize>,
+    /// The terms of each token string met so far, by content, with spans from the
+    /// start of the content: the same token strings recur in many rules.
+    token_texts: RefCell<HashMap<String, Vec<TokenTerm>>>,
 }
 
 impl Lower {
     pub(crate) fn new(file: FileId) -> Lower {
-        Lower { file, depth: std::cell::Cell::new(0) }
+        Lower { file, depth: std::cell::Cell::new(0), token_texts: RefCell::default() }
     }
 
     /// Enters one more level of nesting, refusing to go past [`super::MAX_EXPR_DEPTH`].
@@ -51,7 +57,24 @@ pub(super) fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Ru
 /// The value of a quoted string: quotes removed, doubled quotes undone.
 pub(crate) fn unquote(raw: &str) -> String {
     let quote = &raw[..1];
-    raw[1..raw.len() - 1].replace(&format!("{quote}{quote}"), quote)
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains(quote) {
+        inner.replace(&format!("{quote}{quote}"), quote)
+    } else {
+        inner.to_string()
+    }
+}
+
+/// Lowers the operands of a chain (`a or b or c`): a single operand stands for
+/// itself, several are gathered by `many`. No vector is built for the single one.
+fn chain<T>(mut operands: impl Iterator<Item = Result<T>>, many: impl FnOnce(Vec<T>) -> T) -> Result<T> {
+    let first = operands.next().expect("a chain has an operand")?;
+    let Some(second) = operands.next() else { return Ok(first) };
+    let mut all = vec![first, second?];
+    for operand in operands {
+        all.push(operand?);
+    }
+    Ok(many(all))
 }
 
 impl Lower {
@@ -91,8 +114,8 @@ impl Lower {
 
     pub(super) fn qname(&self, pair: Pair<'_, Rule>) -> QName {
         debug_assert_eq!(pair.as_rule(), Rule::qname);
-        let span = self.span(&pair);
-        QName { parts: pair.into_inner().map(|p| SmolStr::new(p.as_str())).collect(), span }
+        // INVARIANT: qname is compound-atomic, so its text is its names joined by bare dots.
+        QName { parts: pair.as_str().split('.').map(SmolStr::new).collect(), span: self.span(&pair) }
     }
 
     pub(super) fn variable(&self, pair: Pair<'_, Rule>) -> Ident {
@@ -327,13 +350,11 @@ impl Lower {
     }
 
     fn xp_or(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
-        let mut parts = children(pair).map(|p| self.xp_and(p)).collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { XExpr::Or(parts) })
+        chain(children(pair).map(|p| self.xp_and(p)), XExpr::Or)
     }
 
     fn xp_and(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
-        let mut parts = children(pair).map(|p| self.xp_unary(p)).collect::<Result<Vec<_>>>()?;
-        Ok(if parts.len() == 1 { parts.remove(0) } else { XExpr::And(parts) })
+        chain(children(pair).map(|p| self.xp_unary(p)), XExpr::And)
     }
 
     fn xp_unary(&self, pair: Pair<'_, Rule>) -> Result<XExpr> {
@@ -362,16 +383,19 @@ impl Lower {
 
     fn xp_arith(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
         let span = self.span(&pair);
-        let mut operands = Vec::new();
-        let mut ops = Vec::new();
-        for p in children(pair) {
+        let mut inner = children(pair);
+        let first = self.xp_operand(inner.next().expect("arithmetic operand"))?;
+        let Some(op) = inner.next() else { return Ok(first) };
+        let mut operands = vec![first];
+        let mut ops = vec![SmolStr::new(op.as_str())];
+        for p in inner {
             if p.as_rule() == Rule::op_arith {
                 ops.push(SmolStr::new(p.as_str()));
             } else {
                 operands.push(self.xp_operand(p)?);
             }
         }
-        Ok(if operands.len() == 1 { operands.remove(0) } else { XOperand::Arith { operands, ops, span } })
+        Ok(XOperand::Arith { operands, ops, span })
     }
 
     fn xp_operand(&self, pair: Pair<'_, Rule>) -> Result<XOperand> {
@@ -423,21 +447,42 @@ impl Lower {
 
     /// Parses the content of a quoted token string; spans point into the string.
     fn token_text(&self, lit: &StrLit) -> Result<TokenExpr> {
-        let raw_start = lit.span.start as usize + 1;
-        let content = &lit.value;
-        let bad = || ParseError::BadTokenString { text: content.clone(), span: lit.span };
+        let known = self.token_texts.borrow().get(&lit.value).cloned();
+        let terms = match known {
+            Some(terms) => terms,
+            None => {
+                let terms = self.token_terms(lit)?;
+                self.token_texts.borrow_mut().insert(lit.value.clone(), terms.clone());
+                terms
+            }
+        };
         // Offsets inside the content map to the source only when no quote was doubled.
-        let exact = content.len() + 2 == (lit.span.end - lit.span.start) as usize;
-        let pairs = RulesParser::parse(Rule::token_text, content).map_err(|_| bad())?;
-        let sub = Lower::new(self.file);
-        let shift = |p: &Pair<'_, Rule>| {
+        let exact = lit.value.len() + 2 == (lit.span.end - lit.span.start) as usize;
+        let raw_start = lit.span.start as usize + 1;
+        let shift = |span: Span| {
             if exact {
-                let s = p.as_span();
-                Span::new(self.file, raw_start + s.start(), raw_start + s.end())
+                Span::new(self.file, raw_start + span.start as usize, raw_start + span.end as usize)
             } else {
                 lit.span
             }
         };
+        let terms = terms
+            .into_iter()
+            .map(|term| TokenTerm {
+                plus: term.plus,
+                factor: term.factor.map(|factor| NumLit { span: shift(factor.span), ..factor }),
+                token: Ident { span: shift(term.token.span), ..term.token },
+            })
+            .collect();
+        Ok(TokenExpr { terms, span: lit.span })
+    }
+
+    /// The terms of a token string, with spans from the start of its content.
+    fn token_terms(&self, lit: &StrLit) -> Result<Vec<TokenTerm>> {
+        let content = &lit.value;
+        let bad = || ParseError::BadTokenString { text: content.clone(), span: lit.span };
+        let pairs = RulesParser::parse(Rule::token_text, content).map_err(|_| bad())?;
+        let sub = Lower::new(self.file);
         let mut terms = Vec::new();
         let mut plus = true;
         for p in children(pairs.into_iter().next().ok_or_else(bad)?) {
@@ -447,7 +492,7 @@ impl Lower {
                     let mut factor = None;
                     let mut token = None;
                     for q in children(p) {
-                        let span = shift(&q);
+                        let span = Span::new(self.file, q.as_span().start(), q.as_span().end());
                         match q.as_rule() {
                             Rule::number => factor = Some(NumLit { span, ..sub.number(q)? }),
                             Rule::bare_token => {
@@ -463,7 +508,7 @@ impl Lower {
                 rule => unreachable!("{rule:?} in token_text"),
             }
         }
-        Ok(TokenExpr { terms, span: lit.span })
+        Ok(terms)
     }
 
     // ---- Runtime resources ----
