@@ -229,7 +229,7 @@ impl Store for MemoryStore {
         let Some(table) = self.tables.get(entity.index()) else { return Some(Vec::new()) };
         let column = table.columns.get(member)?;
         let mut out = Vec::new();
-        let mut take = |row: usize| {
+        let take = |row: usize| {
             let id = table.ids[row];
             if id != DEAD {
                 out.push(id);
@@ -242,9 +242,7 @@ impl Store for MemoryStore {
                     (0..table.ids.len()).for_each(take);
                 }
             }
-            (Lane::Same(_), Lane::Each(words)) => {
-                words.iter().enumerate().filter(|(_, w)| **w == word).for_each(|(row, _)| take(row));
-            }
+            (Lane::Same(_), Lane::Each(words)) => rows_holding(words, word, take),
             (Lane::Each(tags), words) => {
                 (0..tags.len()).filter(|&row| tags[row] == tag && words.get(row) == word).for_each(take);
             }
@@ -270,6 +268,30 @@ impl Store for MemoryStore {
             out.sort_unstable();
         }
         Some(out)
+    }
+}
+
+/// Calls `each` with every row whose word is `word`, in order. Eight rows at a time are
+/// compared into a bit mask (which the compiler does with vector instructions), then
+/// only the set bits are visited: matches are rare in the scans that matter.
+fn rows_holding(words: &[u64], word: u64, mut each: impl FnMut(usize)) {
+    let mut chunks = words.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut mask = 0u32;
+        for (i, w) in chunk.iter().enumerate() {
+            mask |= u32::from(*w == word) << i;
+        }
+        while mask != 0 {
+            each(base + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        base += 8;
+    }
+    for (i, w) in chunks.remainder().iter().enumerate() {
+        if *w == word {
+            each(base + i);
+        }
     }
 }
 
