@@ -1,9 +1,10 @@
 //! Retrieve planning: the candidates a retrieve must look at. An owner-style
 //! constraint (`[Assoc = '[%CurrentUser%]']`, `[Assoc = $var]`) is answered from
-//! the store's reference index, and an equality with an enumeration value or a
-//! Boolean (`[Status = 'Open']`) by scanning one column of the store, instead of
-//! building and checking every object; every candidate still passes the full
-//! check, so planning changes the cost, never the answer. On a store that
+//! the store's reference index, and a comparison of the object's own attribute
+//! with a constant, token or variable (`[Status = 'Open']`, `[Level > 2]`) by
+//! reading one column of the store, instead of building and checking every
+//! object; every candidate still passes the full check, so planning changes the
+//! cost, never the answer. On a store that
 //! speaks SQL, one query selects the candidates; when the query is exact and the
 //! session has nothing uncommitted, its rows are the answer itself.
 
@@ -28,7 +29,7 @@ pub enum Plan {
     Naive,
 }
 
-/// A conjunct that names the objects it holds for: the object's own member equal to one value.
+/// A conjunct the store can answer from one member of each object, without building objects.
 enum Key<'c> {
     /// `[Assoc = '[%CurrentUser%]']` or `[Assoc = $var]`.
     Assoc(AssocId, &'c Operand),

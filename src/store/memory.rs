@@ -57,20 +57,19 @@ impl MemoryStore {
         self.next = self.next.max(next);
     }
 
-    fn record(&mut self, id: ObjectId) {
-        if !self.journal.is_empty() {
-            let old = self.get(id).map(Cow::into_owned);
-            if let Some((journal, _)) = self.journal.last_mut() {
-                journal.push((id, old));
-            }
+    /// Notes an object's previous version (`None`: it did not exist) in the open transaction.
+    fn record(&mut self, id: ObjectId, old: Option<Object>) {
+        if let Some((journal, _)) = self.journal.last_mut() {
+            journal.push((id, old));
         }
     }
 
-    fn raw_put(&mut self, object: Object) {
+    /// Puts `object` without journalling; returns its previous version.
+    fn raw_put(&mut self, object: Object) -> Option<Object> {
         let at = self.rows.get(object.id);
-        if let Some(at) = at {
-            let old = self.tables[at.entity as usize].object(at.row as usize);
-            self.unindex(&old);
+        let old = at.map(|at| self.tables[at.entity as usize].object(at.row as usize));
+        if let Some(old) = &old {
+            self.unindex(old);
         }
         self.next = self.next.max(object.id.0.saturating_add(1));
         self.index(&object);
@@ -97,6 +96,7 @@ impl MemoryStore {
                 self.rows.set(object.id, Row { entity: object.entity.0, row: row as u32 });
             }
         }
+        old
     }
 
     fn raw_remove(&mut self, id: ObjectId) -> Option<Object> {
@@ -172,13 +172,17 @@ impl Store for MemoryStore {
     }
 
     fn put(&mut self, object: Object) {
-        self.record(object.id);
-        self.raw_put(object);
+        let id = object.id;
+        let old = self.raw_put(object);
+        self.record(id, old);
     }
 
     fn remove(&mut self, id: ObjectId) -> Option<Object> {
-        self.record(id);
-        self.raw_remove(id)
+        let old = self.raw_remove(id)?;
+        if !self.journal.is_empty() {
+            self.record(id, Some(old.clone()));
+        }
+        Some(old)
     }
 
     fn allocate_id(&mut self) -> ObjectId {
@@ -205,7 +209,9 @@ impl Store for MemoryStore {
         let Some((journal, next)) = self.journal.pop() else { return };
         for (id, old) in journal.into_iter().rev() {
             match old {
-                Some(object) => self.raw_put(object),
+                Some(object) => {
+                    self.raw_put(object);
+                }
                 None => {
                     self.raw_remove(id);
                 }
