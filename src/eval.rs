@@ -151,7 +151,12 @@ pub mod codes {
     pub const RUNAWAY: &str = "R008";
     /// The store could not write or commit (a full disk, a lock held too long).
     pub const STORE: &str = "R009";
+    /// A commit that would leave a reference to an object that is not committed.
+    pub const INTEGRITY: &str = "R010";
 }
+
+/// The steps one top-level statement may take unless `--max-steps` says otherwise.
+pub const DEFAULT_STEP_BUDGET: u64 = 10_000_000;
 
 /// Everything one run evaluates against.
 pub struct Engine<'p> {
@@ -177,9 +182,10 @@ pub struct Engine<'p> {
     rules_by_entity: Vec<Vec<usize>>,
     role_objects: Vec<Object>,
     fresh_anonymous: u32,
-    /// Statements run so far, and how many one run may take before it counts as runaway.
-    pub(crate) steps: u64,
-    /// The step budget (see `steps`).
+    /// Steps taken by the current top-level statement: statements executed and objects
+    /// examined by retrieves, path steps and delete behaviour (a `Cell`, so that reads count too).
+    pub(crate) steps: std::cell::Cell<u64>,
+    /// How many steps one top-level statement may take before it counts as runaway.
     pub step_budget: u64,
     /// How retrieves find their candidates (see [`Plan`]; the others serve differential tests).
     pub plan: Plan,
@@ -216,8 +222,8 @@ impl<'p> Engine<'p> {
             rules_by_entity,
             role_objects,
             fresh_anonymous: 0,
-            steps: 0,
-            step_budget: 10_000_000,
+            steps: std::cell::Cell::new(0),
+            step_budget: DEFAULT_STEP_BUDGET,
             plan: Plan::Indexed,
         }
     }
@@ -453,6 +459,124 @@ impl<'p> Engine<'p> {
         ids
     }
 
+    /// Whether the acting principal may know of the object `id`: an object it can see, its own
+    /// uncommitted object, its own `System.User` object, or an implied `System.UserRole`
+    /// object. For any other id, existing or not, it gets [`Engine::unseen`] and nothing more.
+    pub fn knows(&self, id: ObjectId) -> bool {
+        if let Some(role) = id.role() {
+            return role.index() < self.program.user_roles.len();
+        }
+        let session = self.session();
+        if session.uncommitted.contains_key(&id) || session.user == Some(id) {
+            return true;
+        }
+        let Some(object) = self.store.get(id) else { return false };
+        self.is_system() || (self.program.entity(object.entity).persistent && self.can_see(&object))
+    }
+
+    /// The one answer about an object the acting principal may not know of, whatever the
+    /// reason (another session's, deleted, never there, or not visible).
+    pub(crate) fn unseen(&self, id: ObjectId, span: Span) -> EvalError {
+        EvalError::new(codes::ACCESS, format!("no object {id} that you can see"), span)
+    }
+
+    /// Counts `n` steps of the current top-level statement; true once the budget is spent.
+    pub(crate) fn charge(&self, n: u64) -> bool {
+        let steps = self.steps.get().saturating_add(n);
+        self.steps.set(steps);
+        steps > self.step_budget
+    }
+
+    /// Whether the current top-level statement has spent its step budget.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.steps.get() > self.step_budget
+    }
+
+    /// The error of a statement that spent its step budget.
+    pub(crate) fn runaway(&self, span: Span) -> EvalError {
+        let e = EvalError::new(
+            codes::RUNAWAY,
+            format!("the statement took more than {} steps (statements run and objects examined)", self.step_budget),
+            span,
+        );
+        e.with_help(
+            "a loop, a recursive call or a retrieve does more work than allowed; raise the limit with `--max-steps N`",
+        )
+    }
+
+    /// The objects whose association member refers to `target`, as the acting session sees
+    /// them (committed ones, as this session changed them, and its own uncommitted ones), ascending.
+    /// Each one found counts as a step.
+    pub(crate) fn referrers_in_view(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
+        let program = self.program;
+        let from = program.assoc(assoc).from;
+        let session = self.session();
+        let mut out = Vec::new();
+        for e in program.specializations(from) {
+            let Some(member) = eval_member_of(program, e, assoc) else { continue };
+            let ids = match self.store.referrers(e, member, target) {
+                Some(ids) => ids,
+                None => {
+                    let ids = self.store.ids(e);
+                    self.charge(ids.len() as u64);
+                    ids.into_iter()
+                        .filter(|id| self.store.value(*id, member).is_some_and(|v| refers(&v, target)))
+                        .collect()
+                }
+            };
+            // The session's own copy decides for an object it changed.
+            out.extend(ids.into_iter().filter(|id| !session.uncommitted.contains_key(id)));
+        }
+        for (id, o) in &session.uncommitted {
+            if program.is_a(o.entity, from) {
+                if let Some(member) = eval_member_of(program, o.entity, assoc) {
+                    if refers(&o.values[member], target) {
+                        out.push(*id);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        self.charge(out.len() as u64);
+        out
+    }
+
+    /// Every object whose association member refers to `target`, whoever may see it: the
+    /// committed referrers in the store and the acting session's own uncommitted ones (for
+    /// delete behaviour, which applies to all of them). Each one found counts as a step.
+    pub(crate) fn all_referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
+        let program = self.program;
+        let from = program.assoc(assoc).from;
+        let mut out = Vec::new();
+        for e in program.specializations(from) {
+            let Some(member) = eval_member_of(program, e, assoc) else { continue };
+            match self.store.referrers(e, member, target) {
+                Some(ids) => out.extend(ids),
+                None => {
+                    let ids = self.store.ids(e);
+                    self.charge(ids.len() as u64);
+                    out.extend(
+                        ids.into_iter().filter(|id| self.store.value(*id, member).is_some_and(|v| refers(&v, target))),
+                    );
+                }
+            }
+        }
+        for (id, o) in &self.session().uncommitted {
+            if program.is_a(o.entity, from) {
+                if let Some(member) = eval_member_of(program, o.entity, assoc) {
+                    if refers(&o.values[member], target) {
+                        out.push(*id);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        self.charge(out.len() as u64);
+        out
+    }
+
     /// The access rules of an entity.
     pub(crate) fn rules_of(&self, entity: EntityId) -> &[usize] {
         &self.rules_by_entity[entity.index()]
@@ -463,6 +587,17 @@ impl<'p> Engine<'p> {
         crate::store::user_by_name(self.program, self.store.as_ref(), name)
     }
 }
+
+/// Whether a reference or reference set value holds `target`.
+pub(crate) fn refers(value: &Value, target: ObjectId) -> bool {
+    match value {
+        Value::Object(id) => *id == target,
+        Value::List(ids) => ids.contains(&target),
+        _ => false,
+    }
+}
+
+use xpath::member_of as eval_member_of;
 
 /// What a run keeps between engines (see [`Engine::into_state`]).
 pub struct RunState {

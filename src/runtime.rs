@@ -36,6 +36,9 @@ pub struct Instance {
     pub resource: ResourceId,
     /// The anonymous session id it was created with (none for authenticated starts).
     pub session: Option<String>,
+    /// The signed-in user who started it while acting as the anonymous role (scenario 1b):
+    /// only that user reaches it as anonymous.
+    pub started_as_anonymous_by: Option<crate::store::ObjectId>,
     /// Dismissed instances answer 404.
     pub dismissed: bool,
 }
@@ -236,6 +239,18 @@ impl Engine<'_> {
     }
 
     /// The operations the acting principal holds on a resource, and which role gave them.
+    /// Whether a signed-in user acts as the anonymous role on a resource (scenario 1b): the
+    /// app is public, the resource grants the anonymous role, and none of the user's roles.
+    pub fn acts_as_anonymous(&self, resource: ResourceId) -> bool {
+        let def = &self.program.resources[resource.index()];
+        let Some(anonymous) = self.program.app.anonymous else { return false };
+        !self.is_system()
+            && !self.is_anonymous()
+            && self.access == AccessLevel::Public
+            && def.roles.iter().any(|(r, _)| *r == anonymous)
+            && !self.session().roles.iter().any(|role| def.roles.iter().any(|(r, _)| r == role))
+    }
+
     fn operations(&self, resource: ResourceId) -> (Vec<Operation>, String) {
         let def = &self.program.resources[resource.index()];
         if self.is_system() {
@@ -354,7 +369,9 @@ impl Engine<'_> {
         }
         let id = new_instance_id(&self.instances);
         let bound = if self.is_anonymous() { session } else { None };
-        self.instances.insert(id, Instance { kind, resource, session: bound, dismissed: false });
+        let by = if self.acts_as_anonymous(resource) { self.session().user } else { None };
+        self.instances
+            .insert(id, Instance { kind, resource, session: bound, started_as_anonymous_by: by, dismissed: false });
         let mut response = Response::ok(format!(
             "{via}, with {}",
             needed.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(" and ")
@@ -392,6 +409,18 @@ impl Engine<'_> {
         if !ops.contains(&needs) {
             return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", needs.as_str()));
         }
+        // A signed-in user acting as anonymous reaches only the instances it started so.
+        if !anonymous && self.acts_as_anonymous(instance.resource) {
+            let mine =
+                instance.started_as_anonymous_by.is_some() && instance.started_as_anonymous_by == self.session().user;
+            if !mine {
+                return Response::refuse(
+                    403,
+                    Some(SESSION_NOT_FOUND),
+                    "the user acts as the anonymous role here, and another session started the instance",
+                );
+            }
+        }
         if anonymous && (instance.session.is_none() || instance.session.as_deref() != session) {
             let why = if session.is_none() {
                 "the request carries no session id"
@@ -413,6 +442,8 @@ impl Engine<'_> {
         let c = def.components.iter().find(|c| c.name == component)?;
         let roles: Vec<UserRoleId> = match &self.current {
             SessionKey::System => Vec::new(),
+            // Acting as the anonymous role here (scenario 1b): its conditions apply.
+            _ if self.acts_as_anonymous(id) => self.program.app.anonymous.into_iter().collect(),
             _ => self.session().roles.clone(),
         };
         Some(if roles.iter().any(|r| c.disabled_for.contains(r)) {

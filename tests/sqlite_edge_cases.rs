@@ -350,9 +350,12 @@ test 'dangling after rollback of a new object' {
   let $t = create P.Tag { Name = 'new' }
   let $p = create P.Item { S = 'p' }
   change $a { P.Item_Tag = [$t], P.Item_Parent = $p }
-  commit $a
+  // referential integrity: the new targets must be committed first, or together
+  expect error 'P.Item #1 refers through `P.Item_Tag` to P.Tag #2, which is not committed' { commit $a }
   rollback $t
   rollback $p
+  expect error 'which is not committed' { commit $a }
+  rollback $a
   log retrieve P.Item [P.Item_Tag = empty]
   log retrieve P.Item [P.Item_Tag != empty]
   log retrieve P.Item [P.Item_Parent = empty]
@@ -372,7 +375,7 @@ test 'stale reference from another session' {
   as system
   delete $t
   as u1
-  commit $mine
+  expect error 'P.Item #3 refers through `P.Item_Tag` to #2, which is not committed' { commit $mine }
   as system
   log retrieve P.Item [P.Item_Tag = empty]
   log retrieve P.Item [P.Item_Tag != empty]
@@ -390,7 +393,8 @@ test 'reference to another sessions uncommitted object' {
   let $t = create P.Tag { Name = 'new' }
   let $p = create P.Item { S = 'p' }
   as system
-  change $d { P.Item_Tag = [$t], P.Item_Parent = $p }
+  // another session's uncommitted objects are no objects system can see either
+  expect error 'no object #3 that you can see' { change $d { P.Item_Tag = [$t], P.Item_Parent = $p } }
   commit $d
   log retrieve P.Item [P.Item_Tag = empty]
   log retrieve P.Item [P.Item_Parent = empty]
@@ -446,26 +450,22 @@ fn closed_gate() {
     same_on_both(PROGRAM, "gate closed");
 }
 
-/// DISCREPANCY. `$a` keeps references (own reference and reference set) to objects that
-/// were rolled back (`rollback $t`) after `$a` was committed. The evaluator follows
-/// a reference only to an object that exists (`XEval::reached`), so to it the
-/// references are unset; the SQL compares the stored column / link rows directly
-/// (`Translator::own_reference` in src/eval/sql.rs), so to SQLite they are set.
+/// `$a` may not be committed with references to new objects that are not committed, nor
+/// once they are rolled back (referential integrity, section 4): no dangling reference reaches
+/// either store, so both answer the same.
 #[test]
 fn reference_to_a_rolled_back_new_object() {
     same_on_both(PROGRAM, "dangling after rollback");
 }
 
-/// DISCREPANCY. The same with a reference, committed by system, to objects another
-/// session created and never committed.
+/// System may not set a reference to objects another session created and never committed.
 #[test]
 fn reference_to_another_sessions_uncommitted_object() {
     same_on_both(PROGRAM, "reference to another sessions uncommitted object");
 }
 
-/// DISCREPANCY. The same with a reference set that another session kept in its
-/// uncommitted copy while the target was deleted (the delete clears references only
-/// in committed objects and the deleting session's own), committed afterwards.
+/// A reference that another session kept in its uncommitted object while the target was
+/// deleted fails that session's commit.
 #[test]
 fn reference_kept_by_another_session_to_an_object_deleted_meanwhile() {
     same_on_both(PROGRAM, "stale reference from another session");

@@ -60,8 +60,32 @@ impl<'p> Engine<'p> {
             .collect()
     }
 
+    /// Evaluates constraints with full rights (access rules, system, microflows without
+    /// `apply entity access`).
     pub(crate) fn xeval<'a>(&'a self, vars: Option<&'a Vars>) -> XEval<'a, 'p> {
-        XEval { engine: self, user: self.session().user, vars }
+        XEval::new(self, vars, false)
+    }
+
+    /// Evaluates a retrieve's own constraint in the acting principal's view (section 4).
+    pub(crate) fn xview<'a>(&'a self, vars: Option<&'a Vars>) -> XEval<'a, 'p> {
+        XEval::new(self, vars, true)
+    }
+
+    /// Whether every applicable rule of `entity` grants read on `member` (and one applies):
+    /// then the member is readable exactly where the object is visible.
+    pub(crate) fn read_implied(&self, entity: EntityId, member: MemberIndex) -> bool {
+        let roles = &self.session().module_roles;
+        let mut any = false;
+        for &r in self.rules_of(entity) {
+            let rule = &self.program.access_rules[r];
+            if rule.roles.iter().any(|m| roles.binary_search(m).is_ok()) {
+                if rule.members[member] < MemberRight::Read {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any
     }
 
     /// Whether the acting principal may do `op` on `object` (or its entity for `Create`):

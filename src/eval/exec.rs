@@ -64,6 +64,7 @@ impl<'p> Engine<'p> {
     /// and every session are as they were before it.
     pub fn run_top(&mut self, stmt: &Stmt, vars: &mut Vars) -> Result<Outcome, EvalError> {
         let mut frame = Frame { vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+        self.steps.set(0);
         let flow = self.transaction(stmt.span, |e| e.exec(stmt, &mut frame))?;
         Ok(match flow {
             Flow::Normal(o) => o,
@@ -76,6 +77,7 @@ impl<'p> Engine<'p> {
         let mut vars = Vars::new();
         let mut frame =
             Frame { vars: &mut vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+        self.steps.set(0);
         self.explain_op(op, &mut frame)
     }
 
@@ -153,9 +155,8 @@ impl<'p> Engine<'p> {
                 Outcome::Nothing
             }
             StmtKind::Commit(e) => {
-                for id in self.objects_value(e, frame)? {
-                    self.commit_object(id, span)?;
-                }
+                let ids = self.objects_value(e, frame)?;
+                self.commit_objects(&ids, frame.rights, span)?;
                 Outcome::Nothing
             }
             StmtKind::Delete(e) => {
@@ -274,12 +275,10 @@ impl<'p> Engine<'p> {
         Ok(Flow::Normal(outcome))
     }
 
-    /// Counts a step of the run; stops runaway loops.
+    /// Counts a step of the statement; stops runaway loops.
     fn step(&mut self, span: Span) -> Result<(), EvalError> {
-        self.steps += 1;
-        if self.steps > self.step_budget {
-            let e = EvalError::new(codes::RUNAWAY, format!("the run took more than {} steps", self.step_budget), span);
-            return Err(e.with_help("a loop or a recursive call does not end"));
+        if self.charge(1) {
+            return Err(self.runaway(span));
         }
         Ok(())
     }
@@ -287,8 +286,55 @@ impl<'p> Engine<'p> {
     /// Commits every uncommitted object of the acting session (used by `given`).
     fn commit_all(&mut self) -> Result<(), EvalError> {
         let ids: Vec<ObjectId> = self.session().uncommitted.keys().copied().collect();
-        for id in ids {
-            self.commit_object(id, Span::default())?;
+        self.commit_objects(&ids, Rights::Full, Span::default())
+    }
+
+    /// Commits objects together, then holds the store to referential integrity: every
+    /// reference of a committed object must reach a committed object (section 4). With the
+    /// principal's rights, an object it may not know of is [`Engine::unseen`].
+    pub(crate) fn commit_objects(&mut self, ids: &[ObjectId], rights: Rights, span: Span) -> Result<(), EvalError> {
+        let mut written = Vec::new();
+        for &id in ids {
+            if rights == Rights::Principal && !self.session().uncommitted.contains_key(&id) && !self.knows(id) {
+                return Err(self.unseen(id, span));
+            }
+            if self.commit_object(id, span)? {
+                written.push(id);
+            }
+        }
+        for id in written {
+            self.check_references(id, span)?;
+        }
+        Ok(())
+    }
+
+    /// Every reference of a committed object reaches a committed object of the association's target.
+    fn check_references(&self, id: ObjectId, span: Span) -> Result<(), EvalError> {
+        let program = self.program;
+        let Some(object) = self.store.get(id) else { return Ok(()) };
+        let def = program.entity(object.entity);
+        for (member, value) in def.members.iter().zip(&object.values) {
+            let MemberKind::Association(a) = member.kind else { continue };
+            let to = program.assoc(a).to;
+            for target in value_ids(value) {
+                let stored = match target.role() {
+                    Some(role) => (role.index() < program.user_roles.len()).then_some(SYSTEM_USER_ROLE),
+                    None => self.store.entity_of(target),
+                };
+                if stored.is_some_and(|e| program.is_a(e, to)) {
+                    continue;
+                }
+                let what = match self.session().uncommitted.get(&target) {
+                    Some(t) => format!("{} {target}, which is not committed", program.entity(t.entity).name),
+                    None => format!("{target}, which is not committed (it is new to another session, or was deleted)"),
+                };
+                let e = EvalError::new(
+                    codes::INTEGRITY,
+                    format!("{} {id} refers through `{}` to {what}", def.name, member.name),
+                    span,
+                );
+                return Err(e.with_help("commit new objects together, `commit [$a, $b]`, or the target first"));
+            }
         }
         Ok(())
     }
@@ -336,11 +382,17 @@ impl<'p> Engine<'p> {
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<(), EvalError> {
+        if frame.rights == Rights::Principal && !self.knows(id) {
+            return Err(self.unseen(id, span));
+        }
         let Some(object) = self.object(id).map(Cow::into_owned) else {
             return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
         };
         if frame.rights == Rights::Principal && !self.can_see(&object) {
-            return Err(self.denied(format!("cannot see {} {id}", self.program.entity(object.entity).name), span));
+            let name = &self.program.entity(object.entity).name;
+            return Err(
+                self.denied(format!("may not change {name} {id}: no applicable rule's constraint holds for it"), span)
+            );
         }
         self.session_mut().uncommitted.entry(id).or_insert(object);
         self.apply_values(id, values, frame, span)
@@ -365,6 +417,7 @@ impl<'p> Engine<'p> {
                 let name = &def.members[member].name;
                 return Err(self.denied(format!("may not write `{name}` of {} {id}", def.name), mv.member.span));
             }
+            self.check_value(object.entity, member, &value, mv.op, frame.rights, mv.value.span)?;
             let current = object.values[member].clone();
             let new = match (mv.op, current, value) {
                 (AssignOp::Set, _, Value::List(ids))
@@ -394,17 +447,73 @@ impl<'p> Engine<'p> {
         Ok(())
     }
 
-    /// Writes the session's copy of an object to the store.
-    pub(crate) fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<(), EvalError> {
+    /// Whether a value may be set on a member: a string within its length; a reference
+    /// only to objects of the association's target that exist for the session and, with the
+    /// principal's rights, that it may know of (section 4).
+    fn check_value(
+        &self,
+        entity: EntityId,
+        member: usize,
+        value: &Value,
+        op: AssignOp,
+        rights: Rights,
+        span: Span,
+    ) -> Result<(), EvalError> {
+        let program = self.program;
+        let def = &program.entity(entity).members[member];
+        match (def.kind, value) {
+            (MemberKind::Attribute(AttrType::String(Some(max))), Value::String(s)) => {
+                let length = s.chars().count();
+                if length > max as usize {
+                    let message = format!(
+                        "`{}` of {} holds at most {max} characters; the value has {length}",
+                        def.name,
+                        program.entity(entity).name
+                    );
+                    return Err(EvalError::new(codes::RUNTIME, message, span));
+                }
+                Ok(())
+            }
+            (MemberKind::Association(a), _) if op != AssignOp::Remove => {
+                let to = program.assoc(a).to;
+                for target in value_ids(value) {
+                    if rights == Rights::Principal && !self.knows(target) {
+                        return Err(self.unseen(target, span));
+                    }
+                    match self.entity_of(target) {
+                        Some(e) if program.is_a(e, to) => {}
+                        Some(e) => {
+                            let message = format!(
+                                "`{}` refers to {}, and {target} is a {}",
+                                def.name,
+                                program.entity(to).name,
+                                program.entity(e).name
+                            );
+                            return Err(EvalError::new(codes::RUNTIME, message, span));
+                        }
+                        None => {
+                            return Err(EvalError::new(codes::RUNTIME, format!("object {target} does not exist"), span))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the session's copy of an object to the store; true when something was written.
+    /// The caller checks the references ([`Engine::commit_objects`]).
+    fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<bool, EvalError> {
         let Some(mut object) = self.session().uncommitted.get(&id).cloned() else {
             if self.store.entity_of(id).is_none() && id.role().is_none() {
                 return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
             }
-            return Ok(()); // nothing changed
+            return Ok(false); // nothing changed
         };
         let def = self.program.entity(object.entity);
         if !def.persistent {
-            return Ok(()); // non-persistent objects live in their session
+            return Ok(false); // non-persistent objects live in their session
         }
         if let Some(i) = def.changed_date {
             object.values[i] = Value::DateTime(self.now);
@@ -419,11 +528,14 @@ impl<'p> Engine<'p> {
         let session = self.session_mut();
         session.uncommitted.remove(&id);
         session.new.remove(&id);
-        Ok(())
+        Ok(true)
     }
 
     /// Deletes an object, applying every association's delete behaviour.
     pub(crate) fn delete(&mut self, id: ObjectId, rights: Rights, span: Span) -> Result<(), EvalError> {
+        if rights == Rights::Principal && !self.knows(id) {
+            return Err(self.unseen(id, span));
+        }
         let Some(object) = self.object(id).map(Cow::into_owned) else { return Ok(()) };
         if rights == Rights::Principal && !self.allowed(Op::Delete, &object) {
             let name = &self.program.entity(object.entity).name;
@@ -476,12 +588,9 @@ impl<'p> Engine<'p> {
             }
             // The object is on the to side: objects referring to it.
             if program.is_a(object.entity, assoc.to) {
-                let referrers: Vec<ObjectId> = self
-                    .candidate_ids(assoc.from)
-                    .into_iter()
-                    .filter(|r| !doomed.contains(r))
-                    .filter(|r| self.refers_to(*r, a, id))
-                    .collect();
+                // Every committed referrer counts, whoever may see it (and the session's own).
+                let referrers: Vec<ObjectId> =
+                    self.all_referrers(id, a).into_iter().filter(|r| !doomed.contains(r)).collect();
                 match &assoc.on_delete_to {
                     DeleteRule::Cascade => cascade.extend(referrers),
                     DeleteRule::Prevent(message) if !referrers.is_empty() => {

@@ -32,7 +32,13 @@ impl<'p> Engine<'p> {
             ExprKind::Empty => Value::Empty,
             ExprKind::Token(t) => self.token(&t.name),
             ExprKind::DateTime(s) => Value::DateTime(crate::time::parse_instant(&s.value).unwrap_or_default()),
-            ExprKind::ObjectRef(id) => Value::Object(ObjectId(*id)),
+            ExprKind::ObjectRef(id) => {
+                let id = ObjectId(*id);
+                if frame.rights == Rights::Principal && !self.knows(id) {
+                    return Err(self.unseen(id, e.span));
+                }
+                Value::Object(id)
+            }
             ExprKind::Path(p) => self.member_path(p, frame)?,
             ExprKind::Name(q) => self.enum_value(q, frame).unwrap_or(Value::Empty),
             ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
@@ -168,9 +174,16 @@ impl<'p> Engine<'p> {
 
     /// `$v/Member/...`, reading with the frame's rights.
     fn member_path(&mut self, p: &ast::MemberPath, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
+        let principal = frame.rights == Rights::Principal;
         let mut value = match frame.vars.get(&p.var.name) {
             Some(v) => v.clone(),
-            None if p.object().is_some() => Value::Object(ObjectId(p.object().unwrap_or_default())),
+            None if p.object().is_some() => {
+                let id = ObjectId(p.object().unwrap_or_default());
+                if principal && !self.knows(id) {
+                    return Err(self.unseen(id, p.var.span));
+                }
+                Value::Object(id)
+            }
             // The implicit `$currentUser`: the acting principal's user object (empty for system).
             None if p.var.name == "currentUser" => self.current_user().map_or(Value::Empty, Value::Object),
             None => {
@@ -186,6 +199,9 @@ impl<'p> Engine<'p> {
                 }
                 other => return Err(type_error("an object", &other, step.span)),
             };
+            if principal && !self.knows(id) {
+                return Err(self.unseen(id, step.span));
+            }
             let object = self.object(id).map(Cow::into_owned).ok_or_else(|| {
                 EvalError::new(codes::RUNTIME, format!("object {id} does not exist (it was deleted)"), step.span)
             })?;
@@ -194,6 +210,9 @@ impl<'p> Engine<'p> {
         Ok(value)
     }
 
+    /// One member of an object the caller may know of. With the principal's rights, the
+    /// member must be readable, and an association yields only the objects the principal
+    /// may know of (walking backwards, only those that let it read the association).
     fn read_member(
         &mut self,
         object: &Object,
@@ -203,23 +222,37 @@ impl<'p> Engine<'p> {
     ) -> Result<Value, EvalError> {
         let def = self.program.entity(object.entity);
         let name = step.to_string();
-        if rights == Rights::Principal && !self.can_see(object) {
-            return Err(self.denied(format!("cannot see {} {}", def.name, object.id), step.span));
-        }
+        let principal = rights == Rights::Principal;
         if let Some(member) = def.member(&name).or_else(|| module.and_then(|m| def.member(&format!("{m}.{name}")))) {
-            if rights == Rights::Principal && !self.allowed(Op::Read(member), object) {
+            if principal && !self.allowed(Op::Read(member), object) {
                 let what = format!("may not read `{}` of {} {}", def.members[member].name, def.name, object.id);
                 return Err(self.denied(what, step.span));
             }
-            return Ok(object.values[member].clone());
+            let value = object.values[member].clone();
+            return Ok(match value {
+                Value::Object(id) if principal && !self.knows(id) => Value::Empty,
+                Value::List(ids) if principal => Value::List(ids.into_iter().filter(|id| self.knows(*id)).collect()),
+                other => other,
+            });
         }
         // An association followed backwards: the objects that refer to this one.
         let assoc = self.reverse_assoc(object.entity, &name, module).ok_or_else(|| {
             EvalError::new(codes::RUNTIME, format!("`{}` has no member `{name}`", def.name), step.span)
         })?;
-        let ids = self.referrers(object.id, assoc);
-        let ids = if rights == Rights::Principal { self.visible_only(ids) } else { ids };
+        let ids = self.referrers_in_view(object.id, assoc);
+        let ids = if principal { self.readable_referrers(ids, assoc) } else { ids };
         Ok(Value::List(ids))
+    }
+
+    /// The referrers the principal may know of and whose association it may read.
+    fn readable_referrers(&self, ids: Vec<ObjectId>, assoc: AssocId) -> Vec<ObjectId> {
+        ids.into_iter()
+            .filter(|id| {
+                let Some(o) = self.object(*id) else { return false };
+                let Some(member) = super::xpath::member_of(self.program, o.entity, assoc) else { return false };
+                self.knows(*id) && self.allowed(Op::Read(member), &o)
+            })
+            .collect()
     }
 
     fn reverse_assoc(&self, entity: EntityId, name: &str, module: Option<&str>) -> Option<AssocId> {
@@ -231,25 +264,6 @@ impl<'p> Engine<'p> {
         (0..program.associations.len() as u32)
             .map(AssocId)
             .find(|&a| program.assoc(a).name == qualified && program.is_a(entity, program.assoc(a).to))
-    }
-
-    /// Objects whose association member refers to `target` (uncommitted changes included).
-    fn referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
-        self.candidate_ids(self.program.assoc(assoc).from)
-            .into_iter()
-            .filter(|id| self.refers_to(*id, assoc, target))
-            .collect()
-    }
-
-    /// Whether object `id`'s association member refers to `target`, as the acting session sees it.
-    pub(crate) fn refers_to(&self, id: ObjectId, assoc: AssocId, target: ObjectId) -> bool {
-        let Some(entity) = self.entity_of(id) else { return false };
-        let Some(member) = super::xpath::member_of(self.program, entity, assoc) else { return false };
-        self.member_value(id, member).is_some_and(|v| value_ids(&v).contains(&target))
-    }
-
-    fn visible_only(&self, ids: Vec<ObjectId>) -> Vec<ObjectId> {
-        ids.into_iter().filter(|id| self.object(*id).is_some_and(|o| self.can_see(&o))).collect()
     }
 
     /// `retrieve`: from the store (with constraints) or along an association.
@@ -268,12 +282,23 @@ impl<'p> Engine<'p> {
                 let constraint = self.retrieve_constraint(entity, constraints, frame);
                 let vars: super::Vars = frame.vars.clone();
                 let candidates = match self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {
-                    super::plan::Candidates::Answer(ids) => return Ok(ids),
+                    super::plan::Candidates::Answer(ids) => {
+                        if self.charge(ids.len() as u64) {
+                            return Err(self.runaway(span));
+                        }
+                        return Ok(ids);
+                    }
                     super::plan::Candidates::Check(ids) => ids,
                 };
+                // The principal's own constraint runs in its view: it reveals nothing it may not read.
+                let principal = frame.rights == Rights::Principal;
+                let x = if principal { self.xview(Some(&vars)) } else { self.xeval(Some(&vars)) };
                 let session = self.session();
                 let mut out = Vec::new();
                 for id in candidates {
+                    if self.charge(1) {
+                        return Err(self.runaway(span));
+                    }
                     // Database retrieves see committed objects (as this session changed them)
                     // and the session's own non-persistent objects; never others' uncommitted ones.
                     let Some(object) = self.object(id) else { continue };
@@ -281,23 +306,26 @@ impl<'p> Engine<'p> {
                     if persistent && session.new.contains(&id) {
                         continue;
                     }
+                    if principal {
+                        if !self.can_see(&object) {
+                            continue;
+                        }
+                        x.mark_visible(id);
+                    }
                     if let Some(c) = &constraint {
-                        if !self.xeval(Some(&vars)).holds(c, &object) {
+                        if !x.holds(c, &object) {
                             continue;
                         }
                     }
-                    if frame.rights == Rights::Principal && !self.can_see(&object) {
-                        continue;
-                    }
                     out.push(id);
+                }
+                if self.exhausted() {
+                    return Err(self.runaway(span));
                 }
                 Ok(out)
             }
-            ast::RetrieveSource::Association(path) => {
-                let ids = value_ids(&self.member_path(path, frame)?);
-                // Only the objects a retrieve returns are filtered by visibility.
-                Ok(if frame.rights == Rights::Principal { self.visible_only(ids) } else { ids })
-            }
+            // With the principal's rights, the association yields only what it may know of.
+            ast::RetrieveSource::Association(path) => Ok(value_ids(&self.member_path(path, frame)?)),
         }
     }
 
@@ -343,7 +371,14 @@ impl<'p> Engine<'p> {
         }
         let mut vars = super::Vars::new();
         for (param, value) in args {
-            vars.insert(param.name.clone(), self.eval(value, frame)?);
+            let v = self.eval(value, frame)?;
+            // From outside, a principal passes only objects it may know of.
+            if from_outside && frame.rights == Rights::Principal {
+                if let Some(id) = value_ids(&v).into_iter().find(|id| !self.knows(*id)) {
+                    return Err(self.unseen(id, value.span));
+                }
+            }
+            vars.insert(param.name.clone(), v);
         }
         vars.insert(SmolStr::new("currentUser"), self.current_user().map_or(Value::Empty, Value::Object));
         let mut stack = frame.stack.clone();
@@ -432,7 +467,11 @@ impl<'p> Engine<'p> {
                 Ok(self.explain(op, &object, &what))
             }
             OpCheck::Delete(e) => {
-                let id = self.object_value(e, frame)?;
+                // The object is asked about, not read: named with full rights, as for `read`.
+                let rights = std::mem::replace(&mut frame.rights, Rights::Full);
+                let id = self.object_value(e, frame);
+                frame.rights = rights;
+                let id = id?;
                 let object = self
                     .object(id)
                     .map(Cow::into_owned)

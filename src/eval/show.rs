@@ -8,13 +8,21 @@ use crate::store::{value_json, Object, ObjectId, Value};
 
 impl Engine<'_> {
     /// The members of an object the acting principal may read, in declaration order.
+    /// References show only the objects the principal may know of, as `$o/Assoc` gives them.
     pub fn readable_members(&self, object: &Object) -> Vec<(String, Value)> {
         let def = self.program.entity(object.entity);
         def.members
             .iter()
             .enumerate()
             .filter(|(i, _)| self.allowed(Op::Read(*i), object))
-            .map(|(i, m)| (m.name.to_string(), object.values[i].clone()))
+            .map(|(i, m)| {
+                let value = match &object.values[i] {
+                    Value::Object(id) if !self.knows(*id) => Value::Empty,
+                    Value::List(ids) => Value::List(ids.iter().copied().filter(|id| self.knows(*id)).collect()),
+                    other => other.clone(),
+                };
+                (m.name.to_string(), value)
+            })
             .collect()
     }
 
@@ -29,11 +37,12 @@ impl Engine<'_> {
     }
 
     fn show_object(&self, id: ObjectId) -> String {
-        let Some(object) = self.object(id) else { return format!("{id} (deleted)") };
-        let name = &self.program.entity(object.entity).name;
-        if !self.allowed(Op::See, &object) {
-            return format!("{name} {id} (not visible)");
+        // Whatever the reason (deleted, another session's, not visible), one answer.
+        if !self.knows(id) {
+            return format!("no object {id} that you can see");
         }
+        let Some(object) = self.object(id) else { return format!("no object {id} that you can see") };
+        let name = &self.program.entity(object.entity).name;
         let members: Vec<String> = self
             .readable_members(&object)
             .into_iter()
@@ -56,7 +65,7 @@ impl Engine<'_> {
     }
 
     fn object_json(&self, id: ObjectId) -> Json {
-        let Some(object) = self.object(id).filter(|o| self.allowed(Op::See, o)) else {
+        let Some(object) = self.object(id).filter(|_| self.knows(id)) else {
             return json!({ "id": id.0, "visible": false });
         };
         let mut map = Map::new();

@@ -72,6 +72,7 @@ impl Engine<'_> {
             // Paths could pass through this session's uncommitted objects, which the tables do not hold.
             paths: self.session().uncommitted.is_empty(),
             exact: true,
+            view: false,
         };
         let principal = rights == Rights::Principal && !self.is_system();
         let mut selects = Vec::new();
@@ -106,7 +107,10 @@ impl Engine<'_> {
                 }
             }
             if let Some(q) = query {
+                // The principal's own constraint, in its view (section 4).
+                t.view = principal;
                 conds.extend(t.top(q, e, "o"));
+                t.view = false;
             }
             let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
             selects.push(format!("SELECT o.id FROM {} AS o{where_}", quote(&table_name(program, e))));
@@ -125,6 +129,10 @@ struct Translator<'a, 'p> {
     paths: bool,
     /// False once something was left out.
     exact: bool,
+    /// Translating the principal's own constraint in its view: members it may not read have no
+    /// value. Only own attributes and own references are translated so; anything through an
+    /// association is left to the evaluator.
+    view: bool,
 }
 
 impl Translator<'_, '_> {
@@ -140,6 +148,53 @@ impl Translator<'_, '_> {
                 }
             },
         }
+    }
+
+    /// In the principal's view, the condition under which it may read `member` of the object
+    /// `alias` of `entity`, for a query that already demands that the object be visible.
+    fn readable(&mut self, entity: EntityId, member: usize, alias: &str) -> Option<String> {
+        let engine = self.engine;
+        if !self.view || engine.read_implied(entity, member) {
+            return Some("1".into());
+        }
+        // The rules that grant the member, with full rights (access-rule constraints see everything).
+        self.view = false;
+        let mut alternatives = Vec::new();
+        let mut failed = false;
+        for r in engine.applicable_rules(entity) {
+            let rule = &engine.program.access_rules[r];
+            if rule.members[member] < MemberRight::Read {
+                continue;
+            }
+            match &rule.constraint {
+                None => alternatives.push("1".to_string()),
+                Some(c) => match self.cond_inner(c, entity, alias) {
+                    Some(sql) => alternatives.push(sql),
+                    None => failed = true,
+                },
+            }
+        }
+        self.view = true;
+        if failed {
+            return None;
+        }
+        Some(if alternatives.is_empty() { "0".into() } else { format!("({})", alternatives.join(" OR ")) })
+    }
+
+    /// What `sql` translates, where the principal may read the member, else false. The
+    /// readability goes first, in the text and in the parameters.
+    fn when_readable(
+        &mut self,
+        member: Option<(EntityId, usize)>,
+        alias: &str,
+        sql: impl FnOnce(&mut Self) -> Option<String>,
+    ) -> Option<String> {
+        let readable = match member {
+            Some((entity, member)) => self.readable(entity, member, alias)?,
+            None => "1".into(),
+        };
+        let sql = sql(self)?;
+        Some(if readable == "1" { sql } else { format!("({readable} AND {sql})") })
     }
 
     fn param(&mut self, v: SqlValue) -> String {
@@ -185,11 +240,14 @@ impl Translator<'_, '_> {
                 let [Const::Value(XValue::String(text))] = <[Const; 1]>::try_from(self.constants(arg)?).ok()? else {
                     return None;
                 };
-                let PathEnd::Attribute { .. } = path.end else { return None };
-                self.along(path, entity, alias, |t, column, _| {
-                    Some(format!("{name}({column}, {})", t.param(SqlValue::Text(text.clone()))))
+                let PathEnd::Attribute { member, .. } = path.end else { return None };
+                let own = path.steps.is_empty().then_some((entity, member));
+                self.when_readable(own, alias, |t| {
+                    t.along(path, entity, alias, |t, column, _| {
+                        Some(format!("{name}({column}, {})", t.param(SqlValue::Text(text.clone()))))
+                    })
+                    .map(|s| if path.steps.is_empty() { format!("IFNULL({s}, 0)") } else { s })
                 })
-                .map(|s| if path.steps.is_empty() { format!("IFNULL({s}, 0)") } else { s })
             }
             Cond::Compare { lhs, op, rhs, .. } => {
                 let (path, op, other) = match (lhs, rhs) {
@@ -220,7 +278,7 @@ impl Translator<'_, '_> {
                 }
                 let PathEnd::Attribute { member, ty } = path.end else { return None };
                 let column = format!("{alias}.{}", quote(&self.engine.program.entity(entity).members[member].name));
-                self.any(&column, Some(ty), op, &values)
+                self.when_readable(Some((entity, member)), alias, |t| t.any(&column, Some(ty), op, &values))
             }
         }
     }
@@ -236,6 +294,12 @@ impl Translator<'_, '_> {
             _ => None,
         };
         let ((x, tx), (y, ty)) = (own(a)?, own(b)?);
+        let member = |p: &Path| match p.end {
+            PathEnd::Attribute { member, .. } => member,
+            PathEnd::Object => unreachable!("own() took only attributes"),
+        };
+        let readable_a = self.readable(entity, member(a), alias)?;
+        let readable_b = self.readable(entity, member(b), alias)?;
         let sql_op = op.as_str();
         let integer = |t: AttrType| matches!(t, AttrType::Integer | AttrType::Long | AttrType::AutoNumber);
         let number = |t: AttrType| integer(t) || t == AttrType::Decimal;
@@ -257,7 +321,7 @@ impl Translator<'_, '_> {
             _ if op == CmpOp::Ne => "1".to_string(),
             _ => "0".to_string(),
         };
-        Some(format!("({x} IS NOT NULL AND {y} IS NOT NULL AND {compared})"))
+        Some(format!("({readable_a} AND {readable_b} AND {x} IS NOT NULL AND {y} IS NOT NULL AND {compared})"))
     }
 
     /// `length(path) op constant` and `*-from-dateTime(path) op constant`: the evaluator's own
@@ -281,8 +345,14 @@ impl Translator<'_, '_> {
             Func::Contains | Func::StartsWith | Func::EndsWith => return None,
         };
         let values = self.constants(other)?;
-        self.along(path, entity, alias, |t, column, _| {
-            t.any(&format!("{name}({column}{more})"), Some(AttrType::Integer), op, &values)
+        let own = match (path.steps.is_empty(), &path.end) {
+            (true, PathEnd::Attribute { member, .. }) => Some((entity, *member)),
+            _ => None,
+        };
+        self.when_readable(own, alias, |t| {
+            t.along(path, entity, alias, |t, column, _| {
+                t.any(&format!("{name}({column}{more})"), Some(AttrType::Integer), op, &values)
+            })
         })
     }
 
@@ -336,6 +406,29 @@ impl Translator<'_, '_> {
             return None;
         }
         let member = super::xpath::member_of(program, entity, step.assoc)?;
+        if self.view {
+            // Equal to objects the principal knows of: a target equal to one is known too. Other
+            // shapes depend on whether the principal may see the target: left to the evaluator.
+            if op != CmpOp::Eq || assoc.multiplicity == Multiplicity::ReferenceSet {
+                return None;
+            }
+            if values.iter().any(|c| !matches!(c, Const::Object(_))) {
+                return None;
+            }
+            let engine = self.engine;
+            return self.when_readable(Some((entity, member)), alias, |t| {
+                let mut parts = Vec::new();
+                for c in values {
+                    let Const::Object(id) = c else { continue };
+                    if engine.knows(*id) && engine.entity_of(*id).is_some_and(|e| program.is_a(e, step.entity)) {
+                        let column = format!("{alias}.{}", quote(&program.entity(entity).members[member].name));
+                        let p = t.param(SqlValue::Integer(id.0 as i64));
+                        parts.push(format!("({column} IS NOT NULL AND {column} = {p})"));
+                    }
+                }
+                Some(if parts.is_empty() { "0".to_string() } else { format!("({})", parts.join(" OR ")) })
+            });
+        }
         let reachable = |id: ObjectId| self.engine.entity_of(id).is_some_and(|e| program.is_a(e, step.entity));
         let consts: Vec<(Const, bool)> =
             values.iter().map(|c| (c.clone(), matches!(c, Const::Object(id) if reachable(*id)))).collect();
@@ -411,7 +504,7 @@ impl Translator<'_, '_> {
             let column = format!("{alias}.{}", quote(&self.engine.program.entity(entity).members[member].name));
             return end(self, &column, Some(ty));
         }
-        if !self.paths {
+        if !self.paths || self.view {
             return None;
         }
         let program = self.engine.program;

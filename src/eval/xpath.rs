@@ -2,8 +2,11 @@
 //! (constraints see every object, whatever the principal may read).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
+use super::access::Op;
 use super::{Engine, Vars};
 use crate::model::xpath::*;
 use crate::model::*;
@@ -33,9 +36,71 @@ pub(crate) struct XEval<'a, 'p> {
     pub(crate) engine: &'a Engine<'p>,
     pub(crate) user: Option<ObjectId>,
     pub(crate) vars: Option<&'a Vars>,
+    /// The acting principal's own view (section 4), for its retrieves: a path step follows
+    /// an association only where the principal may read it on the object that holds it, to
+    /// objects it may know of, and a member it may not read has no value (every comparison
+    /// on it is false). Access-rule constraints are evaluated without it, with full rights.
+    pub(crate) view: bool,
+    /// Decisions made during this evaluation: nothing changes while a constraint is evaluated.
+    seen: RefCell<HashMap<ObjectId, bool>>,
+    readable: RefCell<HashMap<(ObjectId, usize), bool>>,
 }
 
-impl XEval<'_, '_> {
+impl<'a, 'p> XEval<'a, 'p> {
+    /// An evaluation with full rights, or in the acting principal's view (`view`; system has no other).
+    pub(crate) fn new(engine: &'a Engine<'p>, vars: Option<&'a Vars>, view: bool) -> XEval<'a, 'p> {
+        XEval {
+            engine,
+            user: engine.session().user,
+            vars,
+            view: view && !engine.is_system(),
+            seen: RefCell::default(),
+            readable: RefCell::default(),
+        }
+    }
+
+    /// Records that the principal can see the object (the caller decided it already).
+    pub(crate) fn mark_visible(&self, id: ObjectId) {
+        self.seen.borrow_mut().insert(id, true);
+    }
+
+    /// Whether the acting principal can see the object.
+    fn visible(&self, object: &Object) -> bool {
+        if let Some(&known) = self.seen.borrow().get(&object.id) {
+            return known;
+        }
+        let visible = self.engine.can_see(object);
+        self.seen.borrow_mut().insert(object.id, visible);
+        visible
+    }
+
+    /// Whether the acting principal may know of the object (see [`Engine::knows`]).
+    fn known(&self, object: &Object) -> bool {
+        object.id.role().is_some()
+            || self.user == Some(object.id)
+            || self.engine.session().uncommitted.contains_key(&object.id)
+            || self.visible(object)
+    }
+
+    /// Whether the member has a value for this evaluation: always with full rights; in the
+    /// principal's view, where it may read the member on the object.
+    fn readable(&self, object: &Object, member: usize) -> bool {
+        if !self.view {
+            return true;
+        }
+        if let Some(&known) = self.readable.borrow().get(&(object.id, member)) {
+            return known;
+        }
+        // When every applicable rule grants the member, it is readable exactly where the object is visible.
+        let readable = if self.engine.read_implied(object.entity, member) {
+            self.visible(object)
+        } else {
+            self.engine.allowed(Op::Read(member), object)
+        };
+        self.readable.borrow_mut().insert((object.id, member), readable);
+        readable
+    }
+
     /// Whether the condition holds for `object`.
     pub(crate) fn holds(&self, cond: &Cond, object: &Object) -> bool {
         match cond {
@@ -58,7 +123,7 @@ impl XEval<'_, '_> {
     /// `[Assoc = '[%CurrentUser%]']` on the object's own reference, decided without
     /// building value lists (the owner rule sits on every decision). `None`: not that shape.
     fn own_reference_is(&self, lhs: &Operand, op: CmpOp, rhs: &Operand, object: &Object) -> Option<bool> {
-        if op != CmpOp::Eq {
+        if op != CmpOp::Eq || self.view {
             return None;
         }
         let (Operand::Path(path), Operand::Token(TokenExpr::CurrentUser)) = (lhs, rhs) else { return None };
@@ -130,31 +195,67 @@ impl XEval<'_, '_> {
             && path.steps[0].filter.is_none()
             && matches!(path.end, PathEnd::Object);
         let reach = if path.steps.is_empty() || own_association { Reach::Own } else { Reach::Path };
+        if reach == Reach::Own && self.view {
+            // A member of the object itself that the principal may not read has no value at all
+            // (not even `empty`); `id` always has one.
+            let member = match (path.steps.first(), &path.end) {
+                (Some(step), _) => member_of(self.engine.program, object.entity, step.assoc),
+                (None, PathEnd::Attribute { member, .. }) => Some(*member),
+                (None, PathEnd::Object) => None,
+            };
+            if member.is_some_and(|m| !self.readable(object, m)) {
+                return Side { values: Vec::new(), reach: Reach::Path };
+            }
+        }
         let reached = self.reached(object, path);
         let values: Vec<Value> = match &path.end {
             PathEnd::Object => reached.into_iter().map(|o| Value::Object(o.id)).collect(),
-            PathEnd::Attribute { member, .. } => reached.into_iter().map(|o| o.values[*member].clone()).collect(),
+            PathEnd::Attribute { member, .. } => {
+                reached.into_iter().filter(|o| self.readable(o, *member)).map(|o| o.values[*member].clone()).collect()
+            }
         };
         // The object's own association, unset: an empty value rather than no value.
         let values = if values.is_empty() && reach == Reach::Own { vec![Value::Empty] } else { values };
         Side { values, reach }
     }
 
-    /// The objects a path's association steps arrive at (the object itself for none).
+    /// The objects a path's association steps arrive at (the object itself for none). In the
+    /// principal's view, only through association members it may read, to objects it may know of.
     pub(crate) fn reached<'o>(&'o self, object: &'o Object, path: &Path) -> Vec<Cow<'o, Object>> {
+        let program = self.engine.program;
         let mut current: Vec<Cow<'o, Object>> = vec![Cow::Borrowed(object)];
         for step in &path.steps {
             let mut next: Vec<Cow<'o, Object>> = Vec::new();
             for o in &current {
+                if self.view && step.forward {
+                    let member = member_of(program, o.entity, step.assoc);
+                    if !member.is_some_and(|m| self.readable(o, m)) {
+                        continue;
+                    }
+                }
                 for id in self.step(o, step) {
+                    if self.engine.charge(1) {
+                        return Vec::new();
+                    }
                     if next.iter().any(|n| n.id == id) {
                         continue;
                     }
                     let Some(entity) = self.engine.entity_of(id) else { continue };
-                    if !self.engine.program.is_a(entity, step.entity) {
+                    if !program.is_a(entity, step.entity) {
                         continue;
                     }
                     let Some(target) = self.engine.object(id) else { continue };
+                    if self.view {
+                        if !self.known(&target) {
+                            continue;
+                        }
+                        // Walking backwards, the object arrived at holds the association.
+                        if !step.forward
+                            && !member_of(program, entity, step.assoc).is_some_and(|m| self.readable(&target, m))
+                        {
+                            continue;
+                        }
+                    }
                     if let Some(filter) = &step.filter {
                         if !self.holds(filter, &target) {
                             continue;
@@ -174,7 +275,6 @@ impl XEval<'_, '_> {
     /// The ids one association step leads to from `object`.
     fn step(&self, object: &Object, step: &Step) -> Vec<ObjectId> {
         let program = self.engine.program;
-        let assoc = program.assoc(step.assoc);
         if step.forward {
             let Some(index) = member_of(program, object.entity, step.assoc) else { return Vec::new() };
             return match &object.values[index] {
@@ -184,19 +284,7 @@ impl XEval<'_, '_> {
             };
         }
         // Backwards: the from-side objects that refer to this one.
-        self.engine
-            .candidate_ids(assoc.from)
-            .into_iter()
-            .filter(|id| {
-                let Some(entity) = self.engine.entity_of(*id) else { return false };
-                let Some(index) = member_of(program, entity, step.assoc) else { return false };
-                match &self.engine.member_value(*id, index).unwrap_or(Value::Empty) {
-                    Value::Object(t) => *t == object.id,
-                    Value::List(ts) => ts.contains(&object.id),
-                    _ => false,
-                }
-            })
-            .collect()
+        self.engine.referrers_in_view(object.id, step.assoc)
     }
 }
 
