@@ -240,6 +240,7 @@ impl<'p> Engine<'p> {
             created: self.created,
             instances: self.instances,
             fresh_anonymous: self.fresh_anonymous,
+            step_budget: self.step_budget,
         }
     }
 
@@ -252,6 +253,7 @@ impl<'p> Engine<'p> {
         engine.created = state.created;
         engine.instances = state.instances;
         engine.fresh_anonymous = state.fresh_anonymous;
+        engine.step_budget = state.step_budget;
         engine
     }
 
@@ -616,6 +618,8 @@ pub struct RunState {
     /// Runtime instances.
     pub instances: BTreeMap<u64, crate::runtime::Instance>,
     fresh_anonymous: u32,
+    /// The step limit of each top-level statement.
+    pub step_budget: u64,
 }
 
 /// Variables of a run: test-level bindings, and microflow frames on top.

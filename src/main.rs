@@ -87,6 +87,10 @@ struct Acting {
     /// The clock, as RFC 3339, for `now` and date tokens (default: the system clock).
     #[arg(long)]
     now: Option<String>,
+    /// The most steps one top-level statement may take (statements run and objects examined
+    /// by retrieves); reaching it is an error that rolls the statement back (default 10000000).
+    #[arg(long, value_name = "N")]
+    max_steps: Option<u64>,
     /// Output format (`json`: one document on stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -99,6 +103,7 @@ impl Acting {
             store: self.store.as_deref(),
             principal: self.principal.parse().unwrap_or(warden::eval::PrincipalName::System),
             now: self.now.as_deref(),
+            max_steps: self.max_steps,
             format: self.format,
             color,
         }
@@ -158,6 +163,10 @@ enum Command {
         /// memory, retrieves run as SQL). Both must give the same outcomes.
         #[arg(long, value_enum, default_value_t = Backend::Memory)]
         backend: Backend,
+        /// The most steps one top-level statement of a block may take (statements run and
+        /// objects examined by retrieves; default 10000000).
+        #[arg(long, value_name = "N")]
+        max_steps: Option<u64>,
         /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -201,7 +210,8 @@ enum Command {
     Repl {
         /// Files or directories (none: an empty program).
         paths: Vec<PathBuf>,
-        /// The JSON store to load (an empty store when omitted).
+        /// The store to load: a JSON file, or a SQLite database (`.db`, `.sqlite`, `.sqlite3`);
+        /// an empty store when omitted. The shell works on a copy; `:save` writes it back.
         #[arg(long)]
         store: Option<PathBuf>,
         /// Who acts first: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -210,6 +220,10 @@ enum Command {
         /// A fixed clock, as RFC 3339 (default: the system clock).
         #[arg(long)]
         now: Option<String>,
+        /// The most steps one statement may take (statements run and objects examined by
+        /// retrieves; default 10000000).
+        #[arg(long, value_name = "N")]
+        max_steps: Option<u64>,
     },
     /// Rewrite .rules files in the one canonical layout, comments kept.
     ///
@@ -276,12 +290,13 @@ fn main() -> ExitCode {
             };
             cli::audit::run(&paths, format, threshold, color)
         }
-        Command::Test { paths, filter, accept, backend, format } => {
+        Command::Test { paths, filter, accept, backend, max_steps, format } => {
             let backend = match backend {
                 Backend::Memory => warden::eval::test::Backend::Memory,
                 Backend::Sqlite => warden::eval::test::Backend::Sqlite,
             };
-            cli::test::run(&paths, filter.as_deref(), accept, backend, format, color)
+            let max_steps = max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+            cli::test::run(&paths, filter.as_deref(), accept, backend, max_steps, format, color)
         }
         Command::Eval { mut paths, acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
@@ -294,8 +309,8 @@ fn main() -> ExitCode {
             let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
             cli::eval::run_explain(acting.setup(&paths, color), operation)
         }
-        Command::Repl { paths, store, principal, now } => {
-            cli::repl::run(&paths, store, &principal, now.as_deref(), color)
+        Command::Repl { paths, store, principal, now, max_steps } => {
+            cli::repl::run(&paths, store, &principal, now.as_deref(), max_steps, color)
         }
         Command::Fmt { paths, check, stdout } => cli::fmt::run(&paths, check, stdout, color),
         Command::Sql { mut paths, acting } => {

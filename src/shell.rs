@@ -68,6 +68,10 @@ pub struct Shell {
     vars: Vars,
     lines: usize,
     now: Option<i64>,
+    /// What each store file held when this session last read or wrote it: `:save` refuses
+    /// to write over a store that another process changed since.
+    seen: std::collections::HashMap<PathBuf, store::file::Fingerprint>,
+    max_steps: u64,
 }
 
 impl Shell {
@@ -79,7 +83,7 @@ impl Shell {
         now: Option<i64>,
     ) -> Result<Shell, Reply> {
         let program = load_program(paths)?;
-        let store = load_store(&program, store_path)?;
+        let (store, print) = load_store(&program, store_path)?;
         let mut shell = Shell {
             paths: paths.to_vec(),
             store_path: store_path.map(Path::to_path_buf),
@@ -88,7 +92,10 @@ impl Shell {
             vars: Vars::new(),
             lines: 0,
             now,
+            seen: std::collections::HashMap::new(),
+            max_steps: crate::eval::DEFAULT_STEP_BUDGET,
         };
+        shell.remember(store_path, print);
         let clock = shell.clock();
         let mut engine = Engine::new(&shell.program, Box::new(store), clock);
         if let Err(e) = engine.act_as(principal) {
@@ -251,8 +258,9 @@ impl Shell {
                     return Reply::error("say which store: `:store FILE`");
                 }
                 match load_store(&self.program, Some(Path::new(arg))) {
-                    Ok(store) => {
+                    Ok((store, print)) => {
                         self.store_path = Some(PathBuf::from(arg));
+                        self.remember(Some(Path::new(arg)), print);
                         self.replace_store(store);
                         Reply::text(format!("loaded {arg}\n"))
                     }
@@ -260,9 +268,12 @@ impl Shell {
                 }
             }
             "reset" => match load_store(&self.program, self.store_path.as_deref()) {
-                Ok(store) => {
+                Ok((store, print)) => {
+                    let path = self.store_path.clone();
+                    self.remember(path.as_deref(), print);
                     let principal = self.principal();
                     let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+                    engine.step_budget = self.max_steps;
                     let _ = engine.act_as(&principal);
                     self.state = Some(engine.into_state());
                     self.vars.clear();
@@ -316,20 +327,45 @@ impl Shell {
         Reply::text(format!("{}\n", ty.describe(&self.program)))
     }
 
+    /// Sets the step limit of each statement (`--max-steps`).
+    pub fn set_max_steps(&mut self, max: u64) {
+        self.max_steps = max;
+        if let Some(state) = self.state.as_mut() {
+            state.step_budget = max;
+        }
+    }
+
+    fn remember(&mut self, path: Option<&Path>, print: Option<store::file::Fingerprint>) {
+        if let (Some(path), Some(print)) = (path, print) {
+            self.seen.insert(path.to_path_buf(), print);
+        }
+    }
+
+    /// `:save [FILE]`: under the store's write lock, and only over what this session last
+    /// read or wrote there (a file it never read must not exist yet).
     fn save(&mut self, arg: &str) -> Reply {
         let path = if arg.is_empty() { self.store_path.clone() } else { Some(PathBuf::from(arg)) };
         let Some(path) = path else { return Reply::error("say where: `:save FILE` (no store was loaded)") };
         let program = &self.program;
         let state = self.state.as_ref().expect("a state");
-        match store::save(program, state.store.as_ref(), &path) {
-            Ok(()) => Reply::text(format!("saved {}\n", path.display())),
-            Err(e) => Reply::error(format!("cannot save `{}`: {e}", path.display())),
+        let base = self.seen.get(&path).copied();
+        match store::file::save_over(program, state.store.as_ref(), &path, base) {
+            Ok(print) => {
+                self.seen.insert(path.clone(), print);
+                Reply::text(format!("saved {}\n", path.display()))
+            }
+            Err(e @ store::file::SaveError::Changed(_)) => Reply::error(format!(
+                "{e}; `:store {}` reads it again (and drops this session's changes), or `:save OTHER` writes elsewhere",
+                path.display()
+            )),
+            Err(e) => Reply::error(e.to_string()),
         }
     }
 
     fn replace_store(&mut self, store: MemoryStore) {
         let principal = self.principal();
         let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+        engine.step_budget = self.max_steps;
         let _ = engine.act_as(&principal);
         self.state = Some(engine.into_state());
     }
@@ -362,6 +398,7 @@ impl Shell {
         self.paths = paths.to_vec();
         self.vars.clear();
         let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
+        engine.step_budget = self.max_steps;
         let acted = engine.act_as(&principal);
         self.state = Some(engine.into_state());
         let mut text = format!(
@@ -425,12 +462,15 @@ fn load_program(paths: &[PathBuf]) -> Result<Program, Reply> {
 }
 
 /// The REPL works on a copy in memory of a JSON or SQLite store; `:save` writes it back.
-fn load_store(program: &Program, path: Option<&Path>) -> Result<MemoryStore, Reply> {
-    let Some(path) = path else { return Ok(MemoryStore::new()) };
+fn load_store(
+    program: &Program,
+    path: Option<&Path>,
+) -> Result<(MemoryStore, Option<store::file::Fingerprint>), Reply> {
+    let Some(path) = path else { return Ok((MemoryStore::new(), None)) };
     if !path.exists() {
         return Err(Reply::error(format!("cannot read `{}`: no such file", path.display())));
     }
-    store::load_into_memory(program, path).map_err(|errors| {
+    store::file::load_with_fingerprint(program, path).map(|(s, p)| (s, Some(p))).map_err(|errors| {
         let mut text = format!("the store `{}` does not load:\n", path.display());
         for e in &errors {
             text.push_str(&format!("  {e}\n"));

@@ -100,8 +100,14 @@ pub fn run_snapshot(program: &Program, block: &ast::Test) -> String {
 
 /// Runs a snapshot block over a fresh store of the given kind and returns the text it shows.
 pub fn run_snapshot_on(program: &Program, block: &ast::Test, backend: Backend) -> String {
+    run_snapshot_with(program, block, backend, crate::eval::DEFAULT_STEP_BUDGET)
+}
+
+/// [`run_snapshot_on`], each top-level statement allowed `max_steps` steps.
+pub fn run_snapshot_with(program: &Program, block: &ast::Test, backend: Backend, max_steps: u64) -> String {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
+    engine.step_budget = max_steps;
     let mut vars = Vars::new();
     let mut out = String::new();
     let snap_dir = program.sources.path(block.span.file).parent().map(Path::to_path_buf).unwrap_or_default();
@@ -219,6 +225,17 @@ pub fn check_snapshots_on(
     accept: bool,
     backend: Backend,
 ) -> std::io::Result<Vec<SnapshotResult>> {
+    check_snapshots_with(program, filter, accept, backend, crate::eval::DEFAULT_STEP_BUDGET)
+}
+
+/// [`check_snapshots_on`], each top-level statement allowed `max_steps` steps.
+pub fn check_snapshots_with(
+    program: &Program,
+    filter: Option<&str>,
+    accept: bool,
+    backend: Backend,
+    max_steps: u64,
+) -> std::io::Result<Vec<SnapshotResult>> {
     let mut results = Vec::new();
     for (file_id, source) in program.sources.files() {
         let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
@@ -236,7 +253,7 @@ pub fn check_snapshots_on(
         let mut dirty = false;
         for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
             let name = block.name.value.clone();
-            let text = crate::syntax::on_big_stack(|| run_snapshot_on(program, block, backend));
+            let text = crate::syntax::on_big_stack(|| run_snapshot_with(program, block, backend, max_steps));
             let line = source.line_col(block.span.start as usize).0;
             let (outcome, message, diff) = match stored.get(&name) {
                 Some(old) if old == text => ("passed", None, Vec::new()),

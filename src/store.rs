@@ -1,6 +1,7 @@
 //! Object stores: the [`Store`] trait, runtime [`Value`]s and objects, and the
 //! in-memory store that loads and saves the JSON format of the spec.
 
+pub mod file;
 mod json;
 mod memory;
 pub mod sqlite;
@@ -235,6 +236,73 @@ pub fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<
         .find(|id| matches!(store.value(*id, name_index), Some(Value::String(s)) if s == name))
 }
 
+/// What a store may not hold about users (CLI.md, the store): two users with one Name, and
+/// a user with a Name that is anonymous (`IsAnonymous`, or the app's anonymous user role).
+/// Each problem as the object, the member and the message.
+pub fn user_problems(program: &Program, store: &dyn Store) -> Vec<(ObjectId, &'static str, String)> {
+    let mut named: std::collections::HashMap<String, ObjectId> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut ids: Vec<ObjectId> =
+        program.specializations(crate::model::SYSTEM_USER).into_iter().flat_map(|e| store.ids(e)).collect();
+    ids.sort_unstable();
+    for id in ids {
+        if let Some((member, message)) = named_user_problem(program, store, id) {
+            out.push((id, member, message));
+        }
+        if let Some(name) = user_name(program, store, id) {
+            match named.get(&name) {
+                Some(first) => out.push((id, "Name", format!("another user, {first}, is named `{name}`"))),
+                None => {
+                    named.insert(name, id);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A user's Name, when it has a non-empty one.
+fn user_name(program: &Program, store: &dyn Store, id: ObjectId) -> Option<String> {
+    let entity = store.entity_of(id)?;
+    let index = program.entity(entity).member("Name")?;
+    match store.value(id, index)? {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// Whether a user with a Name is anonymous, in words.
+fn named_user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Option<(&'static str, String)> {
+    user_name(program, store, id)?;
+    let def = program.entity(store.entity_of(id)?);
+    if let Some(i) = def.member("IsAnonymous") {
+        if store.value(id, i) == Some(Value::Boolean(true)) {
+            return Some(("IsAnonymous", "a user with a Name cannot be anonymous".into()));
+        }
+    }
+    let anonymous = program.app.anonymous?;
+    let roles = def.member("System.UserRoles").and_then(|i| store.value(id, i));
+    if matches!(roles, Some(Value::List(ids)) if ids.contains(&ObjectId::of_role(anonymous))) {
+        let role = &program.user_role(anonymous).name;
+        return Some(("UserRoles", format!("a user with a Name cannot hold the anonymous user role `{role}`")));
+    }
+    None
+}
+
+/// The problem a committed user object would leave in the store (see [`user_problems`]).
+pub fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Option<String> {
+    if let Some((_, message)) = named_user_problem(program, store, id) {
+        return Some(message);
+    }
+    let name = user_name(program, store, id)?;
+    program
+        .specializations(crate::model::SYSTEM_USER)
+        .into_iter()
+        .flat_map(|e| store.ids(e))
+        .find(|other| *other != id && user_name(program, store, *other).as_deref() == Some(name.as_str()))
+        .map(|other| format!("another user, {other}, is named `{name}`"))
+}
+
 /// A member name for messages.
 pub fn member_name(program: &Program, entity: EntityId, member: usize) -> SmolStr {
     program.entity(entity).members[member].name.clone()
@@ -275,24 +343,16 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
 
 /// Writes `store` to `path` as it is: a JSON file atomically, or a SQLite database
 /// (made when missing) whose objects become exactly those of `store`, in one transaction.
+/// Whatever the file held is replaced; [`file::save_over`] refuses to replace what another
+/// process changed.
 pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Result<(), String> {
     if !sqlite::is_sqlite_path(path) {
         return save_json(program, store, path).map_err(|e| e.to_string());
     }
-    let mode = if path.exists() { sqlite::Mode::Write } else { sqlite::Mode::Create };
-    let mut target = SqliteStore::open(program, path, mode)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
-    target.begin();
-    let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.entity_of(*id).is_none()).collect();
-    for id in stale {
-        target.remove(id);
-    }
-    for o in store.all() {
-        if o.id.role().is_none() && target.get(o.id).as_deref() != Some(&*o) {
-            target.put(o.into_owned());
-        }
-    }
-    target.commit()
+    sqlite::save_over(program, store, path, None).map(|_| ()).map_err(|e| match e {
+        Ok(()) => unreachable!("without a base, nothing is compared"),
+        Err(message) => message,
+    })
 }
 
 /// Reads the store at `path` (JSON or SQLite) into memory.

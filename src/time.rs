@@ -11,6 +11,12 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?).timestamp_millis())
 }
 
+/// Whether an instant prints as RFC 3339 and reads back as itself (years 0 to 9999): the
+/// instants a store can hold.
+pub fn storable(ms: i64) -> bool {
+    parse_instant(&format_instant(ms)) == Some(ms)
+}
+
 /// Prints an instant as RFC 3339 UTC, with milliseconds only when there are some.
 pub fn format_instant(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single() {

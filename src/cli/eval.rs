@@ -21,6 +21,8 @@ pub struct Setup<'a> {
     pub store: Option<&'a Path>,
     /// Who acts.
     pub principal: PrincipalName,
+    /// The step limit of each top-level statement (`--max-steps`), else the default.
+    pub max_steps: Option<u64>,
     /// The clock (RFC 3339), else the system clock.
     pub now: Option<&'a str>,
     /// Output format.
@@ -109,11 +111,22 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
+        // A run that may save holds the store's write lock from before it reads until it has written.
+        let lock = match setup.store.filter(|_| save) {
+            Some(path) => Some(
+                store::file::write_lock(path)
+                    .map_err(|e| usage_error(format!("cannot take the write lock of `{}`: {e}", path.display())))?,
+            ),
+            None => None,
+        };
         let store = load_store(&program, setup.store, save)?;
         let now = clock(setup.now)?;
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
+        if let Some(max) = setup.max_steps {
+            engine.step_budget = max;
+        }
         // The whole run is one transaction: a store is saved only when every statement succeeds.
         engine.store.begin();
         let report = |e: warden::eval::EvalError| {
@@ -177,11 +190,10 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             eprintln!("error: {e}");
             return Ok(ExitCode::from(FAILED));
         }
-        if save {
-            let path = setup.store.expect("checked above");
-            if !store::sqlite::is_sqlite_path(path) {
-                if let Err(e) = store::save_json(program, engine.store.as_ref(), path) {
-                    return Err(usage_error(format!("cannot save `{}`: {e}", path.display())));
+        if let Some(lock) = lock {
+            if !store::sqlite::is_sqlite_path(lock.path()) {
+                if let Err(e) = lock.save_json(program, engine.store.as_ref()) {
+                    return Err(usage_error(format!("cannot save `{}`: {e}", lock.path().display())));
                 }
             }
         }
@@ -226,7 +238,8 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
 
 /// Runs `warden matrix`.
 pub fn run_matrix(paths: &[PathBuf], format: Format, color: bool) -> ExitCode {
-    let setup = Setup { paths, store: None, principal: PrincipalName::System, now: None, format, color };
+    let setup =
+        Setup { paths, store: None, principal: PrincipalName::System, now: None, max_steps: None, format, color };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
@@ -297,8 +310,15 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCod
     }
     let (rules, ends) =
         if action == StoreAction::Schema { (paths, &paths[paths.len()..]) } else { paths.split_at(paths.len() - 2) };
-    let setup =
-        Setup { paths: rules, store: None, principal: PrincipalName::System, now: None, format: Format::Human, color };
+    let setup = Setup {
+        paths: rules,
+        store: None,
+        principal: PrincipalName::System,
+        now: None,
+        max_steps: None,
+        format: Format::Human,
+        color,
+    };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,

@@ -114,7 +114,14 @@ fn print_reply(shell: &Shell, reply: &Reply, color: bool) {
 }
 
 /// Runs `warden repl`.
-pub fn run(paths: &[PathBuf], store: Option<PathBuf>, principal: &str, now: Option<&str>, color: bool) -> ExitCode {
+pub fn run(
+    paths: &[PathBuf],
+    store: Option<PathBuf>,
+    principal: &str,
+    now: Option<&str>,
+    max_steps: Option<u64>,
+    color: bool,
+) -> ExitCode {
     let now = match now {
         None => None,
         Some(t) => match warden::time::parse_instant(t) {
@@ -134,6 +141,9 @@ pub fn run(paths: &[PathBuf], store: Option<PathBuf>, principal: &str, now: Opti
             return ExitCode::from(FAILED);
         }
     };
+    if let Some(max) = max_steps {
+        shell.set_max_steps(max);
+    }
     if !std::io::stdin().is_terminal() {
         return scripted(&mut shell, color);
     }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use warden::diagnostic::Diagnostic;
-use warden::eval::test::{run_tests_on, Backend};
+use warden::eval::test::{run_tests_with, Backend};
 use warden::load;
-use warden::snapshot::check_snapshots_on;
+use warden::snapshot::check_snapshots_with;
 
 use super::{check::print_diagnostics, render, usage_error, FAILED};
 use crate::Format;
@@ -18,6 +18,7 @@ pub fn run(
     filter: Option<&str>,
     accept: bool,
     backend: Backend,
+    max_steps: u64,
     format: Format,
     color: bool,
 ) -> ExitCode {
@@ -32,8 +33,8 @@ pub fn run(
         eprintln!("the rules do not check; no test was run");
         return ExitCode::from(FAILED);
     }
-    let results = run_tests_on(program, filter, backend);
-    let snapshots = match check_snapshots_on(program, filter, accept, backend) {
+    let results = run_tests_with(program, filter, backend, max_steps);
+    let snapshots = match check_snapshots_with(program, filter, accept, backend, max_steps) {
         Ok(s) => s,
         Err(e) => return usage_error(format!("cannot read or write a snapshot file: {e}")),
     };

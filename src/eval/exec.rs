@@ -304,6 +304,11 @@ impl<'p> Engine<'p> {
         }
         for id in written {
             self.check_references(id, span)?;
+            if self.program.is_a(self.store.entity_of(id).unwrap_or(SYSTEM_USER_ROLE), SYSTEM_USER) {
+                if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+                    return Err(EvalError::new(codes::INTEGRITY, format!("cannot commit user {id}: {problem}"), span));
+                }
+            }
         }
         Ok(())
     }
@@ -473,6 +478,17 @@ impl<'p> Engine<'p> {
                     return Err(EvalError::new(codes::RUNTIME, message, span));
                 }
                 Ok(())
+            }
+            (MemberKind::Attribute(AttrType::Integer), Value::Integer(i)) if i32::try_from(*i).is_err() => {
+                let message = format!("`{}` is an Integer (32 bits), and {i} does not fit; use Long", def.name);
+                Err(EvalError::new(codes::RUNTIME, message, span))
+            }
+            (MemberKind::Attribute(_), Value::DateTime(ms)) if !crate::time::storable(*ms) => {
+                let message = format!(
+                    "`{}` can hold dates and times of the years 0 to 9999 only, not {ms} ms since 1970",
+                    def.name
+                );
+                Err(EvalError::new(codes::RUNTIME, message, span))
             }
             (MemberKind::Association(a), _) if op != AssignOp::Remove => {
                 let to = program.assoc(a).to;
@@ -664,6 +680,9 @@ impl<'p> Engine<'p> {
         system.uncommitted.remove(&id);
         system.new.remove(&id);
         self.store.put(object);
+        if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+            return Err(EvalError::new(codes::INTEGRITY, format!("cannot make user `{}`: {problem}", name.name), span));
+        }
         Ok(id)
     }
 

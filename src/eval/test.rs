@@ -58,8 +58,15 @@ pub fn run_test(program: &Program, test: &ast::Test) -> TestResult {
 
 /// Runs one test block in a fresh store of the given kind.
 pub fn run_test_on(program: &Program, test: &ast::Test, backend: Backend) -> TestResult {
+    run_test_with(program, test, backend, super::DEFAULT_STEP_BUDGET)
+}
+
+/// Runs one test block in a fresh store of the given kind, each top-level statement allowed
+/// `max_steps` steps.
+pub fn run_test_with(program: &Program, test: &ast::Test, backend: Backend, max_steps: u64) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
+    engine.step_budget = max_steps;
     let mut vars = Vars::new();
     let mut failure = None;
     for stmt in &test.body.stmts {
@@ -88,11 +95,16 @@ pub fn run_tests(program: &Program, filter: Option<&str>) -> Vec<TestResult> {
 
 /// Runs every test (not snapshot) block whose name contains `filter`, each in a fresh store of the given kind.
 pub fn run_tests_on(program: &Program, filter: Option<&str>, backend: Backend) -> Vec<TestResult> {
+    run_tests_with(program, filter, backend, super::DEFAULT_STEP_BUDGET)
+}
+
+/// [`run_tests_on`], each top-level statement allowed `max_steps` steps.
+pub fn run_tests_with(program: &Program, filter: Option<&str>, backend: Backend, max_steps: u64) -> Vec<TestResult> {
     program
         .tests
         .iter()
         .filter(|t| !t.snapshot)
         .filter(|t| filter.is_none_or(|f| t.name.value.contains(f)))
-        .map(|t| crate::syntax::on_big_stack(|| run_test_on(program, t, backend)))
+        .map(|t| crate::syntax::on_big_stack(|| run_test_with(program, t, backend, max_steps)))
         .collect()
 }

@@ -2,7 +2,6 @@
 //! validation against the schema, save atomically.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -155,6 +154,13 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
         }
         store.put(object);
     }
+    errors.extend(duplicate_keys(text));
+    if errors.is_empty() {
+        for (id, member, message) in super::user_problems(program, &store) {
+            let at = first_seen.get(&id.0).map_or_else(|| format!("id {}", id.0), |i| format!("objects[{i}]"));
+            errors.push(err(format!("{at}.{member}"), message));
+        }
+    }
     if errors.is_empty() {
         Ok(store)
     } else {
@@ -162,6 +168,72 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
         errors.sort_by_key(|e| object_index(&e.path));
         Err(errors)
     }
+}
+
+/// Keys given twice in one JSON object of the document (a JSON parser keeps one of them
+/// silently, so a store that says two things is refused).
+fn duplicate_keys(text: &str) -> Vec<StoreError> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Keys<'a> {
+        path: String,
+        out: &'a mut Vec<StoreError>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Keys<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+                if !seen.insert(key) {
+                    self.out.push(err(&path, "the key is given twice; give each member once"));
+                }
+                map.next_value_seed(Keys { path, out: &mut *self.out })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while seq.next_element_seed(Keys { path: format!("{}[{i}]", self.path), out: &mut *self.out })?.is_some() {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let _ = Keys { path: String::new(), out: &mut out }.deserialize(&mut de);
+    out
 }
 
 /// The N of a path `objects[N]...` (other paths first).
@@ -327,21 +399,16 @@ pub fn value_json(program: &Program, value: &Value) -> Json {
     }
 }
 
-/// Writes the store to `path` atomically: a temporary file beside it, flushed to disk, then renamed.
+/// Writes the store to `path` atomically, under the store's write lock (see
+/// [`super::file::WriteLock::save_json`]). A caller that holds the lock already saves
+/// through it instead.
 pub fn save_json(program: &Program, store: &dyn Store, path: &Path) -> std::io::Result<()> {
-    let doc = to_json(program, store);
-    let text = pretty(&doc);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "store".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    super::file::write_lock(path)?.save_json(program, store)
+}
+
+/// The text of a store file: the document of [`to_json`], one object per line.
+pub(crate) fn store_text(program: &Program, store: &dyn Store) -> String {
+    pretty(&to_json(program, store))
 }
 
 /// One object per line, as in the spec's example stores.

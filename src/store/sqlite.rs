@@ -328,14 +328,26 @@ impl SqliteStore {
             return Err(fail(path, "no such store"));
         }
         let flags = match mode {
-            Mode::Read | Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            // A run that does not save never writes: it works on a read-only file too.
+            Mode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
             Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(path, e))?;
         let schema = Schema::of(program);
-        let mut store = SqliteStore::new(conn, schema, mode != Mode::Read);
-        store.prepare(path, mode).map_err(|e| fail(path, e))?;
+        let mut store = SqliteStore::new(conn, schema.clone(), mode != Mode::Read);
+        if let Err(e) = store.prepare(path, mode) {
+            // Reading a write-ahead-logged database needs its `-shm` file; where that cannot be
+            // made (a read-only directory or file), read the file as it stands.
+            if mode != Mode::Read {
+                return Err(fail(path, e));
+            }
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            let conn = Connection::open_with_flags(uri, flags).map_err(|e| fail(path, e))?;
+            store = SqliteStore::new(conn, schema, false);
+            store.prepare(path, mode).map_err(|e| fail(path, e))?;
+        }
         let problems = store.fit(program);
         if !problems.is_empty() {
             return Err(problems
@@ -557,7 +569,7 @@ impl SqliteStore {
                     let mut k = 1;
                     for (i, c) in table.columns.iter().enumerate() {
                         let Column::Value { name, ty } = c else { continue };
-                        match decode(ty, row.get_ref(k)?) {
+                        match decode(ty, row.get_ref(k)?).and_then(|v| fits(program, entity, i, v)) {
                             Ok(v) => object.values[i] = v,
                             Err(m) => errors.push(StoreError { path: format!("{at}.{name}"), message: m }),
                         }
@@ -634,6 +646,17 @@ impl SqliteStore {
                     }
                 }
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut check = MemoryStore::new();
+        for o in &objects {
+            check.put(o.clone());
+        }
+        for (id, member, message) in super::user_problems(program, &check) {
+            let entity = check.entity_of(id).unwrap_or(crate::model::SYSTEM_USER);
+            errors.push(StoreError { path: format!("{}#{}.{member}", table_name(program, entity), id.0), message });
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -786,6 +809,22 @@ fn encode(ty: &ColType, value: &Value) -> Sql {
         (_, Value::Object(id)) => Sql::Integer(id.0 as i64),
         (_, Value::Enum(_, i)) => Sql::Integer(*i as i64),
         (_, Value::List(_)) | (_, Value::Duration { .. }) | (_, Value::Instance(_)) => Sql::Null,
+    }
+}
+
+/// A decoded value against what the member allows beyond its column type (as the JSON loader).
+fn fits(program: &Program, entity: EntityId, member: usize, value: Value) -> Result<Value, String> {
+    match (program.entity(entity).members[member].kind, &value) {
+        (MemberKind::Attribute(AttrType::String(Some(n))), Value::String(s)) if s.chars().count() > n as usize => {
+            Err(format!("longer than the {n} characters allowed"))
+        }
+        (MemberKind::Attribute(AttrType::Integer), Value::Integer(i)) if i32::try_from(*i).is_err() => {
+            Err(format!("{i} does not fit an Integer (32 bits); use Long"))
+        }
+        (_, Value::DateTime(ms)) if !crate::time::storable(*ms) => {
+            Err(format!("{ms} ms since 1970 is not a date and time of the years 0 to 9999"))
+        }
+        _ => Ok(value),
     }
 }
 
@@ -986,6 +1025,50 @@ impl Store for SqliteStore {
             .collect();
         self.query_ids(sql, &params).ok()
     }
+}
+
+/// A file path as the path of a `file:` URI (reserved characters percent-encoded).
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for b in absolute.to_string_lossy().bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Makes the SQLite store at `path` (made when missing) hold exactly the objects of `store`,
+/// in one transaction under SQLite's write lock. With `base`, the file must still hold what
+/// had that fingerprint (`Err(Ok(()))` when another process changed it); without, it is
+/// replaced whatever it holds. Returns the fingerprint of what it now holds.
+pub fn save_over(
+    program: &Program,
+    store: &dyn Store,
+    path: &Path,
+    base: Option<super::file::Fingerprint>,
+) -> Result<super::file::Fingerprint, Result<(), String>> {
+    let existed = path.exists();
+    let mode = if existed { Mode::Write } else { Mode::Create };
+    let mut target = SqliteStore::open(program, path, mode)
+        .map_err(|errors| Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+    if base.is_some() && existed && Some(super::file::fingerprint_of(program, &target)) != base {
+        return Err(Ok(()));
+    }
+    target.begin();
+    let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.entity_of(*id).is_none()).collect();
+    for id in stale {
+        target.remove(id);
+    }
+    for o in store.all() {
+        if o.id.role().is_none() && target.get(o.id).as_deref() != Some(&*o) {
+            target.put(o.into_owned());
+        }
+    }
+    target.commit().map_err(Err)?;
+    Ok(super::file::fingerprint_of(program, &target))
 }
 
 /// Copies every object of one store into another (import and export).

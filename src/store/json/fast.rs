@@ -222,7 +222,9 @@ impl Loader<'_, '_> {
 
     /// The store, once every forward reference is found to hold.
     fn finish(self) -> Option<MemoryStore> {
-        self.pending.iter().all(|&(target, to)| self.refers(target, to) == Some(true)).then_some(self.store)
+        let fits = self.pending.iter().all(|&(target, to)| self.refers(target, to) == Some(true));
+        // Users the store may not hold: the reporting loader names them.
+        (fits && crate::store::user_problems(self.schema.program, &self.store).is_empty()).then_some(self.store)
     }
 }
 
