@@ -183,7 +183,12 @@ fn every_console_command_prints_what_the_docs_show() {
                 while end < lines.len() && !lines[end].starts_with("$ ") {
                     end += 1;
                 }
-                let expected = &lines[i + 1..end];
+                // A blank line may separate one command's output from the next command.
+                let mut last = end;
+                while last > i + 1 && lines[last - 1].trim().is_empty() {
+                    last -= 1;
+                }
+                let expected = &lines[i + 1..last];
                 i = end;
                 count += 1;
                 let args = words(command);
