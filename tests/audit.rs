@@ -289,17 +289,12 @@ fn sarif_has_rules_and_located_results() {
     assert_eq!(lines, [("A100", 10), ("A003", 11)]);
 }
 
-/// `examples/audit.rules` of the spec lists its expected findings in a closing comment.
-#[test]
-fn spec_example_gives_the_listed_findings() {
-    let path = Path::new("../shared/spec/examples/audit.rules");
-    if !path.exists() {
-        eprintln!("skipped: {} is absent", path.display());
-        return;
-    }
+/// The (code, line) pairs listed in a closing comment that starts with `// Expected findings`:
+/// one `//   CODE  LINE  why` line each.
+fn listed_findings(path: &Path) -> Vec<(String, u64)> {
     let text = std::fs::read_to_string(path).expect("readable");
-    let mut expected: Vec<(String, u64)> = text
-        .lines()
+    assert!(text.contains("// Expected findings"), "{} lists its expected findings", path.display());
+    text.lines()
         .skip_while(|l| !l.starts_with("// Expected findings"))
         .skip(1)
         .filter_map(|l| {
@@ -308,7 +303,15 @@ fn spec_example_gives_the_listed_findings() {
             let line = words.next()?.parse().ok()?;
             code.starts_with('A').then(|| (code.to_string(), line))
         })
-        .collect();
+        .collect()
+}
+
+/// The spec's audit example (kept as `tests/inputs/syntax/spec_audit.rules`) lists its
+/// expected findings in a closing comment.
+#[test]
+fn spec_example_gives_the_listed_findings() {
+    let path = Path::new("tests/inputs/syntax/spec_audit.rules");
+    let mut expected = listed_findings(path);
     assert!(expected.len() >= 9, "the comment lists the findings: {expected:?}");
     let (json, code) = audit_json(path, &[]);
     let mut got = pairs(&json);
@@ -316,4 +319,40 @@ fn spec_example_gives_the_listed_findings() {
     got.sort();
     assert_eq!(got, expected);
     assert_eq!(code, Some(1), "the example has an A002 error");
+}
+
+/// `warden audit examples/` gives exactly the findings that `examples/audit.rules` lists at
+/// its end (and `examples/README.md` repeats), all warnings, all in that file, so the
+/// default `--fail-on error` passes and `--fail-on warning` fails.
+#[test]
+fn the_examples_give_the_findings_audit_rules_lists() {
+    let listed = listed_findings(Path::new("examples/audit.rules"));
+    let expected: Vec<(String, u64)> = [
+        ("A008", 26),
+        ("A005", 38),
+        ("A004", 44),
+        ("A005", 44),
+        ("A003", 56),
+        ("A009", 66),
+        ("A003", 71),
+        ("A007", 80),
+        ("A001", 87),
+    ]
+    .iter()
+    .map(|&(c, l)| (c.to_string(), l))
+    .collect();
+    assert_eq!(listed, expected, "the list at the end of examples/audit.rules");
+    let readme = std::fs::read_to_string("examples/README.md").expect("examples/README.md");
+    for (code, line) in &expected {
+        assert!(readme.contains(&format!("| `{code}` | {line} |")), "examples/README.md lists {code} at line {line}");
+    }
+    let (json, code) = audit_json(Path::new("examples"), &[]);
+    assert_eq!(pairs(&json), expected, "in output order");
+    for f in findings(&json) {
+        assert_eq!(f["severity"], "warning", "{f}");
+        assert_eq!(f["file"], "examples/audit.rules", "{f}");
+    }
+    assert_eq!(code, Some(0), "warnings do not fail the default `--fail-on error`");
+    let (_, code) = audit_json(Path::new("examples"), &["--fail-on", "warning"]);
+    assert_eq!(code, Some(1));
 }

@@ -1,5 +1,5 @@
-//! The command line over `examples/` and the spec's examples: exit codes,
-//! output streams and formats.
+//! The command line over `examples/` and the fixtures in `tests/inputs/`: exit
+//! codes, output streams and formats.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -10,14 +10,6 @@ fn warden() -> Command {
     cmd
 }
 
-fn spec(name: &str) -> String {
-    format!("{}/../shared/spec/examples/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn has_spec() -> bool {
-    std::path::Path::new(&spec("shop.rules")).exists()
-}
-
 #[test]
 fn examples_check_clean() {
     let out = warden().args(["check", "examples/"]).output().expect("runs");
@@ -25,15 +17,24 @@ fn examples_check_clean() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 errors"));
 }
 
+/// `examples/` is one program over several files (one app, one sign-in microflow that calls
+/// each module's hand-over): it checks clean as a whole, and a file alone does not.
 #[test]
-fn every_example_file_checks_clean_on_its_own() {
-    for entry in std::fs::read_dir("examples").expect("examples/") {
-        let path = entry.expect("an entry").path();
-        if path.extension().is_some_and(|e| e == "rules") {
-            let out = warden().arg("check").arg(&path).output().expect("runs");
-            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-        }
-    }
+fn the_examples_directory_checks_clean_as_one_program() {
+    let mut files: Vec<_> = std::fs::read_dir("examples")
+        .expect("examples/")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    files.sort();
+    let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["app.rules", "audit.rules", "events.rules", "quote.rules", "shop.rules"]);
+    let out = warden().arg("check").args(&files).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checked 5 files: 0 errors, 0 warnings"));
+    // app.rules names module roles and microflows that the other files declare.
+    let out = warden().args(["check", "examples/app.rules"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1), "app.rules alone is not a whole program");
 }
 
 #[test]
@@ -71,22 +72,29 @@ fn json_has_the_fields_of_the_spec() {
 
 #[test]
 fn sarif_lists_rules_and_results() {
-    if !has_spec() {
-        return;
-    }
-    let out = warden().args(["check", "--format", "sarif", &spec("broken.rules")]).output().expect("runs");
+    let out = warden().args(["check", "--format", "sarif", "tests/inputs/cli/broken.rules"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("SARIF JSON");
     assert_eq!(doc["version"], "2.1.0");
     let run = &doc["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "warden");
-    assert_eq!(run["results"].as_array().map(Vec::len), Some(8));
-    let first = &run["results"][0];
-    assert_eq!(first["ruleId"], "E0105");
-    assert_eq!(first["locations"][0]["physicalLocation"]["region"]["startLine"], 16);
+    let results: Vec<(&str, u64)> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().unwrap(),
+                r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(results, [("E0105", 11), ("E0108", 13), ("E0504", 18), ("E0111", 22)]);
     let rule_ids: Vec<&str> =
         run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert!(rule_ids.contains(&"E0501"));
+    for id in ["E0105", "E0108", "E0504", "E0111"] {
+        assert!(rule_ids.contains(&id), "{id} is described under rules: {rule_ids:?}");
+    }
 }
 
 #[test]
@@ -122,18 +130,24 @@ fn help_explains_the_commands() {
     assert!(text.contains("--format"), "{text}");
 }
 
+/// The copies of the spec's example programs in `tests/inputs/syntax/` check clean, one by
+/// one; an XPath condition cut short after `and` is one syntax error that says what was
+/// expected.
 #[test]
 fn spec_examples_check_as_the_spec_says() {
-    if !has_spec() {
-        return;
-    }
-    for clean in ["shop.rules", "quote.rules", "audit.rules"] {
-        let out = warden().args(["check", &spec(clean)]).output().expect("runs");
+    for clean in ["spec_shop.rules", "spec_quote.rules", "spec_audit.rules"] {
+        let out = warden().args(["check", &format!("tests/inputs/syntax/{clean}")]).output().expect("runs");
         assert_eq!(out.status.code(), Some(0), "{clean}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = warden().args(["check", "--format", "json", &spec("syntax.rules")]).output().expect("runs");
+    let out = warden()
+        .args(["check", "--format", "json", "tests/inputs/check/e0001_incomplete_condition.rules"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["diagnostics"][0]["line"], 8);
+    assert_eq!(doc["diagnostics"].as_array().map(Vec::len), Some(1));
+    assert_eq!(doc["diagnostics"][0]["code"], "E0001");
+    assert_eq!(doc["diagnostics"][0]["line"], 10);
     assert!(doc["diagnostics"][0]["message"].as_str().unwrap().starts_with("expected a condition"));
 }
 

@@ -29,34 +29,46 @@ fn eval_as(who: &str, statements: &str) -> (Option<i32>, String, String) {
 fn examples_tests_pass() {
     let (code, out, _) = run(&["test", "examples/"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.ends_with("4 passed, 0 failed\n"), "two tests and two snapshots: {out}");
+    assert!(out.ends_with("21 passed, 0 failed\n"), "17 tests and 4 snapshots: {out}");
+    for file in ["app", "events", "quote", "shop"] {
+        assert!(out.contains(&format!("examples/{file}.rules:")), "{file}.rules has blocks: {out}");
+    }
 }
 
 #[test]
 fn a_failing_test_exits_1_and_shows_the_statement() {
+    // A copy of the demo app (its snapshots too) with one expectation of events.rules made wrong.
     let dir = std::env::temp_dir().join(format!("warden-cli-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("wrong.rules");
-    let full = std::fs::read_to_string("examples/events.rules").unwrap();
-    // The tests only: the snapshot blocks would be new in a scratch directory.
-    let tests_only = &full[..full.find("\nsnapshot '").unwrap_or(full.len())];
-    let text = tests_only.replace("expect count(retrieve Events.Event) = 1", "expect count(retrieve Events.Event) = 2");
+    for entry in std::fs::read_dir("examples").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".rules") || name.ends_with(".rules.snap") {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+        }
+    }
+    let file = dir.join("events.rules");
+    let full = std::fs::read_to_string(&file).unwrap();
+    let text = full.replace("expect count(retrieve Events.Event) = 1", "expect count(retrieve Events.Event) = 2");
+    assert_ne!(text, full);
     std::fs::write(&file, text).unwrap();
-    let (code, out, _) = run(&["test", file.to_str().unwrap()]);
+    let (code, out, _) = run(&["test", dir.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert!(out.contains("FAILED"), "{out}");
     assert!(
         out.contains("expected `count(retrieve Events.Event) = 2` to hold: the left side is 1, the right side is 2"),
         "{out}"
     );
-    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
-    let (_, json, _) = run(&["test", file.to_str().unwrap(), "--format", "json"]);
+    assert!(out.ends_with("20 passed, 1 failed\n"), "{out}");
+    let (_, json, _) = run(&["test", dir.to_str().unwrap(), "--format", "json"]);
     let doc: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["passed"], 1);
+    assert_eq!(doc["passed"], 20);
     assert_eq!(doc["failed"], 1);
     let failed = doc["tests"].as_array().unwrap().iter().find(|t| t["outcome"] == "failed").unwrap();
     assert_eq!(failed["name"], "visitors see public events only");
-    assert!(failed["line"].as_u64().is_some() && failed["file"].as_str().unwrap().ends_with("wrong.rules"));
+    assert!(failed["line"].as_u64().is_some() && failed["file"].as_str().unwrap().ends_with("events.rules"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The formatter: idempotent, keeps every comment, keeps meaning (the syntax
 //! tree of the output equals the input's, spans aside), over every `.rules`
-//! file of the repository and the spec, and over generated programs.
+//! file of the repository (the examples, every test input, the copies of the spec's
+//! examples in `tests/inputs/syntax/`), and over generated programs.
 
 use std::path::{Path, PathBuf};
 
@@ -53,7 +54,6 @@ fn every_rules_file_formats_idempotently_keeping_comments_and_meaning() {
     let mut files = Vec::new();
     rules_files(&root.join("examples"), &mut files);
     rules_files(&root.join("tests"), &mut files);
-    rules_files(&root.join("../shared/spec/examples"), &mut files);
     assert!(files.len() > 100, "the corpus is there");
     let failures: Vec<String> = files
         .iter()
@@ -76,11 +76,12 @@ fn the_examples_are_formatted() {
     }
 }
 
+/// The spec's shop and quote programs (copies in `tests/inputs/syntax/`), formatted.
 #[test]
 fn formatted_spec_examples() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/examples");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inputs/syntax");
     for name in ["shop.rules", "quote.rules"] {
-        let Ok(text) = std::fs::read_to_string(dir.join(name)) else { return };
+        let text = std::fs::read_to_string(dir.join(format!("spec_{name}"))).expect("the copy of the spec's example");
         insta::assert_snapshot!(name, format_source(&text).unwrap());
     }
 }

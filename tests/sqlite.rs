@@ -354,8 +354,9 @@ mod cli {
 
     use assert_cmd::Command;
 
-    const SHOP: &str = "../shared/spec/examples/shop.rules";
-    const SHOP_STORE: &str = "../shared/spec/examples/shop.store.json";
+    /// The demo app (all of `examples/`, one program) and its shop's store.
+    const SHOP: &str = "examples";
+    const SHOP_STORE: &str = "examples/shop.store.json";
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("warden-sqlite-cli-{}-{name}", std::process::id()));
@@ -380,7 +381,7 @@ mod cli {
         assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
         assert_eq!(
             String::from_utf8_lossy(&import.stderr).trim(),
-            format!("copied 8 objects from {SHOP_STORE} to {}", db.display())
+            format!("copied 9 objects from {SHOP_STORE} to {}", db.display())
         );
         // Importing again into the same file is refused: import makes new stores.
         let again = warden(&["store", "import", SHOP, SHOP_STORE, s(&db)]);
@@ -389,7 +390,7 @@ mod cli {
         assert!(warden(&["store", "export", SHOP, s(&db), s(&out)]).status.success());
         assert!(warden(&["store", "import", SHOP, SHOP_STORE, s(&json_copy)]).status.success());
         assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(&json_copy).unwrap());
-        for who in ["alice", "maria", "anonymous", "system"] {
+        for who in ["carl", "maria", "anonymous", "system"] {
             for expr in ["count(retrieve Shop.Cart)", "count(retrieve Shop.CartLine)", "retrieve Shop.Cart [Total > 2]"]
             {
                 let on = |store: &str| {
@@ -423,7 +424,7 @@ mod cli {
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             String::from_utf8_lossy(&o.stdout).into_owned()
         };
-        insta::assert_snapshot!("sql_owner_and_status", sql("alice", "retrieve Shop.Cart [Status = 'Open']"));
+        insta::assert_snapshot!("sql_owner_and_status", sql("carl", "retrieve Shop.Cart [Status = 'Open']"));
         insta::assert_snapshot!("sql_manager_lines", sql("maria", "retrieve Shop.CartLine [Quantity >= 2]"));
         let bad = warden(&["sql", SHOP, "--as", "system", "1 + 2"]);
         assert_eq!(bad.status.code(), Some(1));
@@ -433,7 +434,7 @@ mod cli {
 
     #[test]
     fn test_blocks_and_snapshots_give_the_same_report_on_both_stores() {
-        for path in ["examples", SHOP, "../shared/spec/examples/quote.rules"] {
+        for path in ["examples", "tests/inputs/syntax/spec_shop.rules", "tests/inputs/syntax/spec_quote.rules"] {
             let memory = warden(&["test", path, "--color", "never"]);
             let sqlite = warden(&["test", path, "--backend", "sqlite", "--color", "never"]);
             assert!(memory.status.success(), "{path}: {}", String::from_utf8_lossy(&memory.stdout));
