@@ -96,7 +96,7 @@ fn an_interactive_session_in_a_terminal() {
     p.send_line("commit $r").unwrap();
     prompt(&mut p, "anonymous:A");
     p.send_line("retrieve Events.Registration").unwrap();
-    p.exp_string("Events.Registration #8 { Seats: 2").unwrap();
+    p.exp_string("Events.Registration #9 { Seats: 2").unwrap();
 
     // A denied write, with its diagnostic.
     p.send_line("change #3 { Title = 'Mine' }").unwrap();

@@ -132,6 +132,17 @@ fn build(program: &Program, specs: &[Spec]) -> MemoryStore {
                 }
             };
         }
+        // What a store may hold of users: a Name once, and a named user that is not anonymous.
+        if program.is_a(entity, SYSTEM_USER) {
+            let def = program.entity(entity);
+            let name = def.member("Name").unwrap();
+            if let Value::String(s) = &object.values[name] {
+                if !s.is_empty() {
+                    object.values[name] = Value::String(format!("{s}{}", id.0));
+                    object.values[def.member("IsAnonymous").unwrap()] = Value::Boolean(false);
+                }
+            }
+        }
         store.put(object);
     }
     store
@@ -396,16 +407,8 @@ fn unusual_valid_documents_are_loaded_by_the_reporting_loader() {
     for text in [
         // A member before the entity.
         r#"{"objects": [{"id": 1, "Label": "a", "entity": "Lab.Box"}], "format": "warden-store/1"}"#,
-        // A key given twice: the last one counts.
-        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box", "Label": "a", "Label": "b"}]}"#,
         // A user's roles given both ways.
         r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "System.User", "UserRoles": ["Alpha"], "System.UserRoles": []}]}"#,
-        // A wrong value given first.
-        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box", "Label": 5, "Label": "a"}]}"#,
-        // Two lists of objects: the last one counts.
-        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box"}], "objects": [{"id": 2, "entity": "Lab.Box"}]}"#,
-        // Two formats.
-        r#"{"format": "warden-store/1", "format": "warden-store/1", "objects": []}"#,
     ] {
         assert!(load_json_fast(&program, text).is_none(), "{text}");
         assert!(load_json(&program, text).is_ok(), "{text}");
@@ -515,9 +518,54 @@ fn every_check_of_the_reporting_loader_makes_the_fast_path_give_up() {
     ] {
         texts.push(objects(o));
     }
+    for text in [
+        // A key given twice, anywhere: a store that says two things is refused.
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box", "Label": "a", "Label": "b"}]}"#,
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box", "Label": 5, "Label": "a"}]}"#,
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box"}], "objects": [{"id": 2, "entity": "Lab.Box"}]}"#,
+        r#"{"format": "warden-store/1", "format": "warden-store/1", "objects": []}"#,
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "id": 1, "entity": "Lab.Box"}]}"#,
+        // Two users with one Name, of any user entity.
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "System.User", "Name": "ann"}, {"id": 2, "entity": "Lab.Person", "Name": "ann"}]}"#,
+        // A named user that is anonymous.
+        r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "System.User", "Name": "ann", "IsAnonymous": true}]}"#,
+    ] {
+        texts.push(text.to_string());
+    }
     for text in &texts {
         assert!(load_json_fast(&program, text).is_none(), "{text}");
         assert!(load_json_reporting(&program, text).is_err(), "{text}");
         agree(&program, text).unwrap();
     }
+}
+
+/// The new refusals name what is wrong where it is.
+#[test]
+fn duplicate_keys_and_users_are_reported_at_their_paths() {
+    let program = program();
+    // Users without a Name (anonymous users) share none, and may be anonymous.
+    let unnamed = r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "System.User", "IsAnonymous": true}, {"id": 2, "entity": "Lab.Person", "IsAnonymous": true, "Name": ""}]}"#;
+    assert!(load_json_fast(&program, unnamed).is_some());
+    agree(&program, unnamed).unwrap();
+    let errors = |text: &str| -> Vec<String> {
+        load_json(&program, text).unwrap_err().iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(
+        errors(
+            r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "Lab.Box", "Label": "a", "Label": "b"}]}"#
+        ),
+        ["objects[0].Label: the key is given twice; give each member once"]
+    );
+    assert_eq!(
+        errors(
+            r#"{"format": "warden-store/1", "objects": [{"id": 1, "entity": "System.User", "Name": "ann"}, {"id": 2, "entity": "Lab.Person", "Name": "ann"}]}"#
+        ),
+        ["objects[1].Name: another user, #1, is named `ann`"]
+    );
+    assert_eq!(
+        errors(
+            r#"{"format": "warden-store/1", "objects": [{"id": 4, "entity": "System.User", "Name": "ann", "IsAnonymous": true}]}"#
+        ),
+        ["objects[0].IsAnonymous: a user with a Name cannot be anonymous"]
+    );
 }

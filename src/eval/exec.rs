@@ -358,9 +358,10 @@ impl<'p> Engine<'p> {
                 if self.gate_open() { "no applicable access rule grants create" } else { "the app is not public" };
             return Err(self.denied(format!("may not create {}: {why}", def.name), span));
         }
+        // An anonymous session's user object comes first: it exists from the first action on.
+        let user = self.current_user();
         let id = self.store.allocate_id();
         let mut object = Object::new(self.program, id, entity);
-        let user = self.current_user();
         if let (Some(assoc), Some(user)) = (def.owner, user) {
             if let Some(i) = super::xpath::member_of(self.program, entity, assoc) {
                 object.values[i] = Value::Object(user);

@@ -13,9 +13,11 @@
 //! it reads the file, and the first outermost transaction goes on in it: nothing
 //! another process commits can slip in between what was read and what is written.
 //! A later outermost transaction that finds the file changed by another process
-//! fails rather than overwrite it. Opened for reading only, the whole session runs
-//! inside one transaction that is never committed: one consistent snapshot, and
-//! the file is never written.
+//! fails rather than overwrite it. Opened for reading only (read-only, so it works on
+//! a file the process may not write), the whole session runs inside one read
+//! transaction: one consistent snapshot. Changes made then stay in the mirror, and
+//! retrieves stop running as SQL, since the tables no longer hold what the
+//! evaluator sees.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -305,6 +307,9 @@ pub struct SqliteStore {
     version: i64,
     /// A write that failed since the last commit: the next commit reports it and rolls back.
     failure: Option<String>,
+    /// Opened to read only, and changed since: the changes live in the mirror alone, so
+    /// the file's tables no longer answer for the store and retrieves are not run as SQL.
+    diverged: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -377,6 +382,7 @@ impl SqliteStore {
             held: false,
             version: 0,
             failure: None,
+            diverged: false,
         }
     }
 
@@ -748,6 +754,11 @@ impl SqliteStore {
         if self.failure.is_some() {
             return;
         }
+        if !self.persist {
+            // Read only (the file may not be writable): the change stays in the mirror.
+            self.diverged = true;
+            return;
+        }
         let alone = self.depth == 0 && self.persist && !self.held;
         let result = (|| {
             if alone {
@@ -1011,10 +1022,13 @@ impl Store for SqliteStore {
     }
 
     fn speaks_sql(&self) -> bool {
-        true
+        !self.diverged
     }
 
     fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {
+        if self.diverged {
+            return None;
+        }
         let params: Vec<Sql> = params
             .iter()
             .map(|p| match p {
