@@ -26,24 +26,6 @@ pub fn audit(program: &Program) -> Vec<Diagnostic> {
     findings
 }
 
-/// What each finding code is about, for SARIF rule descriptions.
-pub fn rule_description(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "A001" => "The anonymous user role shares a module role with another user role",
-        "A002" => "A rule gives the anonymous role write access without a where constraint",
-        "A003" => "A rule lets the anonymous role read every member of an entity",
-        "A004" => "A rule lets the anonymous role delete without a where constraint",
-        "A005" => "Objects tied to the anonymous user outlive it at sign-in",
-        "A006" => "A resource grants the anonymous role, but the app is not public",
-        "A007" => "A resource's only role is the anonymous role",
-        "A008" => "A specialization has no access rules while its generalization has some",
-        "A009" => "A rule makes a HashedString member readable",
-        "A100" => "A suppression comment without a code or a reason",
-        "A101" => "A suppression comment that suppresses nothing",
-        _ => return None,
-    })
-}
-
 /// The label of a finding's declaration when the finding points inside it.
 const DECLARED: &str = "declared here";
 
