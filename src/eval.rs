@@ -103,7 +103,8 @@ pub struct EvalError {
 impl EvalError {
     /// A new error.
     pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> EvalError {
-        EvalError { code, message: message.into(), span, help: None, stack: Vec::new() }
+        let message = crate::diagnostic::shorten(&message.into()).into_owned();
+        EvalError { code, message, span, help: None, stack: Vec::new() }
     }
 
     /// With a help line.
