@@ -184,6 +184,10 @@ pub struct Engine<'p> {
     pub step_budget: u64,
     /// How retrieves find their candidates (see [`Plan`]; the others serve differential tests).
     pub plan: Plan,
+    /// Whether explanations name rules by entity, ordinal and roles (`rule 2 of Shop.Cart
+    /// (Shop.Buyer)`) rather than by file and line, so that snapshot text does not change
+    /// when a line is added above a rule.
+    pub stable_rule_names: bool,
 }
 
 impl<'p> Engine<'p> {
@@ -220,6 +224,7 @@ impl<'p> Engine<'p> {
             steps: 0,
             step_budget: 10_000_000,
             plan: Plan::Indexed,
+            stable_rule_names: false,
         }
     }
 
