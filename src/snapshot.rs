@@ -225,6 +225,20 @@ pub fn check_snapshots_on(
     let mut results = Vec::new();
     for (file_id, source) in program.sources.files() {
         let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
+        if source.path == Path::new(crate::source::STDIN) {
+            // A program on standard input has no `.snap` file beside it.
+            for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
+                results.push(SnapshotResult {
+                    name: block.name.value.clone(),
+                    file: source.path.clone(),
+                    line: source.line_col(block.span.start as usize).0,
+                    outcome: "failed",
+                    message: Some("a snapshot needs a `.snap` file beside its rules file; run it from a file".into()),
+                    diff: Vec::new(),
+                });
+            }
+            continue;
+        }
         let path = snap_path(&source.path);
         let stored = match std::fs::read_to_string(&path) {
             Ok(text) => Some(SnapFile::parse(&text)),
