@@ -260,7 +260,10 @@ enum Command {
     /// switch principals and sign in, with completion and history.
     ///
     /// With stdin not a terminal, statements are read line by line with no prompt,
-    /// so a session can be scripted: `warden repl shop.rules < session.txt`.
+    /// so a session can be scripted: `warden repl shop.rules < session.txt`. An
+    /// unfinished block continues under a `...> ` prompt. With `--quiet`, no banner.
+    /// Exit status: 0, or (scripted) 1 when an input failed; 2 for an unknown `--as`
+    /// principal and other usage problems.
     Repl {
         /// Files or directories (none: an empty program).
         paths: Vec<PathBuf>,
@@ -313,6 +316,7 @@ enum Command {
     /// `warden store import shop.rules shop.store.json shop.db` makes a new SQLite
     /// store from a JSON one; `warden store export shop.rules shop.db out.json` writes
     /// a SQLite store out as JSON; `warden store schema shop.rules` prints the tables.
+    /// With `--quiet`, no `copied N objects` line.
     Store {
         /// What to do.
         #[arg(value_enum)]

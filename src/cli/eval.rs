@@ -263,7 +263,7 @@ pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
     let matrix = warden::matrix::build(&checked.program);
     match setup.out.format {
         Format::Json | Format::Sarif => setup.out.print(&serde_json::json!(matrix)),
-        Format::Human => print!("{}", warden::matrix::render(&matrix)),
+        Format::Human => print!("{}", warden::diagnostic::clean(&warden::matrix::render(&matrix))),
     }
     ExitCode::SUCCESS
 }
@@ -300,7 +300,7 @@ pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
                         }).collect::<Vec<_>>(),
                         "exact": q.exact,
                     })),
-                    Format::Human => print!("{}", q.render()),
+                    Format::Human => print!("{}", warden::diagnostic::clean(&q.render())),
                 }
                 Ok(ExitCode::SUCCESS)
             }

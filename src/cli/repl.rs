@@ -89,7 +89,7 @@ fn history_path() -> Option<PathBuf> {
 }
 
 fn print_reply(shell: &Shell, reply: &Reply, color: bool) {
-    print!("{}", reply.text);
+    print!("{}", warden::diagnostic::clean(&reply.text));
     for d in &reply.diagnostics {
         eprint!("{}", render::render(d, &shell.program.sources, color));
     }
