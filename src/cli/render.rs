@@ -240,3 +240,37 @@ fn cut_line(
         edits.push((at, line_end, "…".to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use warden::diagnostic::Diagnostic;
+    use warden::source::{SourceMap, Span};
+
+    /// Random texts (long lines, multibyte and control characters) and random spans on
+    /// character boundaries: rendering never panics, never lets an escape through, and
+    /// keeps a long line short.
+    #[test]
+    fn any_text_and_span_render_safely() {
+        let pieces = ["a", "é", "€", "\u{1b}", "\t", "\n", "x".repeat(300).leak(), "\r\n", "'s'", "\u{202e}", "🦀"];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let text: String = (0..next(30) + 1).map(|_| pieces[next(pieces.len())]).collect();
+            let bounds: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            let (a, b) = (bounds[next(bounds.len())], bounds[next(bounds.len())]);
+            let mut sources = SourceMap::new();
+            let file = sources.add("t.rules", text.clone());
+            let d = Diagnostic::error("E0001", "a message with \u{1b}[31m in it", Span::new(file, a.min(b), a.max(b)))
+                .with_related(Span::new(file, bounds[next(bounds.len())], bounds[bounds.len() - 1]), "there");
+            let out = super::render(&d, &sources, false);
+            assert!(!out.contains('\u{1b}'), "{out:?}");
+            assert!(!out.contains('\u{202e}'), "{out:?}");
+            assert!(out.lines().all(|l| l.chars().count() < 400), "{out}");
+        }
+    }
+}
