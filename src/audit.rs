@@ -1,6 +1,7 @@
 //! The security review of anonymous access (seed 001), as a linter: findings
-//! `A001`-`A009` over a checked program, with `// warden:allow CODE reason`
-//! suppressions on the line above a declaration.
+//! `A001`-`A011` over a checked program, with `// warden:allow CODE reason`
+//! suppressions on the line above a declaration. Codes, severities and their
+//! descriptions are in [`crate::codes`].
 
 use std::collections::HashSet;
 
@@ -21,27 +22,11 @@ pub fn audit(program: &Program) -> Vec<Diagnostic> {
     resources(program, anonymous, &mut findings);
     specializations(program, &mut findings);
     hashed_strings(program, &mut findings);
+    uncallable_microflows(program, &mut findings);
+    processes_without_self_assign(program, anonymous, &mut findings);
     let mut findings = suppress(program, findings);
     crate::diagnostic::sort(&mut findings);
     findings
-}
-
-/// What each finding code is about, for SARIF rule descriptions.
-pub fn rule_description(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "A001" => "The anonymous user role shares a module role with another user role",
-        "A002" => "A rule gives the anonymous role write access without a where constraint",
-        "A003" => "A rule lets the anonymous role read every member of an entity",
-        "A004" => "A rule lets the anonymous role delete without a where constraint",
-        "A005" => "Objects tied to the anonymous user outlive it at sign-in",
-        "A006" => "A resource grants the anonymous role, but the app is not public",
-        "A007" => "A resource's only role is the anonymous role",
-        "A008" => "A specialization has no access rules while its generalization has some",
-        "A009" => "A rule makes a HashedString member readable",
-        "A100" => "A suppression comment without a code or a reason",
-        "A101" => "A suppression comment that suppresses nothing",
-        _ => return None,
-    })
 }
 
 /// The label of a finding's declaration when the finding points inside it.
@@ -385,6 +370,65 @@ fn hashed_strings(program: &Program, out: &mut Vec<Diagnostic>) {
                     ),
                 ));
             }
+        }
+    }
+}
+
+/// A010: a microflow that nothing can run but `system`: no `allow`, not the
+/// sign-in microflow, and called by no other microflow (a call from itself does
+/// not count). Tests run as `system` and may still call it, so this is `info`.
+fn uncallable_microflows(program: &Program, out: &mut Vec<Diagnostic>) {
+    let mut called: HashSet<MicroflowId> = HashSet::new();
+    for (i, def) in program.microflows.iter().enumerate() {
+        let mut calls = Vec::new();
+        let mut entities = HashSet::new();
+        Walk { program, module: &def.module, entities: &mut entities, calls: &mut calls }.stmts(&def.decl.body.stmts);
+        called.extend(calls.into_iter().filter(|&c| c != MicroflowId(i as u32)));
+    }
+    for (i, def) in program.microflows.iter().enumerate() {
+        let id = MicroflowId(i as u32);
+        if !def.allow.is_empty() || program.app.sign_in == Some(id) || called.contains(&id) {
+            continue;
+        }
+        out.push(finding(
+            "A010",
+            Severity::Info,
+            format!(
+                "no role may call microflow `{}` and no microflow calls it: only `system` can run it",
+                def.name
+            ),
+            head(program, def.decl.span),
+            format!(
+                "add `allow ROLE` for the module roles that should call it (`microflow {}(...) allow ROLE`), call it from another microflow, or remove it",
+                def.decl.name.name
+            ),
+        ));
+    }
+}
+
+/// A011: a process that gives a signed-in user role EXECUTE without SELF_ASSIGN,
+/// so that role cannot start it (starting a process needs both; the anonymous
+/// role gets SELF_ASSIGN added, so it can, which hides the problem in anonymous tests).
+fn processes_without_self_assign(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Diagnostic>) {
+    for r in program.resources.iter().filter(|r| r.kind == ast::ResourceKind::Process) {
+        for (role, ops) in &r.roles {
+            if Some(*role) == anonymous || !ops.contains(&Operation::Execute) || ops.contains(&Operation::SelfAssign) {
+                continue;
+            }
+            let name = &program.user_role(*role).name;
+            out.push(finding(
+                "A011",
+                Severity::Warning,
+                format!(
+                    "user role `{name}` may execute process `{}` but not start it: starting a process needs EXECUTE and SELF_ASSIGN",
+                    r.name
+                ),
+                resource_head(program, r),
+                format!(
+                    "add SELF_ASSIGN to the grant (`{name}: {}, SELF_ASSIGN`), or silence this with a reason if others assign `{name}` its work",
+                    ops.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
     }
 }

@@ -2,11 +2,14 @@
 
 pub mod audit;
 pub mod check;
+pub mod docs;
 pub mod eval;
 pub mod fmt;
+pub mod output;
 pub mod render;
 pub mod repl;
 pub mod test;
+pub mod watch;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,6 +20,14 @@ use crate::Color;
 pub const FAILED: u8 = 1;
 /// Exit status for usage and I/O problems.
 pub const USAGE: u8 = 2;
+
+/// The exit statuses of `warden explain`, where 1 means deny.
+pub mod explain_exit {
+    /// No decision: the rules, the store or the operation are wrong.
+    pub const WRONG: u8 = 3;
+    /// No decision: evaluating the operation failed.
+    pub const FAILED: u8 = 4;
+}
 
 /// Whether to colour stderr.
 pub fn use_color(choice: Color) -> bool {
@@ -29,6 +40,6 @@ pub fn use_color(choice: Color) -> bool {
 
 /// Prints an I/O or usage problem and returns exit status 2.
 pub fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", warden::diagnostic::clean(&message.to_string()));
     ExitCode::from(USAGE)
 }

@@ -103,7 +103,8 @@ pub struct EvalError {
 impl EvalError {
     /// A new error.
     pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> EvalError {
-        EvalError { code, message: message.into(), span, help: None, stack: Vec::new() }
+        let message = crate::diagnostic::shorten(&message.into()).into_owned();
+        EvalError { code, message, span, help: None, stack: Vec::new() }
     }
 
     /// With a help line.
@@ -189,6 +190,10 @@ pub struct Engine<'p> {
     pub step_budget: u64,
     /// How retrieves find their candidates (see [`Plan`]; the others serve differential tests).
     pub plan: Plan,
+    /// Whether explanations name rules by entity, ordinal and roles (`rule 2 of Shop.Cart
+    /// (Shop.Buyer)`) rather than by file and line, so that snapshot text does not change
+    /// when a line is added above a rule.
+    pub stable_rule_names: bool,
 }
 
 impl<'p> Engine<'p> {
@@ -225,6 +230,7 @@ impl<'p> Engine<'p> {
             steps: std::cell::Cell::new(0),
             step_budget: DEFAULT_STEP_BUDGET,
             plan: Plan::Indexed,
+            stable_rule_names: false,
         }
     }
 

@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod audit;
 pub mod check;
+pub mod codes;
 pub mod diagnostic;
 pub mod eval;
 pub mod fmt;

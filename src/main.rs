@@ -6,7 +6,8 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use serde_json::json;
 
 /// A checker, auditor and interpreter for `.rules` access-control programs.
 ///
@@ -19,6 +20,10 @@ struct Cli {
     /// When to colour output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// Print results and errors only: no summary lines, no `ok` lines, no logs
+    /// (what each command leaves out is in its `--help`).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,8 +39,8 @@ pub enum Color {
     Never,
 }
 
-/// How results are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// How results are printed (every command's formats map to this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// For people: source snippets with the problem underlined.
     Human,
@@ -43,6 +48,45 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning tools.
     Sarif,
+}
+
+/// The formats of `check` and `audit`, which report diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: source snippets with the problem underlined, on stderr.
+    Human,
+    /// One JSON document on stdout, on every path (failures add `error`).
+    Json,
+    /// SARIF 2.1.0 on stdout, for code-scanning tools, on every path.
+    Sarif,
+}
+
+/// The formats of the commands that print results (`test`, `eval`, `explain`, `sql`, `matrix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    /// For people.
+    Human,
+    /// One JSON document on stdout, on every path (failures add `error`).
+    Json,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Human => Format::Human,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Sarif => Format::Sarif,
+        }
+    }
+}
+
+impl From<ResultFormat> for Format {
+    fn from(f: ResultFormat) -> Format {
+        match f {
+            ResultFormat::Human => Format::Human,
+            ResultFormat::Json => Format::Json,
+        }
+    }
 }
 
 /// The severity at which `audit` fails.
@@ -91,21 +135,20 @@ struct Acting {
     /// by retrieves); reaching it is an error that rolls the statement back (default 10000000).
     #[arg(long, value_name = "N")]
     max_steps: Option<u64>,
-    /// Output format (`json`: one document on stdout).
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Output format (`json`: one document on stdout, on every path).
+    #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+    format: ResultFormat,
 }
 
 impl Acting {
-    fn setup<'a>(&'a self, paths: &'a [PathBuf], color: bool) -> cli::eval::Setup<'a> {
+    fn setup<'a>(&'a self, paths: &'a [PathBuf], out: cli::output::Out) -> cli::eval::Setup<'a> {
         cli::eval::Setup {
             paths,
             store: self.store.as_deref(),
             principal: self.principal.parse().unwrap_or(warden::eval::PrincipalName::System),
             now: self.now.as_deref(),
             max_steps: self.max_steps,
-            format: self.format,
-            color,
+            out,
         }
     }
 }
@@ -114,30 +157,35 @@ impl Acting {
 enum Command {
     /// Parse and type-check .rules files; print every problem with its code and source.
     ///
-    /// Exit status: 0 when there are no errors (warnings do not fail), 1 when
-    /// there are errors, 2 when a file cannot be read or the arguments are wrong.
+    /// `-` reads a program from standard input. With `--quiet`, only errors are
+    /// printed (no warnings, no summary line). Exit status: 0 when there are no
+    /// errors (warnings do not fail), 1 when there are errors, 2 when a file
+    /// cannot be read or the arguments are wrong.
     Check {
-        /// Files or directories (a directory loads every *.rules file below it).
+        /// Files or directories (a directory loads every *.rules file below it); `-` is standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
     },
-    /// Review anonymous access: findings A001-A009 (shared module roles, unconstrained
+    /// Review anonymous access: findings A001-A011 (shared module roles, unconstrained
     /// writes and deletes, full reads, data that outlives sign-in, unreachable or
-    /// anonymous-only resources, specializations without rules, readable hashes).
+    /// anonymous-only resources, specializations without rules, readable hashes,
+    /// microflows nobody may call, processes a signed-in role cannot start).
     ///
     /// Silence an intended finding with a comment on the line above the declaration:
-    /// `// warden:allow A003 the catalogue is public on purpose`. Exit status: 0 when no
-    /// finding reaches `--fail-on`, 1 otherwise, 2 for usage and I/O.
+    /// `// warden:allow A003 the catalogue is public on purpose`. `warden explain-code
+    /// A003` describes a code. With `--quiet`, no summary line. Exit status: 0 when no
+    /// finding reaches `--fail-on`, 1 otherwise (and when the rules do not check), 2
+    /// for usage and I/O.
     Audit {
-        /// Files or directories.
+        /// Files or directories; `-` is standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
         /// The severity that fails the run.
         #[arg(long, value_enum, default_value_t = FailOn::Error)]
         fail_on: FailOn,
@@ -146,11 +194,14 @@ enum Command {
     ///
     /// A snapshot block records what each statement shows and compares it with
     /// `FILE.rules.snap`; new or changed text goes to `FILE.rules.snap.new` and
-    /// fails until `--accept` takes it in. Ends with `N passed, N failed`. Exit
-    /// status: 0 when everything passes, 1 when something fails or the rules do
-    /// not check, 2 for usage and I/O problems.
+    /// fails until `--accept` takes it in. Ends with `N passed, N failed`. With
+    /// `--quiet`, only failing blocks and the summary line. `--watch` runs again
+    /// whenever a rules, `.snap` or store file under the paths changes (one
+    /// document per run with `--format json`). Exit status: 0 when everything
+    /// passes, 1 when something fails or the rules do not check, 2 for usage and
+    /// I/O problems.
     Test {
-        /// Files or directories.
+        /// Files or directories; `-` is standard input (snapshot blocks then fail: they need a file).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Run only the tests and snapshots whose name contains this text.
@@ -168,15 +219,21 @@ enum Command {
         #[arg(long, value_name = "N")]
         max_steps: Option<u64>,
         /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+        format: ResultFormat,
+        /// Keep running: run again on every change of a rules, `.snap` or store file
+        /// under the paths, until interrupted.
+        #[arg(long)]
+        watch: bool,
     },
     /// Run statements as a principal over a store and print each result.
     ///
-    /// Objects show only the members the principal may read. Exit status: 0 when
-    /// every statement succeeds, 1 when one fails or is denied, 2 for usage and I/O.
+    /// Objects show only the members the principal may read. With `--quiet`, no
+    /// `log:` lines. Exit status: 0 when every statement succeeds, 1 when one fails
+    /// or is denied (or the rules, the statements or the store are wrong), 2 for
+    /// usage and I/O (an unknown `--as` principal included).
     Eval {
-        /// Files or directories, then SCRIPT when `-e` is not given.
+        /// Files or directories, then SCRIPT when `-e` is not given (`-`: statements from standard input).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
@@ -193,8 +250,14 @@ enum Command {
     /// its value, and what decided.
     ///
     /// OP is as in `expect allow`: `read #5`, `read #5/Total`, `write #5/Total`,
-    /// `delete #5`, `create Shop.Cart`, `call Shop.Checkout`. Exit status: 0 for
-    /// allow, 1 for deny.
+    /// `delete #5`, `create Shop.Cart`, `call Shop.Checkout`. With `--quiet`, only
+    /// the decision line.
+    ///
+    /// Exit status: 0 allow; 1 deny; 2 usage or I/O (a file that cannot be read, an
+    /// unknown `--as` principal, a bad `--now`); 3 no decision because the rules,
+    /// the store or the operation are wrong (they do not check or load); 4 no
+    /// decision because evaluating the operation failed (such as an object the
+    /// principal cannot see).
     Explain {
         /// Files or directories, then the operation (OP).
         #[arg(required = true, value_name = "PATHS... OP")]
@@ -206,12 +269,15 @@ enum Command {
     /// switch principals and sign in, with completion and history.
     ///
     /// With stdin not a terminal, statements are read line by line with no prompt,
-    /// so a session can be scripted: `warden repl shop.rules < session.txt`.
+    /// so a session can be scripted: `warden repl shop.rules < session.txt`. An
+    /// unfinished block continues under a `...> ` prompt. With `--quiet`, no banner.
+    /// Exit status: 0, or (scripted) 1 when an input failed; 2 for an unknown `--as`
+    /// principal and other usage problems.
     Repl {
         /// Files or directories (none: an empty program).
         paths: Vec<PathBuf>,
-        /// The store to load: a JSON file, or a SQLite database (`.db`, `.sqlite`, `.sqlite3`);
-        /// an empty store when omitted. The shell works on a copy; `:save` writes it back.
+        /// The store to load, JSON or SQLite (`.db`, `.sqlite`, `.sqlite3`); the REPL works
+        /// on a copy in memory that `:save` writes back. An empty store when omitted.
         #[arg(long)]
         store: Option<PathBuf>,
         /// Who acts first: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -227,18 +293,23 @@ enum Command {
     },
     /// Rewrite .rules files in the one canonical layout, comments kept.
     ///
-    /// A file with a syntax error is reported and left untouched. Exit status: 0
-    /// when done (or, with `--check`, when nothing would change), 1 when a file has
-    /// a syntax error or `--check` finds files to reformat, 2 for usage and I/O.
+    /// A file with a syntax error is reported and left untouched; `-` formats
+    /// standard input to standard output. With `--quiet`, no `formatted FILE` lines.
+    /// Exit status: 0 when done (or, with `--check` or `--diff`, when nothing would
+    /// change), 1 when a file has a syntax error or `--check`/`--diff` finds files
+    /// to reformat, 2 for usage and I/O.
     Fmt {
-        /// Files or directories.
+        /// Files or directories; `-` is standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// List the files that would change, and change nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "diff")]
         check: bool,
-        /// Print the formatted text instead of writing it.
+        /// Print a unified diff of what would change, and change nothing.
         #[arg(long)]
+        diff: bool,
+        /// Print the formatted text instead of writing it.
+        #[arg(long, conflicts_with_all = ["check", "diff"])]
         stdout: bool,
     },
     /// Print the SQL a retrieve runs on a SQLite store, as a principal, for review.
@@ -258,6 +329,7 @@ enum Command {
     /// `warden store import shop.rules shop.store.json shop.db` makes a new SQLite
     /// store from a JSON one; `warden store export shop.rules shop.db out.json` writes
     /// a SQLite store out as JSON; `warden store schema shop.rules` prints the tables.
+    /// With `--quiet`, no `copied N objects` line.
     Store {
         /// What to do.
         #[arg(value_enum)]
@@ -269,56 +341,95 @@ enum Command {
     /// Print the access matrix: for every user role (the anonymous role first)
     /// and entity, create, see and delete with their constraints, and each member's right.
     Matrix {
-        /// Files or directories.
+        /// Files or directories; `-` is standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
+        format: ResultFormat,
+    },
+    /// Describe a diagnostic code: its severity and what it means (`warden explain-code A003`).
+    ///
+    /// Without a code, list every code. Exit status: 0, or 2 for a code warden does not have.
+    ExplainCode {
+        /// The code, such as `E0105`, `R001` or `A003` (any case).
+        code: Option<String>,
+    },
+    /// Print a completion script for a shell (`warden completions bash > /etc/bash_completion.d/warden`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of warden, or of one command (`warden man check | man -l -`).
+    Man {
+        /// A command, for its own page (`warden-check(1)`).
+        command: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = cli::use_color(cli.color);
+    let quiet = cli.quiet;
+    let out = |format: Format, empty: serde_json::Value| cli::output::Out::new(format, color, quiet, empty);
     match cli.command {
-        Command::Check { paths, format } => cli::check::run(&paths, format, color),
+        Command::Check { paths, format } => cli::check::run(&paths, out(format.into(), json!({ "diagnostics": [] }))),
         Command::Audit { paths, format, fail_on } => {
             let threshold = match fail_on {
                 FailOn::Warning => warden::diagnostic::Severity::Warning,
                 FailOn::Error => warden::diagnostic::Severity::Error,
             };
-            cli::audit::run(&paths, format, threshold, color)
+            cli::audit::run(&paths, out(format.into(), json!({ "findings": [] })), threshold)
         }
-        Command::Test { paths, filter, accept, backend, max_steps, format } => {
+        Command::Test { paths, filter, accept, backend, max_steps, format, watch } => {
             let backend = match backend {
                 Backend::Memory => warden::eval::test::Backend::Memory,
                 Backend::Sqlite => warden::eval::test::Backend::Sqlite,
             };
+            let out = out(format.into(), json!({ "tests": [], "passed": 0, "failed": 0 }));
             let max_steps = max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
-            cli::test::run(&paths, filter.as_deref(), accept, backend, max_steps, format, color)
+            let run = cli::test::Run { paths: &paths, filter: filter.as_deref(), accept, backend, max_steps };
+            if watch {
+                cli::watch::run(&run, &out)
+            } else {
+                cli::test::run(&run, &out)
+            }
         }
         Command::Eval { mut paths, acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
-            cli::eval::run_eval(acting.setup(&paths, color), expression, script, save)
+            let out = out(acting.format.into(), json!({ "results": [] }));
+            cli::eval::run_eval(acting.setup(&paths, out), expression, script, save)
         }
         Command::Explain { mut paths, acting } => {
+            let mut out = out(acting.format.into(), json!({ "decision": null, "rules": [] }));
+            out.wrong = cli::explain_exit::WRONG;
+            out.failed = cli::explain_exit::FAILED;
             if paths.len() < 2 {
-                return cli::usage_error("give the rules' paths, then the operation, such as 'read #5/Total'");
+                return out.usage("give the rules' paths, then the operation, such as 'read #5/Total'", None);
             }
             let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            cli::eval::run_explain(acting.setup(&paths, color), operation)
+            cli::eval::run_explain(acting.setup(&paths, out), operation)
         }
         Command::Repl { paths, store, principal, now, max_steps } => {
-            cli::repl::run(&paths, store, &principal, now.as_deref(), max_steps, color)
+            cli::repl::run(&paths, store, &principal, now.as_deref(), max_steps, color, quiet)
         }
-        Command::Fmt { paths, check, stdout } => cli::fmt::run(&paths, check, stdout, color),
+        Command::Fmt { paths, check, diff, stdout } => {
+            let mode = match (check, diff, stdout) {
+                (true, _, _) => cli::fmt::Mode::Check,
+                (_, true, _) => cli::fmt::Mode::Diff,
+                (_, _, true) => cli::fmt::Mode::Stdout,
+                _ => cli::fmt::Mode::Write,
+            };
+            cli::fmt::run(&paths, mode, color, quiet)
+        }
         Command::Sql { mut paths, acting } => {
+            let out = out(acting.format.into(), json!({ "sql": null, "params": [], "exact": null }));
             if paths.len() < 2 {
-                return cli::usage_error("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'");
+                return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
             }
             let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            cli::eval::run_sql(acting.setup(&paths, color), retrieve)
+            cli::eval::run_sql(acting.setup(&paths, out), retrieve)
         }
         Command::Store { action, paths } => {
             let action = match action {
@@ -326,9 +437,12 @@ fn main() -> ExitCode {
                 StoreCommand::Export => cli::eval::StoreAction::Export,
                 StoreCommand::Schema => cli::eval::StoreAction::Schema,
             };
-            cli::eval::run_store(&paths, action, color)
+            cli::eval::run_store(&paths, action, out(Format::Human, json!({})))
         }
-        Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, format, color),
+        Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, out(format.into(), json!({ "roles": [] }))),
+        Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
+        Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
+        Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),
     }
 }
 

@@ -5,34 +5,55 @@ use serde_json::{json, Value};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::SourceMap;
 
-/// A SARIF log with one run: a rule per code seen, a result per diagnostic.
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// A SARIF log with one run: a rule per code seen (described by the code
+/// registry, [`crate::codes`]), a result per diagnostic.
 pub fn to_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> Value {
-    let mut codes: Vec<(&str, &str)> = diagnostics.iter().map(|d| (d.code, d.message.as_str())).collect();
+    log(diagnostics, sources, None)
+}
+
+/// A SARIF log for a run that could not do its work: the diagnostics found so
+/// far (when the rules do not check) and a notification saying why it stopped.
+pub fn to_sarif_failed(diagnostics: &[Diagnostic], sources: &SourceMap, why: &str) -> Value {
+    log(diagnostics, sources, Some(why))
+}
+
+fn log(diagnostics: &[Diagnostic], sources: &SourceMap, failure: Option<&str>) -> Value {
+    let mut codes: Vec<(&str, Severity)> = diagnostics.iter().map(|d| (d.code, d.severity)).collect();
     codes.sort_by_key(|(c, _)| *c);
     codes.dedup_by_key(|(c, _)| *c);
     let rules: Vec<Value> = codes
         .iter()
-        .map(|(code, message)| {
-            let text = crate::audit::rule_description(code).unwrap_or(message);
-            json!({ "id": code, "shortDescription": { "text": text } })
+        .map(|(code, severity)| {
+            let (text, severity) = match crate::codes::describe(code) {
+                Some(entry) => (entry.summary, entry.severity),
+                None => (*code, *severity),
+            };
+            json!({
+                "id": code,
+                "shortDescription": { "text": text },
+                "defaultConfiguration": { "level": level(severity) },
+            })
         })
         .collect();
     let results: Vec<Value> = diagnostics
         .iter()
         .map(|d| {
             let j = d.to_json(sources);
-            let level = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Info => "note",
-            };
-            let text = match &d.help {
-                Some(h) => format!("{} (help: {h})", d.message),
-                None => d.message.clone(),
+            let text = match &j.help {
+                Some(h) => format!("{} (help: {h})", j.message),
+                None => j.message.clone(),
             };
             json!({
                 "ruleId": d.code,
-                "level": level,
+                "level": level(d.severity),
                 "message": { "text": text },
                 "locations": [{
                     "physicalLocation": {
@@ -46,6 +67,13 @@ pub fn to_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> Value {
             })
         })
         .collect();
+    let invocation = match failure {
+        None => json!({ "executionSuccessful": true }),
+        Some(why) => json!({
+            "executionSuccessful": false,
+            "toolExecutionNotifications": [{ "level": "error", "message": { "text": why } }],
+        }),
+    };
     json!({
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -56,6 +84,7 @@ pub fn to_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> Value {
                 "informationUri": "https://github.com/warden-rules/warden",
                 "rules": rules
             }},
+            "invocations": [invocation],
             "results": results
         }]
     })

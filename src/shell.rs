@@ -2,6 +2,8 @@
 //! diagnostics out. The binary puts line editing around it (`warden repl`);
 //! scripted runs and tests call it directly.
 
+mod complete;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,8 @@ use crate::model::{Program, Type};
 use crate::store::{self, MemoryStore, Value};
 use crate::syntax::{self, ast};
 
+pub use complete::CompletionIndex;
+
 /// What one input produced.
 #[derive(Debug, Default)]
 pub struct Reply {
@@ -22,6 +26,8 @@ pub struct Reply {
     pub diagnostics: Vec<Diagnostic>,
     /// `:quit` was given.
     pub quit: bool,
+    /// The problem is a wrong argument (such as an unknown principal), not the rules or the data.
+    pub usage: bool,
 }
 
 impl Reply {
@@ -31,6 +37,20 @@ impl Reply {
 
     fn error(message: impl Into<String>) -> Reply {
         Reply::text(format!("error: {}\n", message.into()))
+    }
+
+    /// An evaluation error as a reply: an unknown principal is a line of text (its
+    /// span points nowhere in particular, so a snippet would mislead), anything else a diagnostic.
+    fn eval_error(e: crate::eval::EvalError) -> Reply {
+        if e.code == crate::eval::codes::PRINCIPAL {
+            let mut reply = Reply::error(e.message);
+            if let Some(help) = e.help {
+                reply.text.push_str(&format!("  help: {help}\n"));
+            }
+            reply.usage = true;
+            return reply;
+        }
+        Reply { diagnostics: vec![e.into()], ..Reply::default() }
     }
 }
 
@@ -68,6 +88,8 @@ pub struct Shell {
     vars: Vars,
     lines: usize,
     now: Option<i64>,
+    /// Who acted first; `:reset` returns to it.
+    initial: PrincipalName,
     /// What each store file held when this session last read or wrote it: `:save` refuses
     /// to write over a store that another process changed since.
     seen: std::collections::HashMap<PathBuf, store::file::Fingerprint>,
@@ -92,6 +114,7 @@ impl Shell {
             vars: Vars::new(),
             lines: 0,
             now,
+            initial: principal.clone(),
             seen: std::collections::HashMap::new(),
             max_steps: crate::eval::DEFAULT_STEP_BUDGET,
         };
@@ -99,7 +122,7 @@ impl Shell {
         let clock = shell.clock();
         let mut engine = Engine::new(&shell.program, Box::new(store), clock);
         if let Err(e) = engine.act_as(principal) {
-            return Err(Reply { diagnostics: vec![e.into()], ..Reply::default() });
+            return Err(Reply::eval_error(e));
         }
         shell.state = Some(engine.into_state());
         Ok(shell)
@@ -245,10 +268,10 @@ impl Shell {
                 let principal: PrincipalName = arg.parse().unwrap_or(PrincipalName::System);
                 match self.with_engine(|e, _| e.act_as(&principal)) {
                     Ok(()) => Reply::default(),
-                    Err(e) => Reply { diagnostics: vec![e.into()], ..Reply::default() },
+                    Err(e) => Reply::eval_error(e),
                 }
             }
-            "signin" => self.statements(&format!("sign in {arg}")),
+            "signin" => self.sign_in(arg),
             "explain" => self.statements(&format!("explain {arg}")),
             "matrix" => Reply::text(crate::matrix::render(&crate::matrix::build(&self.program))),
             "type" => self.type_of(arg),
@@ -271,13 +294,19 @@ impl Shell {
                 Ok((store, print)) => {
                     let path = self.store_path.clone();
                     self.remember(path.as_deref(), print);
-                    let principal = self.principal();
                     let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
                     engine.step_budget = self.max_steps;
-                    let _ = engine.act_as(&principal);
+                    let acted = engine.act_as(&self.initial);
+                    let who = engine.principal_name();
                     self.state = Some(engine.into_state());
                     self.vars.clear();
-                    Reply::text("reset: the store as loaded, no sessions, no variables\n")
+                    let mut reply = Reply::text(format!(
+                        "reset: the store as loaded, no sessions, no variables; acting as {who} again\n"
+                    ));
+                    if let Err(e) = acted {
+                        reply.text.push_str(&format!("(cannot act as the first principal: {})\n", e.message));
+                    }
+                    reply
                 }
                 Err(reply) => reply,
             },
@@ -298,6 +327,26 @@ impl Shell {
                 Reply::error(format!("unknown command `:{other}`{hint}; `:help` lists the commands"))
             }
         }
+    }
+
+    /// `:signin USER`: signs the anonymous session in and says what happened.
+    fn sign_in(&mut self, user: &str) -> Reply {
+        if user.is_empty() {
+            return Reply::error("say who signs in: `:signin alice`");
+        }
+        let before = self.with_engine(|e, _| e.principal_name());
+        let mut reply = self.statements(&format!("sign in {user}"));
+        if reply.diagnostics.is_empty() {
+            let after = self.with_engine(|e, _| e.principal_name());
+            let flow = match self.program.app.sign_in {
+                Some(id) => format!("the sign-in microflow {} ran", self.program.microflow(id).name),
+                None => "the app has no sign-in microflow".to_string(),
+            };
+            reply
+                .text
+                .push_str(&format!("signed in: {before} is now {after}; {flow} and the anonymous user was deleted\n"));
+        }
+        reply
     }
 
     fn principal(&mut self) -> PrincipalName {
@@ -415,31 +464,15 @@ impl Shell {
         reply
     }
 
-    /// Words Tab can complete: commands, qualified and unqualified names, members, variables, principals.
-    pub fn completions(&mut self) -> Vec<String> {
-        let p = &self.program;
-        let mut words: Vec<String> = COMMANDS.iter().map(|(c, _, _)| c.to_string()).collect();
-        for e in &p.entities {
-            words.push(e.name.to_string());
-            words.push(e.local_name().to_string());
-            for m in &e.members {
-                words.push(m.name.to_string());
-            }
-        }
-        words.extend(p.associations.iter().map(|a| a.name.to_string()));
-        words.extend(p.microflows.iter().map(|m| m.name.to_string()));
-        words.extend(p.enums.iter().flat_map(|e| e.values.iter().map(move |v| format!("{}.{v}", e.name))));
-        words.extend(p.resources.iter().map(|r| r.name.to_string()));
-        words.extend(p.user_roles.iter().map(|r| r.name.to_string()));
-        words.extend(self.vars.keys().map(|v| format!("${v}")));
-        words.push("$currentUser".into());
-        words.extend(self.principals());
-        for kw in ["retrieve", "create", "change", "commit", "delete", "rollback", "expect", "explain", "count"] {
-            words.push(kw.into());
-        }
-        words.sort();
-        words.dedup();
-        words
+    /// What Tab completes, by context, for the line editor.
+    pub fn completion_index(&mut self) -> CompletionIndex {
+        let types = self.var_types();
+        let mut vars: Vec<(String, Type)> = types.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let principals = self.principals();
+        let users = self.with_engine(|e, _| e.user_names());
+        let commands: Vec<&str> = COMMANDS.iter().map(|(c, _, _)| *c).collect();
+        CompletionIndex::new(&self.program, &commands, &vars, principals, users)
     }
 
     /// Principals `:as` can name.
@@ -456,7 +489,7 @@ fn load_program(paths: &[PathBuf]) -> Result<Program, Reply> {
     }
     let checked = crate::load::load_paths(paths).map_err(|e| Reply::error(e.to_string()))?;
     if checked.has_errors() {
-        return Err(Reply { diagnostics: checked.diagnostics, text: String::new(), quit: false });
+        return Err(Reply { diagnostics: checked.diagnostics, ..Reply::default() });
     }
     Ok(checked.program)
 }

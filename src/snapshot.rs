@@ -4,8 +4,9 @@
 //! The `.snap` file is plain text for review: a header line per snapshot
 //! (`=== snapshot 'NAME'`), then its text. The text is deterministic: object
 //! ids count from 1 for the objects the block creates, implied System objects
-//! (anonymous users, user roles) show no ids, times come from `now`, and file
-//! paths are relative to the `.snap` file.
+//! (anonymous users, user roles) show no ids, times come from `now`, file
+//! paths are relative to the `.snap` file, and `explain` names rules by entity,
+//! ordinal and roles (`rule 2 of Shop.Cart (Shop.Buyer)`), not by line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,8 @@ pub fn run_snapshot_with(program: &Program, block: &ast::Test, backend: Backend,
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.step_budget = max_steps;
+    // Rules by entity, ordinal and roles: a comment added above a rule changes no snapshot.
+    engine.stable_rule_names = true;
     let mut vars = Vars::new();
     let mut out = String::new();
     let snap_dir = program.sources.path(block.span.file).parent().map(Path::to_path_buf).unwrap_or_default();
@@ -239,6 +242,20 @@ pub fn check_snapshots_with(
     let mut results = Vec::new();
     for (file_id, source) in program.sources.files() {
         let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
+        if source.path == Path::new(crate::source::STDIN) {
+            // A program on standard input has no `.snap` file beside it.
+            for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
+                results.push(SnapshotResult {
+                    name: block.name.value.clone(),
+                    file: source.path.clone(),
+                    line: source.line_col(block.span.start as usize).0,
+                    outcome: "failed",
+                    message: Some("a snapshot needs a `.snap` file beside its rules file; run it from a file".into()),
+                    diff: Vec::new(),
+                });
+            }
+            continue;
+        }
         let path = snap_path(&source.path);
         let stored = match std::fs::read_to_string(&path) {
             Ok(text) => Some(SnapFile::parse(&text)),

@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The name a program read from standard input goes by (`warden check -`).
+pub const STDIN: &str = "<stdin>";
+
 /// Index of a file in a [`SourceMap`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u32);
@@ -64,7 +67,8 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The full text.
     pub text: String,
-    /// Where the bytes stopped being UTF-8, if they did (the text is then converted lossily).
+    /// Where the bytes stopped being text, if they did: the first byte that is not
+    /// UTF-8 (the text is then converted lossily) or the first NUL byte.
     pub invalid_utf8: Option<usize>,
     line_starts: Vec<usize>,
 }
@@ -108,13 +112,17 @@ impl SourceMap {
         FileId(self.files.len() as u32 - 1)
     }
 
-    /// Adds a file read as bytes, remembering where they stop being UTF-8.
+    /// Adds a file read as bytes, remembering where they stop being text (UTF-8 without NUL).
     pub fn add_bytes(&mut self, path: impl Into<PathBuf>, bytes: Vec<u8>) -> FileId {
         let (text, invalid) = match String::from_utf8(bytes) {
-            Ok(text) => (text, None),
+            Ok(text) => {
+                let nul = text.find('\0');
+                (text, nul)
+            }
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
-                (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
+                let nul = e.as_bytes()[..at].iter().position(|&b| b == 0);
+                (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(nul.unwrap_or(at)))
             }
         };
         let id = self.add(path, text);

@@ -38,6 +38,15 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     ("a100_allow_without_code", &[("A100", 8)]),
     ("suppressed_stacked", &[]),
     ("none_allow_marker_in_string", &[]),
+    ("a010_uncallable_microflow", &[("A010", 9)]),
+    // Calling itself does not make a microflow reachable.
+    ("a010_calls_only_itself", &[("A010", 5)]),
+    // The sign-in microflow and the microflows it calls need no `allow`.
+    ("none_a010_called_or_sign_in", &[]),
+    ("a011_process_without_self_assign", &[("A011", 15)]),
+    // A UI flow starts with EXECUTE alone; the anonymous role gets SELF_ASSIGN added.
+    ("none_a011_ui_flow_and_anonymous", &[]),
+    ("suppressed_a011_assigned_work", &[]),
 ];
 
 fn warden() -> Command {

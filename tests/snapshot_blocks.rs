@@ -136,7 +136,26 @@ fn the_text_is_the_same_run_after_run() {
     }
     assert!(first.contains("Shop.Cart #1"), "ids count from 1: {first}");
     assert!(first.contains("(anonymous:A)"), "implied anonymous users show no id: {first}");
-    assert!(first.contains("shop.rules:"), "paths are relative to the .snap file: {first}");
+    assert!(
+        first.contains("rule 1 of Shop.Cart (Shop.Visitor): applies"),
+        "explain names rules by entity, ordinal and roles: {first}"
+    );
+    assert!(!first.contains("shop.rules:") && !first.contains("line 8"), "and not by file and line: {first}");
+}
+
+/// A comment (or any line) added above a rule changes no snapshot: explain's text
+/// names rules by entity, ordinal and roles, not by line.
+#[test]
+fn a_comment_above_a_rule_changes_no_snapshot() {
+    let dir = scratch("comment");
+    std::fs::write(dir.join("shop.rules"), RULES).unwrap();
+    assert_eq!(test(&dir, &["--accept"]).0, 0);
+    let moved = RULES
+        .replace("  access Cart for Visitor {", "  // visitors keep their own carts\n\n  access Cart for Visitor {");
+    std::fs::write(dir.join("shop.rules"), format!("// the shop\n\n{moved}")).unwrap();
+    let (code, stdout) = test(&dir, &[]);
+    assert_eq!(code, 0, "the rule moved down three lines and the snapshot still passes:\n{stdout}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

@@ -313,6 +313,18 @@ pub enum CheckError {
         /// What was given.
         found: String,
     },
+    /// A member set to a value of the wrong type (`create`, `change`).
+    #[error("expected {expected} for `{member}` of `{entity}`, found {found}")]
+    WrongMemberType {
+        /// The member.
+        member: String,
+        /// Its entity.
+        entity: String,
+        /// What fits.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
     /// A call with a missing, unknown or repeated argument.
     #[error("{why}")]
     BadCall {
@@ -508,7 +520,7 @@ impl CheckError {
             BadDateTime { .. } => "E0514",
             NotOrdered { .. } => "E0515",
             Redeclared { .. } => "E0601",
-            WrongType { .. } => "E0602",
+            WrongType { .. } | WrongMemberType { .. } => "E0602",
             BadCall { .. } => "E0603",
             TestStatementInMicroflow { .. } => "E0604",
             NotAReferenceSet { .. } => "E0605",

@@ -338,13 +338,22 @@ impl FlowCx<'_> {
                 let ok = self.fits(Type::List(e), value) || self.fits(Type::Object(e), value);
                 if !ok {
                     let expected = format!("an object or list of {}", self.c.program.entity(e).name);
-                    let found = value.describe(&self.c.program);
-                    self.c.report(CheckError::WrongType { expected, found }, v.value.span);
+                    self.wrong_member(entity, &member.name, expected, value, v.value.span);
                 }
                 continue;
             }
-            self.expect_type(target, value, v.value.span);
+            if !self.fits(target, value) {
+                let expected = target.describe(&self.c.program);
+                self.wrong_member(entity, &member.name, expected, value, v.value.span);
+            }
         }
+    }
+
+    /// E0602 for a member value, naming the member.
+    fn wrong_member(&mut self, entity: EntityId, member: &str, expected: String, found: Type, span: Span) {
+        let entity = self.c.program.entity(entity).name.to_string();
+        let found = found.describe(&self.c.program);
+        self.c.report(CheckError::WrongMemberType { member: member.to_string(), entity, expected, found }, span);
     }
 
     fn retrieve(&mut self, first: bool, source: &ast::RetrieveSource) -> Type {

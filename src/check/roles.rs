@@ -107,7 +107,20 @@ pub(super) fn check_app(c: &mut Checker, d: &Decls<'_>) {
                 "declare it as `microflow {}(AnonymousUser: System.User, SignedInUser: System.User)`",
                 def.decl.name.name
             );
+            // E0302 is the one diagnostic: the body is checked as if the parameters it
+            // names with the wrong type had no type, so their uses add no follow-on errors.
+            let is_user = |ty: &Type| matches!(ty, Type::Object(e) if c.program.is_a(*e, SYSTEM_USER));
+            let wrong: Vec<usize> = def
+                .params
+                .iter()
+                .enumerate()
+                .filter(|(_, (n, ty))| matches!(n.as_str(), "AnonymousUser" | "SignedInUser") && !is_user(ty))
+                .map(|(i, _)| i)
+                .collect();
             c.report_help(CheckError::BadSignInSignature { name }, flow.span, Some(help));
+            for i in wrong {
+                c.program.microflows[id.index()].params[i].1 = Type::Unknown;
+            }
         } else if app.anonymous.is_none() {
             let help = "add `anonymous: ROLE` to the app, or remove `sign-in:`".to_string();
             c.report_help(CheckError::SignInWithoutAnonymous, flow.span, Some(help));

@@ -586,8 +586,15 @@ impl<'c> XCompiler<'c> {
                     .filter(|a| self.program.is_a(current, a.to))
                     .map(|a| a.name.to_string()),
             );
-            let help = did_you_mean(&name, candidates.iter().map(String::as_str))
-                .or_else(|| super::access::system_member_help(self.program, current, &name));
+            let boolean = p.steps.len() == 1 && matches!(name.to_ascii_lowercase().as_str(), "true" | "false");
+            let help = if boolean {
+                // `[Visible = true]`: XPath has no Boolean keywords, only the functions.
+                let word = name.to_ascii_lowercase();
+                Some(format!("XPath writes a Boolean as `{word}()` (or quoted, `'{word}'`): `[Attribute = {word}()]`"))
+            } else {
+                did_you_mean(&name, candidates.iter().map(String::as_str))
+                    .or_else(|| super::access::system_member_help(self.program, current, &name))
+            };
             self.report_help(CheckError::UnknownMember { name, entity: entity_name }, step.name.span, help);
             return None;
         }

@@ -7,18 +7,24 @@ use warden::diagnostic::Diagnostic;
 use warden::load;
 use warden::source::SourceMap;
 
-use super::{render, usage_error, FAILED};
+use super::output::Out;
+use super::{render, FAILED};
 use crate::Format;
 
 /// Runs `warden check`.
-pub fn run(paths: &[PathBuf], format: Format, color: bool) -> ExitCode {
+pub fn run(paths: &[PathBuf], out: Out) -> ExitCode {
     let checked = match load::load_paths(paths) {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => return out.io(e),
     };
     let sources = &checked.program.sources;
-    print_diagnostics(&checked.diagnostics, sources, format, color, "check");
-    if format == Format::Human {
+    let shown: Vec<Diagnostic> = if out.quiet && out.format == Format::Human {
+        checked.diagnostics.iter().filter(|d| d.is_error()).cloned().collect()
+    } else {
+        checked.diagnostics.clone()
+    };
+    print_diagnostics(&shown, sources, &out, "diagnostics");
+    if out.format == Format::Human && !out.quiet {
         let files = sources.files().count();
         let plural = if files == 1 { "" } else { "s" };
         eprintln!("checked {files} file{plural}: {}", render::summary(&checked.diagnostics));
@@ -30,19 +36,18 @@ pub fn run(paths: &[PathBuf], format: Format, color: bool) -> ExitCode {
     }
 }
 
-/// Prints diagnostics in the chosen format: human to stderr, JSON and SARIF to stdout.
-pub fn print_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, format: Format, color: bool, key: &str) {
-    match format {
+/// Prints diagnostics in the chosen format: human to stderr, JSON (under `key`) and SARIF to stdout.
+pub fn print_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, out: &Out, key: &'static str) {
+    match out.format {
         Format::Human => {
             for d in diagnostics {
-                eprint!("{}", render::render(d, sources, color));
+                eprint!("{}", render::render(d, sources, out.color));
             }
         }
         Format::Json => {
-            let list: Vec<_> = diagnostics.iter().map(|d| d.to_json(sources)).collect();
-            let key = if key == "check" { "diagnostics" } else { "findings" };
-            println!("{}", serde_json::json!({ key: list }));
+            let list: Vec<_> = diagnostics.iter().map(|d| serde_json::json!(d.to_json(sources))).collect();
+            out.print(&out.document([(key, serde_json::Value::Array(list))]));
         }
-        Format::Sarif => println!("{}", warden::sarif::to_sarif(diagnostics, sources)),
+        Format::Sarif => out.print(&warden::sarif::to_sarif(diagnostics, sources)),
     }
 }

@@ -10,7 +10,8 @@ use warden::model::Program;
 use warden::store::{self, MemoryStore, Store};
 use warden::{load, syntax};
 
-use super::{check::print_diagnostics, render, usage_error, FAILED};
+use super::output::{diagnostic_error, Out};
+use super::{render, usage_error};
 use crate::Format;
 
 /// What `eval` and `explain` share: the program, the store, the clock and the principal.
@@ -21,54 +22,66 @@ pub struct Setup<'a> {
     pub store: Option<&'a Path>,
     /// Who acts.
     pub principal: PrincipalName,
-    /// The step limit of each top-level statement (`--max-steps`), else the default.
-    pub max_steps: Option<u64>,
     /// The clock (RFC 3339), else the system clock.
     pub now: Option<&'a str>,
-    /// Output format.
-    pub format: Format,
-    /// Colour on stderr.
-    pub color: bool,
+    /// The step limit of each top-level statement (`--max-steps`), else the default.
+    pub max_steps: Option<u64>,
+    /// How failures and results are printed.
+    pub out: Out,
 }
 
 fn load_program(setup: &Setup<'_>) -> Result<Checked, ExitCode> {
-    let checked = load::load_paths(setup.paths).map_err(usage_error)?;
+    let checked = load::load_paths(setup.paths).map_err(|e| setup.out.io(e))?;
     if checked.has_errors() {
-        print_diagnostics(&checked.diagnostics, &checked.program.sources, Format::Human, setup.color, "check");
-        eprintln!("the rules do not check");
-        return Err(ExitCode::from(FAILED));
+        return Err(setup.out.rules(&checked.diagnostics, &checked.program.sources, "the rules do not check"));
     }
     Ok(checked)
 }
 
-fn load_store(program: &Program, path: Option<&Path>, writable: bool) -> Result<Box<dyn Store>, ExitCode> {
+fn load_store(program: &Program, path: Option<&Path>, writable: bool, out: &Out) -> Result<Box<dyn Store>, ExitCode> {
     let Some(path) = path else { return Ok(Box::new(MemoryStore::new())) };
     if !path.exists() {
-        return Err(usage_error(format!("cannot read `{}`: no such file", path.display())));
+        return Err(out.io(format!("cannot read `{}`: no such file", path.display())));
     }
-    store::open(program, path, writable).map_err(|errors| {
-        for e in &errors {
-            if e.path == path.display().to_string() {
-                eprintln!("error: {}: {}", path.display(), e.message);
-            } else {
-                eprintln!("error: {}: {e}", path.display());
-            }
-        }
-        eprintln!(
-            "the store has {} problem{}; it was not used",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
-        ExitCode::from(FAILED)
-    })
+    store::open(program, path, writable).map_err(|errors| out.store(path, &errors))
 }
 
-fn clock(now: Option<&str>) -> Result<i64, ExitCode> {
+fn clock(now: Option<&str>, out: &Out) -> Result<i64, ExitCode> {
     match now {
         None => Ok(chrono::Utc::now().timestamp_millis()),
         Some(text) => warden::time::parse_instant(text).ok_or_else(|| {
-            usage_error(format!("`{text}` is not a date and time (use RFC 3339, such as 2026-11-22T10:00:00Z)"))
+            out.usage(format!("`{text}` is not a date and time (use RFC 3339, such as 2026-11-22T10:00:00Z)"), None)
         }),
+    }
+}
+
+/// Acts as the principal of `--as`; an unknown principal is a wrong argument
+/// (exit 2, no snippet), with the users of the store to choose from.
+fn act_as(engine: &mut Engine<'_>, setup: &Setup<'_>) -> Result<(), ExitCode> {
+    match engine.act_as(&setup.principal) {
+        Ok(()) => Ok(()),
+        Err(e) if e.code == warden::eval::codes::PRINCIPAL => {
+            let help = match &setup.principal {
+                PrincipalName::User(_) if !e.message.contains("did you mean") => {
+                    let mut names = engine.user_names();
+                    names.sort();
+                    Some(if names.is_empty() {
+                        "the store has no users; act as `system` or `anonymous`".to_string()
+                    } else {
+                        format!("the store's users are {}", names.join(", "))
+                    })
+                }
+                _ => e.help.clone(),
+            };
+            let given = match &setup.principal {
+                PrincipalName::System => "system".to_string(),
+                PrincipalName::Anonymous(None) => "anonymous".to_string(),
+                PrincipalName::Anonymous(Some(n)) => format!("anonymous:{n}"),
+                PrincipalName::User(n) => n.clone(),
+            };
+            Err(setup.out.usage(format!("`--as {given}`: {}", e.message), help))
+        }
+        Err(e) => Err(setup.out.evaluation(&e.into(), &engine.program.sources)),
     }
 }
 
@@ -81,8 +94,7 @@ fn statements(
 ) -> Result<Vec<syntax::ast::Stmt>, ExitCode> {
     let file = program.sources.add(name, text.clone());
     let fail = |diagnostics: &[Diagnostic], program: &Program| {
-        print_diagnostics(diagnostics, &program.sources, Format::Human, setup.color, "check");
-        ExitCode::from(FAILED)
+        setup.out.rules(diagnostics, &program.sources, "the statements do not check; nothing was run")
     };
     let stmts = match syntax::parse_statements(&text, file) {
         Ok(s) => s,
@@ -97,16 +109,29 @@ fn statements(
 
 /// Runs `warden eval`.
 pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<PathBuf>, save: bool) -> ExitCode {
+    let out = &setup.out;
     if save && setup.store.is_none() {
-        return usage_error("`--save` needs `--store FILE`");
+        return out.usage("`--save` needs `--store FILE`", None);
     }
     let (name, text) = match (expression, script) {
         (Some(e), None) => ("<-e>".to_string(), e),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                return out.io(format!("cannot read statements from standard input: {e}"));
+            }
+            (warden::source::STDIN.to_string(), text)
+        }
         (None, Some(path)) => match std::fs::read_to_string(&path) {
             Ok(t) => (path.display().to_string(), t),
-            Err(e) => return usage_error(format!("cannot read `{}`: {e}", path.display())),
+            Err(e) => return out.io(format!("cannot read `{}`: {e}", path.display())),
         },
-        _ => return usage_error("give statements with `-e TEXT` or a SCRIPT file, not both"),
+        _ => {
+            return out.usage(
+                "no statements to run: give them with `-e TEXT`, or as a SCRIPT file after the rules' paths",
+                Some("for example `warden eval shop.rules -e 'count(retrieve Shop.Cart)'`".into()),
+            )
+        }
     };
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
@@ -115,31 +140,20 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         let lock = match setup.store.filter(|_| save) {
             Some(path) => Some(
                 store::file::write_lock(path)
-                    .map_err(|e| usage_error(format!("cannot take the write lock of `{}`: {e}", path.display())))?,
+                    .map_err(|e| out.io(format!("cannot take the write lock of `{}`: {e}", path.display())))?,
             ),
             None => None,
         };
-        let store = load_store(&program, setup.store, save)?;
-        let now = clock(setup.now)?;
+        let store = load_store(&program, setup.store, save, out)?;
+        let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        if let Some(max) = setup.max_steps {
-            engine.step_budget = max;
-        }
+        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
         // The whole run is one transaction: a store is saved only when every statement succeeds.
         engine.store.begin();
-        let report = |e: warden::eval::EvalError| {
-            let d: Diagnostic = e.into();
-            match setup.format {
-                Format::Json => {
-                    println!("{}", serde_json::json!({ "results": [{ "error": d.to_json(&program.sources) }] }))
-                }
-                _ => eprint!("{}", render::render(&d, &program.sources, setup.color)),
-            }
-            ExitCode::from(FAILED)
-        };
-        engine.act_as(&setup.principal).map_err(report)?;
+        act_as(&mut engine, &setup)?;
+        let human = out.format == Format::Human;
         let mut vars = Vars::new();
         let mut results = Vec::new();
         let mut failed = None;
@@ -147,21 +161,21 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             let logged = engine.log.len();
             let outcome = engine.run_top(stmt, &mut vars);
             for line in &engine.log[logged..] {
-                if setup.format == Format::Human {
-                    println!("log: {line}");
+                if human && !out.quiet {
+                    println!("log: {}", warden::diagnostic::clean(line));
                 }
             }
             match outcome {
-                Ok(Outcome::Value(v)) => match setup.format {
-                    Format::Json => results.push(engine.show_json(&v)),
-                    _ => println!("{}", engine.show(&v)),
+                Ok(Outcome::Value(v)) => match human {
+                    false => results.push(engine.show_json(&v)),
+                    true => println!("{}", warden::diagnostic::clean(&engine.show(&v))),
                 },
-                Ok(Outcome::Text(t)) => match setup.format {
-                    Format::Json => results.push(serde_json::json!(t)),
-                    _ => print!("{t}"),
+                Ok(Outcome::Text(t)) => match human {
+                    false => results.push(serde_json::json!(t)),
+                    true => print!("{}", warden::diagnostic::clean(&t)),
                 },
                 Ok(Outcome::Nothing) => {
-                    if setup.format == Format::Json {
+                    if !human {
                         results.push(serde_json::Value::Null);
                     }
                 }
@@ -171,32 +185,44 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
                 }
             }
         }
+        let finish = |results: Vec<serde_json::Value>, error: Option<serde_json::Value>| {
+            if !human {
+                let mut fields = vec![("results", serde_json::Value::Array(results))];
+                fields.extend(error.map(|e| ("error", e)));
+                out.print(&out.document(fields));
+            }
+        };
         if let Some(e) = failed {
             engine.store.rollback();
             let d: Diagnostic = e.into();
-            match setup.format {
-                Format::Json => results.push(serde_json::json!({ "error": d.to_json(&program.sources) })),
-                _ => eprint!("{}", render::render(&d, &program.sources, setup.color)),
+            if human {
+                eprint!("{}", render::render(&d, &program.sources, out.color));
             }
-            if setup.format == Format::Json {
-                println!("{}", serde_json::json!({ "results": results }));
-            }
-            return Ok(ExitCode::from(FAILED));
-        }
-        if setup.format == Format::Json {
-            println!("{}", serde_json::json!({ "results": results }));
+            results.push(serde_json::json!({ "error": d.to_json(&program.sources) }));
+            finish(results, Some(diagnostic_error(&d, &program.sources)));
+            return Ok(ExitCode::from(out.failed));
         }
         if let Err(e) = engine.store.commit() {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(FAILED));
+            if human {
+                eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
+            }
+            finish(results, Some(super::output::error("store", &e.to_string(), None)));
+            return Ok(ExitCode::from(out.failed));
         }
         if let Some(lock) = lock {
-            if !store::sqlite::is_sqlite_path(lock.path()) {
+            let path = lock.path();
+            if !store::sqlite::is_sqlite_path(path) {
                 if let Err(e) = lock.save_json(program, engine.store.as_ref()) {
-                    return Err(usage_error(format!("cannot save `{}`: {e}", lock.path().display())));
+                    let message = format!("cannot save `{}`: {e}", path.display());
+                    if human {
+                        eprintln!("error: {}", warden::diagnostic::clean(&message));
+                    }
+                    finish(results, Some(super::output::error("io", &message, None)));
+                    return Ok(ExitCode::from(super::USAGE));
                 }
             }
         }
+        finish(results, None);
         Ok(ExitCode::SUCCESS)
     };
     run().unwrap_or_else(|code| code)
@@ -204,103 +230,101 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
 
 /// Runs `warden explain`.
 pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
+    let out = &setup.out;
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false)?;
-        let now = clock(setup.now)?;
+        let store = load_store(&program, setup.store, false, out)?;
+        let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<operation>", format!("explain {operation}"), &setup)?;
+        let one = "give one operation, such as 'read #5/Total'";
         let [stmt] = stmts.as_slice() else {
-            return Err(usage_error("give one operation, such as 'read #5/Total'"));
+            return Err(out.usage(one, None));
         };
         let syntax::ast::StmtKind::Explain(op) = &stmt.kind else {
-            return Err(usage_error("give one operation, such as 'read #5/Total'"));
+            return Err(out.usage(one, None));
         };
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        let explained = engine.act_as(&setup.principal).and_then(|()| engine.explain_operation(op));
-        let explanation = match explained {
+        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+        act_as(&mut engine, &setup)?;
+        let explanation = match engine.explain_operation(op) {
             Ok(x) => x,
-            Err(e) => {
-                let d: Diagnostic = e.into();
-                eprint!("{}", render::render(&d, &program.sources, setup.color));
-                return Ok(ExitCode::from(FAILED));
-            }
+            Err(e) => return Ok(out.evaluation(&e.into(), &program.sources)),
         };
-        match setup.format {
-            Format::Json => println!("{}", serde_json::to_string(&explanation).unwrap_or_default()),
-            _ => print!("{}", explanation.render()),
+        match out.format {
+            Format::Human if out.quiet => {
+                let text = explanation.render();
+                println!("{}", warden::diagnostic::clean(text.lines().next().unwrap_or_default()));
+            }
+            Format::Human => print!("{}", warden::diagnostic::clean(&explanation.render())),
+            Format::Json | Format::Sarif => out.print(&serde_json::json!(explanation)),
         }
-        Ok(if explanation.decision == "allow" { ExitCode::SUCCESS } else { ExitCode::from(FAILED) })
+        Ok(if explanation.decision == "allow" { ExitCode::SUCCESS } else { ExitCode::from(super::FAILED) })
     };
     run().unwrap_or_else(|code| code)
 }
 
 /// Runs `warden matrix`.
-pub fn run_matrix(paths: &[PathBuf], format: Format, color: bool) -> ExitCode {
-    let setup =
-        Setup { paths, store: None, principal: PrincipalName::System, now: None, max_steps: None, format, color };
+pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
+    let setup = Setup { paths, store: None, principal: PrincipalName::System, now: None, max_steps: None, out };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let matrix = warden::matrix::build(&checked.program);
-    match format {
-        Format::Json => println!("{}", serde_json::to_string(&matrix).unwrap_or_default()),
-        _ => print!("{}", warden::matrix::render(&matrix)),
+    match setup.out.format {
+        Format::Json | Format::Sarif => setup.out.print(&serde_json::json!(matrix)),
+        Format::Human => print!("{}", warden::diagnostic::clean(&warden::matrix::render(&matrix))),
     }
     ExitCode::SUCCESS
 }
 
 /// Runs `warden sql`: the query a retrieve runs on a SQL store, as the principal.
 pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
+    let out = &setup.out;
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false)?;
-        let now = clock(setup.now)?;
+        let store = load_store(&program, setup.store, false, out)?;
+        let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        let query = engine.act_as(&setup.principal).and_then(|()| match stmts.as_slice() {
+        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+        act_as(&mut engine, &setup)?;
+        let query = match stmts.as_slice() {
             [stmt] => engine.sql_of(stmt),
             _ => Err(warden::eval::EvalError::new(
                 warden::eval::codes::UNSUPPORTED,
                 "give one retrieve, such as 'retrieve Shop.Cart'",
                 Default::default(),
             )),
-        });
+        };
         match query {
             Ok(q) => {
-                match setup.format {
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::json!({
-                            "sql": q.text,
-                            "params": q.params.iter().map(|p| match p {
-                                store::SqlValue::Null => serde_json::Value::Null,
-                                store::SqlValue::Integer(i) => serde_json::json!(i),
-                                store::SqlValue::Text(t) => serde_json::json!(t),
-                            }).collect::<Vec<_>>(),
-                            "exact": q.exact,
-                        })
-                    ),
-                    _ => print!("{}", q.render()),
+                match setup.out.format {
+                    Format::Json | Format::Sarif => out.print(&serde_json::json!({
+                        "sql": q.text,
+                        "params": q.params.iter().map(|p| match p {
+                            store::SqlValue::Null => serde_json::Value::Null,
+                            store::SqlValue::Integer(i) => serde_json::json!(i),
+                            store::SqlValue::Text(t) => serde_json::json!(t),
+                        }).collect::<Vec<_>>(),
+                        "exact": q.exact,
+                    })),
+                    Format::Human => print!("{}", warden::diagnostic::clean(&q.render())),
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Err(e) => {
-                let d: Diagnostic = e.into();
-                eprint!("{}", render::render(&d, &program.sources, setup.color));
-                Ok(ExitCode::from(FAILED))
-            }
+            Err(e) => Ok(out.evaluation(&e.into(), &program.sources)),
         }
     };
     run().unwrap_or_else(|code| code)
 }
 
 /// Runs `warden store import|export|schema`.
-pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCode {
+pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
     let needs = if action == StoreAction::Schema { 1 } else { 3 };
     if paths.len() < needs {
         return usage_error(match action {
@@ -310,15 +334,8 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCod
     }
     let (rules, ends) =
         if action == StoreAction::Schema { (paths, &paths[paths.len()..]) } else { paths.split_at(paths.len() - 2) };
-    let setup = Setup {
-        paths: rules,
-        store: None,
-        principal: PrincipalName::System,
-        now: None,
-        max_steps: None,
-        format: Format::Human,
-        color,
-    };
+    let quiet = out.quiet;
+    let setup = Setup { paths: rules, store: None, principal: PrincipalName::System, now: None, max_steps: None, out };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
@@ -335,6 +352,9 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCod
             }
             match store::convert(&checked.program, from, to) {
                 Ok(n) => {
+                    if quiet {
+                        return ExitCode::SUCCESS;
+                    }
                     eprintln!(
                         "copied {n} object{} from {} to {}",
                         if n == 1 { "" } else { "s" },
@@ -345,9 +365,9 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, color: bool) -> ExitCod
                 }
                 Err(errors) => {
                     for e in &errors {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
                     }
-                    ExitCode::from(FAILED)
+                    ExitCode::from(super::FAILED)
                 }
             }
         }

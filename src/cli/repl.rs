@@ -15,14 +15,13 @@ use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use warden::eval::PrincipalName;
-use warden::shell::{Reply, Shell};
+use warden::shell::{CompletionIndex, Reply, Shell};
 
 use super::{render, usage_error, FAILED};
 
 /// What Tab, hints and brackets need.
 struct ReplHelper {
-    words: Vec<String>,
-    principals: Vec<String>,
+    index: CompletionIndex,
     hinter: HistoryHinter,
     brackets: MatchingBracketHighlighter,
     color: bool,
@@ -34,29 +33,8 @@ impl Completer for ReplHelper {
     type Candidate = Pair;
 
     fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let start = before
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '$' | ':' | '-')))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let word = &before[start..];
-        let pool = if before.trim_start().starts_with(":as ") { &self.principals } else { &self.words };
-        let lower = word.to_lowercase();
-        let mut found: Vec<Pair> = pool
-            .iter()
-            .filter(|w| w.starts_with(word) || (!word.is_empty() && w.to_lowercase().starts_with(&lower)))
-            .map(|w| Pair { display: w.clone(), replacement: w.clone() })
-            .collect();
-        // A word that matches the local part of qualified names (`Car` -> `Shop.Cart`).
-        if found.is_empty() && !word.contains('.') && !word.is_empty() {
-            found = pool
-                .iter()
-                .filter(|w| w.rsplit('.').next().is_some_and(|local| local.starts_with(word)))
-                .map(|w| Pair { display: w.clone(), replacement: w.clone() })
-                .collect();
-        }
-        Ok((start, found))
+        let (start, words) = self.index.complete(line, pos);
+        Ok((start, words.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect()))
     }
 }
 
@@ -90,11 +68,16 @@ impl Highlighter for ReplHelper {
     }
 }
 
+/// Every line is accepted as it is: an unfinished block continues on the next
+/// line under the continuation prompt (see [`CONTINUATION`]).
 impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if Shell::is_complete(ctx.input()) { ValidationResult::Valid(None) } else { ValidationResult::Incomplete })
+    fn validate(&self, _ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        Ok(ValidationResult::Valid(None))
     }
 }
+
+/// The prompt of a line that continues an unfinished block.
+const CONTINUATION: &str = "...> ";
 
 /// Where history is kept: the user's data directory, never the working directory.
 fn history_path() -> Option<PathBuf> {
@@ -106,7 +89,7 @@ fn history_path() -> Option<PathBuf> {
 }
 
 fn print_reply(shell: &Shell, reply: &Reply, color: bool) {
-    print!("{}", reply.text);
+    print!("{}", warden::diagnostic::clean(&reply.text));
     for d in &reply.diagnostics {
         eprint!("{}", render::render(d, &shell.program.sources, color));
     }
@@ -121,6 +104,7 @@ pub fn run(
     now: Option<&str>,
     max_steps: Option<u64>,
     color: bool,
+    quiet: bool,
 ) -> ExitCode {
     let now = match now {
         None => None,
@@ -132,6 +116,11 @@ pub fn run(
     let principal: PrincipalName = principal.parse().unwrap_or(PrincipalName::System);
     let mut shell = match Shell::open(paths, store.as_deref(), &principal, now) {
         Ok(s) => s,
+        Err(reply) if reply.usage => {
+            // An unknown `--as` principal: a wrong argument.
+            eprint!("{}", warden::diagnostic::clean(&reply.text));
+            return ExitCode::from(super::USAGE);
+        }
         Err(reply) => {
             print!("{}", reply.text);
             let sources = warden::load::read_sources(paths).unwrap_or_default();
@@ -147,7 +136,7 @@ pub fn run(
     if !std::io::stdin().is_terminal() {
         return scripted(&mut shell, color);
     }
-    interactive(&mut shell, color)
+    interactive(&mut shell, color, quiet)
 }
 
 /// Reads statements from a pipe, line by line, with no prompt decoration.
@@ -162,7 +151,7 @@ fn scripted(shell: &mut Shell, color: bool) -> ExitCode {
             continue;
         }
         let reply = shell.handle(&std::mem::take(&mut pending));
-        failed |= !reply.diagnostics.is_empty();
+        failed |= !reply.diagnostics.is_empty() || reply.usage;
         print_reply(shell, &reply, color);
         if reply.quit {
             break;
@@ -175,8 +164,9 @@ fn scripted(shell: &mut Shell, color: bool) -> ExitCode {
     }
 }
 
-fn interactive(shell: &mut Shell, color: bool) -> ExitCode {
-    let config = Config::builder().auto_add_history(true).completion_type(CompletionType::List).build();
+fn interactive(shell: &mut Shell, color: bool, quiet: bool) -> ExitCode {
+    // A block typed over several lines goes into the history as one entry.
+    let config = Config::builder().auto_add_history(false).completion_type(CompletionType::List).build();
     let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => return usage_error(format!("cannot start the line editor: {e}")),
@@ -185,26 +175,40 @@ fn interactive(shell: &mut Shell, color: bool) -> ExitCode {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!("warden {} — `:help` for commands, Tab completes, Ctrl-D leaves", env!("CARGO_PKG_VERSION"));
+    if !quiet {
+        println!("warden {} — `:help` for commands, Tab completes, Ctrl-D leaves", env!("CARGO_PKG_VERSION"));
+    }
+    let mut pending = String::new();
     loop {
-        editor.set_helper(Some(ReplHelper {
-            words: shell.completions(),
-            principals: shell.principals(),
-            hinter: HistoryHinter::new(),
-            brackets: MatchingBracketHighlighter::new(),
-            color,
-        }));
-        let prompt = shell.prompt();
+        if pending.is_empty() {
+            editor.set_helper(Some(ReplHelper {
+                index: shell.completion_index(),
+                hinter: HistoryHinter::new(),
+                brackets: MatchingBracketHighlighter::new(),
+                color,
+            }));
+        }
+        let prompt = if pending.is_empty() { shell.prompt() } else { CONTINUATION.to_string() };
         match editor.readline(&prompt) {
-            Ok(input) => {
+            Ok(line) => {
+                pending.push_str(&line);
+                pending.push('\n');
+                if !Shell::is_complete(&pending) {
+                    continue;
+                }
+                let input = std::mem::take(&mut pending);
+                if !input.trim().is_empty() {
+                    let _ = editor.add_history_entry(input.trim_end());
+                }
                 let reply = shell.handle(&input);
                 print_reply(shell, &reply, color);
                 if reply.quit {
                     break;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue, // Ctrl-C clears the line
-            Err(ReadlineError::Eof) => break,            // Ctrl-D leaves
+            // Ctrl-C clears the line, and an unfinished block with it.
+            Err(ReadlineError::Interrupted) => pending.clear(),
+            Err(ReadlineError::Eof) => break, // Ctrl-D leaves
             Err(e) => {
                 eprintln!("error: {e}");
                 break;

@@ -9,40 +9,45 @@ use warden::eval::test::{run_tests_with, Backend};
 use warden::load;
 use warden::snapshot::check_snapshots_with;
 
-use super::{check::print_diagnostics, render, usage_error, FAILED};
+use super::output::Out;
+use super::{render, FAILED};
 use crate::Format;
+use warden::source::STDIN;
 
-/// Runs `warden test`.
-pub fn run(
-    paths: &[PathBuf],
-    filter: Option<&str>,
-    accept: bool,
-    backend: Backend,
-    max_steps: u64,
-    format: Format,
-    color: bool,
-) -> ExitCode {
-    let checked = match load::load_paths(paths) {
+/// What `warden test` runs.
+pub struct Run<'a> {
+    /// Files or directories.
+    pub paths: &'a [PathBuf],
+    /// Only blocks whose name contains this.
+    pub filter: Option<&'a str>,
+    /// Take new snapshot text in.
+    pub accept: bool,
+    /// The store blocks run over.
+    pub backend: Backend,
+    /// The steps each top-level statement of a block may take.
+    pub max_steps: u64,
+}
+
+/// Runs `warden test` once.
+pub fn run(run: &Run<'_>, out: &Out) -> ExitCode {
+    let checked = match load::load_paths(run.paths) {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => return out.io(e),
     };
     let program = &checked.program;
     if checked.has_errors() {
-        let shown = if format == Format::Json { Format::Json } else { Format::Human };
-        print_diagnostics(&checked.diagnostics, &program.sources, shown, color, "check");
-        eprintln!("the rules do not check; no test was run");
-        return ExitCode::from(FAILED);
+        return out.rules(&checked.diagnostics, &program.sources, "the rules do not check; no test was run");
     }
-    let results = run_tests_with(program, filter, backend, max_steps);
-    let snapshots = match check_snapshots_with(program, filter, accept, backend, max_steps) {
+    let results = run_tests_with(program, run.filter, run.backend, run.max_steps);
+    let snapshots = match check_snapshots_with(program, run.filter, run.accept, run.backend, run.max_steps) {
         Ok(s) => s,
-        Err(e) => return usage_error(format!("cannot read or write a snapshot file: {e}")),
+        Err(e) => return out.io(format!("cannot read or write a snapshot file: {e}")),
     };
     let passed = results.iter().filter(|r| r.outcome == "passed").count()
         + snapshots.iter().filter(|s| s.outcome == "passed").count();
     let failed = results.len() + snapshots.len() - passed;
-    match format {
-        Format::Json => {
+    match out.format {
+        Format::Json | Format::Sarif => {
             let mut tests: Vec<serde_json::Value> = results
                 .iter()
                 .map(|r| {
@@ -55,35 +60,48 @@ pub fn run(
                     "outcome": s.outcome, "message": s.message,
                 })
             }));
-            println!("{}", serde_json::json!({ "tests": tests, "passed": passed, "failed": failed }));
+            out.print(&out.document([
+                ("tests", serde_json::Value::Array(tests)),
+                ("passed", serde_json::json!(passed)),
+                ("failed", serde_json::json!(failed)),
+            ]));
         }
-        Format::Human | Format::Sarif => {
+        Format::Human => {
+            let clean = |t: &str| warden::diagnostic::clean(t).into_owned();
             for r in &results {
+                if out.quiet && r.outcome == "passed" {
+                    continue;
+                }
                 let mark = if r.outcome == "passed" { "ok    " } else { "FAILED" };
-                println!("{mark} {}:{} {}", r.file, r.line, r.name);
-                for line in &r.log {
-                    println!("         log: {line}");
+                println!("{mark} {}:{} {}", clean(&r.file), r.line, clean(&r.name));
+                if !out.quiet {
+                    for line in &r.log {
+                        println!("         log: {}", clean(line));
+                    }
                 }
                 if let Some(e) = &r.failure {
                     let d: Diagnostic = e.clone().into();
-                    for line in render::render(&d, &program.sources, color).lines() {
+                    for line in render::render(&d, &program.sources, out.color).lines() {
                         println!("    {line}");
                     }
                 }
             }
             for s in &snapshots {
+                if out.quiet && s.outcome == "passed" {
+                    continue;
+                }
                 let mark = match s.outcome {
                     "passed" => "ok    ",
                     "new" => "NEW   ",
                     _ => "FAILED",
                 };
-                println!("{mark} {}:{} snapshot '{}'", s.file.display(), s.line, s.name);
+                println!("{mark} {}:{} snapshot '{}'", clean(&s.file.display().to_string()), s.line, clean(&s.name));
                 if let Some(m) = &s.message {
-                    println!("         {m}");
+                    println!("         {}", clean(m));
                 }
-                print_diff(&s.diff, color);
+                print_diff(&s.diff, out.color);
             }
-            if snapshots.iter().any(|s| s.outcome != "passed") {
+            if snapshots.iter().any(|s| s.outcome != "passed" && s.file != std::path::Path::new(STDIN)) {
                 println!("new snapshot text is in the .snap.new files; accept it with `warden test --accept`");
             }
             println!("{passed} passed, {failed} failed");
@@ -111,7 +129,7 @@ fn print_diff(diff: &[(char, String)], color: bool) {
             continue;
         }
         skipped = false;
-        let text = format!("         {tag} {line}");
+        let text = format!("         {tag} {}", warden::diagnostic::clean(line));
         match (*tag, color) {
             ('-', true) => println!("\x1b[31m{text}\x1b[0m"),
             ('+', true) => println!("\x1b[32m{text}\x1b[0m"),

@@ -162,11 +162,16 @@ impl<'p> Engine<'p> {
         let new = self.session().new.contains(&object.id);
         let x = self.xeval(None);
         let mut rules = Vec::new();
-        for &r in self.rules_of(object.entity) {
+        for (ordinal, &r) in self.rules_of(object.entity).iter().enumerate() {
             let rule = &program.access_rules[r];
             let file = program.sources.file(rule.span.file);
             let (line, _) = file.line_col(rule.span.start as usize);
             let role_names: Vec<String> = rule.roles.iter().map(|m| program.module_role(*m).name.to_string()).collect();
+            let label = if self.stable_rule_names {
+                format!("rule {} of {} ({})", ordinal + 1, entity.name, role_names.join(", "))
+            } else {
+                format!("rule {}:{line} for {}", file.path.display(), role_names.join(", "))
+            };
             let applies = rule.roles.iter().any(|m| roles.binary_search(m).is_ok());
             let mut terms = Vec::new();
             let holds = match &rule.constraint {
@@ -180,9 +185,11 @@ impl<'p> Engine<'p> {
             };
             rules.push(RuleExplanation {
                 entity: entity.name.to_string(),
+                ordinal: ordinal + 1,
                 roles: role_names,
                 file: file.path.display().to_string(),
                 line,
+                label,
                 applies,
                 constraint: rule.constraint_text.clone(),
                 holds,
@@ -227,45 +234,67 @@ impl<'p> Engine<'p> {
         if matching.is_empty() {
             return "no applicable rule's constraint holds for this object".into();
         }
-        let lines: Vec<String> = matching
+        let via = self.name_rules(object.entity, &matching);
+        let one = matching.len() == 1;
+        let (matches, grants) = if one { ("matches", "grants") } else { ("match", "grant") };
+        let newly = if new { " (a new object matches every constraint until it is committed)" } else { "" };
+        match (op, allowed) {
+            (Op::See, _) => format!("visible through {via}{newly}"),
+            (Op::Read(m), true) => format!("{via} {grants} read on {}", entity.members[m].name),
+            (Op::Read(m), false) => format!("{via} {matches} but {grants} no read on {}", entity.members[m].name),
+            (Op::Write(m), true) => format!("{via} {grants} write on {}", entity.members[m].name),
+            (Op::Write(m), false) => format!("{via} {matches} but {grants} no write on {}", entity.members[m].name),
+            (Op::Delete, true) => format!("{via} {grants} delete"),
+            (Op::Delete, false) => format!("{via} {matches} but {grants} no delete"),
+            (Op::Create, _) => unreachable!("handled above"),
+        }
+    }
+
+    /// Rules of an entity in words: `the rule on line 44`, `the rules on lines 44 and 50`,
+    /// or with [`Engine::stable_rule_names`] `rule 2 of Shop.Cart (Shop.Buyer)`,
+    /// `rules 1 (Shop.Visitor) and 2 (Shop.Buyer) of Shop.Cart`.
+    fn name_rules(&self, entity: EntityId, rules: &[usize]) -> String {
+        let program = self.program;
+        if self.stable_rule_names {
+            let of = self.rules_of(entity);
+            let name = &program.entity(entity).name;
+            let parts: Vec<(usize, String)> = rules
+                .iter()
+                .map(|&r| {
+                    let ordinal = of.iter().position(|&x| x == r).map_or(0, |i| i + 1);
+                    let roles: Vec<&str> =
+                        program.access_rules[r].roles.iter().map(|m| program.module_role(*m).name.as_str()).collect();
+                    (ordinal, roles.join(", "))
+                })
+                .collect();
+            return match parts.as_slice() {
+                [(ordinal, roles)] => format!("rule {ordinal} of {name} ({roles})"),
+                _ => {
+                    let each: Vec<String> = parts.iter().map(|(o, r)| format!("{o} ({r})")).collect();
+                    format!("rules {} of {name}", join_and(&each))
+                }
+            };
+        }
+        let lines: Vec<String> = rules
             .iter()
             .map(|&r| {
                 let span = program.access_rules[r].span;
                 program.sources.file(span.file).line_col(span.start as usize).0.to_string()
             })
             .collect();
-        let via = format!("the rule{} on line {}", if lines.len() == 1 { "" } else { "s" }, lines.join(", "));
-        let newly = if new { " (a new object matches every constraint until it is committed)" } else { "" };
-        match (op, allowed) {
-            (Op::See, _) => format!("visible through {via}{newly}"),
-            (Op::Read(m), true) => format!("{via} grant{} read on {}", plural_s(&lines), entity.members[m].name),
-            (Op::Read(m), false) => {
-                format!("{via} match{} but grant no read on {}", plural_es(&lines), entity.members[m].name)
-            }
-            (Op::Write(m), true) => format!("{via} grant{} write on {}", plural_s(&lines), entity.members[m].name),
-            (Op::Write(m), false) => {
-                format!("{via} match{} but grant no write on {}", plural_es(&lines), entity.members[m].name)
-            }
-            (Op::Delete, true) => format!("{via} grant{} delete", plural_s(&lines)),
-            (Op::Delete, false) => format!("{via} match{} but grant no delete", plural_es(&lines)),
-            (Op::Create, _) => unreachable!("handled above"),
+        match lines.as_slice() {
+            [line] => format!("the rule on line {line}"),
+            _ => format!("the rules on lines {}", join_and(&lines)),
         }
     }
 }
 
-fn plural_s(lines: &[String]) -> &'static str {
-    if lines.len() == 1 {
-        "s"
-    } else {
-        ""
-    }
-}
-
-fn plural_es(lines: &[String]) -> &'static str {
-    if lines.len() == 1 {
-        "es"
-    } else {
-        ""
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -359,12 +388,18 @@ pub struct Explanation {
 pub struct RuleExplanation {
     /// The entity.
     pub entity: String,
+    /// Which of the entity's rules it is, from 1, in declaration order.
+    pub ordinal: usize,
     /// Its module roles.
     pub roles: Vec<String>,
     /// Where it is declared.
     pub file: String,
     /// Its line.
     pub line: usize,
+    /// How the text names it: `rule FILE:LINE for ROLES`, or in snapshot text
+    /// `rule N of ENTITY (ROLES)`.
+    #[serde(skip)]
+    pub label: String,
     /// Whether it names a module role of the principal.
     pub applies: bool,
     /// The constraint as written.
@@ -395,7 +430,8 @@ impl Explanation {
     pub fn render(&self) -> String {
         let mut out = format!("{}: {} {}\n", self.decision, self.principal, self.operation);
         out.push_str(&format!("  because {}\n", self.reason));
-        if self.rules.is_empty() {
+        // A call is decided by the microflow's `allow`, never by access rules.
+        if self.rules.is_empty() && !self.operation.starts_with("call ") {
             out.push_str("  (the entity has no access rules: everything is denied)\n");
         }
         for r in &self.rules {
@@ -408,7 +444,7 @@ impl Explanation {
                     Some(false) => "applies, constraint does not hold".to_string(),
                 }
             };
-            out.push_str(&format!("  rule {}:{} for {}: {status}\n", r.file, r.line, r.roles.join(", ")));
+            out.push_str(&format!("  {}: {status}\n", r.label));
             if let Some(c) = &r.constraint {
                 out.push_str(&format!("    where {c}\n"));
             }

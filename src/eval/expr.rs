@@ -362,7 +362,11 @@ impl<'p> Engine<'p> {
         let from_outside = frame.stack.is_empty();
         if from_outside && frame.rights == Rights::Principal {
             if let Err(why) = self.may_call(id) {
-                return Err(self.denied(why, span));
+                let denied = self.denied(why, span);
+                return Err(match self.call_help(id) {
+                    Some(help) => denied.with_help(help),
+                    None => denied,
+                });
             }
         }
         if frame.stack.len() >= MAX_CALL_DEPTH {
@@ -415,7 +419,40 @@ impl<'p> Engine<'p> {
         if self.is_anonymous() && !others.is_empty() {
             return Err(format!("may not call {}: sign in required (allowed for {})", def.name, others.join(", ")));
         }
-        Err(format!("may not call {}: none of its roles may", def.name))
+        if def.allow.is_empty() {
+            return Err(format!("may not call {}: no role may call it (it has no `allow`)", def.name));
+        }
+        let allowed: Vec<&str> = def.allow.iter().map(|r| self.program.module_role(*r).name.as_str()).collect();
+        let (one, them) = if allowed.len() == 1 { ("", "it") } else { ("s", "any of them") };
+        let through = match others.len() {
+            0 => "no user role holds".to_string(),
+            1 => format!("user role {} holds", others[0]),
+            _ => format!("user roles {} hold", others.join(", ")),
+        };
+        Err(format!(
+            "may not call {}: only module role{one} {} may ({through} {them}), and {} does not hold {them}",
+            def.name,
+            allowed.join(", "),
+            self.principal_name()
+        ))
+    }
+
+    /// How to let the acting principal call a microflow it may not call (none when signing in is the way).
+    pub(crate) fn call_help(&self, id: MicroflowId) -> Option<String> {
+        let def = self.program.microflow(id);
+        if !self.gate_open() || (self.is_anonymous() && !self.roles_that_may_call(id).is_empty()) {
+            return None;
+        }
+        let name = def.decl.name.name.as_str();
+        let mine: Vec<&str> =
+            self.session().module_roles.iter().map(|r| self.program.module_role(*r).name.as_str()).collect();
+        Some(match mine.first() {
+            Some(role) => format!(
+                "if {} should call it, add one of its module roles to the microflow: `microflow {name}(...) allow {role}`",
+                self.principal_name()
+            ),
+            None => format!("add `allow ROLE` to `microflow {name}` for the module roles that may call it"),
+        })
     }
 
     /// The user roles (other than the anonymous one) whose module roles may call a microflow.
@@ -498,7 +535,8 @@ impl<'p> Engine<'p> {
                     Ok(()) => {
                         format!("{principal} holds one of its allowed module roles ({})", allowed_roles.join(", "))
                     }
-                    Err(why) => why.trim_start_matches("may not call ").to_string(),
+                    // `may not call M.F: REASON` -> `REASON`
+                    Err(why) => why.split_once(": ").map_or(why.as_str(), |(_, r)| r).to_string(),
                 };
                 Ok(Explanation {
                     decision: if result.is_ok() { "allow" } else { "deny" },

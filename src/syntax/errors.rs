@@ -47,6 +47,18 @@ pub enum ParseError {
         /// Where.
         span: Span,
     },
+    /// A `{` that is never closed, reported at the brace rather than where the parser stopped.
+    #[error("unclosed `{{`: the block opened on line {line} is not closed")]
+    Unclosed {
+        /// The brace.
+        span: Span,
+        /// Its line, from 1.
+        line: usize,
+        /// Where the parser stopped.
+        stopped: Span,
+        /// What the parser said there (`expected ..., found ...`).
+        said: String,
+    },
     /// A token string whose content is not tokens with `+`, `-` and `n *`.
     #[error("malformed token expression `{text}`")]
     BadTokenString {
@@ -61,7 +73,7 @@ impl ParseError {
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            ParseError::Syntax { .. } => "E0001",
+            ParseError::Syntax { .. } | ParseError::Unclosed { .. } => "E0001",
             ParseError::TooDeep { .. } => "E0002",
             ParseError::UnterminatedString { .. } => "E0003",
             ParseError::UnterminatedComment { .. } => "E0004",
@@ -75,6 +87,7 @@ impl ParseError {
         match self {
             ParseError::Syntax { span, .. }
             | ParseError::TooDeep { span, .. }
+            | ParseError::Unclosed { span, .. }
             | ParseError::UnterminatedString { span }
             | ParseError::UnterminatedComment { span }
             | ParseError::NumberOutOfRange { span, .. }
@@ -94,6 +107,7 @@ impl ParseError {
                     .into(),
             ),
             ParseError::Syntax { help, .. } => help.clone(),
+            ParseError::Unclosed { .. } => Some("close the block with `}` where it ends".into()),
             ParseError::NumberOutOfRange { .. } => None,
         }
     }
@@ -101,7 +115,13 @@ impl ParseError {
 
 impl From<ParseError> for Diagnostic {
     fn from(e: ParseError) -> Diagnostic {
-        Diagnostic::error(e.code(), e.to_string(), e.span()).with_optional_help(e.help())
+        let d = Diagnostic::error(e.code(), e.to_string(), e.span()).with_optional_help(e.help());
+        match e {
+            ParseError::Unclosed { stopped, said, .. } => {
+                d.with_label("this `{` is not closed").with_related(stopped, format!("the parser noticed here: {said}"))
+            }
+            _ => d,
+        }
     }
 }
 
@@ -144,11 +164,89 @@ pub fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &str) -> P
         ErrorVariant::ParsingError { positives, .. } => expected_words(positives),
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let help = (word > 0 && expected == "an expression").then(|| {
+    let mut help = (word > 0 && expected == "an expression").then(|| {
         "a name on its own is not a value: write a variable (`$cart`) or an enumeration value (`Shop.Status.Open`)"
             .to_string()
     });
-    ParseError::Syntax { message: format!("expected {expected}, found {found}"), span, help }
+    if rest.starts_with('>') && text[..pos].trim_end().ends_with("->") {
+        help = Some("a reference set is written `->*` (`Order ->* Tag`); `->` is a reference".into());
+    }
+    let message = format!("expected {expected}, found {found}");
+    if let Some(brace) = unclosed_brace(text, pos) {
+        let line = text[..brace].matches('\n').count() + 1;
+        return ParseError::Unclosed { span: Span::new(file, brace, brace + 1), line, stopped: span, said: message };
+    }
+    ParseError::Syntax { message, span, help }
+}
+
+/// The `{` that is most likely not closed, when the parser stopped at `pos` and
+/// the file has more `{` than `}`: the innermost brace open at `pos` whose line is
+/// indented at least as deep as the line the parser stopped on (a declaration
+/// that starts at the brace's own depth shows that its block should have ended).
+/// At the end of the file, the brace whose `}` went to an outer block (a `}`
+/// indented less than the brace's line), else the innermost one left open.
+fn unclosed_brace(text: &str, pos: usize) -> Option<usize> {
+    if text[pos..].starts_with('}') {
+        return None; // the parser stopped at a closing brace: the problem is before it
+    }
+    let indent = |at: usize| {
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        (start, text[start..].chars().take_while(|c| *c == ' ' || *c == '\t').count())
+    };
+    let mut open: Vec<usize> = Vec::new();
+    let mut at_pos: Option<Vec<usize>> = None;
+    let mut swallowed: Option<usize> = None;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if i >= pos && at_pos.is_none() {
+            at_pos = Some(open.clone());
+        }
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4);
+                continue;
+            }
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    if bytes[i] == quote {
+                        if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' => open.push(i),
+            b'}' => {
+                if let Some(brace) = open.pop() {
+                    let (line_start, depth) = indent(i);
+                    let first_on_line = text[line_start..i].trim().is_empty();
+                    if swallowed.is_none() && first_on_line && depth < indent(brace).1 {
+                        swallowed = Some(brace);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if open.is_empty() {
+        return None;
+    }
+    let Some(at_pos) = at_pos else {
+        // The end of the file.
+        return swallowed.or(open.last().copied());
+    };
+    let (line_start, depth) = indent(pos);
+    at_pos.into_iter().rev().find(|&brace| brace < line_start && indent(brace).1 >= depth)
 }
 
 fn expected_words(positives: &[Rule]) -> String {
