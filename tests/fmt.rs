@@ -171,3 +171,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn system_names_match_without_regard_to_case_and_print_canonically() {
+    let text = "module Letters {\n  entity Letter {\n    stores owner\n  }\n  entity Pen extends system.user {\n    Ink: String\n  }\n  association Letter_To: Letter -> SYSTEM.USER\n  module role Writer\n  access Letter for Writer {\n    read *\n    where [System.Owner = '[%CurrentUser%]' and SYSTEM.owner/system.User/Name != 'x']\n  }\n}\n";
+    let mut sources = warden::source::SourceMap::new();
+    sources.add("letters.rules", text);
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let formatted = format_source(text).unwrap();
+    assert!(formatted.contains("entity Pen extends System.User {"), "{formatted}");
+    assert!(formatted.contains("association Letter_To: Letter -> System.User"), "{formatted}");
+    assert!(
+        formatted.contains("where [System.owner = '[%CurrentUser%]' and System.owner/System.User/Name != 'x']"),
+        "{formatted}"
+    );
+    // A module of another spelling is still the built-in one.
+    let mut sources = warden::source::SourceMap::new();
+    sources.add("m.rules", "module system { entity X { A: String } }\n");
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.iter().any(|d| d.code == "E0103"), "{:?}", checked.diagnostics);
+}

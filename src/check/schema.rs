@@ -90,7 +90,7 @@ pub(super) fn collect<'a>(c: &mut Checker, files: &'a [ast::File]) -> Decls<'a> 
     for item in files.iter().flat_map(|f| &f.items) {
         match item {
             ast::Item::Module(m) => {
-                if m.name.name == "System" {
+                if m.name.name.eq_ignore_ascii_case("System") {
                     c.report(CheckError::SystemModule, m.name.span);
                     continue;
                 }

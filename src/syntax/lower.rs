@@ -3,6 +3,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// The names of the built-in `System` module, in their canonical spelling.
+const SYSTEM_NAMES: [&str; 5] = ["User", "UserRole", "UserRoles", "owner", "changedBy"];
+
 use pest::iterators::Pair;
 use pest::Parser;
 use rust_decimal::Decimal;
@@ -115,7 +118,16 @@ impl Lower {
     pub(super) fn qname(&self, pair: Pair<'_, Rule>) -> QName {
         debug_assert_eq!(pair.as_rule(), Rule::qname);
         // INVARIANT: qname is compound-atomic, so its text is its names joined by bare dots.
-        QName { parts: pair.as_str().split('.').map(SmolStr::new).collect(), span: self.span(&pair) }
+        let mut parts: Vec<SmolStr> = pair.as_str().split('.').map(SmolStr::new).collect();
+        // `System` names match without regard to case, and read in their canonical spelling.
+        if let [module, name] = parts.as_slice() {
+            if module.eq_ignore_ascii_case("System") {
+                if let Some(canonical) = SYSTEM_NAMES.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+                    parts = vec![SmolStr::new_static("System"), SmolStr::new_static(canonical)];
+                }
+            }
+        }
+        QName { parts, span: self.span(&pair) }
     }
 
     pub(super) fn variable(&self, pair: Pair<'_, Rule>) -> Ident {
