@@ -234,6 +234,22 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// The same run (sessions, clock, gate, instances) over another store: for property
+    /// tests that ask whether an answer depends on data the principal may not see.
+    #[doc(hidden)]
+    pub fn fork(&self, store: Box<dyn Store>) -> Engine<'p> {
+        let mut engine = Engine::new(self.program, store, self.now);
+        engine.access = self.access;
+        engine.sessions = self.sessions.clone();
+        engine.current = self.current.clone();
+        engine.created = self.created.clone();
+        engine.instances = self.instances.clone();
+        engine.fresh_anonymous = self.fresh_anonymous;
+        engine.step_budget = self.step_budget;
+        engine.plan = self.plan;
+        engine
+    }
+
     /// Ends the engine, keeping everything a later engine over a changed program
     /// (more sources, the same schema) can resume: the store, the sessions, the clock.
     pub fn into_state(self) -> RunState {
@@ -507,9 +523,7 @@ impl<'p> Engine<'p> {
             format!("the statement took more than {} steps (statements run and objects examined)", self.step_budget),
             span,
         );
-        e.with_help(
-            "a loop, a recursive call or a retrieve does more work than allowed; raise the limit with `--max-steps N`",
-        )
+        e.with_help("a loop, a recursive call or a retrieve does too much work; `--max-steps N` raises the limit")
     }
 
     /// The objects whose association member refers to `target`, as the acting session sees

@@ -1,0 +1,150 @@
+//! Bounded work (LANGUAGE.md section 6): statements run and objects examined by retrieves
+//! count as steps, per top-level statement; reaching the limit (`--max-steps`) is an error
+//! that rolls the statement back, so a microflow the anonymous role may call cannot keep the
+//! evaluator busy without bound.
+
+use assert_cmd::Command;
+use warden::eval::{codes, Engine, Vars};
+use warden::source::SourceMap;
+use warden::store::{MemoryStore, Object, ObjectId, Store, Value};
+
+const PROGRAM: &str = "module M {
+  entity Item {
+    N: Integer
+  }
+  association Item_Next: Item -> Item
+  module role Visitor
+  access Item for Visitor {
+    read N, Item_Next
+  }
+  // Every pair of items: quadratic in the store.
+  microflow Spin() allow Visitor {
+    let $all = retrieve M.Item
+    for $a in $all {
+      for $b in retrieve M.Item [N > 0] {
+        log 'pair'
+      }
+    }
+  }
+  microflow Mark() allow Visitor {
+    let $x = create M.Item { N = -1 }
+    commit $x
+    call M.Spin()
+  }
+}
+user role Guest: M.Visitor
+app M {
+  access: public
+  anonymous: Guest
+}
+";
+
+/// The program and a store of `n` items, each referring to the next.
+fn setup(n: u64) -> (warden::model::Program, MemoryStore) {
+    let mut sources = SourceMap::new();
+    sources.add("m.rules", PROGRAM);
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let program = checked.program;
+    let item = program.entity_by_name("M.Item").unwrap();
+    let mut store = MemoryStore::new();
+    for i in 1..=n {
+        let mut o = Object::new(&program, ObjectId(i), item);
+        o.values[0] = Value::Integer(i as i64);
+        o.values[1] = if i < n { Value::Object(ObjectId(i + 1)) } else { Value::Empty };
+        store.put(o);
+    }
+    (program, store)
+}
+
+#[test]
+fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
+    let (mut program, store) = setup(400);
+    let text = "call M.Mark()";
+    let file = program.sources.add("<stmt>", text);
+    let stmts = warden::syntax::parse_statements(text, file).unwrap();
+    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let program = &program;
+    let mut engine = Engine::new(program, Box::new(store), 0);
+    engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
+    engine.step_budget = 50_000;
+    let err = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
+    assert_eq!(err.code, codes::RUNAWAY);
+    assert!(err.message.contains("more than 50000 steps"), "{}", err.message);
+    // Nothing of the statement stays: not the object Mark made, not its log.
+    let item = program.entity_by_name("M.Item").unwrap();
+    assert_eq!(engine.store.ids(item).len(), 400);
+    assert!(engine.log.is_empty());
+    // The budget is per statement: the next statement starts afresh.
+    let again = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
+    assert_eq!(again.code, codes::RUNAWAY);
+}
+
+#[test]
+fn objects_a_retrieve_examines_count_as_steps() {
+    let (mut program, store) = setup(2_000);
+    let text = "count(retrieve M.Item [N > 0])\ncount(retrieve M.Item [M.Item_Next/M.Item/M.Item_Next/M.Item/N > 5])";
+    let file = program.sources.add("<stmt>", text);
+    let stmts = warden::syntax::parse_statements(text, file).unwrap();
+    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let program = &program;
+    let mut engine = Engine::new(program, Box::new(store), 0);
+    engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
+    // One statement, one retrieve of 2,000 objects: well within 10,000 steps...
+    engine.step_budget = 10_000;
+    engine.run_top(&stmts[0], &mut Vars::new()).unwrap();
+    // ... but not within 1,000: examined objects count, not only statements.
+    engine.step_budget = 1_000;
+    assert_eq!(engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
+    // A path walked from every object counts every object it reaches.
+    engine.step_budget = 5_000;
+    assert_eq!(engine.run_top(&stmts[1], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
+    engine.step_budget = 20_000;
+    engine.run_top(&stmts[1], &mut Vars::new()).unwrap();
+}
+
+#[test]
+fn max_steps_is_an_option_of_eval_test_and_repl() {
+    let dir = std::env::temp_dir().join(format!("warden-bounded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("m.rules");
+    std::fs::write(
+        &rules,
+        format!("{PROGRAM}\ntest 'spin' {{\n  given {{\n    let $a = create M.Item {{ N = 1 }}\n    let $b = create M.Item {{ N = 2 }}\n  }}\n  as anonymous\n  call M.Spin()\n}}\n"),
+    )
+    .unwrap();
+    let warden = || {
+        let mut c = Command::cargo_bin("warden").unwrap();
+        c.env("NO_COLOR", "1");
+        c
+    };
+    let eval = warden()
+        .args(["eval"])
+        .arg(&rules)
+        .args(["--max-steps", "3", "-e", "let $x = create M.Item { N = 1 }  commit $x  call M.Spin()"])
+        .output()
+        .unwrap();
+    assert_eq!(eval.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&eval.stderr);
+    assert!(
+        stderr.contains("R008") && stderr.contains("more than 3 steps") && stderr.contains("max-steps"),
+        "{stderr}"
+    );
+    let test = warden().arg("test").arg(&rules).args(["--max-steps", "5"]).output().unwrap();
+    assert_eq!(test.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&test.stdout).contains("more than 5 steps"));
+    let test = warden().arg("test").arg(&rules).output().unwrap();
+    assert_eq!(test.status.code(), Some(0), "{}", String::from_utf8_lossy(&test.stdout));
+    let repl = warden()
+        .arg("repl")
+        .arg(&rules)
+        .args(["--as", "anonymous", "--max-steps", "2"])
+        .write_stdin("call M.Spin()\n")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&repl.stderr).contains("more than 2 steps"),
+        "{}",
+        String::from_utf8_lossy(&repl.stderr)
+    );
+}
