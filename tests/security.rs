@@ -219,7 +219,7 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
             ["#4", "#5", "empty"][(c / 4) as usize % 3]
         ),
         4 => {
-            let user = if b % 2 == 0 { "$currentUser".to_string() } else { target(b) };
+            let user = if b.is_multiple_of(2) { "$currentUser".to_string() } else { target(b) };
             format!("let $v{} = create Shop.Wish {{ Note = 'w', Shop.Wish_User = {user} }}", a % 6)
         }
         5 => format!("change {} {{ Total = {} }}", target(a), number(b)),
@@ -240,7 +240,7 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
         _ => {
             let (entity, constraints) = RETRIEVES[a as usize % RETRIEVES.len()];
             let constraint = constraints[b as usize % constraints.len()];
-            if c % 3 == 0 {
+            if c.is_multiple_of(3) {
                 format!("count(retrieve {entity} {constraint})")
             } else {
                 format!("retrieve {entity} {constraint}")
