@@ -627,10 +627,10 @@ fn the_reported_attacks_fail() {
         "let $v1 = create Shop.Line { Quantity = 4, Shop.Line_Cart = #7 }",
         "let $v2 = create Shop.Wish { Note = 'mine', Shop.Wish_User = #6 }",
         // A reference to an object that is not committed.
-        "let $v3 = create Shop.Cart {}",
-        "let $v4 = create Shop.Line { Shop.Line_Cart = $v3 }",
-        "commit $v4",
-        "commit [$v3, $v4]",
+        "let $v1 = create Shop.Cart {}",
+        "let $v2 = create Shop.Line { Shop.Line_Cart = $v1 }",
+        "commit $v2",
+        "commit [$v1, $v2]",
         // Bisecting a value the visitor may not read.
         "count(retrieve Shop.Product [Cost > 1])",
         "count(retrieve Shop.Product [Cost > 0])",
