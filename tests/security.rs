@@ -416,9 +416,9 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     let case = CASES.fetch_add(1, Ordering::Relaxed);
     // SQLite syncs every commit to disk: on a memory file system that costs nothing.
     let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() };
-    let dir = base.join(format!("warden-security-{}", std::process::id()));
+    let dir = base.join(format!("warden-security-{}-{case}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("case-{case}.db"));
+    let file = dir.join("store.db");
     let _ = std::fs::remove_file(&file);
     let sqlite = SqliteStore::open(program, &file, Mode::Create).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
     let now = warden::time::parse_instant("2026-11-22T10:00:00Z").unwrap();
@@ -562,9 +562,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     let reopened = SqliteStore::open(program, &file, Mode::Read).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
     prop_assert_eq!(to_json(program, &reopened), to_json(program, memory.store.as_ref()));
     drop(reopened);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

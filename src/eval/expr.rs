@@ -599,9 +599,8 @@ impl<'p> Engine<'p> {
             return Err(e.with_help("switch to one with `as anonymous 'NAME'` first"));
         };
         let target = self.user_object(user).ok_or_else(|| {
-            let names = self.user_names();
-            let hint = crate::check::suggest_public(user, names.iter().map(String::as_str));
-            EvalError::new(codes::PRINCIPAL, format!("no user named `{user}`{hint}"), span)
+            // The anonymous session asks: no other user's Name is suggested to it.
+            EvalError::new(codes::PRINCIPAL, format!("no user named `{user}`"), span)
         })?;
         self.transaction(span, |engine| {
             let anonymous_key = engine.current.clone();
