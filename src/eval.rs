@@ -530,6 +530,19 @@ impl<'p> Engine<'p> {
     /// them (committed ones, as this session changed them, and its own uncommitted ones), ascending.
     /// Each one found counts as a step.
     pub(crate) fn referrers_in_view(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
+        self.referrers(target, assoc, true)
+    }
+
+    /// Every object whose association member refers to `target`, whoever may see it: the
+    /// committed referrers in the store and the acting session's own uncommitted ones (for
+    /// delete behaviour, which applies to all of them). Each one found counts as a step.
+    pub(crate) fn all_referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
+        self.referrers(target, assoc, false)
+    }
+
+    /// The committed referrers (with `in_view`, only those the session has not changed: its
+    /// own copy decides for them) and the session's own uncommitted referrers.
+    fn referrers(&self, target: ObjectId, assoc: AssocId, in_view: bool) -> Vec<ObjectId> {
         let program = self.program;
         let from = program.assoc(assoc).from;
         let session = self.session();
@@ -546,51 +559,12 @@ impl<'p> Engine<'p> {
                         .collect()
                 }
             };
-            // The session's own copy decides for an object it changed.
-            out.extend(ids.into_iter().filter(|id| !session.uncommitted.contains_key(id)));
+            out.extend(ids.into_iter().filter(|id| !in_view || !session.uncommitted.contains_key(id)));
         }
         for (id, o) in &session.uncommitted {
-            if program.is_a(o.entity, from) {
-                if let Some(member) = eval_member_of(program, o.entity, assoc) {
-                    if refers(&o.values[member], target) {
-                        out.push(*id);
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        self.charge(out.len() as u64);
-        out
-    }
-
-    /// Every object whose association member refers to `target`, whoever may see it: the
-    /// committed referrers in the store and the acting session's own uncommitted ones (for
-    /// delete behaviour, which applies to all of them). Each one found counts as a step.
-    pub(crate) fn all_referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
-        let program = self.program;
-        let from = program.assoc(assoc).from;
-        let mut out = Vec::new();
-        for e in program.specializations(from) {
-            let Some(member) = eval_member_of(program, e, assoc) else { continue };
-            match self.store.referrers(e, member, target) {
-                Some(ids) => out.extend(ids),
-                None => {
-                    let ids = self.store.ids(e);
-                    self.charge(ids.len() as u64);
-                    out.extend(
-                        ids.into_iter().filter(|id| self.store.value(*id, member).is_some_and(|v| refers(&v, target))),
-                    );
-                }
-            }
-        }
-        for (id, o) in &self.session().uncommitted {
-            if program.is_a(o.entity, from) {
-                if let Some(member) = eval_member_of(program, o.entity, assoc) {
-                    if refers(&o.values[member], target) {
-                        out.push(*id);
-                    }
-                }
+            let member = program.is_a(o.entity, from).then(|| eval_member_of(program, o.entity, assoc)).flatten();
+            if member.is_some_and(|m| refers(&o.values[m], target)) {
+                out.push(*id);
             }
         }
         out.sort_unstable();

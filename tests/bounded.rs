@@ -7,6 +7,7 @@ use assert_cmd::Command;
 use warden::eval::{codes, Engine, Vars};
 use warden::source::SourceMap;
 use warden::store::{MemoryStore, Object, ObjectId, Store, Value};
+use warden::syntax::ast::Stmt;
 
 const PROGRAM: &str = "module M {
   entity Item {
@@ -39,6 +40,14 @@ app M {
 }
 ";
 
+/// The program with `text` checked among its sources, and the statements of `text`.
+fn with_statements(mut program: warden::model::Program, text: &str) -> (warden::model::Program, Vec<Stmt>) {
+    let file = program.sources.add("<stmt>", text);
+    let stmts = warden::syntax::parse_statements(text, file).unwrap();
+    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    (program, stmts)
+}
+
 /// The program and a store of `n` items, each referring to the next.
 fn setup(n: u64) -> (warden::model::Program, MemoryStore) {
     let mut sources = SourceMap::new();
@@ -59,11 +68,8 @@ fn setup(n: u64) -> (warden::model::Program, MemoryStore) {
 
 #[test]
 fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
-    let (mut program, store) = setup(400);
-    let text = "call M.Mark()";
-    let file = program.sources.add("<stmt>", text);
-    let stmts = warden::syntax::parse_statements(text, file).unwrap();
-    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let (program, store) = setup(400);
+    let (program, stmts) = with_statements(program, "call M.Mark()");
     let program = &program;
     let mut engine = Engine::new(program, Box::new(store), 0);
     engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
@@ -82,11 +88,9 @@ fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
 
 #[test]
 fn objects_a_retrieve_examines_count_as_steps() {
-    let (mut program, store) = setup(2_000);
+    let (program, store) = setup(2_000);
     let text = "count(retrieve M.Item [N > 0])\ncount(retrieve M.Item [M.Item_Next/M.Item/M.Item_Next/M.Item/N > 5])";
-    let file = program.sources.add("<stmt>", text);
-    let stmts = warden::syntax::parse_statements(text, file).unwrap();
-    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let (program, stmts) = with_statements(program, text);
     let program = &program;
     let mut engine = Engine::new(program, Box::new(store), 0);
     engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
