@@ -7,7 +7,9 @@
 //! - `load_json` answers as `load_json_reporting` does: the same store, or the same errors;
 //! - `load_json_fast`, when it loads, loads the reporting loader's store;
 //! - a loaded store round-trips: `to_json`, as text, loads again into the same store;
-//! - a loaded store holds no user problem (`user_problems` is empty).
+//! - a loaded store holds no user problem (`user_problems` is empty);
+//! - a loaded store holds no object of a non-persistent entity (those live only in the
+//!   session that made them; the SQLite store has no table for them).
 
 #![no_main]
 
@@ -112,6 +114,10 @@ fuzz_target!(|data: &[u8]| {
         }
         (a, b) => panic!("load_json {:?} but the reporting loader {:?}", a.map(|_| ()), b.as_ref().map(|_| ())),
     };
+    for o in store.all() {
+        let def = program.entity(o.entity);
+        assert!(def.persistent, "a loaded store holds {} of the non-persistent entity `{}`", o.id, def.name);
+    }
     let problems = user_problems(program, &store);
     assert!(problems.is_empty(), "a loaded store holds user problems: {problems:?}");
     let saved = serde_json::to_string_pretty(&to_json(program, &store)).expect("a document prints");
