@@ -312,6 +312,8 @@ fn constraints(entity: &str) -> &'static [&'static str] {
             "[Items < -2147483647]",
             "[Due > '[%CurrentDateTime%]']",
             "[Due = empty]",
+            "[Due > '[%CurrentDateTime%] + 9223372036854775807 * [%SecondLength%]']",
+            "[Due < '[%BeginOfCurrentYear%] - 9223372036854775807 * [%YearLength%]']",
             "[createdDate < '[%CurrentDateTime%]']",
             "[Shop.CartLine_Cart/Shop.CartLine/Quantity > 1]",
             "[Shop.CartLine_Cart/Shop.CartLine/Shop.CartLine_Product/Shop.Product/Cost > 2]",
@@ -379,7 +381,7 @@ impl Gen<'_, '_> {
     }
 
     fn long(&mut self) -> ArbResult<String> {
-        Ok(match self.below(12)? {
+        Ok(match self.below(13)? {
             0 => "0".into(),
             1 => "-1".into(),
             2 => "2147483647".into(),
@@ -391,7 +393,29 @@ impl Gen<'_, '_> {
             8 => format!("{}", self.u.arbitrary::<i64>()?),
             9 => format!("{}", self.u.arbitrary::<i32>()?),
             10 => format!("{} * {}", self.u.arbitrary::<i32>()?, self.u.arbitrary::<i32>()?),
+            11 => {
+                // Integer arithmetic at the edges: negation, `mod`, `div`, sums.
+                let (a, b) = (self.small_long()?, self.small_long()?);
+                let op = self.pick(&["mod", "div", "+", "-", "*"])?;
+                match self.below(3)? {
+                    0 => format!("-({a})"),
+                    _ => format!("({a}) {op} ({b})"),
+                }
+            }
             _ => format!("{}", self.below(100)?),
+        })
+    }
+
+    /// A whole number without operators (an operand of `long`'s arithmetic).
+    fn small_long(&mut self) -> ArbResult<String> {
+        Ok(match self.below(8)? {
+            0 => "-9223372036854775807 - 1".into(),
+            1 => "9223372036854775807".into(),
+            2 => "-1".into(),
+            3 => "0".into(),
+            4 => "-2147483648".into(),
+            5 => format!("{}", self.u.arbitrary::<i64>()?),
+            _ => format!("{}", self.below(10)?),
         })
     }
 
@@ -414,13 +438,19 @@ impl Gen<'_, '_> {
 
     fn date(&mut self) -> ArbResult<String> {
         let far = ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-11-22T10:00:00Z", "1970-01-01T00:00:00Z"];
-        Ok(match self.below(9)? {
-            0..=1 => format!("dateTime('{}')", self.pick(&far)?),
+        Ok(match self.below(10)? {
+            0 => "[%CurrentDateTime%]".into(),
+            1 => format!("dateTime('{}')", self.pick(&far)?),
             2 => format!("addYears(dateTime('{}'), {})", self.pick(&far)?, self.long()?),
             3 => format!("addDays([%CurrentDateTime%], {})", self.long()?),
             4 => format!("addMonths([%BeginOfCurrentDay%], {})", self.long()?),
             5 => format!("addSeconds(dateTime('{}'), {})", self.pick(&far)?, self.long()?),
-            6 => "[%CurrentDateTime%]".into(),
+            6 => {
+                let token = self.pick(&["[%CurrentDateTime%]", "[%BeginOfCurrentYear%]"])?;
+                let op = self.pick(&["+", "-"])?;
+                let length = self.pick(&["[%DayLength%]", "[%HourLength%]", "[%MonthLength%]", "[%YearLength%]"])?;
+                format!("{token} {op} {} * {length}", self.long()?)
+            }
             7 => "[%EndOfTomorrow%]".into(),
             _ => "empty".into(),
         })
@@ -705,9 +735,11 @@ fn run(data: &[u8]) {
     // Statements are drawn first (the program grows a source file per statement).
     let mut u = Unstructured::new(data);
     let mut texts = Vec::new();
-    if std::env::var_os("WARDEN_FUZZ_SCRIPT").is_some() {
-        // For reproducing by hand: the input is statements, one a line.
-        for line in String::from_utf8_lossy(data).lines().filter(|l| !l.trim().is_empty()) {
+    let script = data.strip_prefix(b"#!script\n".as_slice()).or(std::env::var_os("WARDEN_FUZZ_SCRIPT").map(|_| data));
+    if let Some(script) = script {
+        // For reproducing by hand and for readable regressions: the input is statements, one
+        // a line (after a first line `#!script`, or with WARDEN_FUZZ_SCRIPT=1).
+        for line in String::from_utf8_lossy(script).lines().filter(|l| !l.trim().is_empty()) {
             let retrieved = if line.trim_start().starts_with("retrieve") { Retrieved::Outcome } else { Retrieved::No };
             texts.push((line.to_string(), retrieved));
         }
@@ -757,21 +789,23 @@ fn run(data: &[u8]) {
         };
         let diagnostics = warden::check::check_statements(&mut program, &stmts, &types);
         if let Some(d) = diagnostics.iter().find(|d| d.is_error()) {
-            let _ = writeln!(log, "skipped> {text}\n  -> {} {}", d.code, d.message);
+            if verbose() {
+                eprintln!("skipped> {text}");
+            }
+            note(&mut log, format!("skipped> {text}\n  -> {} {}", d.code, d.message));
             continue;
         }
         let mut engine = Engine::resume(&program, state);
         for stmt in &stmts {
+            if verbose() {
+                eprintln!("{}> {text}", engine.principal_name());
+            }
             let result = engine.run_top(stmt, &mut vars);
-            let _ = writeln!(
-                log,
-                "{}> {text}\n  -> {}",
-                engine.principal_name(),
-                match &result {
-                    Ok(o) => format!("{o:?}"),
-                    Err(e) => format!("{} {}", e.code, e.message),
-                }
-            );
+            let outcome = match &result {
+                Ok(o) => format!("{o:?}"),
+                Err(e) => format!("{} {}", e.code, e.message),
+            };
+            note(&mut log, format!("{}> {text}\n  -> {outcome}", engine.principal_name()));
             match (&retrieved, &result) {
                 (Retrieved::Outcome, Ok(Outcome::Value(v))) => check_visible(&engine, &ids_of(v), &text, &log),
                 (Retrieved::Var(name), Ok(_)) => {
@@ -789,9 +823,21 @@ fn run(data: &[u8]) {
         }
         state = engine.into_state();
     }
-    if std::env::var_os("WARDEN_FUZZ_LOG").is_some() {
-        eprintln!("{log}");
+}
+
+/// Whether to print each statement and its outcome as it runs (`WARDEN_FUZZ_LOG=1`).
+fn verbose() -> bool {
+    static VERBOSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VERBOSE.get_or_init(|| std::env::var_os("WARDEN_FUZZ_LOG").is_some())
+}
+
+/// Adds a line to the log that failures print (and prints it at once when verbose).
+fn note(log: &mut String, line: String) {
+    if verbose() {
+        eprintln!("{}", line.lines().last().unwrap_or(""));
     }
+    log.push_str(&line);
+    log.push('\n');
 }
 
 /// Runs `retrieve E` for every entity in every session but system's, checking what each returns.
