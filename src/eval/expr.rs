@@ -671,13 +671,19 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
         (BinOp::Add, Value::String(a), _) => return Ok(Value::String(format!("{a}{}", plain(&r)))),
         (BinOp::Add, _, Value::String(b)) => return Ok(Value::String(format!("{}{b}", plain(&l)))),
         (BinOp::Add | BinOp::Sub, Value::DateTime(t), Value::Duration { months, millis }) => {
-            let sign = if op == BinOp::Add { 1 } else { -1 };
-            let moved = crate::time::add_months(*t, sign * months) + sign * millis;
+            // Past the range of instants the result saturates, as `addDays` does: it is then
+            // refused where it would be stored, and never wraps round to a storable instant.
+            let sign: i64 = if op == BinOp::Add { 1 } else { -1 };
+            let moved =
+                crate::time::add_months(*t, sign.saturating_mul(*months)).saturating_add(sign.saturating_mul(*millis));
             return Ok(Value::DateTime(moved));
         }
         (BinOp::Mul, Value::Integer(n), Value::Duration { months, millis })
         | (BinOp::Mul, Value::Duration { months, millis }, Value::Integer(n)) => {
-            return Ok(Value::Duration { months: months * n, millis: millis * n });
+            return match (months.checked_mul(*n), millis.checked_mul(*n)) {
+                (Some(months), Some(millis)) => Ok(Value::Duration { months, millis }),
+                _ => Err(EvalError::new(codes::RUNTIME, "arithmetic overflow or division by zero", span)),
+            };
         }
         _ => {}
     }
