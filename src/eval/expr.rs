@@ -52,7 +52,9 @@ impl<'p> Engine<'p> {
                 binary(*op, l, r, e.span)?
             }
             ExprKind::Neg(inner) => match self.eval(inner, frame)? {
-                Value::Integer(i) => Value::Integer(-i),
+                Value::Integer(i) => Value::Integer(i.checked_neg().ok_or_else(|| {
+                    EvalError::new(codes::RUNTIME, "arithmetic overflow or division by zero", e.span)
+                })?),
                 Value::Decimal(d) => Value::Decimal(-d),
                 Value::Empty => Value::Empty,
                 other => return Err(type_error("a number", &other, inner.span)),
@@ -695,7 +697,9 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
             BinOp::Add => a.checked_add(*b),
             BinOp::Sub => a.checked_sub(*b),
             BinOp::Mul => a.checked_mul(*b),
-            _ => (*b != 0).then(|| a.rem_euclid(*b)),
+            // `rem_euclid` panics on `i64::MIN mod -1` even without overflow checks; the
+            // wrapping form gives its exact value, 0.
+            _ => (*b != 0).then(|| a.wrapping_rem_euclid(*b)),
         };
         return result
             .map(Value::Integer)
