@@ -212,8 +212,16 @@ const STORE: &str = r#"{
 }"#;
 
 /// The entities a retrieve may name (every one, for the sweep after each statement).
-const ENTITIES: [&str; 8] =
-    ["Shop.Product", "Shop.Gift", "Shop.Cart", "Shop.CartLine", "Shop.Wishlist", "Shop.Draft", "System.User", "System.UserRole"];
+const ENTITIES: [&str; 8] = [
+    "Shop.Product",
+    "Shop.Gift",
+    "Shop.Cart",
+    "Shop.CartLine",
+    "Shop.Wishlist",
+    "Shop.Draft",
+    "System.User",
+    "System.UserRole",
+];
 
 /// What a member holds, for drawing values.
 #[derive(Clone, Copy)]
@@ -265,11 +273,8 @@ fn members(entity: &str) -> &'static [(&'static str, Kind)] {
         ("Shop.CartLine_Product", Kind::Ref),
         ("System.owner", Kind::Ref),
     ];
-    const WISH: &[(&str, Kind)] = &[
-        ("Title", Kind::Text(Some(40))),
-        ("Shop.Wishlist_User", Kind::Ref),
-        ("Shop.Wishlist_Product", Kind::RefSet),
-    ];
+    const WISH: &[(&str, Kind)] =
+        &[("Title", Kind::Text(Some(40))), ("Shop.Wishlist_User", Kind::Ref), ("Shop.Wishlist_Product", Kind::RefSet)];
     const DRAFT: &[(&str, Kind)] =
         &[("Text", Kind::Text(None)), ("Amount", Kind::Decimal), ("Shop.Draft_Cart", Kind::Ref)];
     const USER: &[(&str, Kind)] = &[
@@ -599,13 +604,20 @@ impl Gen<'_, '_> {
                     ),
                     3 => format!("call Shop.Discard(Product = {})", self.object()?),
                     4 => format!("call Shop.Scale(Line = {}, By = {})", self.object()?, self.long()?),
-                    5 => format!("call Shop.TransferCart(AnonymousUser = {}, SignedInUser = {})", self.object()?, self.object()?),
+                    5 => format!(
+                        "call Shop.TransferCart(AnonymousUser = {}, SignedInUser = {})",
+                        self.object()?,
+                        self.object()?
+                    ),
                     _ => return Ok(("call Shop.Mine()".into(), Retrieved::Outcome)),
                 };
                 call
             }
             17 => match self.below(3)? {
-                0 => format!("now '{}'", self.pick(&["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2027-01-01T00:00:00Z"])?),
+                0 => format!(
+                    "now '{}'",
+                    self.pick(&["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2027-01-01T00:00:00Z"])?
+                ),
                 1 => format!("set access {}", self.pick(&["public", "invited"])?),
                 _ => {
                     let v = self.var()?;
@@ -695,7 +707,11 @@ fn check_visible(engine: &Engine<'_>, ids: &[ObjectId], what: &str, log: &str) {
             engine.principal_name(),
             object
         );
-        assert!(engine.knows(id), "{what} as {} returned {id}, which it may not know of\n{log}", engine.principal_name());
+        assert!(
+            engine.knows(id),
+            "{what} as {} returned {id}, which it may not know of\n{log}",
+            engine.principal_name()
+        );
     }
 }
 

@@ -122,7 +122,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(problems.is_empty(), "a loaded store holds user problems: {problems:?}");
     let saved = serde_json::to_string_pretty(&to_json(program, &store)).expect("a document prints");
     match load_json(program, &saved) {
-        Ok(again) => same(program, &store, &again).unwrap_or_else(|e| panic!("the store does not round-trip: {e}\n{saved}")),
+        Ok(again) => {
+            same(program, &store, &again).unwrap_or_else(|e| panic!("the store does not round-trip: {e}\n{saved}"))
+        }
         Err(errors) => panic!("a saved store does not load: {errors:?}\n{saved}"),
     }
 });
