@@ -38,6 +38,25 @@ mod tests {
         assert_eq!(parse_instant("2026-11-22"), parse_instant("2026-11-22T00:00:00+00:00"));
         assert_eq!(parse_instant("22/11/2026"), None);
     }
+
+    /// Found by the `sessions` fuzz target: `addSeconds(dateTime('2026-11-22T10:00:00Z'),
+    /// 9223372036854775807)` overflowed (a panic with overflow checks, else one second
+    /// earlier), and `addYears(..., 1000000000)` was the same instant.
+    #[test]
+    fn lengths_past_the_range_saturate() {
+        let ms = parse_instant("2026-11-22T10:00:00Z").unwrap();
+        for unit in [Unit::Second, Unit::Minute, Unit::Hour, Unit::Day, Unit::Week, Unit::Month, Unit::Year] {
+            for n in [i64::MAX, i64::MIN, 1 << 40, -(1 << 40)] {
+                assert!(!storable(add_length(ms, unit, n)), "{unit:?} {n}");
+            }
+        }
+        assert_eq!(add_length(ms, Unit::Second, i64::MAX), i64::MAX);
+        assert_eq!(add_length(ms, Unit::Year, 1_000_000_000), i64::MAX);
+        assert_eq!(add_length(ms, Unit::Month, -(1 << 40)), i64::MIN);
+        assert_eq!(add_length(i64::MAX, Unit::Month, -1), i64::MAX);
+        assert_eq!(add_length(ms, Unit::Year, 1), parse_instant("2027-11-22T10:00:00Z").unwrap());
+        assert_eq!(add_length(ms, Unit::Day, -2), parse_instant("2026-11-20T10:00:00Z").unwrap());
+    }
 }
 
 use chrono::{Datelike, Duration, Months, Timelike};
@@ -84,8 +103,10 @@ fn period_bounds(now: i64, period: Period) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// Adds `n` lengths of `unit`; months and years step the calendar, clamping the day.
+/// A result past the range of instants saturates (and so is not [`storable`]): it never
+/// wraps around to an instant that could be stored.
 pub fn add_length(ms: i64, unit: Unit, n: i64) -> i64 {
-    let fixed = match unit {
+    let fixed: i64 = match unit {
         Unit::Second => 1_000,
         Unit::Minute => 60_000,
         Unit::Hour => 3_600_000,
@@ -94,15 +115,16 @@ pub fn add_length(ms: i64, unit: Unit, n: i64) -> i64 {
         Unit::Month => return add_months(ms, n),
         Unit::Year => return add_months(ms, n.saturating_mul(12)),
     };
-    ms.saturating_add(fixed * n)
+    ms.saturating_add(fixed.saturating_mul(n))
 }
 
 /// Adds calendar months, clamping the day (31 January + 1 month is the end of February).
+/// Past the calendar's range the result saturates; an instant already past it stays as it is.
 pub fn add_months(ms: i64, n: i64) -> i64 {
-    let t = at(ms);
+    let Some(t) = Utc.timestamp_millis_opt(ms).single() else { return ms };
     let months = Months::new(n.unsigned_abs().min(u32::MAX as u64) as u32);
     let moved = if n >= 0 { t.checked_add_months(months) } else { t.checked_sub_months(months) };
-    moved.map_or(ms, |t| t.timestamp_millis())
+    moved.map_or(if n >= 0 { i64::MAX } else { i64::MIN }, |t| t.timestamp_millis())
 }
 
 /// The instant a date-token expression stands for at `now`.

@@ -569,3 +569,26 @@ fn duplicate_keys_and_users_are_reported_at_their_paths() {
         ["objects[0].IsAnonymous: a user with a Name cannot be anonymous"]
     );
 }
+
+/// An object of a non-persistent entity is refused by both loaders (found by the `store_load`
+/// fuzz target, `fuzz/regressions/store_load/non_persistent_object.json`): such objects live
+/// only in the session that made them, and a SQLite store, which has no table for them, would
+/// drop them without a word.
+#[test]
+fn an_object_of_a_non_persistent_entity_is_refused() {
+    let mut sources = SourceMap::new();
+    sources.add(
+        "scratch.rules",
+        "module Lab {\n  non-persistent entity Scratch { Text: String }\n  entity Box { Label: String }\n}\n",
+    );
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let program = checked.program;
+    let text = r#"{"format":"warden-store/1","objects":[{"id":2,"entity":"Lab.Box"},{"id":1,"entity":"Lab.Scratch","Text":"hi"}]}"#;
+    assert!(load_json_fast(&program, text).is_none());
+    let errors = load_json(&program, text).unwrap_err();
+    assert_eq!(errors, load_json_reporting(&program, text).unwrap_err());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "objects[1].entity");
+    assert!(errors[0].message.contains("`Lab.Scratch` is non-persistent"), "{}", errors[0].message);
+}

@@ -421,7 +421,10 @@ impl<'c> XCompiler<'c> {
                     }
                 },
             };
-            terms.push(DateTerm { factor: if term.plus { factor } else { -factor }, token });
+            // `- -9223372036854775808 * [%DayLength%]` has no negation in an i64: saturating
+            // keeps its direction (the instant is out of range either way), where wrapping
+            // would turn it into the far past.
+            terms.push(DateTerm { factor: if term.plus { factor } else { factor.saturating_neg() }, token });
         }
         Some((Operand::Token(TokenExpr::Date(terms)), XType::Instant))
     }

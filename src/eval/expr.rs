@@ -52,7 +52,9 @@ impl<'p> Engine<'p> {
                 binary(*op, l, r, e.span)?
             }
             ExprKind::Neg(inner) => match self.eval(inner, frame)? {
-                Value::Integer(i) => Value::Integer(-i),
+                Value::Integer(i) => Value::Integer(i.checked_neg().ok_or_else(|| {
+                    EvalError::new(codes::RUNTIME, "arithmetic overflow or division by zero", e.span)
+                })?),
                 Value::Decimal(d) => Value::Decimal(-d),
                 Value::Empty => Value::Empty,
                 other => return Err(type_error("a number", &other, inner.span)),
@@ -670,13 +672,19 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
         (BinOp::Add, Value::String(a), _) => return Ok(Value::String(format!("{a}{}", plain(&r)))),
         (BinOp::Add, _, Value::String(b)) => return Ok(Value::String(format!("{}{b}", plain(&l)))),
         (BinOp::Add | BinOp::Sub, Value::DateTime(t), Value::Duration { months, millis }) => {
-            let sign = if op == BinOp::Add { 1 } else { -1 };
-            let moved = crate::time::add_months(*t, sign * months) + sign * millis;
+            // Past the range of instants the result saturates, as `addDays` does: it is then
+            // refused where it would be stored, and never wraps round to a storable instant.
+            let sign: i64 = if op == BinOp::Add { 1 } else { -1 };
+            let moved =
+                crate::time::add_months(*t, sign.saturating_mul(*months)).saturating_add(sign.saturating_mul(*millis));
             return Ok(Value::DateTime(moved));
         }
         (BinOp::Mul, Value::Integer(n), Value::Duration { months, millis })
         | (BinOp::Mul, Value::Duration { months, millis }, Value::Integer(n)) => {
-            return Ok(Value::Duration { months: months * n, millis: millis * n });
+            return match (months.checked_mul(*n), millis.checked_mul(*n)) {
+                (Some(months), Some(millis)) => Ok(Value::Duration { months, millis }),
+                _ => Err(EvalError::new(codes::RUNTIME, "arithmetic overflow or division by zero", span)),
+            };
         }
         _ => {}
     }
@@ -688,7 +696,9 @@ fn binary(op: BinOp, l: Value, r: Value, span: Span) -> Result<Value, EvalError>
             BinOp::Add => a.checked_add(*b),
             BinOp::Sub => a.checked_sub(*b),
             BinOp::Mul => a.checked_mul(*b),
-            _ => (*b != 0).then(|| a.rem_euclid(*b)),
+            // `rem_euclid` panics on `i64::MIN mod -1` even without overflow checks; the
+            // wrapping form gives its exact value, 0.
+            _ => (*b != 0).then(|| a.wrapping_rem_euclid(*b)),
         };
         return result
             .map(Value::Integer)

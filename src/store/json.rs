@@ -103,6 +103,10 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
                     format!("{at}.entity"),
                     "System.UserRole objects are implied by the declared user roles; list a user's roles under `UserRoles`",
                 )),
+                Some(e) if !program.entity(e).persistent => errors.push(err(
+                    format!("{at}.entity"),
+                    format!("`{name}` is non-persistent: its objects live only in the session that made them and are never stored"),
+                )),
                 Some(e) => {
                     entities.insert(id, e);
                 }

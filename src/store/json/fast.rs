@@ -84,12 +84,16 @@ impl<'p> Schema<'p> {
         Schema { program, shapes }
     }
 
-    /// The entity an object may name (System.UserRole objects are implied, never listed);
-    /// `last` is tried first, as objects of one entity tend to come together.
+    /// The entity an object may name (System.UserRole objects are implied, never listed, and
+    /// non-persistent objects are never stored); `last` is tried first, as objects of one
+    /// entity tend to come together.
     fn entity(&self, name: &str, last: Option<EntityId>) -> Option<EntityId> {
         match last {
             Some(e) if self.program.entity(e).name == name => Some(e),
-            _ => self.program.entity_by_name(name).filter(|&e| e != SYSTEM_USER_ROLE),
+            _ => self
+                .program
+                .entity_by_name(name)
+                .filter(|&e| e != SYSTEM_USER_ROLE && self.program.entity(e).persistent),
         }
     }
 }
