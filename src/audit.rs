@@ -6,9 +6,10 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::flow;
 use crate::model::*;
 use crate::source::Span;
-use crate::syntax::ast::{self, Expr, ExprKind, RetrieveSource, Stmt, StmtKind};
+use crate::syntax::ast;
 
 /// Every finding of a program, suppressions applied, sorted by position.
 pub fn audit(program: &Program) -> Vec<Diagnostic> {
@@ -195,98 +196,45 @@ fn sign_in_retrieves(program: &Program) -> HashSet<EntityId> {
             continue;
         }
         let def = program.microflow(id);
-        let mut cx = Walk { program, module: &def.module, entities: &mut entities, calls: &mut pending };
-        cx.stmts(&def.decl.body.stmts);
+        Walk { program, entities: &mut entities, calls: &mut pending }.block(&def.body);
     }
     entities
 }
 
+/// What a microflow body retrieves and calls.
 struct Walk<'a> {
     program: &'a Program,
-    module: &'a str,
     entities: &'a mut HashSet<EntityId>,
     calls: &'a mut Vec<MicroflowId>,
 }
 
 impl Walk<'_> {
-    fn stmts(&mut self, stmts: &[Stmt]) {
-        for s in stmts {
-            match &s.kind {
-                StmtKind::Let { value, .. } | StmtKind::Assign { value, .. } => self.expr(value),
-                StmtKind::Change { target, values } => {
-                    self.expr(target);
-                    values.iter().for_each(|v| self.expr(&v.value));
-                }
-                StmtKind::Commit(e)
-                | StmtKind::Delete(e)
-                | StmtKind::Rollback(e)
-                | StmtKind::Log(e)
-                | StmtKind::Error(e) => self.expr(e),
-                StmtKind::Expr(e) => self.expr(e),
-                StmtKind::Return(e) => e.iter().for_each(|e| self.expr(e)),
-                StmtKind::For { list, body, .. } => {
-                    self.expr(list);
-                    self.stmts(&body.stmts);
-                }
-                StmtKind::If { cond, then, otherwise } => {
-                    self.expr(cond);
-                    self.stmts(&then.stmts);
-                    if let Some(o) = otherwise {
-                        self.stmts(std::slice::from_ref(o));
+    fn block(&mut self, block: &flow::Block) {
+        let program = self.program;
+        flow::visit_block(block, &mut |e| match &e.kind {
+            flow::ExprKind::Retrieve { source: flow::Source::Database { entity, .. }, .. } => {
+                self.entities.insert(*entity);
+            }
+            flow::ExprKind::Retrieve { source: flow::Source::Association(path), .. } => {
+                if let flow::ExprKind::Member { member, .. } = &path.kind {
+                    let assoc = match member {
+                        flow::MemberRef::Member { entity, index } => match program.entity(*entity).members[*index].kind
+                        {
+                            MemberKind::Association(a) => Some(a),
+                            MemberKind::Attribute(_) => None,
+                        },
+                        flow::MemberRef::Reverse(a) => Some(*a),
+                        flow::MemberRef::Dynamic { .. } => None,
+                    };
+                    if let Some(a) = assoc {
+                        self.entities.insert(program.assoc(a).from);
+                        self.entities.insert(program.assoc(a).to);
                     }
                 }
-                StmtKind::Block(b) => self.stmts(&b.stmts),
-                _ => {}
             }
-        }
-    }
-
-    fn expr(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::Retrieve { source, .. } => match source {
-                RetrieveSource::Database { entity, .. } => {
-                    let name = entity.to_string();
-                    let found = self
-                        .program
-                        .entity_by_name(&name)
-                        .or_else(|| self.program.entity_by_name(&format!("{}.{name}", self.module)));
-                    self.entities.extend(found);
-                }
-                RetrieveSource::Association(path) => {
-                    if let Some(step) = path.steps.last() {
-                        let name = step.to_string();
-                        for a in &self.program.associations {
-                            if a.name == name || a.name == format!("{}.{name}", self.module) {
-                                self.entities.insert(a.from);
-                                self.entities.insert(a.to);
-                            }
-                        }
-                    }
-                }
-            },
-            ExprKind::Call { flow, args } => {
-                let name = flow.to_string();
-                let id = self
-                    .program
-                    .microflow_by_name(&name)
-                    .or_else(|| self.program.microflow_by_name(&format!("{}.{name}", self.module)));
-                self.calls.extend(id);
-                args.iter().for_each(|(_, a)| self.expr(a));
-            }
-            ExprKind::Binary { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
-            }
-            ExprKind::Neg(x) | ExprKind::Not(x) => self.expr(x),
-            ExprKind::If { cond, then, otherwise } => {
-                self.expr(cond);
-                self.expr(then);
-                self.expr(otherwise);
-            }
-            ExprKind::List(items) | ExprKind::Function { args: items, .. } => items.iter().for_each(|x| self.expr(x)),
-            ExprKind::Create { values, .. } => values.iter().for_each(|v| self.expr(&v.value)),
+            flow::ExprKind::Call { flow, .. } => self.calls.push(*flow),
             _ => {}
-        }
+        });
     }
 }
 
@@ -382,7 +330,7 @@ fn uncallable_microflows(program: &Program, out: &mut Vec<Diagnostic>) {
     for (i, def) in program.microflows.iter().enumerate() {
         let mut calls = Vec::new();
         let mut entities = HashSet::new();
-        Walk { program, module: &def.module, entities: &mut entities, calls: &mut calls }.stmts(&def.decl.body.stmts);
+        Walk { program, entities: &mut entities, calls: &mut calls }.block(&def.body);
         called.extend(calls.into_iter().filter(|&c| c != MicroflowId(i as u32)));
     }
     for (i, def) in program.microflows.iter().enumerate() {
@@ -397,10 +345,10 @@ fn uncallable_microflows(program: &Program, out: &mut Vec<Diagnostic>) {
                 "no role may call microflow `{}` and no microflow calls it: only `system` can run it",
                 def.name
             ),
-            head(program, def.decl.span),
+            head(program, def.span),
             format!(
                 "add `allow ROLE` for the module roles that should call it (`microflow {}(...) allow ROLE`), call it from another microflow, or remove it",
-                def.decl.name.name
+                def.name.rsplit('.').next().unwrap_or(&def.name)
             ),
         ));
     }

@@ -17,13 +17,13 @@ mod xpath;
 
 pub use errors::CheckError;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use smol_str::SmolStr;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::xpath::Cond;
-use crate::model::{EntityId, MicroflowId, Program, Type};
+use crate::model::flow::Scope;
+use crate::model::{MicroflowId, Program, Type};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast;
 
@@ -48,6 +48,7 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
         program: Program { sources, ..Program::default() },
         diagnostics: Vec::new(),
         checked_flows: HashSet::new(),
+        decls_of_flows: Vec::new(),
     };
     schema::declare_system(&mut checker);
     let decls = schema::collect(&mut checker, files);
@@ -64,48 +65,65 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
     Checked { program, diagnostics }
 }
 
-/// Checks statements typed outside any file (`warden eval -e`, the REPL) against
-/// a checked program. `vars` are the variables already bound, with their types;
-/// users are those of the store, so `as NAME` is not checked here.
-pub fn check_statements(program: &mut Program, stmts: &[ast::Stmt], vars: &HashMap<SmolStr, Type>) -> Vec<Diagnostic> {
+/// Checks statements typed outside any file (`warden eval -e`, the REPL) against a checked
+/// program, and resolves them. `scope` holds the variables bound by earlier statements, in slot
+/// order; the statements' own variables extend it. Users are those of the store, so `as NAME`
+/// is not checked here. The statements run only when no diagnostic is an error.
+pub fn check_statements(program: &mut Program, stmts: &[ast::Stmt], scope: &Scope) -> Statements {
     let taken = std::mem::take(program);
     let flows = (0..taken.microflows.len() as u32).map(MicroflowId).collect();
-    let mut checker = Checker { program: taken, diagnostics: Vec::new(), checked_flows: flows };
-    {
+    let mut checker =
+        Checker { program: taken, diagnostics: Vec::new(), checked_flows: flows, decls_of_flows: Vec::new() };
+    let (block, scope) = {
         let mut cx = flow::FlowCx::new(&mut checker, None, flow::Place::Test);
         cx.open_users();
-        for (name, ty) in vars {
+        for (name, ty) in scope.names.iter().zip(&scope.types) {
             cx.bind(name, *ty);
         }
-        cx.block(stmts);
-    }
+        let block = cx.block(stmts);
+        (block, std::mem::take(&mut cx.frame))
+    };
     let Checker { program: checked, mut diagnostics, .. } = checker;
     *program = checked;
     crate::diagnostic::sort(&mut diagnostics);
-    diagnostics
+    Statements { stmts: block.stmts, scope, diagnostics }
+}
+
+/// Parses and checks statements given as text (added to the program's sources as `name`),
+/// as [`check_statements`] does with no variables bound: the statements, or every diagnostic.
+pub fn compile_statements(program: &mut Program, name: &str, text: &str) -> Result<Statements, Vec<Diagnostic>> {
+    let file = program.sources.add(name, text.to_string());
+    let stmts = crate::syntax::parse_statements(text, file).map_err(|e| vec![Diagnostic::from(e)])?;
+    let checked = check_statements(program, &stmts, &Scope::default());
+    if checked.has_errors() {
+        return Err(checked.diagnostics);
+    }
+    Ok(checked)
+}
+
+/// Statements checked outside any file, resolved (see [`check_statements`]).
+#[derive(Debug)]
+pub struct Statements {
+    /// The resolved statements.
+    pub stmts: Vec<crate::model::flow::Stmt>,
+    /// The variables bound after them: the earlier ones, then theirs.
+    pub scope: Scope,
+    /// What checking found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Statements {
+    /// Whether any diagnostic is an error (then the statements must not run).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
 }
 
 /// Checks `let $__type = EXPR` (from the REPL's `:type`) and returns the expression's type.
-pub fn type_of_let(
-    program: &mut Program,
-    stmts: &[ast::Stmt],
-    vars: &HashMap<SmolStr, Type>,
-) -> (Vec<Diagnostic>, Type) {
-    let taken = std::mem::take(program);
-    let flows = (0..taken.microflows.len() as u32).map(MicroflowId).collect();
-    let mut checker = Checker { program: taken, diagnostics: Vec::new(), checked_flows: flows };
-    let ty = {
-        let mut cx = flow::FlowCx::new(&mut checker, None, flow::Place::Test);
-        cx.open_users();
-        for (name, ty) in vars {
-            cx.bind(name, *ty);
-        }
-        cx.block(stmts);
-        cx.lookup("__type").unwrap_or(Type::Unknown)
-    };
-    let Checker { program: checked, diagnostics, .. } = checker;
-    *program = checked;
-    (diagnostics, ty)
+pub fn type_of_let(program: &mut Program, stmts: &[ast::Stmt], scope: &Scope) -> (Vec<Diagnostic>, Type) {
+    let checked = check_statements(program, stmts, scope);
+    let ty = checked.scope.slot("__type").map_or(Type::Unknown, |s| checked.scope.types[s]);
+    (checked.diagnostics, ty)
 }
 
 /// The state of a check: the program built so far and what was found.
@@ -114,6 +132,8 @@ pub(crate) struct Checker {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Microflows whose bodies have been checked.
     pub(crate) checked_flows: HashSet<MicroflowId>,
+    /// Each microflow's declaration, by id, while its body is checked.
+    pub(crate) decls_of_flows: Vec<ast::Microflow>,
 }
 
 impl Checker {
@@ -144,27 +164,6 @@ pub(crate) struct Decls<'a> {
     pub(crate) apps: Vec<&'a ast::App>,
     pub(crate) resources: Vec<&'a ast::Resource>,
     pub(crate) workflows: Vec<&'a ast::Ident>,
-}
-
-/// Compiles a retrieve's constraints at run time (for statements checked
-/// earlier, or typed at the REPL); `None` when they do not compile.
-pub fn compile_retrieve(
-    program: &Program,
-    module: Option<&str>,
-    entity: EntityId,
-    constraints: &[ast::XPath],
-    vars: HashMap<SmolStr, Type>,
-) -> Option<Cond> {
-    if let Some(c) = program.retrieves.get(&retrieve_key(constraints)) {
-        return Some(c.clone());
-    }
-    let mut diagnostics = Vec::new();
-    xpath::XCompiler::for_retrieve(program, &mut diagnostics, module, vars).constraints(entity, constraints)
-}
-
-/// The key of a retrieve's compiled constraints: where its first bracket starts.
-pub(crate) fn retrieve_key(constraints: &[ast::XPath]) -> (u32, u32) {
-    constraints.first().map_or((u32::MAX, 0), |c| (c.span.file.0, c.span.start))
 }
 
 /// `; did you mean `X`?` for the closest candidate, or nothing: for messages

@@ -15,7 +15,7 @@ pub mod test;
 mod xpath;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use smol_str::SmolStr;
 
@@ -616,5 +616,32 @@ pub struct RunState {
     pub step_budget: u64,
 }
 
-/// Variables of a run: test-level bindings, and microflow frames on top.
-pub type Vars = HashMap<SmolStr, Value>;
+/// The values of a frame's variables, by slot (see [`crate::model::flow::Scope`]); a slot
+/// whose statement has not run yet holds nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Vars(Vec<Option<Value>>);
+
+impl Vars {
+    /// No variable set.
+    pub fn new() -> Vars {
+        Vars(Vec::new())
+    }
+
+    /// The value of a slot, once set.
+    pub fn get(&self, slot: usize) -> Option<&Value> {
+        self.0.get(slot).and_then(Option::as_ref)
+    }
+
+    /// Sets a slot.
+    pub fn set(&mut self, slot: usize, value: Value) {
+        if self.0.len() <= slot {
+            self.0.resize(slot + 1, None);
+        }
+        self.0[slot] = Some(value);
+    }
+
+    /// The values by slot, up to the last one set.
+    pub fn values(&self) -> &[Option<Value>] {
+        &self.0
+    }
+}

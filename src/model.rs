@@ -2,6 +2,9 @@
 //! constraint compiled once. Built by [`crate::check`], read by evaluation,
 //! audit and the matrix.
 
+pub mod flow;
+pub mod functions;
+pub mod value;
 pub mod xpath;
 
 use std::collections::HashMap;
@@ -74,11 +77,9 @@ pub struct Program {
     /// Declared workflows.
     pub workflows: Vec<SmolStr>,
     /// Test and snapshot blocks in file order.
-    pub tests: Vec<ast::Test>,
+    pub tests: Vec<flow::TestDef>,
     /// Modules by name, with where each was first declared.
     pub modules: Vec<(SmolStr, Span)>,
-    /// Retrieve constraints compiled at check time, by where their first bracket starts.
-    pub(crate) retrieves: HashMap<(u32, u32), xpath::Cond>,
     /// Associations by qualified name (each `stores owner` entity has its own `System.owner`).
     pub(crate) assoc_index: HashMap<SmolStr, Vec<AssocId>>,
     /// Members whose declaration was in error (an unknown type, an unknown end):
@@ -434,7 +435,7 @@ pub struct AccessRuleDef {
     pub span: Span,
 }
 
-/// A checked microflow (its body stays a syntax tree; names in it are known to resolve).
+/// A checked microflow, its body resolved.
 #[derive(Clone, Debug)]
 pub struct MicroflowDef {
     /// Qualified name.
@@ -449,8 +450,16 @@ pub struct MicroflowDef {
     pub allow: Vec<ModuleRoleId>,
     /// Whether it obeys the caller's access rules.
     pub apply_access: bool,
-    /// The declaration.
-    pub decl: ast::Microflow,
+    /// Its body.
+    pub body: flow::Block,
+    /// Its variables: the parameters first, in order.
+    pub scope: flow::Scope,
+    /// The whole declaration.
+    pub span: Span,
+    /// `microflow Name(...) allow ...`, up to the body.
+    pub header: Span,
+    /// Its name as declared.
+    pub name_span: Span,
 }
 
 /// Runtime operations on resources.
@@ -501,6 +510,27 @@ impl Operation {
     pub fn parse(text: &str) -> Option<Operation> {
         Operation::ALL.into_iter().find(|op| op.as_str() == text)
     }
+}
+
+/// Operations on a process instance or UI flow session (the runtime decides what each needs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceOp {
+    /// `status` (VIEW).
+    Status,
+    /// `data` (VIEW).
+    Data,
+    /// `data model paths` (VIEW).
+    DataModelPaths,
+    /// `build info` of the instance (VIEW).
+    BuildInfo,
+    /// The instance's event stream (VIEW), or a generic stream of a type (EXECUTE).
+    Events(Option<String>),
+    /// A UI action (EXECUTE).
+    Action(String),
+    /// `dismiss` (EXECUTE).
+    Dismiss,
+    /// A file upload (EXECUTE).
+    Upload,
 }
 
 /// A checked process, UI flow or template.

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::eval::{Engine, SessionKey};
+pub use crate::model::InstanceOp;
 use crate::model::*;
-use crate::syntax::ast::{AccessLevel, ComponentState, GlobalEndpoint, InstanceVerb, ResourceKind};
+use crate::syntax::ast::{AccessLevel, ComponentState, GlobalEndpoint, ResourceKind};
 
 /// `You don't have access to this feature.`
 pub const NO_ACCESS: &str = "You don't have access to this feature.";
@@ -58,42 +59,7 @@ pub enum Target {
     Global(GlobalEndpoint),
 }
 
-/// Operations on an instance, with the operation each needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InstanceOp {
-    /// `status` (VIEW).
-    Status,
-    /// `data` (VIEW).
-    Data,
-    /// `data model paths` (VIEW).
-    DataModelPaths,
-    /// `build info` of the instance (VIEW).
-    BuildInfo,
-    /// The instance's event stream (VIEW), or a generic stream of a type (EXECUTE).
-    Events(Option<String>),
-    /// A UI action (EXECUTE).
-    Action(String),
-    /// `dismiss` (EXECUTE).
-    Dismiss,
-    /// A file upload (EXECUTE).
-    Upload,
-}
-
 impl InstanceOp {
-    /// From the syntax tree.
-    pub fn from_verb(verb: &InstanceVerb) -> InstanceOp {
-        match verb {
-            InstanceVerb::Status => InstanceOp::Status,
-            InstanceVerb::Data => InstanceOp::Data,
-            InstanceVerb::DataModelPaths => InstanceOp::DataModelPaths,
-            InstanceVerb::BuildInfo => InstanceOp::BuildInfo,
-            InstanceVerb::Events(t) => InstanceOp::Events(t.as_ref().map(|t| t.value.clone())),
-            InstanceVerb::Action(a) => InstanceOp::Action(a.value.clone()),
-            InstanceVerb::Dismiss => InstanceOp::Dismiss,
-            InstanceVerb::Upload => InstanceOp::Upload,
-        }
-    }
-
     fn needs(&self) -> Operation {
         match self {
             InstanceOp::Status | InstanceOp::Data | InstanceOp::DataModelPaths | InstanceOp::BuildInfo => {

@@ -4,16 +4,14 @@
 
 mod complete;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-use smol_str::SmolStr;
 
 use crate::diagnostic::Diagnostic;
 use crate::eval::{Engine, Outcome, PrincipalName, RunState, SessionKey, Vars};
+use crate::model::flow::{self, Scope};
 use crate::model::{Program, Type};
 use crate::store::{self, MemoryStore, Value};
-use crate::syntax::{self, ast};
+use crate::syntax;
 
 pub use complete::CompletionIndex;
 
@@ -86,6 +84,8 @@ pub struct Shell {
     pub program: Program,
     state: Option<RunState>,
     vars: Vars,
+    /// The variables bound so far, in slot order, with their types.
+    scope: Scope,
     lines: usize,
     now: Option<i64>,
     /// Who acted first; `:reset` returns to it.
@@ -112,6 +112,7 @@ impl Shell {
             program,
             state: None,
             vars: Vars::new(),
+            scope: Scope::default(),
             lines: 0,
             now,
             initial: principal.clone(),
@@ -197,15 +198,16 @@ impl Shell {
             Ok(s) => s,
             Err(e) => return Reply { diagnostics: vec![e.into()], ..Reply::default() },
         };
-        let types = self.var_types();
-        let diagnostics = crate::check::check_statements(&mut self.program, &stmts, &types);
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            return Reply { diagnostics, ..Reply::default() };
+        let scope = self.var_types();
+        let checked = crate::check::check_statements(&mut self.program, &stmts, &scope);
+        if checked.has_errors() {
+            return Reply { diagnostics: checked.diagnostics, ..Reply::default() };
         }
-        self.run(&stmts)
+        self.scope = checked.scope;
+        self.run(&checked.stmts)
     }
 
-    fn run(&mut self, stmts: &[ast::Stmt]) -> Reply {
+    fn run(&mut self, stmts: &[flow::Stmt]) -> Reply {
         self.with_engine(|engine, vars| {
             let mut reply = Reply::default();
             for stmt in stmts {
@@ -228,12 +230,18 @@ impl Shell {
         })
     }
 
-    /// The static types of the variables bound so far.
-    fn var_types(&mut self) -> HashMap<SmolStr, Type> {
-        self.with_engine(|engine, vars| {
-            vars.iter()
-                .map(|(name, v)| {
-                    let ty = match v {
+    /// The variables bound so far; where a type is unknown statically (`let $x = #5`), the
+    /// type of the value the variable holds now.
+    fn var_types(&mut self) -> Scope {
+        let mut scope = self.scope.clone();
+        let refined: Vec<Type> = self.with_engine(|engine, vars| {
+            scope
+                .types
+                .iter()
+                .enumerate()
+                .map(|(slot, ty)| {
+                    let Some(v) = vars.get(slot).filter(|_| *ty == Type::Unknown) else { return *ty };
+                    match v {
                         Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
                         Value::List(ids) => ids
                             .first()
@@ -248,11 +256,12 @@ impl Shell {
                         Value::Instance(_) => Type::Instance,
                         Value::Duration { .. } => Type::Duration,
                         Value::Empty => Type::Unknown,
-                    };
-                    (name.clone(), ty)
+                    }
                 })
                 .collect()
-        })
+        });
+        scope.types = refined;
+        scope
     }
 
     fn command(&mut self, command: &str) -> Reply {
@@ -299,7 +308,8 @@ impl Shell {
                     let acted = engine.act_as(&self.initial);
                     let who = engine.principal_name();
                     self.state = Some(engine.into_state());
-                    self.vars.clear();
+                    self.vars = Vars::new();
+                    self.scope = Scope::default();
                     let mut reply = Reply::text(format!(
                         "reset: the store as loaded, no sessions, no variables; acting as {who} again\n"
                     ));
@@ -368,8 +378,8 @@ impl Shell {
             Ok(s) => s,
             Err(e) => return Reply { diagnostics: vec![e.into()], ..Reply::default() },
         };
-        let types = self.var_types();
-        let (diagnostics, ty) = crate::check::type_of_let(&mut self.program, &stmts, &types);
+        let scope = self.var_types();
+        let (diagnostics, ty) = crate::check::type_of_let(&mut self.program, &stmts, &scope);
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Reply { diagnostics, ..Reply::default() };
         }
@@ -445,7 +455,8 @@ impl Shell {
         let after = summary(&program);
         self.program = program;
         self.paths = paths.to_vec();
-        self.vars.clear();
+        self.vars = Vars::new();
+        self.scope = Scope::default();
         let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
         engine.step_budget = self.max_steps;
         let acted = engine.act_as(&principal);
@@ -466,8 +477,8 @@ impl Shell {
 
     /// What Tab completes, by context, for the line editor.
     pub fn completion_index(&mut self) -> CompletionIndex {
-        let types = self.var_types();
-        let mut vars: Vec<(String, Type)> = types.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let scope = self.var_types();
+        let mut vars: Vec<(String, Type)> = scope.names.iter().map(|n| n.to_string()).zip(scope.types).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let principals = self.principals();
         let users = self.with_engine(|e, _| e.user_names());

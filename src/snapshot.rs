@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::eval::test::{Backend, DEFAULT_NOW};
 use crate::eval::{Engine, Outcome, Vars};
+use crate::model::flow::TestDef;
 use crate::model::Program;
-use crate::syntax::ast;
 
 /// The first line of every `.snap` file.
 pub const PREAMBLE: &str = "# warden snapshots: review changes, then accept them with `warden test --accept`";
@@ -95,17 +95,17 @@ pub fn snap_path(rules: &Path) -> PathBuf {
 }
 
 /// Runs a snapshot block over a fresh in-memory store and returns the text it shows.
-pub fn run_snapshot(program: &Program, block: &ast::Test) -> String {
+pub fn run_snapshot(program: &Program, block: &TestDef) -> String {
     run_snapshot_on(program, block, Backend::Memory)
 }
 
 /// Runs a snapshot block over a fresh store of the given kind and returns the text it shows.
-pub fn run_snapshot_on(program: &Program, block: &ast::Test, backend: Backend) -> String {
+pub fn run_snapshot_on(program: &Program, block: &TestDef, backend: Backend) -> String {
     run_snapshot_with(program, block, backend, crate::eval::DEFAULT_STEP_BUDGET)
 }
 
 /// [`run_snapshot_on`], each top-level statement allowed `max_steps` steps.
-pub fn run_snapshot_with(program: &Program, block: &ast::Test, backend: Backend, max_steps: u64) -> String {
+pub fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, max_steps: u64) -> String {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.step_budget = max_steps;
@@ -241,12 +241,12 @@ pub fn check_snapshots_with(
 ) -> std::io::Result<Vec<SnapshotResult>> {
     let mut results = Vec::new();
     for (file_id, source) in program.sources.files() {
-        let blocks: Vec<&ast::Test> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
+        let blocks: Vec<&TestDef> = program.tests.iter().filter(|t| t.snapshot && t.span.file == file_id).collect();
         if source.path == Path::new(crate::source::STDIN) {
             // A program on standard input has no `.snap` file beside it.
-            for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
+            for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.contains(f))) {
                 results.push(SnapshotResult {
-                    name: block.name.value.clone(),
+                    name: block.name.clone(),
                     file: source.path.clone(),
                     line: source.line_col(block.span.start as usize).0,
                     outcome: "failed",
@@ -268,8 +268,8 @@ pub fn check_snapshots_with(
         let stored = stored.unwrap_or_default();
         let mut updated = stored.clone();
         let mut dirty = false;
-        for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.value.contains(f))) {
-            let name = block.name.value.clone();
+        for block in blocks.iter().filter(|b| filter.is_none_or(|f| b.name.contains(f))) {
+            let name = block.name.clone();
             let text = crate::syntax::on_big_stack(|| run_snapshot_with(program, block, backend, max_steps));
             let line = source.line_col(block.span.start as usize).0;
             let (outcome, message, diff) = match stored.get(&name) {
@@ -300,7 +300,7 @@ pub fn check_snapshots_with(
             });
         }
         // Sections without a block are stale.
-        let names: Vec<&str> = blocks.iter().map(|b| b.name.value.as_str()).collect();
+        let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
         let stale: Vec<String> =
             stored.sections.iter().map(|(n, _)| n.clone()).filter(|n| !names.contains(&n.as_str())).collect();
         if !stale.is_empty() {

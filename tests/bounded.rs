@@ -5,9 +5,9 @@
 
 use assert_cmd::Command;
 use warden::eval::{codes, Engine, Vars};
+use warden::model::flow::Stmt;
 use warden::source::SourceMap;
 use warden::store::{MemoryStore, Object, ObjectId, Store, Value};
-use warden::syntax::ast::Stmt;
 
 const PROGRAM: &str = "module M {
   entity Item {
@@ -42,10 +42,8 @@ app M {
 
 /// The program with `text` checked among its sources, and the statements of `text`.
 fn with_statements(mut program: warden::model::Program, text: &str) -> (warden::model::Program, Vec<Stmt>) {
-    let file = program.sources.add("<stmt>", text);
-    let stmts = warden::syntax::parse_statements(text, file).unwrap();
-    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
-    (program, stmts)
+    let checked = warden::check::compile_statements(&mut program, "<stmt>", text).unwrap();
+    (program, checked.stmts)
 }
 
 /// The program and a store of `n` items, each referring to the next.

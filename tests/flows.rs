@@ -108,7 +108,8 @@ proptest! {
         sources.add("gen.rules", program_text(&steps));
         let checked = warden::load::load(sources);
         prop_assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
-        let program = checked.program;
+        let mut program = checked.program;
+        let call = warden::check::compile_statements(&mut program, "<call>", "call M.Run()").unwrap().stmts;
         let item = program.entity_by_name("M.Item").unwrap();
         let child = program.entity_by_name("M.Child").unwrap();
         let mut store = MemoryStore::new();
@@ -123,7 +124,6 @@ proptest! {
         }
         let before = to_json(&program, &store);
         let mut engine = Engine::new(&program, Box::new(store), 0);
-        let call = warden::syntax::parse_statements("call M.Run()", warden::source::FileId(0)).unwrap();
         let result = engine.run_top(&call[0], &mut Vars::new());
         prop_assert!(result.is_err());
         prop_assert_eq!(to_json(&program, engine.store.as_ref()), before);

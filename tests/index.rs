@@ -167,7 +167,7 @@ fn script(ops: &[Op]) -> Vec<String> {
     out
 }
 
-fn outcomes(program: &warden::model::Program, stmts: &[warden::syntax::ast::Stmt], plan: Plan) -> Vec<String> {
+fn outcomes(program: &warden::model::Program, stmts: &[warden::model::flow::Stmt], plan: Plan) -> Vec<String> {
     let mut engine = Engine::new(program, Box::new(MemoryStore::new()), 0);
     engine.plan = plan;
     let mut vars = Vars::new();
@@ -194,11 +194,11 @@ proptest! {
         let text = script(&ops).join("\n");
         let file = program.sources.add("script", text.clone());
         let stmts = warden::syntax::parse_statements(&text, file).unwrap();
-        let problems = warden::check::check_statements(&mut program, &stmts, &Default::default());
-        prop_assert!(problems.iter().all(|d| !d.is_error()), "{:?}", problems);
-        let naive = outcomes(&program, &stmts, Plan::Naive);
+        let checked = warden::check::check_statements(&mut program, &stmts, &Default::default());
+        prop_assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let naive = outcomes(&program, &checked.stmts, Plan::Naive);
         for plan in [Plan::Indexed, Plan::Scan] {
-            let planned = outcomes(&program, &stmts, plan);
+            let planned = outcomes(&program, &checked.stmts, plan);
             for (i, (a, b)) in planned.iter().zip(&naive).enumerate() {
                 prop_assert_eq!(a, b, "{:?}, statement {}: `{}`", plan, i, text.lines().nth(i).unwrap_or(""));
             }

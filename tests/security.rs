@@ -22,11 +22,11 @@ use proptest::test_runner::TestCaseError;
 use rust_decimal::Decimal;
 use warden::eval::access::Op;
 use warden::eval::{Engine, Outcome, SessionKey, Vars};
+use warden::model::flow::{ExprKind, Stmt, StmtKind};
 use warden::model::{AttrType, MemberKind, Program, SYSTEM_USER};
 use warden::source::SourceMap;
 use warden::store::sqlite::Mode;
 use warden::store::{load_json, to_json, MemoryStore, Object, ObjectId, SqliteStore, Store, Value};
-use warden::syntax::ast::{ExprKind, Stmt, StmtKind};
 
 const PROGRAM: &str = r#"
 module Shop {
@@ -211,9 +211,9 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
     let text = |n: u8| ["'a'", "'Bb'", "'abcdefghijklmno'", "''"][n as usize % 4];
     match op % 20 {
         0 | 1 => format!("as {}", PRINCIPALS[a as usize % PRINCIPALS.len()]),
-        2 => format!("let $v{} = create Shop.Cart {{ Total = {}, Note = {} }}", a % 3, number(b), text(c)),
+        2 => format!("$v{} = create Shop.Cart {{ Total = {}, Note = {} }}", a % 3, number(b), text(c)),
         3 => format!(
-            "let $v{} = create Shop.Line {{ Quantity = {}, Shop.Line_Cart = {}, Shop.Line_Product = {} }}",
+            "$v{} = create Shop.Line {{ Quantity = {}, Shop.Line_Cart = {}, Shop.Line_Product = {} }}",
             a % 3,
             number(b),
             target(c),
@@ -221,7 +221,7 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
         ),
         4 => {
             let user = if b.is_multiple_of(2) { "$currentUser".to_string() } else { target(b) };
-            format!("let $v{} = create Shop.Wish {{ Note = 'w', Shop.Wish_User = {user} }}", a % 3)
+            format!("$v{} = create Shop.Wish {{ Note = 'w', Shop.Wish_User = {user} }}", a % 3)
         }
         5 => format!("change {} {{ Total = {} }}", target(a), number(b)),
         6 => format!("change {} {{ Shop.Line_Cart = {} }}", target(a), target(b)),
@@ -251,25 +251,22 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
 }
 
 /// A statement parsed and checked against the program (the program keeps it among its
-/// sources). The variables `$v0`..`$v2` may hold anything, so they are checked as of no known type.
+/// sources). The variables `$v0`..`$v2` may hold anything: they are slots 0 to 2 of every
+/// statement's frame, of no known type (the setup's `given` has a frame of its own).
 fn parse(program: &mut Program, text: &str) -> Option<Stmt> {
     let file = program.sources.add("<statement>", text.to_string());
-    let mut stmts = warden::syntax::parse_statements(text, file).ok()?;
-    let mut vars = std::collections::HashMap::new();
+    let stmts = warden::syntax::parse_statements(text, file).ok()?;
+    let mut scope = warden::model::flow::Scope::default();
     if !text.starts_with("given") {
         for k in 0..3 {
-            let name = format!("v{k}");
-            // Except the one the statement declares.
-            if !text.starts_with(&format!("let ${name} ")) {
-                vars.insert(smol_str::SmolStr::new(name), warden::model::Type::Unknown);
-            }
+            scope.push(smol_str::SmolStr::new(format!("v{k}")), warden::model::Type::Unknown);
         }
     }
-    let diagnostics = warden::check::check_statements(program, &stmts, &vars);
-    if diagnostics.iter().any(|d| d.is_error()) || stmts.len() != 1 {
+    let mut checked = warden::check::check_statements(program, &stmts, &scope);
+    if checked.has_errors() || checked.stmts.len() != 1 {
         return None;
     }
-    stmts.pop()
+    checked.stmts.pop()
 }
 
 /// What the acting principal may know of: every object it may know of, with what it may read.
@@ -432,7 +429,8 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     let mut sessions = std::collections::BTreeSet::new();
     for (text, stmt) in &stmts {
         let Some(stmt) = stmt else { continue };
-        let signing_in = matches!(stmt.kind, StmtKind::SignIn(_)) && matches!(memory.current, SessionKey::Anonymous(_));
+        let signing_in =
+            matches!(stmt.kind, StmtKind::SignIn { .. }) && matches!(memory.current, SessionKey::Anonymous(_));
         // (c) what the signing-in session may know of, and every object as it was.
         let before: Option<(BTreeMap<ObjectId, Object>, Option<ObjectId>)> = signing_in.then(|| {
             let all = memory.store.all().into_iter().map(|o| (o.id, o.into_owned())).collect();
@@ -445,7 +443,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
         let view_before = (is_retrieve(stmt) && !memory.is_system()).then(|| view(&memory));
         // (d) what a principal's own statement links to, it knew of (a microflow with full
         // rights, such as sign-in's, may link anything).
-        let full_rights = matches!(stmt.kind, StmtKind::SignIn(_) | StmtKind::Given(_)) || memory.is_system();
+        let full_rights = matches!(stmt.kind, StmtKind::SignIn { .. } | StmtKind::Given(_)) || memory.is_system();
         let links_before = (!full_rights).then(|| {
             let known: std::collections::BTreeSet<ObjectId> = memory
                 .store
@@ -618,15 +616,15 @@ fn the_reported_attacks_fail() {
     let texts = [
         SETUP,
         "as anonymous 'A'",
-        "let $v0 = create Shop.Cart { Total = 3 }",
+        "$v0 = create Shop.Cart { Total = 3 }",
         "commit $v0",
         // B links its line to A's cart (ids are sequential, so guessable).
         "as anonymous 'B'",
-        "let $v1 = create Shop.Line { Quantity = 4, Shop.Line_Cart = #7 }",
-        "let $v2 = create Shop.Wish { Note = 'mine', Shop.Wish_User = #6 }",
+        "$v1 = create Shop.Line { Quantity = 4, Shop.Line_Cart = #7 }",
+        "$v2 = create Shop.Wish { Note = 'mine', Shop.Wish_User = #6 }",
         // A reference to an object that is not committed.
-        "let $v1 = create Shop.Cart {}",
-        "let $v2 = create Shop.Line { Shop.Line_Cart = $v1 }",
+        "$v1 = create Shop.Cart {}",
+        "$v2 = create Shop.Line { Shop.Line_Cart = $v1 }",
         "commit $v2",
         "commit [$v1, $v2]",
         // Bisecting a value the visitor may not read.

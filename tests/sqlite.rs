@@ -245,10 +245,7 @@ proptest! {
         fill(&program, &mut memory, &docs);
         fill(&program, &mut sqlite, &docs);
         let text: String = picks.iter().map(|&c| format!("retrieve Docs.Doc {}\n", CONSTRAINTS[c])).collect();
-        let file = program.sources.add("<retrieves>", text.clone());
-        let stmts = warden::syntax::parse_statements(&text, file).unwrap();
-        let diagnostics = warden::check::check_statements(&mut program, &stmts, &Default::default());
-        prop_assert!(diagnostics.is_empty(), "{:?}", diagnostics);
+        let stmts = warden::check::compile_statements(&mut program, "<retrieves>", &text).unwrap().stmts;
         let program = &program;
         let mut on_memory = Engine::new(program, Box::new(memory), NOW);
         let mut on_sqlite = Engine::new(program, Box::new(sqlite), NOW);
@@ -293,9 +290,7 @@ fn the_translation_is_exact_for_every_constraint_but_the_listed_ones() {
     let mut sqlite = SqliteStore::in_memory(&program);
     fill(&program, &mut sqlite, &[]);
     let text: String = CONSTRAINTS.iter().map(|c| format!("retrieve Docs.Doc {c}\n")).collect();
-    let file = program.sources.add("<retrieves>", text.clone());
-    let stmts = warden::syntax::parse_statements(&text, file).unwrap();
-    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let stmts = warden::check::compile_statements(&mut program, "<retrieves>", &text).unwrap().stmts;
     let program = &program;
     let mut engine = Engine::new(program, Box::new(sqlite), NOW);
     let inexact = |engine: &Engine| -> Vec<&str> {
@@ -334,9 +329,7 @@ fn tokens_and_constants_are_parameters_never_text() {
     let mut sqlite = SqliteStore::in_memory(&program);
     fill(&program, &mut sqlite, &[]);
     let text = "retrieve Docs.Doc [Title = 'Robert''); DROP TABLE x; --'][Due < '[%CurrentDateTime%]']";
-    let file = program.sources.add("<retrieve>", text);
-    let stmts = warden::syntax::parse_statements(text, file).unwrap();
-    assert!(warden::check::check_statements(&mut program, &stmts, &Default::default()).is_empty());
+    let stmts = warden::check::compile_statements(&mut program, "<retrieve>", text).unwrap().stmts;
     let program = &program;
     let mut engine = Engine::new(program, Box::new(sqlite), NOW);
     engine.act_as(&PrincipalName::User("u1".into())).unwrap();

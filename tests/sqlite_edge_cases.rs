@@ -641,8 +641,9 @@ fn exact_queries_select_the_evaluators_answer_for_every_principal() {
         .join("\n");
     let file = program.sources.add("<script>", text.clone());
     let stmts = warden::syntax::parse_statements(&text, file).unwrap();
-    let diagnostics = warden::check::check_statements(&mut program, &stmts, &Default::default());
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let checked = warden::check::check_statements(&mut program, &stmts, &Default::default());
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let stmts = checked.stmts;
     let program = &program;
     let now = 946_684_800_000;
     let mut on_memory = Engine::new(program, Box::new(MemoryStore::new()), now);
@@ -710,8 +711,9 @@ fn queries(retrieves: &[&str], who: &str) -> Vec<(String, bool, Vec<ObjectId>, V
     let text = text.join("\n");
     let file = program.sources.add("<script>", text.clone());
     let stmts = warden::syntax::parse_statements(&text, file).unwrap();
-    let diagnostics = warden::check::check_statements(&mut program, &stmts, &Default::default());
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let checked = warden::check::check_statements(&mut program, &stmts, &Default::default());
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let stmts = checked.stmts;
     let program = &program;
     let mut on_memory = Engine::new(program, Box::new(MemoryStore::new()), 0);
     let mut on_sqlite = Engine::new(program, Box::new(SqliteStore::in_memory(program)), 0);

@@ -7,87 +7,94 @@ use super::flow::FlowCx;
 use super::suggest::{did_you_mean, did_you_mean_var};
 use super::xpath::XCompiler;
 use super::CheckError;
+use crate::model::flow;
+use crate::model::functions::{Function, Param, FUNCTIONS};
+use crate::model::value::{ObjectId, Value};
 use crate::model::xpath::{date_token, token_names, DateToken};
 use crate::model::*;
 use crate::source::Span;
 use crate::syntax::ast::{self, BinOp, CmpOp, Expr, ExprKind};
 
-/// The built-in functions: name, parameter types (`None` = any), result.
-const BUILTINS: &[(&str, &[Option<Type>], Type)] = &[
-    ("length", &[Some(Type::String)], Type::Integer),
-    ("toString", &[None], Type::String),
-    ("contains", &[Some(Type::String), Some(Type::String)], Type::Boolean),
-    ("startsWith", &[Some(Type::String), Some(Type::String)], Type::Boolean),
-    ("endsWith", &[Some(Type::String), Some(Type::String)], Type::Boolean),
-    ("toLowerCase", &[Some(Type::String)], Type::String),
-    ("toUpperCase", &[Some(Type::String)], Type::String),
-    ("trim", &[Some(Type::String)], Type::String),
-    ("parseInteger", &[Some(Type::String)], Type::Long),
-    ("parseDecimal", &[Some(Type::String)], Type::Decimal),
-    ("addSeconds", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addMinutes", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addHours", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addDays", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addWeeks", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addMonths", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-    ("addYears", &[Some(Type::DateTime), Some(Type::Long)], Type::DateTime),
-];
+/// A checked expression: its static type and its resolved form.
+pub(crate) type Typed = (Type, flow::Expr);
 
-/// The result type of a built-in function, if `name` is one (`count` takes any list).
-pub(crate) fn builtin(name: &str) -> Option<(&'static [Option<Type>], Type)> {
-    BUILTINS.iter().find(|(n, _, _)| *n == name).map(|(_, params, result)| (*params, *result))
+/// The resolved form of an expression in error (never evaluated).
+fn invalid(span: Span) -> flow::Expr {
+    flow::Expr { kind: flow::ExprKind::Invalid, span }
+}
+
+fn node(kind: flow::ExprKind, span: Span) -> flow::Expr {
+    flow::Expr { kind, span }
 }
 
 impl FlowCx<'_> {
-    /// The type of an expression; `Type::Unknown` after an error (already reported).
-    pub(crate) fn expr(&mut self, e: &Expr) -> Type {
+    /// The type of an expression and its resolved form; `Type::Unknown` after an error
+    /// (already reported).
+    pub(crate) fn expr(&mut self, e: &Expr) -> Typed {
+        let span = e.span;
+        let value = |v: Value| node(flow::ExprKind::Value(v), span);
         match &e.kind {
-            ExprKind::String(_) => Type::String,
-            ExprKind::Number(n) => number_type(n),
-            ExprKind::Bool(_) => Type::Boolean,
-            ExprKind::Empty => Type::Empty,
-            ExprKind::Token(t) => self.token(t),
+            ExprKind::String(s) => (Type::String, value(Value::String(s.clone()))),
+            ExprKind::Number(n) => {
+                let ty = number_type(n);
+                let v = match (ty, n.value.to_i64()) {
+                    (Type::Integer | Type::Long, Some(i)) => Value::Integer(i),
+                    _ => Value::Decimal(n.value),
+                };
+                (ty, value(v))
+            }
+            ExprKind::Bool(b) => (Type::Boolean, value(Value::Boolean(*b))),
+            ExprKind::Empty => (Type::Empty, value(Value::Empty)),
+            ExprKind::Token(t) => self.token(t, span),
             ExprKind::DateTime(s) => match crate::time::parse_instant(&s.value) {
-                Some(_) => Type::DateTime,
+                Some(ms) => (Type::DateTime, value(Value::DateTime(ms))),
                 None => {
                     self.c.report(CheckError::BadDateTime { text: s.value.clone() }, s.span);
-                    Type::Unknown
+                    (Type::Unknown, invalid(span))
                 }
             },
-            ExprKind::ObjectRef(_) => Type::Unknown,
-            ExprKind::Path(p) => self.member_path(p).0,
-            ExprKind::Name(q) => self.enum_value(q),
+            ExprKind::ObjectRef(id) => (Type::Unknown, node(flow::ExprKind::ObjectRef(ObjectId(*id)), span)),
+            ExprKind::Path(p) => {
+                let (ty, _, expr) = self.member_path(p);
+                (ty, expr)
+            }
+            ExprKind::Name(q) => match self.enum_value(q) {
+                Some((e, i)) => (Type::Enum(e), value(Value::Enum(e, i))),
+                None => (Type::Unknown, invalid(span)),
+            },
             ExprKind::Binary { op, lhs, rhs } => {
-                let (l, r) = (self.expr(lhs), self.expr(rhs));
-                self.binary(*op, l, r, lhs.span, rhs.span)
+                let ((l, le), (r, re)) = (self.expr(lhs), self.expr(rhs));
+                let ty = self.binary(*op, l, r, lhs.span, rhs.span);
+                (ty, node(flow::ExprKind::Binary { op: *op, lhs: Box::new(le), rhs: Box::new(re) }, span))
             }
             ExprKind::Neg(inner) => {
-                let t = self.expr(inner);
-                if t.is_numeric() || t == Type::Unknown {
-                    t
-                } else {
-                    self.wrong("a number", t, inner.span)
-                }
+                let (t, ie) = self.expr(inner);
+                let ty = if t.is_numeric() || t == Type::Unknown { t } else { self.wrong("a number", t, inner.span) };
+                (ty, node(flow::ExprKind::Neg(Box::new(ie)), span))
             }
             ExprKind::Not(inner) => {
-                let t = self.expr(inner);
+                let (t, ie) = self.expr(inner);
                 self.expect_type(Type::Boolean, t, inner.span);
-                Type::Boolean
+                (Type::Boolean, node(flow::ExprKind::Not(Box::new(ie)), span))
             }
             ExprKind::If { cond, then, otherwise } => {
-                let c = self.expr(cond);
+                let (c, ce) = self.expr(cond);
                 self.expect_type(Type::Boolean, c, cond.span);
-                let (a, b) = (self.expr(then), self.expr(otherwise));
-                self.join(a, b).unwrap_or_else(|| {
+                let ((a, ae), (b, be)) = (self.expr(then), self.expr(otherwise));
+                let ty = self.join(a, b).unwrap_or_else(|| {
                     let (a, b) = (a.describe(&self.c.program), b.describe(&self.c.program));
                     self.c.report(CheckError::WrongType { expected: a, found: b }, otherwise.span);
                     Type::Unknown
-                })
+                });
+                let kind = flow::ExprKind::If { cond: Box::new(ce), then: Box::new(ae), otherwise: Box::new(be) };
+                (ty, node(kind, span))
             }
             ExprKind::List(items) => {
                 let mut ty = Type::Empty;
+                let mut out = Vec::new();
                 for item in items {
-                    let t = self.expr(item);
+                    let (t, ie) = self.expr(item);
+                    out.push(ie);
                     let t = match t {
                         Type::Object(e) => Type::List(e),
                         Type::Unknown | Type::Empty => continue,
@@ -98,24 +105,28 @@ impl FlowCx<'_> {
                     };
                     ty = self.join(ty, t).unwrap_or(Type::Unknown);
                 }
-                ty
+                (ty, node(flow::ExprKind::List(out), span))
             }
             ExprKind::Create { entity, values } => {
                 let Some(id) = self.c.resolve_entity(entity, self.module.as_deref()) else {
                     for v in values {
                         self.expr(&v.value);
                     }
-                    return Type::Unknown;
+                    return (Type::Unknown, invalid(span));
                 };
-                self.member_values(id, values);
-                Type::Object(id)
+                let values = self.member_values(id, values);
+                (Type::Object(id), node(flow::ExprKind::Create { entity: id, values }, span))
             }
-            ExprKind::Retrieve { first, source } => self.retrieve(*first, source),
-            ExprKind::Call { flow, args } => self.call(flow, args, e.span),
-            ExprKind::Function { name, args } => self.function(name, args, e.span),
+            ExprKind::Retrieve { first, source } => match self.retrieve(*first, source) {
+                Some((ty, source)) => (ty, node(flow::ExprKind::Retrieve { first: *first, source }, span)),
+                None => (Type::Unknown, invalid(span)),
+            },
+            ExprKind::Call { flow: name, args } => self.call(name, args, span),
+            ExprKind::Function { name, args } => self.function(name, args, span),
             ExprKind::Request(r) => {
-                self.request(r, e.span);
-                Type::Instance
+                let request = self.request(r, span);
+                let kind = request.map_or(flow::ExprKind::Invalid, |r| flow::ExprKind::Request(Box::new(r)));
+                (Type::Instance, node(kind, span))
             }
         }
     }
@@ -209,89 +220,104 @@ impl FlowCx<'_> {
         }
     }
 
-    fn token(&mut self, t: &ast::Ident) -> Type {
+    fn token(&mut self, t: &ast::Ident, span: Span) -> Typed {
         let name = t.name.as_str();
+        let token = |tok: flow::Token| node(flow::ExprKind::Token(tok), span);
         if name == "CurrentUser" {
-            return Type::Object(SYSTEM_USER);
+            return (Type::Object(SYSTEM_USER), token(flow::Token::CurrentUser));
         }
         if let Some(role) = name.strip_prefix("UserRole_") {
-            if self.c.program.user_role_by_name(role).is_some() {
-                return Type::Object(SYSTEM_USER_ROLE);
+            if let Some(id) = self.c.program.user_role_by_name(role) {
+                return (Type::Object(SYSTEM_USER_ROLE), token(flow::Token::UserRole(id)));
             }
             let names: Vec<&str> = self.c.program.user_roles.iter().map(|r| r.name.as_str()).collect();
             let help = did_you_mean(role, names);
             self.c.report_help(CheckError::UnknownUserRole { name: role.into() }, t.span, help);
-            return Type::Unknown;
+            return (Type::Unknown, invalid(span));
         }
         match date_token(name) {
-            Some(DateToken::Length(_)) => Type::Duration,
-            Some(_) => Type::DateTime,
+            Some(d @ DateToken::Length(_)) => (Type::Duration, token(flow::Token::Date(d))),
+            Some(d) => (Type::DateTime, token(flow::Token::Date(d))),
             None => {
                 let names = token_names();
                 let help = did_you_mean(name, names.iter().map(String::as_str).filter(|n| *n != "CurrentObject"))
                     .map(|h| h.replace("mean `", "mean `[%").replace("`?", "%]`?"));
                 self.c.report_help(CheckError::UnknownToken { name: name.into() }, t.span, help);
-                Type::Unknown
+                (Type::Unknown, invalid(span))
             }
         }
     }
 
-    fn enum_value(&mut self, q: &ast::QName) -> Type {
+    /// An enumeration value `Module.Enum.Value`: the enumeration and the value's index.
+    fn enum_value(&mut self, q: &ast::QName) -> Option<(EnumId, u32)> {
         if q.parts.len() >= 2 {
             let enum_name = ast::QName { parts: q.parts[..q.parts.len() - 1].to_vec(), span: q.span };
             if let Some(e) = self.c.lookup_enum(&enum_name, self.module.as_deref()) {
                 let def = self.c.program.enumeration(e);
-                if def.values.iter().any(|v| v == q.last()) {
-                    return Type::Enum(e);
+                if let Some(i) = def.values.iter().position(|v| v == q.last()) {
+                    return Some((e, i as u32));
                 }
                 let help = did_you_mean(q.last(), def.values.iter().map(SmolStr::as_str));
                 let enumeration = def.name.to_string();
                 self.c.report_help(CheckError::UnknownEnumValue { name: q.last().into(), enumeration }, q.span, help);
-                return Type::Unknown;
+                return None;
             }
         }
         let names: Vec<String> =
             self.c.program.enums.iter().flat_map(|e| e.values.iter().map(move |v| format!("{}.{v}", e.name))).collect();
         let help = did_you_mean(&q.to_string(), names.iter().map(String::as_str));
         self.c.report_help(CheckError::NotAValue { name: q.to_string() }, q.span, help);
-        Type::Unknown
+        None
     }
 
-    /// The type at the end of `$v/Member/...`, and the entity and member of the last step.
-    pub(crate) fn member_path(&mut self, p: &ast::MemberPath) -> (Type, Option<(EntityId, MemberIndex)>) {
-        let mut ty = self.variable(&p.var);
+    /// The type at the end of `$v/Member/...`, the entity and member of the last step, and
+    /// the path's resolved form.
+    pub(crate) fn member_path(&mut self, p: &ast::MemberPath) -> (Type, Option<(EntityId, MemberIndex)>, flow::Expr) {
+        let (mut ty, mut expr) = self.variable(&p.var);
         let mut last = None;
         for step in &p.steps {
+            let span = expr.span.to(step.span);
             let entity = match ty {
                 Type::Object(e) => e,
-                Type::Unknown => return (Type::Unknown, None),
+                Type::Unknown => {
+                    // An object known only at run time (`#5/Total`): the member by name then.
+                    let member =
+                        flow::MemberRef::Dynamic { name: SmolStr::new(step.to_string()), module: self.module.clone() };
+                    expr =
+                        node(flow::ExprKind::Member { object: Box::new(expr), member, member_span: step.span }, span);
+                    last = None;
+                    continue;
+                }
                 other => {
                     let found = other.describe(&self.c.program);
                     self.c.report(CheckError::NotAnObject { step: step.to_string(), ty: found }, step.span);
-                    return (Type::Unknown, None);
+                    return (Type::Unknown, None, invalid(p.span));
                 }
             };
-            match self.c.program.entity(entity).member(&step.to_string()) {
+            let member = match self.c.program.entity(entity).member(&step.to_string()) {
                 Some(i) => {
                     last = Some((entity, i));
                     ty = match self.c.program.entity(entity).members[i].kind {
                         MemberKind::Attribute(a) => Type::of_attr(a),
                         MemberKind::Association(a) => assoc_type(&self.c.program, a, true),
                     };
+                    flow::MemberRef::Member { entity, index: i }
                 }
                 None => match self.reverse(entity, step) {
                     Some(a) => {
                         last = None;
                         ty = assoc_type(&self.c.program, a, false);
+                        flow::MemberRef::Reverse(a)
                     }
                     None => {
                         self.c.resolve_member(entity, step);
-                        return (Type::Unknown, None);
+                        return (Type::Unknown, None, invalid(p.span));
                     }
                 },
-            }
+            };
+            expr = node(flow::ExprKind::Member { object: Box::new(expr), member, member_span: step.span }, span);
         }
-        (ty, last)
+        (ty, last, expr)
     }
 
     /// An association whose target is `entity`, named by `step`.
@@ -305,25 +331,38 @@ impl FlowCx<'_> {
         self.c.program.assoc_index.get(&key)?.iter().copied().find(|&a| p.is_a(entity, p.assoc(a).to))
     }
 
-    /// A variable's type, reporting an unknown one with the closest name in scope.
-    pub(crate) fn variable(&mut self, var: &ast::Ident) -> Type {
-        if var.name.starts_with('#') {
-            return Type::Unknown; // an object literal: its entity is known only at run time
+    /// A variable's type and resolved form, reporting an unknown one with the closest name in scope.
+    pub(crate) fn variable(&mut self, var: &ast::Ident) -> Typed {
+        if let Some(id) = var.name.strip_prefix('#') {
+            // An object literal: its entity is known only at run time.
+            let id = id.parse().unwrap_or(u64::MAX);
+            return (Type::Unknown, node(flow::ExprKind::ObjectRef(ObjectId(id)), var.span));
         }
-        if let Some(t) = self.lookup(&var.name) {
-            return t;
+        if var.name == "currentUser" {
+            return (Type::Object(SYSTEM_USER), node(flow::ExprKind::CurrentUser, var.span));
+        }
+        if let Some((ty, slot)) = self.lookup_slot(&var.name) {
+            let v = flow::Var { slot, name: var.name.clone(), span: var.span };
+            return (ty, node(flow::ExprKind::Var(v), var.span));
         }
         let names = self.names_in_scope();
         let help = did_you_mean_var(&var.name, names.iter().map(SmolStr::as_str));
         self.c.report_help(CheckError::UnknownVariable { name: var.name.to_string() }, var.span, help);
-        Type::Unknown
+        (Type::Unknown, invalid(var.span))
     }
 
-    /// Checks member values against an entity's members.
-    pub(crate) fn member_values(&mut self, entity: EntityId, values: &[ast::MemberValue]) {
+    /// Checks member values against an entity's members, and resolves them.
+    pub(crate) fn member_values(&mut self, entity: EntityId, values: &[ast::MemberValue]) -> Vec<flow::SetMember> {
+        let mut out = Vec::new();
         for v in values {
-            let value = self.expr(&v.value);
+            let (value, ve) = self.expr(&v.value);
             let Some(i) = self.c.resolve_member(entity, &v.member) else { continue };
+            out.push(flow::SetMember {
+                member: flow::MemberRef::Member { entity, index: i },
+                op: v.op,
+                value: ve,
+                member_span: v.member.span,
+            });
             let member = self.c.program.entity(entity).members[i].clone();
             let target = match member.kind {
                 MemberKind::Attribute(a) => Type::of_attr(a),
@@ -347,6 +386,23 @@ impl FlowCx<'_> {
                 self.wrong_member(entity, &member.name, expected, value, v.value.span);
             }
         }
+        out
+    }
+
+    /// Member values on an object whose entity is known only at run time (`change #5 { ... }`).
+    pub(crate) fn dynamic_member_values(&mut self, values: &[ast::MemberValue]) -> Vec<flow::SetMember> {
+        values
+            .iter()
+            .map(|v| flow::SetMember {
+                member: flow::MemberRef::Dynamic {
+                    name: SmolStr::new(v.member.to_string()),
+                    module: self.module.clone(),
+                },
+                op: v.op,
+                value: self.expr(&v.value).1,
+                member_span: v.member.span,
+            })
+            .collect()
     }
 
     /// E0602 for a member value, naming the member.
@@ -356,57 +412,64 @@ impl FlowCx<'_> {
         self.c.report(CheckError::WrongMemberType { member: member.to_string(), entity, expected, found }, span);
     }
 
-    fn retrieve(&mut self, first: bool, source: &ast::RetrieveSource) -> Type {
-        let element = match source {
+    fn retrieve(&mut self, first: bool, source: &ast::RetrieveSource) -> Option<(Type, flow::Source)> {
+        let (element, source) = match source {
             ast::RetrieveSource::Database { entity, constraints } => {
-                let Some(id) = self.c.resolve_entity(entity, self.module.as_deref()) else { return Type::Unknown };
+                let id = self.c.resolve_entity(entity, self.module.as_deref())?;
+                let mut constraint = None;
                 if !constraints.is_empty() {
-                    let vars = self.all_vars();
+                    let vars = self.slots_in_scope();
                     let module = self.module.clone();
                     let c = &mut *self.c;
-                    let compiled = XCompiler::for_retrieve(&c.program, &mut c.diagnostics, module.as_deref(), vars)
+                    constraint = XCompiler::for_retrieve(&c.program, &mut c.diagnostics, module.as_deref(), vars)
                         .constraints(id, constraints);
-                    if let Some(cond) = compiled {
-                        c.program.retrieves.insert(super::retrieve_key(constraints), cond);
-                    }
                 }
-                id
+                (id, flow::Source::Database { entity: id, constraint })
             }
             ast::RetrieveSource::Association(path) => {
-                let (ty, _) = self.member_path(path);
+                let (ty, _, expr) = self.member_path(path);
                 match ty {
-                    Type::Object(e) | Type::List(e) if !path.steps.is_empty() => e,
-                    Type::Unknown => return Type::Unknown,
+                    Type::Object(e) | Type::List(e) if !path.steps.is_empty() => {
+                        (e, flow::Source::Association(Box::new(expr)))
+                    }
+                    Type::Unknown if !path.steps.is_empty() => {
+                        // The entity is known only at run time: the list's element type is unknown.
+                        return Some((Type::Unknown, flow::Source::Association(Box::new(expr))));
+                    }
+                    Type::Unknown => return None,
                     other => {
                         let expected = "an association to follow, such as `$cart/Shop.CartLine_Cart`";
-                        return self.wrong(expected, other, path.span);
+                        self.wrong(expected, other, path.span);
+                        return None;
                     }
                 }
             }
         };
-        if first {
-            Type::Object(element)
-        } else {
-            Type::List(element)
-        }
+        Some((if first { Type::Object(element) } else { Type::List(element) }, source))
     }
 
-    fn call(&mut self, flow: &ast::QName, args: &[(ast::Ident, Expr)], span: Span) -> Type {
-        let arg_types: Vec<Type> = args.iter().map(|(_, e)| self.expr(e)).collect();
-        let Some(id) = self.c.resolve_microflow(flow, self.module.as_deref()) else { return Type::Unknown };
+    fn call(&mut self, flow: &ast::QName, args: &[(ast::Ident, Expr)], span: Span) -> Typed {
+        let arg_exprs: Vec<Typed> = args.iter().map(|(_, e)| self.expr(e)).collect();
+        let Some(id) = self.c.resolve_microflow(flow, self.module.as_deref()) else {
+            return (Type::Unknown, invalid(span));
+        };
         let returns = self.signature_returns(id);
         let params = self.c.program.microflow(id).params.clone();
         let mut given: Vec<&str> = Vec::new();
         let mut unknown_argument = false;
-        for ((name, value), ty) in args.iter().zip(arg_types) {
+        let mut by_param: Vec<Option<flow::Expr>> = vec![None; params.len()];
+        for ((name, value), (ty, ve)) in args.iter().zip(arg_exprs) {
             if given.contains(&name.name.as_str()) {
                 self.c
                     .report(CheckError::BadCall { why: format!("argument `{}` is given twice", name.name) }, name.span);
                 continue;
             }
             given.push(&name.name);
-            match params.iter().find(|(p, _)| *p == name.name) {
-                Some((_, pty)) => self.expect_type(*pty, ty, value.span),
+            match params.iter().position(|(p, _)| *p == name.name) {
+                Some(i) => {
+                    self.expect_type(params[i].1, ty, value.span);
+                    by_param[i] = Some(ve);
+                }
                 None => {
                     unknown_argument = true;
                     let help = did_you_mean(&name.name, params.iter().map(|(p, _)| p.as_str()));
@@ -423,38 +486,40 @@ impl FlowCx<'_> {
             let example = params.iter().map(|(p, _)| format!("{p} = ...")).collect::<Vec<_>>().join(", ");
             self.c.report_help(CheckError::BadCall { why }, span, Some(format!("call it as `call {flow}({example})`")));
         }
-        returns
+        let args: Option<Vec<flow::Expr>> = by_param.into_iter().collect();
+        let kind = args.map_or(flow::ExprKind::Invalid, |args| flow::ExprKind::Call { flow: id, args });
+        (returns, node(kind, span))
     }
 
-    fn function(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Type {
-        let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
-        if name.name == "count" {
-            if types.len() != 1 {
-                let why = "takes one list".to_string();
-                self.c.report(CheckError::BadArguments { name: "count".into(), why }, span);
-            } else if !matches!(types[0], Type::List(_) | Type::Empty | Type::Unknown) {
-                self.wrong("a list", types[0], args[0].span);
-            }
-            return Type::Integer;
-        }
-        let Some((params, result)) = builtin(&name.name) else {
-            let mut names: Vec<&str> = BUILTINS.iter().map(|(n, _, _)| *n).collect();
-            names.push("count");
+    fn function(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Typed {
+        let typed: Vec<Typed> = args.iter().map(|a| self.expr(a)).collect();
+        let Some(func) = Function::by_name(&name.name) else {
+            let names: Vec<&str> = FUNCTIONS.iter().map(|(_, n, ..)| *n).collect();
             let help = did_you_mean(&name.name, names);
             self.c.report_help(CheckError::UnknownFunction { name: name.name.to_string() }, name.span, help);
-            return Type::Unknown;
+            return (Type::Unknown, invalid(span));
         };
-        if params.len() != types.len() {
-            let why = format!("takes {} argument{}", params.len(), if params.len() == 1 { "" } else { "s" });
+        let params = func.params();
+        let result = func.result();
+        if params.len() != typed.len() {
+            let why = match func {
+                Function::Count => "takes one list".to_string(),
+                _ => format!("takes {} argument{}", params.len(), if params.len() == 1 { "" } else { "s" }),
+            };
             self.c.report(CheckError::BadArguments { name: name.name.to_string(), why }, span);
-            return result;
+            return (result, invalid(span));
         }
-        for ((param, ty), arg) in params.iter().zip(types).zip(args) {
-            if let Some(param) = param {
-                self.expect_type(*param, ty, arg.span);
+        for ((param, (ty, _)), arg) in params.iter().zip(&typed).zip(args) {
+            match param {
+                Param::Of(t) => self.expect_type(*t, *ty, arg.span),
+                Param::AnyList if !matches!(ty, Type::List(_) | Type::Empty | Type::Unknown) => {
+                    self.wrong("a list", *ty, arg.span);
+                }
+                Param::AnyList | Param::Any => {}
             }
         }
-        result
+        let args = typed.into_iter().map(|(_, e)| e).collect();
+        (result, node(flow::ExprKind::Function { func, args }, span))
     }
 }
 

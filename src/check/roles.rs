@@ -105,7 +105,7 @@ pub(super) fn check_app(c: &mut Checker, d: &Decls<'_>) {
             let name = def.name.to_string();
             let help = format!(
                 "declare it as `microflow {}(AnonymousUser: System.User, SignedInUser: System.User)`",
-                def.decl.name.name
+                def.name.rsplit('.').next().unwrap_or(&def.name)
             );
             // E0302 is the one diagnostic: the body is checked as if the parameters it
             // names with the wrong type had no type, so their uses add no follow-on errors.

@@ -45,8 +45,8 @@ pub(crate) struct XCompiler<'c> {
     program: &'c Program,
     diagnostics: &'c mut Vec<Diagnostic>,
     module: Option<SmolStr>,
-    /// Variables in scope (retrieves only); `None` in access rules.
-    vars: Option<HashMap<SmolStr, Type>>,
+    /// Variables in scope with their types and slots (retrieves only); `None` in access rules.
+    vars: Option<HashMap<SmolStr, (Type, crate::model::flow::Slot)>>,
 }
 
 impl<'c> XCompiler<'c> {
@@ -60,7 +60,7 @@ impl<'c> XCompiler<'c> {
         program: &'c Program,
         diagnostics: &'c mut Vec<Diagnostic>,
         module: Option<&str>,
-        vars: HashMap<SmolStr, Type>,
+        vars: HashMap<SmolStr, (Type, crate::model::flow::Slot)>,
     ) -> XCompiler<'c> {
         XCompiler { program, diagnostics, module: module.map(SmolStr::new), vars: Some(vars) }
     }
@@ -333,8 +333,15 @@ impl<'c> XCompiler<'c> {
                     self.report_help(error, var.span, Some(help.into()));
                     return None;
                 };
-                let Some(ty) = vars.get(&var.name).copied() else {
-                    let help = super::suggest::did_you_mean_var(&var.name, vars.keys().map(SmolStr::as_str));
+                // `$currentUser` is the current user, as the token says it.
+                if var.name == "currentUser" {
+                    let xt = XType::Object { entity: SYSTEM_USER, role_token: false, is_id: false };
+                    return Some((Operand::Token(TokenExpr::CurrentUser), xt));
+                }
+                let Some((ty, slot)) = vars.get(&var.name).copied() else {
+                    let mut names: Vec<&str> = vars.keys().map(SmolStr::as_str).collect();
+                    names.push("currentUser");
+                    let help = super::suggest::did_you_mean_var(&var.name, names);
                     self.report_help(CheckError::UnknownVariable { name: var.name.to_string() }, var.span, help);
                     return None;
                 };
@@ -346,7 +353,7 @@ impl<'c> XCompiler<'c> {
                     Type::Empty => XType::Empty,
                     other => XType::Scalar(other),
                 };
-                Some((Operand::Var { name: var.name.clone(), ty }, xt))
+                Some((Operand::Var { name: var.name.clone(), ty, slot }, xt))
             }
         }
     }

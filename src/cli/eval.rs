@@ -91,7 +91,7 @@ fn statements(
     name: &str,
     text: String,
     setup: &Setup<'_>,
-) -> Result<Vec<syntax::ast::Stmt>, ExitCode> {
+) -> Result<Vec<warden::model::flow::Stmt>, ExitCode> {
     let file = program.sources.add(name, text.clone());
     let fail = |diagnostics: &[Diagnostic], program: &Program| {
         setup.out.rules(diagnostics, &program.sources, "the statements do not check; nothing was run")
@@ -100,11 +100,11 @@ fn statements(
         Ok(s) => s,
         Err(e) => return Err(fail(&[e.into()], program)),
     };
-    let diagnostics = warden::check::check_statements(program, &stmts, &Default::default());
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(fail(&diagnostics, program));
+    let checked = warden::check::check_statements(program, &stmts, &Default::default());
+    if checked.has_errors() {
+        return Err(fail(&checked.diagnostics, program));
     }
-    Ok(stmts)
+    Ok(checked.stmts)
 }
 
 /// Runs `warden eval`.
@@ -241,14 +241,14 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
         let [stmt] = stmts.as_slice() else {
             return Err(out.usage(one, None));
         };
-        let syntax::ast::StmtKind::Explain(op) = &stmt.kind else {
+        let warden::model::flow::StmtKind::Explain(op) = &stmt.kind else {
             return Err(out.usage(one, None));
         };
         let program = &program;
         let mut engine = Engine::new(program, store, now);
         engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
         act_as(&mut engine, &setup)?;
-        let explanation = match engine.explain_operation(op) {
+        let explanation = match engine.explain_operation(op, &mut Vars::new()) {
             Ok(x) => x,
             Err(e) => return Ok(out.evaluation(&e.into(), &program.sources)),
         };

@@ -3,14 +3,13 @@
 
 use std::borrow::Cow;
 
-use smol_str::SmolStr;
-
 use super::access::Op;
 use super::{codes, Engine, EvalError, SessionKey, Vars};
+use crate::model::flow::{self, Expect, MemberRef, Principal, SetMember, Stmt, StmtKind};
 use crate::model::*;
 use crate::source::Span;
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::{self, AssignOp, Expect, Principal, Stmt, StmtKind};
+use crate::syntax::ast::{self, AssignOp};
 
 /// Whose rules a statement obeys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +23,6 @@ pub(crate) enum Rights {
 /// One level of execution: a test body or a microflow call.
 pub(crate) struct Frame<'v> {
     pub(crate) vars: &'v mut Vars,
-    pub(crate) module: Option<SmolStr>,
     pub(crate) rights: Rights,
     /// Inside `given`: everything is committed as it is made.
     pub(crate) given: bool,
@@ -63,7 +61,7 @@ impl<'p> Engine<'p> {
     /// Runs one top-level statement as its own transaction: on error, the store
     /// and every session are as they were before it.
     pub fn run_top(&mut self, stmt: &Stmt, vars: &mut Vars) -> Result<Outcome, EvalError> {
-        let mut frame = Frame { vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+        let mut frame = Frame { vars, rights: Rights::Principal, given: false, stack: Vec::new() };
         self.steps.set(0);
         let flow = self.transaction(stmt.span, |e| e.exec(stmt, &mut frame))?;
         Ok(match flow {
@@ -73,10 +71,12 @@ impl<'p> Engine<'p> {
     }
 
     /// Explains an operation (`read #5/Total`, `delete $o`, ...) for the acting principal.
-    pub fn explain_operation(&mut self, op: &ast::OpCheck) -> Result<super::access::Explanation, EvalError> {
-        let mut vars = Vars::new();
-        let mut frame =
-            Frame { vars: &mut vars, module: None, rights: Rights::Principal, given: false, stack: Vec::new() };
+    pub fn explain_operation(
+        &mut self,
+        op: &flow::OpCheck,
+        vars: &mut Vars,
+    ) -> Result<super::access::Explanation, EvalError> {
+        let mut frame = Frame { vars, rights: Rights::Principal, given: false, stack: Vec::new() };
         self.steps.set(0);
         self.explain_op(op, &mut frame)
     }
@@ -144,9 +144,9 @@ impl<'p> Engine<'p> {
         self.step(stmt.span)?;
         let span = stmt.span;
         let outcome = match &stmt.kind {
-            StmtKind::Let { var, value } | StmtKind::Assign { var, value } => {
+            StmtKind::Set { var, value } => {
                 let v = self.eval(value, frame)?;
-                frame.vars.insert(var.name.clone(), v);
+                frame.vars.set(var.slot, v);
                 Outcome::Nothing
             }
             StmtKind::Change { target, values } => {
@@ -176,7 +176,7 @@ impl<'p> Engine<'p> {
             StmtKind::For { var, list, body } => {
                 let items = self.objects_value(list, frame)?;
                 for id in items {
-                    frame.vars.insert(var.name.clone(), Value::Object(id));
+                    frame.vars.set(var.slot, Value::Object(id));
                     if let ret @ Flow::Return(_) = self.exec_block(&body.stmts, frame)? {
                         return Ok(ret);
                     }
@@ -220,10 +220,8 @@ impl<'p> Engine<'p> {
                 return Err(error);
             }
             StmtKind::Expr(e) => Outcome::Value(self.eval(e, frame)?),
-            StmtKind::Now(t) => {
-                self.now = crate::time::parse_instant(&t.value).ok_or_else(|| {
-                    EvalError::new(codes::RUNTIME, format!("`{}` is not a date and time", t.value), t.span)
-                })?;
+            StmtKind::Now(ms) => {
+                self.now = *ms;
                 Outcome::Nothing
             }
             StmtKind::Given(block) => {
@@ -239,23 +237,21 @@ impl<'p> Engine<'p> {
                 result?;
                 Outcome::Nothing
             }
-            StmtKind::User { name, roles, entity } => {
-                let id = self.make_user(name, roles, entity.as_ref(), frame, span)?;
-                frame.vars.insert(name.name.clone(), Value::Object(id));
+            StmtKind::User { var, name, roles, entity, values } => {
+                let id = self.make_user(name, roles, *entity, values, frame, span)?;
+                frame.vars.set(var.slot, Value::Object(id));
                 Outcome::Nothing
             }
             StmtKind::As(p) => {
                 match p {
                     Principal::System => self.act_as_system(),
-                    Principal::User(u) => self.act_as_user(&u.name, u.span)?,
-                    Principal::Anonymous(name) => {
-                        self.act_as_anonymous(name.as_ref().map(|n| n.value.as_str()), span)?
-                    }
+                    Principal::User { name, span } => self.act_as_user(name, *span)?,
+                    Principal::Anonymous(name) => self.act_as_anonymous(name.as_deref(), span)?,
                 }
                 Outcome::Nothing
             }
-            StmtKind::SignIn(user) => {
-                self.sign_in(&user.name, user.span)?;
+            StmtKind::SignIn { user, span } => {
+                self.sign_in(user, *span)?;
                 Outcome::Nothing
             }
             StmtKind::SetAccess(level) => {
@@ -268,6 +264,7 @@ impl<'p> Engine<'p> {
             }
             StmtKind::Explain(op) => Outcome::Text(self.explain_op(op, frame)?.render()),
             StmtKind::Matrix => Outcome::Text(crate::matrix::render(&crate::matrix::build(self.program))),
+            StmtKind::Invalid => return Err(not_checked(span)),
         };
         if frame.given {
             self.commit_all()?;
@@ -348,7 +345,7 @@ impl<'p> Engine<'p> {
     pub(crate) fn create(
         &mut self,
         entity: EntityId,
-        values: &[ast::MemberValue],
+        values: &[SetMember],
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<ObjectId, EvalError> {
@@ -384,7 +381,7 @@ impl<'p> Engine<'p> {
     fn change(
         &mut self,
         id: ObjectId,
-        values: &[ast::MemberValue],
+        values: &[SetMember],
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<(), EvalError> {
@@ -408,22 +405,32 @@ impl<'p> Engine<'p> {
     fn apply_values(
         &mut self,
         id: ObjectId,
-        values: &[ast::MemberValue],
+        values: &[SetMember],
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<(), EvalError> {
         for mv in values {
             let value = self.eval(&mv.value, frame)?;
-            let object = self.session().uncommitted.get(&id).cloned().expect("the object is in the session");
-            let def = self.program.entity(object.entity);
-            let member = def.member(&mv.member.to_string()).ok_or_else(|| {
-                EvalError::new(codes::RUNTIME, format!("`{}` has no member `{}`", def.name, mv.member), mv.member.span)
-            })?;
-            if frame.rights == Rights::Principal && !self.allowed(Op::Write(member), &object) {
+            let session = self.session();
+            // INVARIANT: create and change put the object into the session before setting members.
+            let object = session.uncommitted.get(&id).expect("the object is in the session");
+            let (entity, def) = (object.entity, self.program.entity(object.entity));
+            let member = match self.resolve_member(object, &mv.member, mv.member_span)? {
+                MemberRef::Member { index, .. } => index,
+                MemberRef::Reverse(_) | MemberRef::Dynamic { .. } => {
+                    let name = self.program.sources.slice(mv.member_span).to_string();
+                    return Err(EvalError::new(
+                        codes::RUNTIME,
+                        format!("`{}` has no member `{name}` to set", def.name),
+                        mv.member_span,
+                    ));
+                }
+            };
+            if frame.rights == Rights::Principal && !self.allowed(Op::Write(member), object) {
                 let name = &def.members[member].name;
-                return Err(self.denied(format!("may not write `{name}` of {} {id}", def.name), mv.member.span));
+                return Err(self.denied(format!("may not write `{name}` of {} {id}", def.name), mv.member_span));
             }
-            self.check_value(object.entity, member, &value, mv.op, frame.rights, mv.value.span)?;
+            self.check_value(entity, member, &value, mv.op, frame.rights, mv.value.span)?;
             let current = object.values[member].clone();
             let new = match (mv.op, current, value) {
                 (AssignOp::Set, _, Value::List(ids))
@@ -446,7 +453,8 @@ impl<'p> Engine<'p> {
                 }
                 (_, _, v) => v,
             };
-            let new = coerce(self.program, object.entity, member, new);
+            let new = coerce(self.program, entity, member, new);
+            // INVARIANT: as above; nothing removed it meanwhile.
             self.session_mut().uncommitted.get_mut(&id).expect("in the session").values[member] = new;
         }
         let _ = span;
@@ -650,39 +658,32 @@ impl<'p> Engine<'p> {
     /// Makes a user in `given`: a System.User (or specialization) with a Name and user roles.
     fn make_user(
         &mut self,
-        name: &ast::Ident,
-        roles: &[ast::Ident],
-        entity: Option<&(ast::QName, Vec<ast::MemberValue>)>,
+        name: &str,
+        roles: &[UserRoleId],
+        entity: EntityId,
+        values: &[SetMember],
         frame: &mut Frame<'_>,
         span: Span,
     ) -> Result<ObjectId, EvalError> {
-        let (entity, values) = match entity {
-            Some((q, values)) => {
-                (self.program.entity_by_name(&q.to_string()).unwrap_or(SYSTEM_USER), values.as_slice())
-            }
-            None => (SYSTEM_USER, &[][..]),
-        };
         let previous = self.current.clone();
         self.act_as_system();
         let result = self.create(entity, values, frame, span);
         self.current = previous.clone();
         let id = result?;
         let def = self.program.entity(entity);
-        let role_ids: Vec<ObjectId> =
-            roles.iter().filter_map(|r| self.program.user_role_by_name(&r.name)).map(ObjectId::of_role).collect();
-        let mut object = self.sessions[&SessionKey::System].uncommitted[&id].clone();
+        let role_ids: Vec<ObjectId> = roles.iter().copied().map(ObjectId::of_role).collect();
+        let system = self.sessions.get_mut(&SessionKey::System).expect("system session");
+        let mut object = system.uncommitted.remove(&id).expect("create put it in the session");
+        system.new.remove(&id);
         if let Some(i) = def.member("Name") {
-            object.values[i] = Value::String(name.name.to_string());
+            object.values[i] = Value::String(name.to_string());
         }
         if let Some(i) = def.member("System.UserRoles") {
             object.values[i] = Value::List(role_ids);
         }
-        let system = self.sessions.get_mut(&SessionKey::System).expect("system session");
-        system.uncommitted.remove(&id);
-        system.new.remove(&id);
         self.store.put(object);
         if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
-            return Err(EvalError::new(codes::INTEGRITY, format!("cannot make user `{}`: {problem}", name.name), span));
+            return Err(EvalError::new(codes::INTEGRITY, format!("cannot make user `{name}`: {problem}"), span));
         }
         Ok(id)
     }
@@ -731,23 +732,23 @@ impl<'p> Engine<'p> {
                     (Ok(_), _) => {
                         Err(EvalError::new(codes::EXPECTATION, "expected an error, but the block succeeded", span))
                     }
-                    (Err(err), Some(t)) if !err.message.contains(&t.value) => Err(EvalError::new(
+                    (Err(err), Some(t)) if !err.message.contains(t.as_str()) => Err(EvalError::new(
                         codes::EXPECTATION,
-                        format!("expected an error containing `{}`, but the error was: {}", t.value, err.message),
+                        format!("expected an error containing `{t}`, but the error was: {}", err.message),
                         span,
                     )),
                     (Err(_), _) => Ok(()),
                 }
             }
-            Expect::SignInCall(flow) => self.expect_sign_in_call(flow, span),
-            Expect::Request { request, status, detail, .. } => {
+            Expect::SignInCall(flow) => self.expect_sign_in_call(*flow, span),
+            Expect::Request { request, status, detail } => {
                 let response = self.send(request, frame)?;
-                let detail_ok = detail.as_ref().is_none_or(|d| response.detail == Some(d.value.as_str()));
+                let detail_ok = detail.as_ref().is_none_or(|d| response.detail == Some(d.as_str()));
                 if response.status == *status && detail_ok {
                     return Ok(());
                 }
                 let want = match detail {
-                    Some(d) => format!("{status} {}", d.value),
+                    Some(d) => format!("{status} {d}"),
                     None => status.to_string(),
                 };
                 let message = format!(
@@ -759,10 +760,11 @@ impl<'p> Engine<'p> {
                 Err(EvalError::new(codes::EXPECTATION, message, span))
             }
             Expect::Component { state, component, kind, resource } => {
-                let actual = self.component_state(*kind, &resource.name, &component.name).ok_or_else(|| {
+                let resource = &self.program.resources[resource.index()].name;
+                let actual = self.component_state(*kind, resource, component).ok_or_else(|| {
                     EvalError::new(
                         codes::RUNTIME,
-                        format!("no component `{}` in {} `{}`", component.name, kind.as_str(), resource.name),
+                        format!("no component `{component}` in {} `{resource}`", kind.as_str()),
                         span,
                     )
                 })?;
@@ -772,9 +774,9 @@ impl<'p> Engine<'p> {
                 let word = |s: ast::ComponentState| format!("{s:?}").to_lowercase();
                 let message = format!(
                     "expected component {} of {} {} to be {} for {}, but it is {}",
-                    component.name,
+                    component,
                     kind.as_str(),
-                    resource.name,
+                    resource,
                     word(*state),
                     self.principal_name(),
                     word(actual)
@@ -785,8 +787,8 @@ impl<'p> Engine<'p> {
     }
 
     /// For a failed `expect a = b`, the values of both sides.
-    fn comparison_detail(&mut self, expr: &ast::Expr, frame: &mut Frame<'_>) -> String {
-        if let ast::ExprKind::Binary { op: ast::BinOp::Cmp(_), lhs, rhs } = &expr.kind {
+    fn comparison_detail(&mut self, expr: &flow::Expr, frame: &mut Frame<'_>) -> String {
+        if let flow::ExprKind::Binary { op: ast::BinOp::Cmp(_), lhs, rhs } = &expr.kind {
             // Side effects already happened once; evaluating pure sides again is safe for a message.
             let snapshot = self.snapshot();
             self.store.begin();
@@ -806,22 +808,20 @@ impl Engine<'_> {
     /// Sends a request of a test or statement from the acting session.
     pub(crate) fn send(
         &mut self,
-        request: &ast::Request,
+        request: &flow::Request,
         frame: &mut Frame<'_>,
     ) -> Result<crate::runtime::Response, EvalError> {
-        use crate::runtime::{Bearer, InstanceOp, Request, Target};
-        let instance = |var: &ast::Ident| match frame.vars.get(&var.name) {
+        use crate::runtime::{Bearer, Request, Target};
+        let instance = |var: &flow::Var| match frame.vars.get(var.slot) {
             Some(Value::Instance(id)) => Ok(*id),
             _ => Err(EvalError::new(codes::RUNTIME, format!("`${}` holds no instance", var.name), var.span)),
         };
         let target = match &request.target {
-            ast::RequestTarget::StartProcess(n) => Target::StartProcess(n.name.to_string()),
-            ast::RequestTarget::StartUiFlow(n) => Target::StartUiFlow(n.name.to_string()),
-            ast::RequestTarget::StartWorkflow(n, var) => Target::StartWorkflow(n.name.to_string(), instance(var)?),
-            ast::RequestTarget::Instance { verb, instance: var } => {
-                Target::Instance(InstanceOp::from_verb(verb), instance(var)?)
-            }
-            ast::RequestTarget::Global(g, _) => Target::Global(*g),
+            flow::RequestTarget::StartProcess(n) => Target::StartProcess(n.to_string()),
+            flow::RequestTarget::StartUiFlow(n) => Target::StartUiFlow(n.to_string()),
+            flow::RequestTarget::StartWorkflow(n, var) => Target::StartWorkflow(n.to_string(), instance(var)?),
+            flow::RequestTarget::Instance(op, var) => Target::Instance(op.clone(), instance(var)?),
+            flow::RequestTarget::Global(g) => Target::Global(*g),
         };
         let bearer = if request.invalid_token {
             Bearer::Invalid
@@ -837,6 +837,11 @@ impl Engine<'_> {
         let session_id = self.carried_session(request.without_session);
         Ok(self.request(&Request { target, bearer, session_id }))
     }
+}
+
+/// The error of a statement or expression that did not check (such a program never runs).
+pub(crate) fn not_checked(span: Span) -> EvalError {
+    EvalError::new(codes::RUNTIME, "this was not checked: a program with errors does not run", span)
 }
 
 /// The object ids in a value (an object, a list, or nothing).

@@ -1,21 +1,19 @@
 //! Expressions, retrieves, microflow calls, sign-in, and the operations that
-//! `expect allow|deny` and `explain` decide.
+//! `expect allow|deny` and `explain` decide, over the resolved form.
 
 use std::borrow::Cow;
 
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
-use smol_str::SmolStr;
-
 use super::access::{Explanation, Op};
-use super::exec::{value_ids, Flow, Frame, Rights};
+use super::exec::{not_checked, value_ids, Flow, Frame, Rights};
 use super::xpath::compare_values;
 use super::{codes, Engine, EvalError, SessionKey};
-use crate::model::xpath::{date_token, DateToken, Unit};
+use crate::model::flow::{Expr, ExprKind, MemberRef, OpCheck, Source, Token};
+use crate::model::functions::plain;
+use crate::model::xpath::{DateToken, Unit};
 use crate::model::*;
 use crate::source::Span;
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::{self, BinOp, CmpOp, Expr, ExprKind, OpCheck};
+use crate::syntax::ast::{BinOp, CmpOp};
 
 /// How deep microflow calls may nest.
 pub const MAX_CALL_DEPTH: usize = 64;
@@ -23,24 +21,44 @@ pub const MAX_CALL_DEPTH: usize = 64;
 impl<'p> Engine<'p> {
     pub(crate) fn eval(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
         Ok(match &e.kind {
-            ExprKind::String(s) => Value::String(s.clone()),
-            ExprKind::Number(n) if n.integer && n.value.to_i64().is_some() => {
-                Value::Integer(n.value.to_i64().unwrap_or(0))
-            }
-            ExprKind::Number(n) => Value::Decimal(n.value),
-            ExprKind::Bool(b) => Value::Boolean(*b),
-            ExprKind::Empty => Value::Empty,
-            ExprKind::Token(t) => self.token(&t.name),
-            ExprKind::DateTime(s) => Value::DateTime(crate::time::parse_instant(&s.value).unwrap_or_default()),
+            ExprKind::Value(v) => v.clone(),
+            ExprKind::Token(t) => self.token(*t),
             ExprKind::ObjectRef(id) => {
-                let id = ObjectId(*id);
-                if frame.rights == Rights::Principal && !self.knows(id) {
-                    return Err(self.unseen(id, e.span));
+                if frame.rights == Rights::Principal && !self.knows(*id) {
+                    return Err(self.unseen(*id, e.span));
                 }
-                Value::Object(id)
+                Value::Object(*id)
             }
-            ExprKind::Path(p) => self.member_path(p, frame)?,
-            ExprKind::Name(q) => self.enum_value(q, frame).unwrap_or(Value::Empty),
+            ExprKind::Var(var) => match frame.vars.get(var.slot) {
+                Some(v) => v.clone(),
+                None => {
+                    let message = format!("variable `${}` has no value here", var.name);
+                    return Err(EvalError::new(codes::RUNTIME, message, var.span));
+                }
+            },
+            // The acting principal's user object (empty for system).
+            ExprKind::CurrentUser => self.current_user().map_or(Value::Empty, Value::Object),
+            ExprKind::Member { object, member, member_span } => {
+                let id = match self.eval(object, frame)? {
+                    Value::Object(id) => id,
+                    Value::Empty => {
+                        let step = self.program.sources.slice(*member_span).to_string();
+                        return Err(EvalError::new(
+                            codes::RUNTIME,
+                            format!("cannot read `{step}` of empty"),
+                            *member_span,
+                        ));
+                    }
+                    other => return Err(type_error("an object", &other, *member_span)),
+                };
+                if frame.rights == Rights::Principal && !self.knows(id) {
+                    return Err(self.unseen(id, *member_span));
+                }
+                let object = self.object(id).map(Cow::into_owned).ok_or_else(|| {
+                    EvalError::new(codes::RUNTIME, format!("object {id} does not exist (it was deleted)"), *member_span)
+                })?;
+                self.read_member(&object, member, *member_span, frame.rights)?
+            }
             ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
                 Value::Boolean(self.condition(lhs, frame)? && self.condition(rhs, frame)?)
             }
@@ -74,10 +92,7 @@ impl<'p> Engine<'p> {
                 }
                 Value::List(ids)
             }
-            ExprKind::Create { entity, values } => {
-                let id = self.entity_id(entity, frame)?;
-                Value::Object(self.create(id, values, frame, e.span)?)
-            }
+            ExprKind::Create { entity, values } => Value::Object(self.create(*entity, values, frame, e.span)?),
             ExprKind::Retrieve { first, source } => {
                 let ids = self.retrieve(source, frame, e.span)?;
                 if *first {
@@ -86,13 +101,13 @@ impl<'p> Engine<'p> {
                     Value::List(ids)
                 }
             }
-            ExprKind::Call { flow, args } => self.call(flow, args, frame, e.span)?,
-            ExprKind::Function { name, args } => {
-                let mut values = Vec::new();
+            ExprKind::Call { flow, args } => self.call(*flow, args, frame, e.span)?,
+            ExprKind::Function { func, args } => {
+                let mut values = Vec::with_capacity(args.len());
                 for a in args {
                     values.push(self.eval(a, frame)?);
                 }
-                function(&name.name, values, e.span)?
+                func.apply(&values).map_err(|m| type_error(m.expected, &m.found, e.span))?
             }
             ExprKind::Request(request) => {
                 let response = self.send(request, frame)?;
@@ -105,6 +120,7 @@ impl<'p> Engine<'p> {
                     }
                 }
             }
+            ExprKind::Invalid => return Err(not_checked(e.span)),
         })
     }
 
@@ -133,83 +149,67 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn token(&mut self, name: &str) -> Value {
-        if name == "CurrentUser" {
-            return self.current_user().map_or(Value::Empty, Value::Object);
-        }
-        if let Some(role) = name.strip_prefix("UserRole_") {
-            return self.program.user_role_by_name(role).map_or(Value::Empty, |r| Value::Object(ObjectId::of_role(r)));
-        }
-        match date_token(name) {
-            Some(DateToken::Length(unit)) => match unit {
+    fn token(&mut self, t: Token) -> Value {
+        match t {
+            Token::CurrentUser => self.current_user().map_or(Value::Empty, Value::Object),
+            Token::UserRole(r) => Value::Object(ObjectId::of_role(r)),
+            Token::Date(DateToken::Length(unit)) => match unit {
                 Unit::Month => Value::Duration { months: 1, millis: 0 },
                 Unit::Year => Value::Duration { months: 12, millis: 0 },
                 other => Value::Duration { months: 0, millis: crate::time::add_length(0, other, 1) },
             },
-            Some(token) => Value::DateTime(crate::time::date_terms(
+            Token::Date(token) => Value::DateTime(crate::time::date_terms(
                 self.now,
                 &[crate::model::xpath::DateTerm { factor: 1, token }],
             )),
-            None => Value::Empty,
         }
     }
 
-    fn enum_value(&self, q: &ast::QName, frame: &Frame<'_>) -> Option<Value> {
-        let parts = &q.parts;
-        let value = parts.last()?;
-        let enum_name = parts[..parts.len() - 1].join(".");
-        let e = self.program.enum_by_name(&enum_name).or_else(|| {
-            let module = frame.module.as_ref()?;
-            self.program.enum_by_name(&format!("{module}.{enum_name}"))
-        })?;
-        let index = self.program.enumeration(e).values.iter().position(|v| v == value)?;
-        Some(Value::Enum(e, index as u32))
-    }
-
-    pub(crate) fn entity_id(&self, q: &ast::QName, frame: &Frame<'_>) -> Result<EntityId, EvalError> {
-        let name = q.to_string();
-        self.program
-            .entity_by_name(&name)
-            .or_else(|| frame.module.as_ref().and_then(|m| self.program.entity_by_name(&format!("{m}.{name}"))))
-            .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("unknown entity `{name}`"), q.span))
-    }
-
-    /// `$v/Member/...`, reading with the frame's rights.
-    fn member_path(&mut self, p: &ast::MemberPath, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
-        let principal = frame.rights == Rights::Principal;
-        let mut value = match frame.vars.get(&p.var.name) {
-            Some(v) => v.clone(),
-            None if p.object().is_some() => {
-                let id = ObjectId(p.object().unwrap_or_default());
-                if principal && !self.knows(id) {
-                    return Err(self.unseen(id, p.var.span));
-                }
-                Value::Object(id)
+    /// The member of a resolved reference on this object (by name for a `Dynamic` one). A
+    /// value whose entity was not known when it was checked (`#5`) can reach a variable of
+    /// another entity: then it is a value of the wrong kind.
+    pub(crate) fn resolve_member(
+        &self,
+        object: &Object,
+        member: &MemberRef,
+        span: Span,
+    ) -> Result<MemberRef, EvalError> {
+        let (name, module) = match member {
+            MemberRef::Member { entity, .. } => {
+                return self.expect_entity(object, *entity, span).map(|()| member.clone())
             }
-            // The implicit `$currentUser`: the acting principal's user object (empty for system).
-            None if p.var.name == "currentUser" => self.current_user().map_or(Value::Empty, Value::Object),
-            None => {
-                let message = format!("variable `${}` has no value here", p.var.name);
-                return Err(EvalError::new(codes::RUNTIME, message, p.var.span));
+            MemberRef::Reverse(a) => {
+                return self.expect_entity(object, self.program.assoc(*a).to, span).map(|()| member.clone())
             }
+            MemberRef::Dynamic { name, module } => (name, module),
         };
-        for step in &p.steps {
-            let id = match value {
-                Value::Object(id) => id,
-                Value::Empty => {
-                    return Err(EvalError::new(codes::RUNTIME, format!("cannot read `{step}` of empty"), step.span));
-                }
-                other => return Err(type_error("an object", &other, step.span)),
-            };
-            if principal && !self.knows(id) {
-                return Err(self.unseen(id, step.span));
-            }
-            let object = self.object(id).map(Cow::into_owned).ok_or_else(|| {
-                EvalError::new(codes::RUNTIME, format!("object {id} does not exist (it was deleted)"), step.span)
-            })?;
-            value = self.read_member(&object, step, frame.rights, frame.module.as_deref())?;
+        let def = self.program.entity(object.entity);
+        if let Some(i) = def.member(name).or_else(|| module.as_ref().and_then(|m| def.member(&format!("{m}.{name}")))) {
+            return Ok(MemberRef::Member { entity: object.entity, index: i });
         }
-        Ok(value)
+        let qualified = match module {
+            Some(m) if !name.contains('.') => format!("{m}.{name}"),
+            _ => name.to_string(),
+        };
+        let program = self.program;
+        (0..program.associations.len() as u32)
+            .map(AssocId)
+            .find(|&a| program.assoc(a).name == qualified && program.is_a(object.entity, program.assoc(a).to))
+            .map(MemberRef::Reverse)
+            .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("`{}` has no member `{name}`", def.name), span))
+    }
+
+    /// That an object is of `entity` (or a specialization), else a run-time type error.
+    pub(crate) fn expect_entity(&self, object: &Object, entity: EntityId, span: Span) -> Result<(), EvalError> {
+        if self.program.is_a(object.entity, entity) {
+            return Ok(());
+        }
+        let (want, found) = (&self.program.entity(entity).name, &self.program.entity(object.entity).name);
+        Err(EvalError::new(
+            codes::RUNTIME,
+            format!("expected an object of {want}, and {} is a {found}", object.id),
+            span,
+        ))
     }
 
     /// One member of an object the caller may know of. With the principal's rights, the
@@ -218,32 +218,34 @@ impl<'p> Engine<'p> {
     fn read_member(
         &mut self,
         object: &Object,
-        step: &ast::QName,
+        member: &MemberRef,
+        span: Span,
         rights: Rights,
-        module: Option<&str>,
     ) -> Result<Value, EvalError> {
-        let def = self.program.entity(object.entity);
-        let name = step.to_string();
         let principal = rights == Rights::Principal;
-        if let Some(member) = def.member(&name).or_else(|| module.and_then(|m| def.member(&format!("{m}.{name}")))) {
-            if principal && !self.allowed(Op::Read(member), object) {
-                let what = format!("may not read `{}` of {} {}", def.members[member].name, def.name, object.id);
-                return Err(self.denied(what, step.span));
+        match self.resolve_member(object, member, span)? {
+            MemberRef::Member { index: i, .. } => {
+                let def = self.program.entity(object.entity);
+                if principal && !self.allowed(Op::Read(i), object) {
+                    let what = format!("may not read `{}` of {} {}", def.members[i].name, def.name, object.id);
+                    return Err(self.denied(what, span));
+                }
+                let value = object.values[i].clone();
+                Ok(match value {
+                    Value::Object(id) if principal && !self.knows(id) => Value::Empty,
+                    Value::List(ids) if principal => {
+                        Value::List(ids.into_iter().filter(|id| self.knows(*id)).collect())
+                    }
+                    other => other,
+                })
             }
-            let value = object.values[member].clone();
-            return Ok(match value {
-                Value::Object(id) if principal && !self.knows(id) => Value::Empty,
-                Value::List(ids) if principal => Value::List(ids.into_iter().filter(|id| self.knows(*id)).collect()),
-                other => other,
-            });
+            // An association followed backwards: the objects that refer to this one.
+            MemberRef::Reverse(assoc) => {
+                let ids = self.referrers_in_view(object.id, assoc);
+                Ok(Value::List(if principal { self.readable_referrers(ids, assoc) } else { ids }))
+            }
+            MemberRef::Dynamic { .. } => unreachable!("resolve_member resolves dynamic members"),
         }
-        // An association followed backwards: the objects that refer to this one.
-        let assoc = self.reverse_assoc(object.entity, &name, module).ok_or_else(|| {
-            EvalError::new(codes::RUNTIME, format!("`{}` has no member `{name}`", def.name), step.span)
-        })?;
-        let ids = self.referrers_in_view(object.id, assoc);
-        let ids = if principal { self.readable_referrers(ids, assoc) } else { ids };
-        Ok(Value::List(ids))
     }
 
     /// The referrers the principal may know of and whose association it may read.
@@ -257,33 +259,15 @@ impl<'p> Engine<'p> {
             .collect()
     }
 
-    fn reverse_assoc(&self, entity: EntityId, name: &str, module: Option<&str>) -> Option<AssocId> {
-        let program = self.program;
-        let qualified = match module {
-            Some(m) if !name.contains('.') => format!("{m}.{name}"),
-            _ => name.to_string(),
-        };
-        (0..program.associations.len() as u32)
-            .map(AssocId)
-            .find(|&a| program.assoc(a).name == qualified && program.is_a(entity, program.assoc(a).to))
-    }
-
     /// `retrieve`: from the store (with constraints) or along an association.
-    fn retrieve(
-        &mut self,
-        source: &ast::RetrieveSource,
-        frame: &mut Frame<'_>,
-        span: Span,
-    ) -> Result<Vec<ObjectId>, EvalError> {
+    fn retrieve(&mut self, source: &Source, frame: &mut Frame<'_>, span: Span) -> Result<Vec<ObjectId>, EvalError> {
         if frame.rights == Rights::Principal && !self.gate_open() {
             return Err(self.denied("may not read data: the app is not public".into(), span));
         }
         match source {
-            ast::RetrieveSource::Database { entity, constraints } => {
-                let entity = self.entity_id(entity, frame)?;
-                let constraint = self.retrieve_constraint(entity, constraints, frame);
-                let vars: super::Vars = frame.vars.clone();
-                let candidates = match self.retrieve_candidates(entity, constraint.as_ref(), &vars, frame.rights) {
+            Source::Database { entity, constraint } => {
+                let vars = &*frame.vars;
+                let candidates = match self.retrieve_candidates(*entity, constraint.as_ref(), vars, frame.rights) {
                     super::plan::Candidates::Answer(ids) => {
                         if self.charge(ids.len() as u64) {
                             return Err(self.runaway(span));
@@ -294,7 +278,7 @@ impl<'p> Engine<'p> {
                 };
                 // The principal's own constraint runs in its view: it reveals nothing it may not read.
                 let principal = frame.rights == Rights::Principal;
-                let x = if principal { self.xview(Some(&vars)) } else { self.xeval(Some(&vars)) };
+                let x = if principal { self.xview(Some(vars)) } else { self.xeval(Some(vars)) };
                 let session = self.session();
                 let mut out = Vec::new();
                 for id in candidates {
@@ -314,7 +298,7 @@ impl<'p> Engine<'p> {
                         }
                         x.mark_visible(id);
                     }
-                    if let Some(c) = &constraint {
+                    if let Some(c) = constraint {
                         if !x.holds(c, &object) {
                             continue;
                         }
@@ -327,56 +311,30 @@ impl<'p> Engine<'p> {
                 Ok(out)
             }
             // With the principal's rights, the association yields only what it may know of.
-            ast::RetrieveSource::Association(path) => Ok(value_ids(&self.member_path(path, frame)?)),
+            Source::Association(path) => Ok(value_ids(&self.eval(path, frame)?)),
         }
-    }
-
-    /// Compiles a retrieve's constraints against the frame's variables (checked already, so it compiles).
-    pub(crate) fn retrieve_constraint(
-        &self,
-        entity: EntityId,
-        constraints: &[ast::XPath],
-        frame: &Frame<'_>,
-    ) -> Option<crate::model::xpath::Cond> {
-        if constraints.is_empty() {
-            return None;
-        }
-        let vars = frame.vars.iter().map(|(k, v)| (k.clone(), runtime_type(v))).collect();
-        crate::check::compile_retrieve(self.program, frame.module.as_deref(), entity, constraints, vars)
     }
 
     /// Calls a microflow: checks `allow` when called from outside, binds parameters,
     /// runs the body with full rights or the caller's (`apply entity access`).
-    fn call(
-        &mut self,
-        flow: &ast::QName,
-        args: &[(ast::Ident, Expr)],
-        frame: &mut Frame<'_>,
-        span: Span,
-    ) -> Result<Value, EvalError> {
-        let name = flow.to_string();
-        let id = self
-            .program
-            .microflow_by_name(&name)
-            .or_else(|| frame.module.as_ref().and_then(|m| self.program.microflow_by_name(&format!("{m}.{name}"))))
-            .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("unknown microflow `{name}`"), flow.span))?;
-        let def = self.program.microflow(id);
+    fn call(&mut self, id: MicroflowId, args: &[Expr], frame: &mut Frame<'_>, span: Span) -> Result<Value, EvalError> {
+        let program = self.program;
+        let def = program.microflow(id);
         let from_outside = frame.stack.is_empty();
         if from_outside && frame.rights == Rights::Principal {
             if let Err(why) = self.may_call(id) {
-                let denied = self.denied(why, span);
-                return Err(match self.call_help(id) {
-                    Some(help) => denied.with_help(help),
-                    None => denied,
-                });
+                let mut e = self.denied(why, span);
+                e.help = self.call_help(id);
+                return Err(e);
             }
         }
         if frame.stack.len() >= MAX_CALL_DEPTH {
             let e = EvalError::new(codes::RUNAWAY, format!("calls nested deeper than {MAX_CALL_DEPTH} levels"), span);
             return Err(e.with_help("a microflow calls itself without end"));
         }
+        // Parameters are the first slots of the microflow's frame, in order.
         let mut vars = super::Vars::new();
-        for (param, value) in args {
+        for (slot, value) in args.iter().enumerate() {
             let v = self.eval(value, frame)?;
             // From outside, a principal passes only objects it may know of.
             if from_outside && frame.rights == Rights::Principal {
@@ -384,15 +342,13 @@ impl<'p> Engine<'p> {
                     return Err(self.unseen(id, value.span));
                 }
             }
-            vars.insert(param.name.clone(), v);
+            vars.set(slot, v);
         }
-        vars.insert(SmolStr::new("currentUser"), self.current_user().map_or(Value::Empty, Value::Object));
         let mut stack = frame.stack.clone();
         stack.push(def.name.to_string());
         let rights = if def.apply_access { Rights::Principal } else { Rights::Full };
-        let mut inner = Frame { vars: &mut vars, module: Some(def.module.clone()), rights, given: false, stack };
-        let body = def.decl.body.stmts.clone();
-        match self.exec_block(&body, &mut inner) {
+        let mut inner = Frame { vars: &mut vars, rights, given: false, stack };
+        match self.exec_block(&def.body.stmts, &mut inner) {
             Ok(Flow::Return(v)) => Ok(v),
             Ok(Flow::Normal(_)) => Ok(Value::Empty),
             Err(mut e) => {
@@ -445,7 +401,7 @@ impl<'p> Engine<'p> {
         if !self.gate_open() || (self.is_anonymous() && !self.roles_that_may_call(id).is_empty()) {
             return None;
         }
-        let name = def.decl.name.name.as_str();
+        let name = def.name.rsplit('.').next().unwrap_or(&def.name);
         let mine: Vec<&str> =
             self.session().module_roles.iter().map(|r| self.program.module_role(*r).name.as_str()).collect();
         Some(match mine.first() {
@@ -468,11 +424,7 @@ impl<'p> Engine<'p> {
             .collect()
     }
 
-    pub(crate) fn expect_sign_in_call(&mut self, flow: &ast::QName, span: Span) -> Result<(), EvalError> {
-        let id = self.program.microflow_by_name(&flow.to_string());
-        let Some(id) = id else {
-            return Err(EvalError::new(codes::RUNTIME, format!("unknown microflow `{flow}`"), flow.span));
-        };
+    pub(crate) fn expect_sign_in_call(&mut self, id: MicroflowId, span: Span) -> Result<(), EvalError> {
         match self.may_call(id) {
             Err(why) if why.contains("sign in required") => Ok(()),
             Err(why) => {
@@ -490,20 +442,23 @@ impl<'p> Engine<'p> {
     pub(crate) fn explain_op(&mut self, op: &OpCheck, frame: &mut Frame<'_>) -> Result<Explanation, EvalError> {
         let principal = self.principal_name();
         match op {
-            OpCheck::Read(path) | OpCheck::Write(path) => {
-                let write = matches!(op, OpCheck::Write(_));
-                let (object, member) = self.path_target(path, frame)?;
+            OpCheck::Read { object, member } => {
+                let (object, member) = self.op_target(object, member.as_ref(), frame)?;
                 let entity = self.program.entity(object.entity);
                 let (op, what) = match member {
                     None => (Op::See, format!("see {} {}", entity.name, object.id)),
-                    Some(m) if write => {
-                        (Op::Write(m), format!("write {} of {} {}", entity.members[m].name, entity.name, object.id))
-                    }
                     Some(m) => {
                         (Op::Read(m), format!("read {} of {} {}", entity.members[m].name, entity.name, object.id))
                     }
                 };
                 Ok(self.explain(op, &object, &what))
+            }
+            OpCheck::Write { object: target, member } => {
+                let (object, member) = self.op_target(target, Some(member), frame)?;
+                let entity = self.program.entity(object.entity);
+                let m = member.ok_or_else(|| not_checked(target.span))?;
+                let what = format!("write {} of {} {}", entity.members[m].name, entity.name, object.id);
+                Ok(self.explain(Op::Write(m), &object, &what))
             }
             OpCheck::Delete(e) => {
                 // The object is asked about, not read: named with full rights, as for `read`.
@@ -518,18 +473,13 @@ impl<'p> Engine<'p> {
                 let what = format!("delete {} {}", self.program.entity(object.entity).name, id);
                 Ok(self.explain(Op::Delete, &object, &what))
             }
-            OpCheck::Create(q) => {
-                let entity = self.entity_id(q, frame)?;
-                let probe = Object::new(self.program, ObjectId(0), entity);
-                Ok(self.explain(Op::Create, &probe, &format!("create {}", self.program.entity(entity).name)))
+            OpCheck::Create(entity) => {
+                let probe = Object::new(self.program, ObjectId(0), *entity);
+                Ok(self.explain(Op::Create, &probe, &format!("create {}", self.program.entity(*entity).name)))
             }
-            OpCheck::Call(q) => {
-                let id = self
-                    .program
-                    .microflow_by_name(&q.to_string())
-                    .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("unknown microflow `{q}`"), q.span))?;
-                let result = self.may_call(id);
-                let def = self.program.microflow(id);
+            OpCheck::Call(id) => {
+                let result = self.may_call(*id);
+                let def = self.program.microflow(*id);
                 let allowed_roles: Vec<String> =
                     def.allow.iter().map(|r| self.program.module_role(*r).name.to_string()).collect();
                 let reason = match &result {
@@ -551,39 +501,36 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// The object (and member, if any) a `read`/`write` operation is about, read with full rights.
-    fn path_target(
+    /// The object (and member, if any) a `read`/`write` operation is about, named with full rights.
+    fn op_target(
         &mut self,
-        path: &ast::MemberPath,
+        object: &Expr,
+        member: Option<&(MemberRef, Span)>,
         frame: &mut Frame<'_>,
     ) -> Result<(Object, Option<usize>), EvalError> {
-        let (last, steps) = match path.steps.split_last() {
-            Some((last, steps)) => (Some(last), steps),
-            None => (None, &path.steps[..]),
-        };
-        let prefix = ast::MemberPath { var: path.var.clone(), steps: steps.to_vec(), span: path.span };
-        let rights = frame.rights;
-        frame.rights = Rights::Full;
-        let value = self.member_path(&prefix, frame);
+        let rights = std::mem::replace(&mut frame.rights, Rights::Full);
+        let value = self.eval(object, frame);
         frame.rights = rights;
         let id = match value? {
             Value::Object(id) => id,
-            other => return Err(type_error("an object", &other, path.span)),
+            other => return Err(type_error("an object", &other, object.span)),
         };
         // An object of another session (uncommitted, or non-persistent) is asked about, not read.
         let object = self
             .object(id)
             .or_else(|| self.sessions.values().find_map(|s| s.uncommitted.get(&id)).map(Cow::Borrowed))
             .map(Cow::into_owned)
-            .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), path.span))?;
-        let member = match last {
+            .ok_or_else(|| EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), object.span))?;
+        let member = match member {
             None => None,
-            Some(step) => {
-                let def = self.program.entity(object.entity);
-                Some(def.member(&step.to_string()).ok_or_else(|| {
-                    EvalError::new(codes::RUNTIME, format!("`{}` has no member `{step}`", def.name), step.span)
-                })?)
-            }
+            Some((m, span)) => match self.resolve_member(&object, m, *span)? {
+                MemberRef::Member { index, .. } => Some(index),
+                _ => {
+                    let name = self.program.sources.slice(*span).to_string();
+                    let entity = &self.program.entity(object.entity).name;
+                    return Err(EvalError::new(codes::RUNTIME, format!("`{entity}` has no member `{name}`"), *span));
+                }
+            },
         };
         Ok((object, member))
     }
@@ -609,21 +556,19 @@ impl<'p> Engine<'p> {
             let anonymous_user = engine.current_user();
             // The sign-in microflow runs as the signed-in user, with full rights.
             engine.enter_user(target);
-            if let (Some(flow), Some(anon)) = (engine.program.app.sign_in, anonymous_user) {
-                let def = engine.program.microflow(flow);
+            let program = engine.program;
+            if let (Some(flow), Some(anon)) = (program.app.sign_in, anonymous_user) {
+                let def = program.microflow(flow);
                 let mut vars = super::Vars::new();
-                vars.insert(SmolStr::new("AnonymousUser"), Value::Object(anon));
-                vars.insert(SmolStr::new("SignedInUser"), Value::Object(target));
-                vars.insert(SmolStr::new("currentUser"), Value::Object(target));
-                let mut frame = Frame {
-                    vars: &mut vars,
-                    module: Some(def.module.clone()),
-                    rights: Rights::Full,
-                    given: false,
-                    stack: vec![def.name.to_string()],
-                };
-                let body = def.decl.body.stmts.clone();
-                engine.exec_block(&body, &mut frame)?;
+                // INVARIANT: the checker holds the sign-in microflow to these two parameters (E0302).
+                for (name, value) in [("AnonymousUser", anon), ("SignedInUser", target)] {
+                    if let Some(slot) = def.scope.slot(name) {
+                        vars.set(slot, Value::Object(value));
+                    }
+                }
+                let mut frame =
+                    Frame { vars: &mut vars, rights: Rights::Full, given: false, stack: vec![def.name.to_string()] };
+                engine.exec_block(&def.body.stmts, &mut frame)?;
             }
             if let Some(anon) = anonymous_user {
                 engine.delete(anon, Rights::Full, span)?;
@@ -632,18 +577,6 @@ impl<'p> Engine<'p> {
             engine.sessions.remove(&anonymous_key);
             Ok(())
         })
-    }
-}
-
-fn runtime_type(v: &Value) -> Type {
-    match v {
-        Value::String(_) => Type::String,
-        Value::Integer(_) => Type::Long,
-        Value::Decimal(_) => Type::Decimal,
-        Value::Boolean(_) => Type::Boolean,
-        Value::DateTime(_) => Type::DateTime,
-        Value::Enum(e, _) => Type::Enum(*e),
-        _ => Type::Unknown,
     }
 }
 
@@ -732,58 +665,4 @@ fn expr_compare(l: &Value, op: CmpOp, r: &Value) -> bool {
         (Value::List(a), Value::List(b)) => (a == b) == (op == CmpOp::Eq),
         _ => compare_values(l, op, r, false),
     }
-}
-
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Empty => String::new(),
-        Value::Integer(i) => i.to_string(),
-        Value::Decimal(d) => d.to_string(),
-        Value::Boolean(b) => b.to_string(),
-        Value::DateTime(ms) => crate::time::format_instant(*ms),
-        Value::Object(id) => id.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// The built-in functions.
-fn function(name: &str, args: Vec<Value>, span: Span) -> Result<Value, EvalError> {
-    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Empty);
-    let text = |i: usize| match arg(i) {
-        Value::String(s) => Some(s),
-        _ => None,
-    };
-    let days = |unit: Unit| -> Result<Value, EvalError> {
-        match (arg(0), arg(1)) {
-            (Value::DateTime(t), Value::Integer(n)) => Ok(Value::DateTime(crate::time::add_length(t, unit, n))),
-            (Value::Empty, _) | (_, Value::Empty) => Ok(Value::Empty),
-            (other, _) => Err(type_error("a date and time and a number", &other, span)),
-        }
-    };
-    Ok(match name {
-        "count" => match arg(0) {
-            Value::List(ids) => Value::Integer(ids.len() as i64),
-            Value::Empty => Value::Integer(0),
-            other => return Err(type_error("a list", &other, span)),
-        },
-        "length" => text(0).map_or(Value::Empty, |s| Value::Integer(s.chars().count() as i64)),
-        "toString" => Value::String(plain(&arg(0))),
-        "contains" => Value::Boolean(matches!((text(0), text(1)), (Some(a), Some(b)) if a.contains(&b))),
-        "startsWith" => Value::Boolean(matches!((text(0), text(1)), (Some(a), Some(b)) if a.starts_with(&b))),
-        "endsWith" => Value::Boolean(matches!((text(0), text(1)), (Some(a), Some(b)) if a.ends_with(&b))),
-        "toLowerCase" => text(0).map_or(Value::Empty, |s| Value::String(s.to_lowercase())),
-        "toUpperCase" => text(0).map_or(Value::Empty, |s| Value::String(s.to_uppercase())),
-        "trim" => text(0).map_or(Value::Empty, |s| Value::String(s.trim().to_string())),
-        "parseInteger" => text(0).and_then(|s| s.trim().parse().ok()).map_or(Value::Empty, Value::Integer),
-        "parseDecimal" => text(0).and_then(|s| s.trim().parse::<Decimal>().ok()).map_or(Value::Empty, Value::Decimal),
-        "addSeconds" => days(Unit::Second)?,
-        "addMinutes" => days(Unit::Minute)?,
-        "addHours" => days(Unit::Hour)?,
-        "addDays" => days(Unit::Day)?,
-        "addWeeks" => days(Unit::Week)?,
-        "addMonths" => days(Unit::Month)?,
-        "addYears" => days(Unit::Year)?,
-        other => return Err(EvalError::new(codes::RUNTIME, format!("unknown function `{other}`"), span)),
-    })
 }

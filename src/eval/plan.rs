@@ -129,7 +129,7 @@ impl Engine<'_> {
             Key::Assoc(assoc, other) => {
                 let target = match other {
                     Operand::Token(TokenExpr::CurrentUser) => self.session().user.unwrap_or(ObjectId(0)),
-                    Operand::Var { name, .. } => match vars.get(name)? {
+                    Operand::Var { slot, .. } => match vars.get(*slot)? {
                         Value::Object(id) => *id,
                         _ => return None,
                     },

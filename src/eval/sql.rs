@@ -367,7 +367,7 @@ impl Translator<'_, '_> {
                 Some(vec![Const::Object(self.engine.session().user.unwrap_or(ObjectId(0)))])
             }
             Operand::Token(TokenExpr::UserRole(r)) => Some(vec![Const::Object(ObjectId::of_role(*r))]),
-            Operand::Var { name, .. } => Some(match self.vars?.get(name)? {
+            Operand::Var { slot, .. } => Some(match self.vars?.get(*slot)? {
                 Value::Object(id) => vec![Const::Object(*id)],
                 Value::List(ids) => ids.iter().copied().map(Const::Object).collect(),
                 Value::Empty => vec![Const::Value(XValue::Empty)],
@@ -701,8 +701,8 @@ enum Const {
 impl Engine<'_> {
     /// The query a `retrieve Entity [...]` expression (alone or as a statement's value, such as
     /// `count(retrieve ...)`) runs on a SQL store, as the acting principal.
-    pub fn sql_of(&self, stmt: &crate::syntax::ast::Stmt) -> Result<SqlQuery, super::EvalError> {
-        use crate::syntax::ast::{ExprKind, RetrieveSource, StmtKind};
+    pub fn sql_of(&self, stmt: &crate::model::flow::Stmt) -> Result<SqlQuery, super::EvalError> {
+        use crate::model::flow::{ExprKind, Source, StmtKind};
         let none = || {
             super::EvalError::new(
                 super::codes::UNSUPPORTED,
@@ -711,29 +711,19 @@ impl Engine<'_> {
             )
         };
         let mut expr = match &stmt.kind {
-            StmtKind::Expr(e) | StmtKind::Let { value: e, .. } => e,
+            StmtKind::Expr(e) | StmtKind::Set { value: e, .. } => e,
             _ => return Err(none()),
         };
         while let ExprKind::Function { args, .. } = &expr.kind {
             expr = args.first().ok_or_else(none)?;
         }
-        let ExprKind::Retrieve { source: RetrieveSource::Database { entity, constraints }, .. } = &expr.kind else {
+        let ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } = &expr.kind else {
             return Err(none());
         };
-        let mut vars = Vars::new();
-        let frame = super::exec::Frame {
-            vars: &mut vars,
-            module: None,
-            rights: Rights::Principal,
-            given: false,
-            stack: Vec::new(),
-        };
-        let entity = self.entity_id(entity, &frame)?;
-        let constraint = self.retrieve_constraint(entity, constraints, &frame);
-        self.retrieve_sql(entity, constraint.as_ref(), &Vars::new(), Rights::Principal).ok_or_else(|| {
+        self.retrieve_sql(*entity, constraint.as_ref(), &Vars::new(), Rights::Principal).ok_or_else(|| {
             super::EvalError::new(
                 super::codes::UNSUPPORTED,
-                format!("{} is not kept in tables (it is not persistent)", self.program.entity(entity).name),
+                format!("{} is not kept in tables (it is not persistent)", self.program.entity(*entity).name),
                 expr.span,
             )
         })

@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::{Engine, EvalError, Vars};
+use crate::model::flow::TestDef;
 use crate::model::Program;
 use crate::store::{MemoryStore, SqliteStore, Store};
-use crate::syntax::ast;
 
 /// The clock of a test that does not set one.
 pub const DEFAULT_NOW: &str = "2000-01-01T00:00:00Z";
@@ -52,18 +52,18 @@ impl Backend {
 }
 
 /// Runs one test block in a fresh in-memory store.
-pub fn run_test(program: &Program, test: &ast::Test) -> TestResult {
+pub fn run_test(program: &Program, test: &TestDef) -> TestResult {
     run_test_on(program, test, Backend::Memory)
 }
 
 /// Runs one test block in a fresh store of the given kind.
-pub fn run_test_on(program: &Program, test: &ast::Test, backend: Backend) -> TestResult {
+pub fn run_test_on(program: &Program, test: &TestDef, backend: Backend) -> TestResult {
     run_test_with(program, test, backend, super::DEFAULT_STEP_BUDGET)
 }
 
 /// Runs one test block in a fresh store of the given kind, each top-level statement allowed
 /// `max_steps` steps.
-pub fn run_test_with(program: &Program, test: &ast::Test, backend: Backend, max_steps: u64) -> TestResult {
+pub fn run_test_with(program: &Program, test: &TestDef, backend: Backend, max_steps: u64) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.step_budget = max_steps;
@@ -78,7 +78,7 @@ pub fn run_test_with(program: &Program, test: &ast::Test, backend: Backend, max_
     let file = program.sources.file(test.span.file);
     let (line, _) = file.line_col(test.span.start as usize);
     TestResult {
-        name: test.name.value.clone(),
+        name: test.name.clone(),
         file: file.path.display().to_string(),
         line,
         outcome: if failure.is_none() { "passed" } else { "failed" },
@@ -104,7 +104,7 @@ pub fn run_tests_with(program: &Program, filter: Option<&str>, backend: Backend,
         .tests
         .iter()
         .filter(|t| !t.snapshot)
-        .filter(|t| filter.is_none_or(|f| t.name.value.contains(f)))
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
         .map(|t| crate::syntax::on_big_stack(|| run_test_with(program, t, backend, max_steps)))
         .collect()
 }

@@ -157,8 +157,8 @@ impl<'a, 'p> XEval<'a, 'p> {
         match operand {
             Operand::Value(v) => Side { values: vec![constant(v)], reach: Reach::Const },
             Operand::Token(t) => Side { values: vec![self.token(t)], reach: Reach::Const },
-            Operand::Var { name, .. } => {
-                let value = self.vars.and_then(|v| v.get(name)).cloned().unwrap_or(Value::Empty);
+            Operand::Var { slot, .. } => {
+                let value = self.vars.and_then(|v| v.get(*slot)).cloned().unwrap_or(Value::Empty);
                 let values = match value {
                     Value::List(ids) => ids.into_iter().map(Value::Object).collect(),
                     other => vec![other],

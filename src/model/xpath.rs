@@ -96,6 +96,8 @@ pub enum Operand {
         name: SmolStr,
         /// Its type.
         ty: Type,
+        /// Its slot in the frame of the body the retrieve is in.
+        slot: super::flow::Slot,
     },
     /// A function call.
     Func {
