@@ -9,7 +9,6 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::flow;
 use crate::model::*;
 use crate::source::Span;
-use crate::syntax::ast;
 
 /// Every finding of a program, suppressions applied, sorted by position.
 pub fn audit(program: &Program) -> Vec<Diagnostic> {
@@ -242,7 +241,7 @@ impl Walk<'_> {
 fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Diagnostic>) {
     let Some(anon) = anonymous else { return };
     let anon_name = &program.user_role(anon).name;
-    let public = program.app.access == ast::AccessLevel::Public;
+    let public = program.app.access == AccessLevel::Public;
     for r in &program.resources {
         if !r.roles.iter().any(|(role, _)| *role == anon) {
             continue;
@@ -358,7 +357,7 @@ fn uncallable_microflows(program: &Program, out: &mut Vec<Diagnostic>) {
 /// so that role cannot start it (starting a process needs both; the anonymous
 /// role gets SELF_ASSIGN added, so it can, which hides the problem in anonymous tests).
 fn processes_without_self_assign(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Diagnostic>) {
-    for r in program.resources.iter().filter(|r| r.kind == ast::ResourceKind::Process) {
+    for r in program.resources.iter().filter(|r| r.kind == ResourceKind::Process) {
         for (role, ops) in &r.roles {
             if Some(*role) == anonymous || !ops.contains(&Operation::Execute) || ops.contains(&Operation::SelfAssign) {
                 continue;

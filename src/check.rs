@@ -12,7 +12,6 @@ mod flow;
 mod resources;
 mod roles;
 mod schema;
-mod suggest;
 mod xpath;
 
 pub use errors::CheckError;
@@ -23,7 +22,7 @@ use smol_str::SmolStr;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::flow::Scope;
-use crate::model::{MicroflowId, Program, Type};
+use crate::model::{EntityId, MicroflowId, Program, Type};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast;
 
@@ -166,13 +165,20 @@ pub(crate) struct Decls<'a> {
     pub(crate) workflows: Vec<&'a ast::Ident>,
 }
 
-/// `; did you mean `X`?` for the closest candidate, or nothing: for messages
-/// outside the checker (store loading, principals).
-pub fn suggest_public<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    suggest::closest(name, candidates).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
-}
-
 /// `Module.Name` from a module and a local name.
 pub(crate) fn qualify(module: &str, name: &str) -> SmolStr {
     smol_str::format_smolstr!("{module}.{name}")
+}
+
+/// The fix for a system member the entity does not store.
+pub(crate) fn system_member_help(program: &Program, entity: EntityId, name: &str) -> Option<String> {
+    let stored = match name {
+        "System.owner" | "owner" => "owner",
+        "System.changedBy" | "changedBy" => "changedBy",
+        "createdDate" => "createdDate",
+        "changedDate" => "changedDate",
+        _ => return None,
+    };
+    let entity = program.entity(entity);
+    Some(format!("`{}` does not store it: add `stores {stored}` to the entity", entity.local_name()))
 }

@@ -1,6 +1,8 @@
 //! Diagnostics shared by every stage: a stable code, a severity, a message, an
 //! optional help line and the span they point at.
 
+pub mod suggest;
+
 use serde::Serialize;
 
 use crate::source::{SourceMap, Span};

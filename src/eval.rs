@@ -9,6 +9,7 @@ pub mod access;
 mod exec;
 mod expr;
 mod plan;
+mod requests;
 mod show;
 mod sql;
 pub mod test;
@@ -23,7 +24,6 @@ use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::source::Span;
 use crate::store::{Object, ObjectId, Store, Value};
-use crate::syntax::ast;
 
 pub use exec::Outcome;
 pub use plan::Plan;
@@ -156,6 +156,21 @@ pub mod codes {
     pub const INTEGRITY: &str = "R010";
 }
 
+/// What is being decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Whether the object is visible.
+    See,
+    /// Whether a member is readable.
+    Read(MemberIndex),
+    /// Whether a member is writable.
+    Write(MemberIndex),
+    /// Whether the object may be deleted.
+    Delete,
+    /// Whether objects of the entity may be created.
+    Create,
+}
+
 /// The steps one top-level statement may take unless `--max-steps` says otherwise.
 pub const DEFAULT_STEP_BUDGET: u64 = 10_000_000;
 
@@ -168,7 +183,7 @@ pub struct Engine<'p> {
     /// The clock, in UTC milliseconds.
     pub now: i64,
     /// The app's gate (tests may flip it).
-    pub access: ast::AccessLevel,
+    pub access: AccessLevel,
     /// Every session of the run.
     pub sessions: BTreeMap<SessionKey, Session>,
     /// The acting session.
@@ -336,7 +351,7 @@ impl<'p> Engine<'p> {
     pub fn act_as_user(&mut self, name: &str, span: Span) -> Result<(), EvalError> {
         let Some(id) = crate::store::user_by_name(self.program, self.store.as_ref(), name) else {
             let names = self.user_names();
-            let hint = crate::check::suggest_public(name, names.iter().map(String::as_str));
+            let hint = crate::diagnostic::suggest::hint(name, names.iter().map(String::as_str));
             return Err(EvalError::new(codes::PRINCIPAL, format!("no user named `{name}`{hint}"), span));
         };
         self.enter_user(id);
@@ -602,7 +617,7 @@ pub struct RunState {
     /// The clock.
     pub now: i64,
     /// The app's gate.
-    pub access: ast::AccessLevel,
+    pub access: AccessLevel,
     /// Every session.
     pub sessions: BTreeMap<SessionKey, Session>,
     /// The acting session.

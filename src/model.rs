@@ -15,6 +15,12 @@ use smol_str::SmolStr;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast;
 
+/// The small vocabularies the syntax tree and the resolved form share (operators, access
+/// levels, resource kinds): stages after checking name them from here, never from the tree.
+pub use crate::syntax::ast::{
+    AccessLevel, AssignOp, BinOp, CmpOp, ComponentState, GlobalEndpoint, Multiplicity, ResourceKind,
+};
+
 macro_rules! id_type {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
         #[$doc]
@@ -262,6 +268,9 @@ pub struct MemberDef {
     /// Where it was declared.
     pub span: Span,
 }
+
+/// A variable's place in its frame (see [`flow::Scope`]).
+pub type Slot = usize;
 
 /// An index into [`EntityDef::members`].
 pub type MemberIndex = usize;

@@ -3,17 +3,19 @@
 //! granting the anonymous role), bearer tokens first, and anonymous sessions
 //! bound to the instances they create.
 //!
-//! [`Engine::request`] takes a [`Request`] and gives a [`Response`]; test
-//! blocks, `eval` and the REPL all go through it.
+//! The decisions are a pure function of the program, the gate, the instances started so far,
+//! the caller and the request ([`Runtime::decide`]); the change a served request makes is
+//! returned as an [`Effect`] that the caller applies ([`apply`]). The evaluator's sessions
+//! (`Engine::request`) and the server go through it; it knows nothing of either.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::eval::{Engine, SessionKey};
+use crate::model::value::ObjectId;
 pub use crate::model::InstanceOp;
 use crate::model::*;
-use crate::syntax::ast::{AccessLevel, ComponentState, GlobalEndpoint, ResourceKind};
+use crate::model::{AccessLevel, ComponentState, GlobalEndpoint, ResourceKind};
 
 /// `You don't have access to this feature.`
 pub const NO_ACCESS: &str = "You don't have access to this feature.";
@@ -29,7 +31,7 @@ pub const ANONYMOUS_EVENT_TYPES: [&str; 3] =
     ["UI_FLOW_WORKFLOW_RESPONSE", "UI_FLOW_FILE_UPLOAD", "UI_FLOW_FILE_UPLOAD_MULTIPLE"];
 
 /// A process instance or UI flow session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
     /// Process or UI flow.
     pub kind: ResourceKind,
@@ -39,7 +41,7 @@ pub struct Instance {
     pub session: Option<String>,
     /// The signed-in user who started it while acting as the anonymous role (scenario 1b):
     /// only that user reaches it as anonymous.
-    pub started_as_anonymous_by: Option<crate::store::ObjectId>,
+    pub started_as_anonymous_by: Option<ObjectId>,
     /// Dismissed instances answer 404.
     pub dismissed: bool,
 }
@@ -152,41 +154,106 @@ fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
     }
 }
 
-impl Engine<'_> {
-    /// Answers a request from the acting session, in the order of section 8.
-    pub fn request(&mut self, req: &Request) -> Response {
-        let mut response = self.decide(req);
-        if response.status == 200 {
-            self.issue_session(req, &mut response);
-        }
-        response
-    }
+/// Who sends a request, as the runtime judges it: the part of a session the gates read.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    /// System, a signed-in user or an anonymous session.
+    pub kind: CallerKind,
+    /// The caller's `System.User` object (an anonymous session's, once it has acted).
+    pub user: Option<ObjectId>,
+    /// Its user roles.
+    pub roles: &'a [UserRoleId],
+    /// How it reads in reasons: `system`, `alice`, `anonymous:A`.
+    pub name: &'a str,
+}
 
-    /// The session id a request from the acting session carries.
-    pub fn carried_session(&self, without_session: bool) -> Option<String> {
-        if without_session || !self.is_anonymous() {
-            return None;
-        }
-        self.session().runtime_id.clone()
-    }
+/// The kinds of callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerKind {
+    /// Full rights.
+    System,
+    /// A signed-in user (always sends its bearer).
+    User,
+    /// An anonymous session.
+    Anonymous,
+}
 
-    /// The first served anonymous request without a session id issues one (themes and fonts never do).
-    fn issue_session(&mut self, req: &Request, response: &mut Response) {
+/// What the runtime decides from: the program, the app's gate as it stands (tests may flip
+/// it) and the instances started so far.
+#[derive(Clone, Copy, Debug)]
+pub struct Runtime<'a> {
+    /// The checked program.
+    pub program: &'a Program,
+    /// The app's gate.
+    pub access: AccessLevel,
+    /// Every instance started so far.
+    pub instances: &'a BTreeMap<u64, Instance>,
+}
+
+/// A decision and the change it makes, for the caller to apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The answer (its `instance` is filled in when a start is applied).
+    pub response: Response,
+    /// What serving it changes.
+    pub effect: Effect,
+    /// Whether serving it issues a session id (the first served anonymous request without one).
+    pub issues_session: bool,
+}
+
+/// The change a served request makes to the instances.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Nothing changes.
+    None,
+    /// A new instance starts.
+    Start(Instance),
+    /// An instance is dismissed.
+    Dismiss(u64),
+}
+
+impl Runtime<'_> {
+    /// Decides a request, in the order of section 8. Nothing changes until the caller applies
+    /// the decision's effect (see [`apply`]).
+    pub fn decide(&self, caller: &Caller<'_>, req: &Request) -> Decision {
+        let response = self.respond(caller, req);
+        let served = response.status == 200;
         let global_public = matches!(req.target, Target::Global(GlobalEndpoint::Themes | GlobalEndpoint::Fonts));
-        if req.bearer != Bearer::None || req.session_id.is_some() || global_public || !self.is_anonymous() {
-            return;
-        }
-        let id = new_session_id();
-        if let Some(instance) = response.instance.and_then(|i| self.instances.get_mut(&i)) {
-            instance.session = Some(id.clone());
-        }
-        if self.session().runtime_id.is_none() {
-            self.session_mut().runtime_id = Some(id.clone());
-        }
-        response.issued_session = Some(id);
+        let issues_session = served
+            && caller.kind == CallerKind::Anonymous
+            && req.bearer == Bearer::None
+            && req.session_id.is_none()
+            && !global_public;
+        let effect = match (&req.target, served) {
+            (_, false) => Effect::None,
+            (Target::StartProcess(name) | Target::StartUiFlow(name), true) => {
+                let kind = if matches!(req.target, Target::StartProcess(_)) {
+                    ResourceKind::Process
+                } else {
+                    ResourceKind::UiFlow
+                };
+                match self.program.resource_by_name(kind, name) {
+                    Some(resource) => Effect::Start(Instance {
+                        kind,
+                        resource,
+                        session: if caller.kind == CallerKind::Anonymous { req.session_id.clone() } else { None },
+                        started_as_anonymous_by: if self.acts_as_anonymous(caller, resource) {
+                            caller.user
+                        } else {
+                            None
+                        },
+                        dismissed: false,
+                    }),
+                    None => Effect::None,
+                }
+            }
+            (Target::Instance(InstanceOp::Dismiss, id), true) => Effect::Dismiss(*id),
+            _ => Effect::None,
+        };
+        Decision { response, effect, issues_session }
     }
 
-    fn decide(&mut self, req: &Request) -> Response {
+    fn respond(&self, caller: &Caller<'_>, req: &Request) -> Response {
         let global_public = matches!(req.target, Target::Global(GlobalEndpoint::Themes | GlobalEndpoint::Fonts));
         if global_public {
             return Response::ok("themes and fonts are public to everyone");
@@ -195,47 +262,46 @@ impl Engine<'_> {
             Bearer::Invalid => {
                 Response::refuse(401, None, "the bearer token is invalid or expired; there is no fallback to anonymous")
             }
-            Bearer::Valid => self.decide_authenticated(req),
-            Bearer::None if !self.is_anonymous() => {
-                // A user or system principal always sends its bearer.
-                self.decide_authenticated(req)
-            }
-            Bearer::None => self.decide_anonymous(req),
+            Bearer::Valid => self.decide_authenticated(caller, req),
+            // A user or system principal always sends its bearer.
+            Bearer::None if caller.kind != CallerKind::Anonymous => self.decide_authenticated(caller, req),
+            Bearer::None => self.decide_anonymous(caller, req),
         }
     }
 
-    /// The operations the acting principal holds on a resource, and which role gave them.
     /// Whether a signed-in user acts as the anonymous role on a resource (scenario 1b): the
     /// app is public, the resource grants the anonymous role, and none of the user's roles.
-    pub fn acts_as_anonymous(&self, resource: ResourceId) -> bool {
+    pub fn acts_as_anonymous(&self, caller: &Caller<'_>, resource: ResourceId) -> bool {
         let def = &self.program.resources[resource.index()];
         let Some(anonymous) = self.program.app.anonymous else { return false };
-        !self.is_system()
-            && !self.is_anonymous()
+        caller.kind == CallerKind::User
             && self.access == AccessLevel::Public
             && def.roles.iter().any(|(r, _)| *r == anonymous)
-            && !self.session().roles.iter().any(|role| def.roles.iter().any(|(r, _)| r == role))
+            && !caller.roles.iter().any(|role| def.roles.iter().any(|(r, _)| r == role))
     }
 
-    fn operations(&self, resource: ResourceId) -> (Vec<Operation>, String) {
+    /// The operations the caller holds on a resource, and which role gave them.
+    fn operations(&self, caller: &Caller<'_>, resource: ResourceId) -> (Vec<Operation>, String) {
         let def = &self.program.resources[resource.index()];
-        if self.is_system() {
-            return (Operation::ALL.to_vec(), "system has every operation".into());
-        }
-        let roles = &self.session().roles;
         let anonymous = self.program.app.anonymous;
         let grants = |role: UserRoleId| def.roles.iter().find(|(r, _)| *r == role).map(|(_, ops)| ops.clone());
-        if self.is_anonymous() {
-            let role = anonymous.expect("anonymous sessions exist only with an anonymous role");
-            let name = &self.program.user_role(role).name;
-            return match grants(role) {
-                Some(ops) => (ops, format!("{} grants the anonymous role {name}", describe(def))),
-                None => (Vec::new(), format!("{} does not grant the anonymous role {name}", describe(def))),
-            };
+        match caller.kind {
+            CallerKind::System => return (Operation::ALL.to_vec(), "system has every operation".into()),
+            CallerKind::Anonymous => {
+                let Some(role) = anonymous else {
+                    return (Vec::new(), "the app has no anonymous role".into());
+                };
+                let name = &self.program.user_role(role).name;
+                return match grants(role) {
+                    Some(ops) => (ops, format!("{} grants the anonymous role {name}", describe(def))),
+                    None => (Vec::new(), format!("{} does not grant the anonymous role {name}", describe(def))),
+                };
+            }
+            CallerKind::User => {}
         }
         let mut ops: Vec<Operation> = Vec::new();
         let mut via = Vec::new();
-        for role in roles {
+        for role in caller.roles {
             if let Some(o) = grants(*role) {
                 ops.extend(o);
                 via.push(self.program.user_role(*role).name.to_string());
@@ -262,31 +328,25 @@ impl Engine<'_> {
                 }
             }
         }
-        (Vec::new(), format!("{} grants none of {}'s roles", describe(def), self.principal_name()))
+        (Vec::new(), format!("{} grants none of {}'s roles", describe(def), caller.name))
     }
 
-    fn decide_authenticated(&mut self, req: &Request) -> Response {
+    fn decide_authenticated(&self, caller: &Caller<'_>, req: &Request) -> Response {
         match &req.target {
             Target::Global(_) => Response::ok("signed-in users reach every endpoint"),
-            Target::StartProcess(name) | Target::StartUiFlow(name) => {
-                let kind = if matches!(req.target, Target::StartProcess(_)) {
-                    ResourceKind::Process
-                } else {
-                    ResourceKind::UiFlow
-                };
-                self.start(kind, name, None)
-            }
-            Target::StartWorkflow(_, parent) => self.on_instance(*parent, Operation::Execute, None, false, true),
+            Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
+            Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, None, true),
             Target::Instance(op, id) => {
                 if op.restricted() {
                     return Response::ok("signed-in users reach restricted streams");
                 }
-                self.instance_op(op, *id, None, false)
+                self.on_instance(caller, *id, op.needs(), None, false)
             }
         }
     }
 
-    fn decide_anonymous(&mut self, req: &Request) -> Response {
+    fn decide_anonymous(&self, caller: &Caller<'_>, req: &Request) -> Response {
         let restricted = match &req.target {
             Target::Global(g) => {
                 matches!(
@@ -309,22 +369,21 @@ impl Engine<'_> {
             let detail = if in_flight { ANONYMOUS_DISABLED } else { NO_ACCESS };
             return Response::refuse(403, Some(detail), "the app is not shared publicly (access: invited)");
         }
+        let session = Some(req.session_id.as_deref());
         match &req.target {
             Target::Global(_) => Response::ok("a public build serves its assets"),
-            Target::StartProcess(name) => self.start(ResourceKind::Process, name, req.session_id.clone()),
-            Target::StartUiFlow(name) => self.start(ResourceKind::UiFlow, name, req.session_id.clone()),
-            Target::StartWorkflow(_, parent) => {
-                self.on_instance(*parent, Operation::Execute, req.session_id.as_deref(), true, true)
-            }
-            Target::Instance(op, id) => self.instance_op(op, *id, req.session_id.as_deref(), true),
+            Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
+            Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, session, true),
+            Target::Instance(op, id) => self.on_instance(caller, *id, op.needs(), session, false),
         }
     }
 
-    fn start(&mut self, kind: ResourceKind, name: &str, session: Option<String>) -> Response {
+    fn start(&self, caller: &Caller<'_>, kind: ResourceKind, name: &str) -> Response {
         let Some(resource) = self.program.resource_by_name(kind, name) else {
             return Response::refuse(404, None, format!("no {} named {name}", kind.as_str()));
         };
-        let (ops, via) = self.operations(resource);
+        let (ops, via) = self.operations(caller, resource);
         let needed: &[Operation] = if kind == ResourceKind::Process {
             &[Operation::Execute, Operation::SelfAssign]
         } else {
@@ -333,52 +392,32 @@ impl Engine<'_> {
         if let Some(missing) = needed.iter().find(|op| !ops.contains(op)) {
             return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", missing.as_str()));
         }
-        let id = new_instance_id(&self.instances);
-        let bound = if self.is_anonymous() { session } else { None };
-        let by = if self.acts_as_anonymous(resource) { self.session().user } else { None };
-        self.instances
-            .insert(id, Instance { kind, resource, session: bound, started_as_anonymous_by: by, dismissed: false });
-        let mut response = Response::ok(format!(
-            "{via}, with {}",
-            needed.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(" and ")
-        ));
-        response.instance = Some(id);
-        response
-    }
-
-    fn instance_op(&mut self, op: &InstanceOp, id: u64, session: Option<&str>, anonymous: bool) -> Response {
-        let response = self.on_instance(id, op.needs(), session, anonymous, false);
-        if response.status == 200 && *op == InstanceOp::Dismiss {
-            if let Some(i) = self.instances.get_mut(&id) {
-                i.dismissed = true;
-            }
-        }
-        response
+        Response::ok(format!("{via}, with {}", needed.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(" and ")))
     }
 
     /// The checks on an instance: the role's operation, the creating session, dismissal.
+    /// `session` is the session id an anonymous request carries (`None` for authenticated ones).
     fn on_instance(
-        &mut self,
+        &self,
+        caller: &Caller<'_>,
         id: u64,
         needs: Operation,
-        session: Option<&str>,
-        anonymous: bool,
+        session: Option<Option<&str>>,
         workflow: bool,
     ) -> Response {
-        let Some(instance) = self.instances.get(&id).cloned() else {
+        let Some(instance) = self.instances.get(&id) else {
             return Response::refuse(404, None, "no such instance");
         };
         if workflow && instance.kind != ResourceKind::UiFlow {
             return Response::refuse(403, Some(NO_ACCESS), "a workflow starts from a UI flow session");
         }
-        let (ops, via) = self.operations(instance.resource);
+        let (ops, via) = self.operations(caller, instance.resource);
         if !ops.contains(&needs) {
             return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", needs.as_str()));
         }
         // A signed-in user acting as anonymous reaches only the instances it started so.
-        if !anonymous && self.acts_as_anonymous(instance.resource) {
-            let mine =
-                instance.started_as_anonymous_by.is_some() && instance.started_as_anonymous_by == self.session().user;
+        if session.is_none() && self.acts_as_anonymous(caller, instance.resource) {
+            let mine = instance.started_as_anonymous_by.is_some() && instance.started_as_anonymous_by == caller.user;
             if !mine {
                 return Response::refuse(
                     403,
@@ -387,13 +426,15 @@ impl Engine<'_> {
                 );
             }
         }
-        if anonymous && (instance.session.is_none() || instance.session.as_deref() != session) {
-            let why = if session.is_none() {
-                "the request carries no session id"
-            } else {
-                "the instance was started by another session"
-            };
-            return Response::refuse(403, Some(SESSION_NOT_FOUND), why);
+        if let Some(session) = session {
+            if instance.session.is_none() || instance.session.as_deref() != session {
+                let why = if session.is_none() {
+                    "the request carries no session id"
+                } else {
+                    "the instance was started by another session"
+                };
+                return Response::refuse(403, Some(SESSION_NOT_FOUND), why);
+            }
         }
         if instance.dismissed {
             return Response::refuse(404, None, "the instance was dismissed");
@@ -401,16 +442,23 @@ impl Engine<'_> {
         Response::ok(format!("{via}, with {}", needs.as_str()))
     }
 
-    /// The state of a component for the acting principal: disable wins over hide.
-    pub fn component_state(&self, kind: ResourceKind, resource: &str, component: &str) -> Option<ComponentState> {
+    /// The state of a component for the caller: disable wins over hide. A user acting as the
+    /// anonymous role on the resource (scenario 1b) gets the anonymous role's conditions.
+    pub fn component_state(
+        &self,
+        caller: &Caller<'_>,
+        kind: ResourceKind,
+        resource: &str,
+        component: &str,
+    ) -> Option<ComponentState> {
         let id = self.program.resource_by_name(kind, resource)?;
         let def = &self.program.resources[id.index()];
         let c = def.components.iter().find(|c| c.name == component)?;
-        let roles: Vec<UserRoleId> = match &self.current {
-            SessionKey::System => Vec::new(),
-            // Acting as the anonymous role here (scenario 1b): its conditions apply.
-            _ if self.acts_as_anonymous(id) => self.program.app.anonymous.into_iter().collect(),
-            _ => self.session().roles.clone(),
+        let anonymous: Vec<UserRoleId> = self.program.app.anonymous.into_iter().collect();
+        let roles: &[UserRoleId] = match caller.kind {
+            CallerKind::System => &[],
+            _ if self.acts_as_anonymous(caller, id) => &anonymous,
+            _ => caller.roles,
         };
         Some(if roles.iter().any(|r| c.disabled_for.contains(r)) {
             ComponentState::Disabled
@@ -419,6 +467,29 @@ impl Engine<'_> {
         } else {
             ComponentState::Visible
         })
+    }
+}
+
+/// Applies a served decision to the instances: a start gets a fresh, unguessable id (bound
+/// to `issued`, the session id the same response issues, when the start carried none), a
+/// dismissal marks the instance. Returns the id of a started instance.
+pub fn apply(instances: &mut BTreeMap<u64, Instance>, effect: Effect, issued: Option<&str>) -> Option<u64> {
+    match effect {
+        Effect::None => None,
+        Effect::Start(mut instance) => {
+            let id = new_instance_id(instances);
+            if let Some(session) = issued {
+                instance.session = Some(session.to_string());
+            }
+            instances.insert(id, instance);
+            Some(id)
+        }
+        Effect::Dismiss(id) => {
+            if let Some(i) = instances.get_mut(&id) {
+                i.dismissed = true;
+            }
+            None
+        }
     }
 }
 

@@ -333,7 +333,7 @@ impl Shell {
             }
             other => {
                 let names: Vec<&str> = COMMANDS.iter().map(|(c, _, _)| &c[1..]).collect();
-                let hint = crate::check::suggest_public(other, names);
+                let hint = crate::diagnostic::suggest::hint(other, names);
                 Reply::error(format!("unknown command `:{other}`{hint}; `:help` lists the commands"))
             }
         }

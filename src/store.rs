@@ -13,7 +13,8 @@ use smol_str::SmolStr;
 use crate::model::{EntityId, Program};
 
 pub use crate::model::value::{ObjectId, Value, ROLE_OBJECT_BASE};
-pub use json::{load_json, load_json_fast, load_json_reporting, save_json, to_json, value_json, StoreError};
+pub use file::save_json;
+pub use json::{load_json, load_json_fast, load_json_reporting, to_json, value_json, StoreError};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -49,7 +50,7 @@ impl Object {
             .map(|m| match (&m.default, m.kind) {
                 (Some(lit), _) => literal_value(lit),
                 (None, crate::model::MemberKind::Association(a))
-                    if program.assoc(a).multiplicity == crate::syntax::ast::Multiplicity::ReferenceSet =>
+                    if program.assoc(a).multiplicity == crate::model::Multiplicity::ReferenceSet =>
                 {
                     Value::List(Vec::new())
                 }

@@ -2,9 +2,9 @@
 
 use smol_str::SmolStr;
 
-use super::suggest::did_you_mean;
 use super::xpath::XCompiler;
 use super::{CheckError, Checker, Decls};
+use crate::diagnostic::suggest::did_you_mean;
 use crate::model::*;
 use crate::syntax::ast;
 
@@ -104,7 +104,7 @@ impl Checker {
         let candidates: Vec<&str> = def.members.iter().map(|m| m.name.as_str()).collect();
         let mut help = did_you_mean(&name.to_string(), candidates.iter().copied());
         if help.is_none() {
-            help = system_member_help(&self.program, entity, &name.to_string());
+            help = super::system_member_help(&self.program, entity, &name.to_string());
         }
         let entity_name = def.name.to_string();
         self.report_help(CheckError::UnknownMember { name: name.to_string(), entity: entity_name }, name.span, help);
@@ -119,17 +119,4 @@ impl Checker {
         }
         self.program.assoc_index = index;
     }
-}
-
-/// The fix for a system member the entity does not store.
-pub(crate) fn system_member_help(program: &Program, entity: EntityId, name: &str) -> Option<String> {
-    let stored = match name {
-        "System.owner" | "owner" => "owner",
-        "System.changedBy" | "changedBy" => "changedBy",
-        "createdDate" => "createdDate",
-        "changedDate" => "changedDate",
-        _ => return None,
-    };
-    let entity = program.entity(entity);
-    Some(format!("`{}` does not store it: add `stores {stored}` to the entity", entity.local_name()))
 }

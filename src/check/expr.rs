@@ -4,9 +4,9 @@ use rust_decimal::prelude::ToPrimitive;
 use smol_str::SmolStr;
 
 use super::flow::FlowCx;
-use super::suggest::{did_you_mean, did_you_mean_var};
 use super::xpath::XCompiler;
 use super::CheckError;
+use crate::diagnostic::suggest::{did_you_mean, did_you_mean_var};
 use crate::model::flow;
 use crate::model::functions::{Function, Param, FUNCTIONS};
 use crate::model::value::{ObjectId, Value};

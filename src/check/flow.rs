@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use smol_str::SmolStr;
 
-use super::suggest::did_you_mean;
 use super::{qualify, CheckError, Checker, Decls};
+use crate::diagnostic::suggest::did_you_mean;
 use crate::model::flow;
 use crate::model::*;
 use crate::source::Span;

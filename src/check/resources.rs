@@ -2,8 +2,8 @@
 
 use smol_str::SmolStr;
 
-use super::suggest::did_you_mean;
 use super::{CheckError, Checker, Decls};
+use crate::diagnostic::suggest::did_you_mean;
 use crate::model::*;
 use crate::syntax::ast::{self, ResourceKind};
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rust_decimal::prelude::ToPrimitive;
 use smol_str::SmolStr;
 
-use super::suggest::did_you_mean;
 use super::{qualify, CheckError, Checker, Decls};
+use crate::diagnostic::suggest::did_you_mean;
 use crate::model::*;
 use crate::source::Span;
 use crate::syntax::ast;

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use rust_decimal::prelude::ToPrimitive;
 use smol_str::SmolStr;
 
-use super::suggest::did_you_mean;
 use super::{qualify, CheckError, Checker};
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::Diagnostic;
 use crate::model::xpath::*;
 use crate::model::*;
@@ -341,7 +341,7 @@ impl<'c> XCompiler<'c> {
                 let Some((ty, slot)) = vars.get(&var.name).copied() else {
                     let mut names: Vec<&str> = vars.keys().map(SmolStr::as_str).collect();
                     names.push("currentUser");
-                    let help = super::suggest::did_you_mean_var(&var.name, names);
+                    let help = crate::diagnostic::suggest::did_you_mean_var(&var.name, names);
                     self.report_help(CheckError::UnknownVariable { name: var.name.to_string() }, var.span, help);
                     return None;
                 };
@@ -603,7 +603,7 @@ impl<'c> XCompiler<'c> {
                 Some(format!("XPath writes a Boolean as `{word}()` (or quoted, `'{word}'`): `[Attribute = {word}()]`"))
             } else {
                 did_you_mean(&name, candidates.iter().map(String::as_str))
-                    .or_else(|| super::access::system_member_help(self.program, current, &name))
+                    .or_else(|| super::system_member_help(self.program, current, &name))
             };
             self.report_help(CheckError::UnknownMember { name, entity: entity_name }, step.name.span, help);
             return None;

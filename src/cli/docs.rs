@@ -23,7 +23,7 @@ pub fn explain_code(code: Option<&str>) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            let hint = warden::check::suggest_public(&code.to_uppercase(), CODES.iter().map(|c| c.code));
+            let hint = warden::diagnostic::suggest::hint(&code.to_uppercase(), CODES.iter().map(|c| c.code));
             eprintln!(
                 "error: warden has no code `{}`{hint}; `warden explain-code` lists them",
                 warden::diagnostic::clean(code)
@@ -62,7 +62,7 @@ pub fn man(command: &clap::Command, sub: Option<&str>) -> ExitCode {
             }
             None => {
                 let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
-                let hint = warden::check::suggest_public(name, names);
+                let hint = warden::diagnostic::suggest::hint(name, names);
                 return usage_error(format!("warden has no command `{name}`{hint}"));
             }
         },

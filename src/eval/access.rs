@@ -14,26 +14,13 @@ use crate::model::xpath::Cond;
 use crate::model::*;
 use crate::store::{Object, Value};
 
-/// What is being decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// Whether the object is visible.
-    See,
-    /// Whether a member is readable.
-    Read(MemberIndex),
-    /// Whether a member is writable.
-    Write(MemberIndex),
-    /// Whether the object may be deleted.
-    Delete,
-    /// Whether objects of the entity may be created.
-    Create,
-}
+pub use super::Op;
 
 impl<'p> Engine<'p> {
     /// Whether the app's gate lets the acting principal touch data at all
     /// (anonymous sessions need a public app).
     pub fn gate_open(&self) -> bool {
-        !self.is_anonymous() || self.access == crate::syntax::ast::AccessLevel::Public
+        !self.is_anonymous() || self.access == crate::model::AccessLevel::Public
     }
 
     /// The rules of `entity` that name one of the acting principal's module roles.

@@ -7,9 +7,9 @@ use super::access::Op;
 use super::{codes, Engine, EvalError, SessionKey, Vars};
 use crate::model::flow::{self, Expect, MemberRef, Principal, SetMember, Stmt, StmtKind};
 use crate::model::*;
+use crate::model::{AccessLevel, AssignOp, BinOp, ComponentState};
 use crate::source::Span;
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::{self, AssignOp};
 
 /// Whose rules a statement obeys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ struct Snapshot {
     instances: std::collections::BTreeMap<u64, crate::runtime::Instance>,
     created: usize,
     current: SessionKey,
-    access: ast::AccessLevel,
+    access: AccessLevel,
     now: i64,
     log: usize,
 }
@@ -771,7 +771,7 @@ impl<'p> Engine<'p> {
                 if actual == *state {
                     return Ok(());
                 }
-                let word = |s: ast::ComponentState| format!("{s:?}").to_lowercase();
+                let word = |s: ComponentState| format!("{s:?}").to_lowercase();
                 let message = format!(
                     "expected component {} of {} {} to be {} for {}, but it is {}",
                     component,
@@ -788,7 +788,7 @@ impl<'p> Engine<'p> {
 
     /// For a failed `expect a = b`, the values of both sides.
     fn comparison_detail(&mut self, expr: &flow::Expr, frame: &mut Frame<'_>) -> String {
-        if let flow::ExprKind::Binary { op: ast::BinOp::Cmp(_), lhs, rhs } = &expr.kind {
+        if let flow::ExprKind::Binary { op: BinOp::Cmp(_), lhs, rhs } = &expr.kind {
             // Side effects already happened once; evaluating pure sides again is safe for a message.
             let snapshot = self.snapshot();
             self.store.begin();
@@ -811,7 +811,7 @@ impl Engine<'_> {
         request: &flow::Request,
         frame: &mut Frame<'_>,
     ) -> Result<crate::runtime::Response, EvalError> {
-        use crate::runtime::{Bearer, Request, Target};
+        use crate::runtime::{Request, Target};
         let instance = |var: &flow::Var| match frame.vars.get(var.slot) {
             Some(Value::Instance(id)) => Ok(*id),
             _ => Err(EvalError::new(codes::RUNTIME, format!("`${}` holds no instance", var.name), var.span)),
@@ -823,13 +823,7 @@ impl Engine<'_> {
             flow::RequestTarget::Instance(op, var) => Target::Instance(op.clone(), instance(var)?),
             flow::RequestTarget::Global(g) => Target::Global(*g),
         };
-        let bearer = if request.invalid_token {
-            Bearer::Invalid
-        } else if self.is_anonymous() {
-            Bearer::None
-        } else {
-            Bearer::Valid
-        };
+        let bearer = super::requests::bearer_of(self, request.invalid_token);
         if self.is_anonymous() {
             // An anonymous session's user exists from its first action.
             self.current_user();

@@ -11,9 +11,9 @@ use crate::model::flow::{Expr, ExprKind, MemberRef, OpCheck, Source, Token};
 use crate::model::functions::plain;
 use crate::model::xpath::{DateToken, Unit};
 use crate::model::*;
+use crate::model::{BinOp, CmpOp};
 use crate::source::Span;
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::{BinOp, CmpOp};
 
 /// How deep microflow calls may nest.
 pub const MAX_CALL_DEPTH: usize = 64;

@@ -14,9 +14,9 @@ use super::exec::Rights;
 use super::xpath::{compare_values, member_of};
 use super::{Engine, Vars};
 use crate::model::xpath::{Cond, Operand, PathEnd, TokenExpr};
+use crate::model::CmpOp;
 use crate::model::*;
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::CmpOp;
 
 /// How retrieves find their candidates (the differential tests compare all three).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

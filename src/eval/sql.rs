@@ -13,9 +13,9 @@ use super::exec::Rights;
 use super::{Engine, Vars};
 use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, TokenExpr, Value as XValue};
 use crate::model::*;
+use crate::model::{CmpOp, Multiplicity};
 use crate::store::sqlite::{entity_source, link_table, quote, table_name};
 use crate::store::{ObjectId, SqlValue, Value};
-use crate::syntax::ast::{CmpOp, Multiplicity};
 
 /// A query with its parameters.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,12 +6,12 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::access::Op;
+use super::Op;
 use super::{Engine, Vars};
 use crate::model::xpath::*;
 use crate::model::*;
+use crate::model::{CmpOp, Multiplicity};
 use crate::store::{Object, ObjectId, Value};
-use crate::syntax::ast::{CmpOp, Multiplicity};
 
 /// How the values of one side of a comparison were reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,14 +5,13 @@
 
 use smol_str::SmolStr;
 
+use super::value::{ObjectId, Value};
 use super::xpath::Cond;
 use super::{AssocId, EntityId, MemberIndex, MicroflowId, ResourceId, Type, UserRoleId};
+use crate::model::{AccessLevel, AssignOp, BinOp, ComponentState, GlobalEndpoint, ResourceKind};
 use crate::source::Span;
-use crate::store::{ObjectId, Value};
-use crate::syntax::ast::{AccessLevel, AssignOp, BinOp, ComponentState, GlobalEndpoint, ResourceKind};
 
-/// A variable's place in its frame.
-pub type Slot = usize;
+pub use super::Slot;
 
 /// The variables a body declares, in slot order, with their static types: the frame a body
 /// runs in has one value per slot. Top-level statements (the REPL, `warden eval`) extend a
@@ -422,7 +421,7 @@ pub enum RequestTarget {
     /// `start workflow Name from $s`.
     StartWorkflow(SmolStr, Var),
     /// An operation on the instance a variable holds.
-    Instance(crate::runtime::InstanceOp, Var),
+    Instance(super::InstanceOp, Var),
     /// An endpoint without an instance.
     Global(GlobalEndpoint),
 }

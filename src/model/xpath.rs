@@ -5,8 +5,8 @@ use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
 use super::{AssocId, AttrType, EntityId, EnumId, MemberIndex, Type, UserRoleId};
+use crate::model::CmpOp;
 use crate::source::Span;
-use crate::syntax::ast::CmpOp;
 
 /// A condition on one object.
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ pub enum Operand {
         /// Its type.
         ty: Type,
         /// Its slot in the frame of the body the retrieve is in.
-        slot: super::flow::Slot,
+        slot: super::Slot,
     },
     /// A function call.
     Func {

@@ -185,3 +185,9 @@ pub fn load_with_fingerprint(
     let store = super::load_json(program, &text)?;
     Ok((store, hash(text.as_bytes())))
 }
+
+/// Writes the store to `path` atomically, under the store's write lock (see
+/// [`WriteLock::save_json`]). A caller that holds the lock already saves through it instead.
+pub fn save_json(program: &Program, store: &dyn Store, path: &Path) -> std::io::Result<()> {
+    write_lock(path)?.save_json(program, store)
+}

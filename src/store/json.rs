@@ -2,15 +2,14 @@
 //! validation against the schema, save atomically.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value as Json};
 
 use super::{MemoryStore, Object, ObjectId, Store, Value};
+use crate::model::Multiplicity;
 use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER, SYSTEM_USER_ROLE, SYSTEM_USER_ROLES};
-use crate::syntax::ast::Multiplicity;
 
 mod fast;
 
@@ -112,7 +111,7 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
                 }
                 None => {
                     let names: Vec<&str> = program.entities.iter().map(|e| e.name.as_str()).collect();
-                    let hint = crate::check::suggest_public(name, names);
+                    let hint = crate::diagnostic::suggest::hint(name, names);
                     errors.push(err(format!("{at}.entity"), format!("unknown entity `{name}`{hint}")));
                 }
             },
@@ -147,7 +146,7 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
             }
             let Some(index) = def.members.iter().position(|m| m.name == *key) else {
                 let names: Vec<&str> = def.members.iter().map(|m| m.name.as_str()).collect();
-                let hint = crate::check::suggest_public(key, names);
+                let hint = crate::diagnostic::suggest::hint(key, names);
                 errors.push(err(&path, format!("`{}` has no member `{key}`{hint}", def.name)));
                 continue;
             };
@@ -254,7 +253,7 @@ fn user_roles(program: &Program, value: &Json, path: &str) -> Result<Vec<ObjectI
             Some(role) => ids.push(ObjectId::of_role(role)),
             None => {
                 let names: Vec<&str> = program.user_roles.iter().map(|r| r.name.as_str()).collect();
-                let hint = item.as_str().map(|n| crate::check::suggest_public(n, names)).unwrap_or_default();
+                let hint = item.as_str().map(|n| crate::diagnostic::suggest::hint(n, names)).unwrap_or_default();
                 errors.push(err(format!("{path}[{k}]"), format!("unknown user role {item}{hint}")));
             }
         }
@@ -401,13 +400,6 @@ pub fn value_json(program: &Program, value: &Value) -> Json {
         Value::Duration { months, millis } => json!({ "months": months, "millis": millis }),
         Value::Instance(i) => json!(i),
     }
-}
-
-/// Writes the store to `path` atomically, under the store's write lock (see
-/// [`super::file::WriteLock::save_json`]). A caller that holds the lock already saves
-/// through it instead.
-pub fn save_json(program: &Program, store: &dyn Store, path: &Path) -> std::io::Result<()> {
-    super::file::write_lock(path)?.save_json(program, store)
 }
 
 /// The text of a store file: the document of [`to_json`], one object per line.

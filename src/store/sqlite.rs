@@ -30,8 +30,8 @@ use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
 use super::{MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
+use crate::model::Multiplicity;
 use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER_ROLE};
-use crate::syntax::ast::Multiplicity;
 
 /// The format tag kept in the `warden_meta` table.
 pub const FORMAT: &str = "warden-sqlite/1";

@@ -12,9 +12,9 @@ use rust_decimal::Decimal;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::FORMAT;
+use crate::model::Multiplicity;
 use crate::model::{AttrType, EntityId, EnumId, MemberKind, Program, SYSTEM_USER, SYSTEM_USER_ROLE};
 use crate::store::{MemoryStore, Object, ObjectId, Store, Value, ROLE_OBJECT_BASE};
-use crate::syntax::ast::Multiplicity;
 
 /// The store of a valid document, or `None` when the reporting loader must decide.
 pub(super) fn load(program: &Program, text: &str) -> Option<MemoryStore> {
