@@ -69,7 +69,7 @@ fn time_visible_carts(
     id: BenchmarkId,
 ) {
     let mut engine = Engine::new(program, Box::new(store(program, n)), 0);
-    engine.plan = plan;
+    engine.set_plan(plan);
     engine.act_as(&PrincipalName::User("user42".into())).unwrap();
     let mut vars = Vars::new();
     let expected = Value::Integer((n / 1000) as i64);

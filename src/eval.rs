@@ -177,38 +177,38 @@ pub const DEFAULT_STEP_BUDGET: u64 = 10_000_000;
 /// Everything one run evaluates against.
 pub struct Engine<'p> {
     /// The checked program.
-    pub program: &'p Program,
+    program: &'p Program,
     /// Committed objects.
-    pub store: Box<dyn Store>,
+    store: Box<dyn Store>,
     /// The clock, in UTC milliseconds.
-    pub now: i64,
+    now: i64,
     /// The app's gate (tests may flip it).
-    pub access: AccessLevel,
+    access: AccessLevel,
     /// Every session of the run.
-    pub sessions: BTreeMap<SessionKey, Session>,
+    sessions: BTreeMap<SessionKey, Session>,
     /// The acting session.
-    pub current: SessionKey,
+    current: SessionKey,
     /// Lines written by `log`.
-    pub log: Vec<String>,
+    log: Vec<String>,
     /// Objects created by statements, in order (not the implied anonymous users).
-    pub created: Vec<ObjectId>,
+    created: Vec<ObjectId>,
     /// Process instances and UI flow sessions started so far.
-    pub instances: BTreeMap<u64, crate::runtime::Instance>,
+    instances: BTreeMap<u64, crate::runtime::Instance>,
     /// Access rules by entity.
     rules_by_entity: Vec<Vec<usize>>,
     role_objects: Vec<Object>,
     fresh_anonymous: u32,
     /// Steps taken by the current top-level statement: statements executed and objects
     /// examined by retrieves, path steps and delete behaviour (a `Cell`, so that reads count too).
-    pub(crate) steps: std::cell::Cell<u64>,
+    steps: std::cell::Cell<u64>,
     /// How many steps one top-level statement may take before it counts as runaway.
-    pub step_budget: u64,
+    step_budget: u64,
     /// How retrieves find their candidates (see [`Plan`]; the others serve differential tests).
-    pub plan: Plan,
+    plan: Plan,
     /// Whether explanations name rules by entity, ordinal and roles (`rule 2 of Shop.Cart
     /// (Shop.Buyer)`) rather than by file and line, so that snapshot text does not change
     /// when a line is added above a rule.
-    pub stable_rule_names: bool,
+    stable_rule_names: bool,
 }
 
 impl<'p> Engine<'p> {
@@ -294,8 +294,106 @@ impl<'p> Engine<'p> {
         engine
     }
 
+    /// The checked program the run evaluates.
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    /// The committed objects (read only: every change goes through statements).
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Ends the run, giving back its store.
+    pub fn into_store(self) -> Box<dyn Store> {
+        self.store
+    }
+
+    /// Starts a transaction that spans the statements run until [`Engine::commit_batch`]
+    /// or [`Engine::rollback_batch`] (`warden eval` runs all its statements in one, so that
+    /// `--save` keeps all of them or none).
+    pub fn begin_batch(&mut self) {
+        self.store.begin();
+    }
+
+    /// Makes the batch's changes permanent; on failure the store has undone them.
+    pub fn commit_batch(&mut self) -> Result<(), String> {
+        self.store.commit()
+    }
+
+    /// Undoes everything since [`Engine::begin_batch`] in the store.
+    pub fn rollback_batch(&mut self) {
+        self.store.rollback();
+    }
+
+    /// The clock, in UTC milliseconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Moves the clock.
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
+    /// The app's gate as it stands (tests may flip it).
+    pub fn access(&self) -> AccessLevel {
+        self.access
+    }
+
+    /// Every line `log` has written, in order.
+    pub fn log(&self) -> &[String] {
+        &self.log
+    }
+
+    /// The objects statements created, in order (not the implied anonymous users).
+    pub fn created(&self) -> &[ObjectId] {
+        &self.created
+    }
+
+    /// How many steps one top-level statement may take.
+    pub fn step_budget(&self) -> u64 {
+        self.step_budget
+    }
+
+    /// Sets the steps one top-level statement may take (`--max-steps`).
+    pub fn set_step_budget(&mut self, steps: u64) {
+        self.step_budget = steps;
+    }
+
+    /// Chooses how retrieves find their candidates (plans change cost, never answers).
+    pub fn set_plan(&mut self, plan: Plan) {
+        self.plan = plan;
+    }
+
+    /// Names rules in explanations by entity, ordinal and roles rather than by file and line.
+    pub fn set_stable_rule_names(&mut self, on: bool) {
+        self.stable_rule_names = on;
+    }
+
+    /// Every session of the run, by key.
+    pub fn sessions(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
+        self.sessions.iter()
+    }
+
+    /// The acting session's key.
+    pub fn current(&self) -> &SessionKey {
+        &self.current
+    }
+
+    /// Acts as a session the run already has (false, and nothing changes, when it has none).
+    pub fn switch_to(&mut self, key: &SessionKey) -> bool {
+        if !self.sessions.contains_key(key) {
+            return false;
+        }
+        self.current = key.clone();
+        true
+    }
+
     /// The acting session.
     pub fn session(&self) -> &Session {
+        // INVARIANT: `current` always names a session of `sessions`: `new` inserts system's,
+        // every switch inserts a session before naming it, and none is ever removed.
         self.sessions.get(&self.current).expect("the current session exists")
     }
 
@@ -613,22 +711,22 @@ use xpath::member_of as eval_member_of;
 /// What a run keeps between engines (see [`Engine::into_state`]).
 pub struct RunState {
     /// Committed objects.
-    pub store: Box<dyn Store>,
+    pub(crate) store: Box<dyn Store>,
     /// The clock.
-    pub now: i64,
+    pub(crate) now: i64,
     /// The app's gate.
-    pub access: AccessLevel,
+    pub(crate) access: AccessLevel,
     /// Every session.
-    pub sessions: BTreeMap<SessionKey, Session>,
+    pub(crate) sessions: BTreeMap<SessionKey, Session>,
     /// The acting session.
-    pub current: SessionKey,
+    pub(crate) current: SessionKey,
     /// Objects created so far.
-    pub created: Vec<ObjectId>,
+    pub(crate) created: Vec<ObjectId>,
     /// Runtime instances.
-    pub instances: BTreeMap<u64, crate::runtime::Instance>,
+    pub(crate) instances: BTreeMap<u64, crate::runtime::Instance>,
     fresh_anonymous: u32,
     /// The step limit of each top-level statement.
-    pub step_budget: u64,
+    pub(crate) step_budget: u64,
 }
 
 /// The values of a frame's variables, by slot (see [`crate::model::flow::Scope`]); a slot

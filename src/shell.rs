@@ -138,7 +138,7 @@ impl Shell {
         let state = self.state.take().expect("the shell always holds a state between inputs");
         let mut engine = Engine::resume(&self.program, state);
         if self.now.is_none() {
-            engine.now = chrono::Utc::now().timestamp_millis();
+            engine.set_now(chrono::Utc::now().timestamp_millis());
         }
         let result = f(&mut engine, &mut self.vars);
         self.state = Some(engine.into_state());
@@ -211,9 +211,9 @@ impl Shell {
         self.with_engine(|engine, vars| {
             let mut reply = Reply::default();
             for stmt in stmts {
-                let logged = engine.log.len();
+                let logged = engine.log().len();
                 let result = engine.run_top(stmt, vars);
-                for line in &engine.log[logged..] {
+                for line in &engine.log()[logged..] {
                     reply.text.push_str(&format!("log: {line}\n"));
                 }
                 match result {
@@ -304,7 +304,7 @@ impl Shell {
                     let path = self.store_path.clone();
                     self.remember(path.as_deref(), print);
                     let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
-                    engine.step_budget = self.max_steps;
+                    engine.set_step_budget(self.max_steps);
                     let acted = engine.act_as(&self.initial);
                     let who = engine.principal_name();
                     self.state = Some(engine.into_state());
@@ -360,7 +360,7 @@ impl Shell {
     }
 
     fn principal(&mut self) -> PrincipalName {
-        self.with_engine(|e, _| match &e.current {
+        self.with_engine(|e, _| match e.current() {
             SessionKey::System => PrincipalName::System,
             SessionKey::Anonymous(name) => PrincipalName::Anonymous(Some(name.to_string())),
             SessionKey::User(_) => PrincipalName::User(e.principal_name()),
@@ -424,7 +424,7 @@ impl Shell {
     fn replace_store(&mut self, store: MemoryStore) {
         let principal = self.principal();
         let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
-        engine.step_budget = self.max_steps;
+        engine.set_step_budget(self.max_steps);
         let _ = engine.act_as(&principal);
         self.state = Some(engine.into_state());
     }
@@ -458,7 +458,7 @@ impl Shell {
         self.vars = Vars::new();
         self.scope = Scope::default();
         let mut engine = Engine::new(&self.program, Box::new(store), self.clock());
-        engine.step_budget = self.max_steps;
+        engine.set_step_budget(self.max_steps);
         let acted = engine.act_as(&principal);
         self.state = Some(engine.into_state());
         let mut text = format!(
@@ -534,7 +534,7 @@ fn show_table(engine: &Engine<'_>, value: &Value) -> String {
         .iter()
         .map(|o| {
             let mut row = vec![("id".to_string(), o.id.to_string())];
-            row.extend(engine.readable_members(o).into_iter().map(|(m, v)| (m, v.display(engine.program))));
+            row.extend(engine.readable_members(o).into_iter().map(|(m, v)| (m, v.display(engine.program()))));
             row
         })
         .collect();
@@ -556,7 +556,7 @@ fn show_table(engine: &Engine<'_>, value: &Value) -> String {
     let line = |cells: Vec<String>| {
         cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
     };
-    let mut out = format!("{} ({} objects)\n", engine.program.entity(objects[0].entity).name, rows.len());
+    let mut out = format!("{} ({} objects)\n", engine.program().entity(objects[0].entity).name, rows.len());
     out.push_str(&line(columns.clone()));
     for r in &rows {
         out.push('\n');

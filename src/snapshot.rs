@@ -108,14 +108,14 @@ pub fn run_snapshot_on(program: &Program, block: &TestDef, backend: Backend) -> 
 pub fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, max_steps: u64) -> String {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
-    engine.step_budget = max_steps;
+    engine.set_step_budget(max_steps);
     // Rules by entity, ordinal and roles: a comment added above a rule changes no snapshot.
-    engine.stable_rule_names = true;
+    engine.set_stable_rule_names(true);
     let mut vars = Vars::new();
     let mut out = String::new();
     let snap_dir = program.sources.path(block.span.file).parent().map(Path::to_path_buf).unwrap_or_default();
     for stmt in &block.body.stmts {
-        let logged = engine.log.len();
+        let logged = engine.log().len();
         let result = engine.run_top(stmt, &mut vars);
         let shown = match &result {
             Ok(Outcome::Value(v)) => Some(engine.show(v)),
@@ -123,7 +123,7 @@ pub fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, m
             Ok(Outcome::Nothing) => None,
             Err(e) => Some(format!("error {}: {}", e.code, e.message)),
         };
-        let logs: Vec<String> = engine.log[logged..].iter().map(|l| format!("log: {l}")).collect();
+        let logs: Vec<String> = engine.log()[logged..].iter().map(|l| format!("log: {l}")).collect();
         if shown.is_none() && logs.is_empty() {
             continue;
         }
@@ -144,10 +144,9 @@ pub fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, m
 /// Renumbers object ids from 1 in creation order, names implied objects
 /// instead of numbering them, and makes file paths relative to the snapshot's directory.
 fn deterministic(engine: &Engine<'_>, program: &Program, snap_dir: &Path, text: &str) -> String {
-    let numbers: BTreeMap<u64, usize> = engine.created.iter().enumerate().map(|(i, id)| (id.0, i + 1)).collect();
+    let numbers: BTreeMap<u64, usize> = engine.created().iter().enumerate().map(|(i, id)| (id.0, i + 1)).collect();
     let anonymous: BTreeMap<u64, String> = engine
-        .sessions
-        .iter()
+        .sessions()
         .filter_map(|(key, s)| match key {
             crate::eval::SessionKey::Anonymous(name) => s.user.map(|u| (u.0, format!("(anonymous:{name})"))),
             _ => None,

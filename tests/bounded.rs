@@ -71,14 +71,14 @@ fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
     let program = &program;
     let mut engine = Engine::new(program, Box::new(store), 0);
     engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
-    engine.step_budget = 50_000;
+    engine.set_step_budget(50_000);
     let err = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
     assert_eq!(err.code, codes::RUNAWAY);
     assert!(err.message.contains("more than 50000 steps"), "{}", err.message);
     // Nothing of the statement stays: not the object Mark made, not its log.
     let item = program.entity_by_name("M.Item").unwrap();
-    assert_eq!(engine.store.ids(item).len(), 400);
-    assert!(engine.log.is_empty());
+    assert_eq!(engine.store().ids(item).len(), 400);
+    assert!(engine.log().is_empty());
     // The budget is per statement: the next statement starts afresh.
     let again = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
     assert_eq!(again.code, codes::RUNAWAY);
@@ -93,15 +93,15 @@ fn objects_a_retrieve_examines_count_as_steps() {
     let mut engine = Engine::new(program, Box::new(store), 0);
     engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
     // One statement, one retrieve of 2,000 objects: well within 10,000 steps...
-    engine.step_budget = 10_000;
+    engine.set_step_budget(10_000);
     engine.run_top(&stmts[0], &mut Vars::new()).unwrap();
     // ... but not within 1,000: examined objects count, not only statements.
-    engine.step_budget = 1_000;
+    engine.set_step_budget(1_000);
     assert_eq!(engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
     // A path walked from every object counts every object it reaches.
-    engine.step_budget = 5_000;
+    engine.set_step_budget(5_000);
     assert_eq!(engine.run_top(&stmts[1], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
-    engine.step_budget = 20_000;
+    engine.set_step_budget(20_000);
     engine.run_top(&stmts[1], &mut Vars::new()).unwrap();
 }
 

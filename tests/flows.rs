@@ -126,11 +126,11 @@ proptest! {
         let mut engine = Engine::new(&program, Box::new(store), 0);
         let result = engine.run_top(&call[0], &mut Vars::new());
         prop_assert!(result.is_err());
-        prop_assert_eq!(to_json(&program, engine.store.as_ref()), before);
+        prop_assert_eq!(to_json(&program, engine.store()), before);
         prop_assert!(engine.session().uncommitted.is_empty(), "no uncommitted object survives");
-        prop_assert!(engine.log.is_empty(), "the log of a failed run is dropped");
+        prop_assert!(engine.log().is_empty(), "the log of a failed run is dropped");
         // The id counter is restored too: the next object gets the next free id.
-        let next = engine.store.allocate_id();
+        let next = engine.into_store().allocate_id();
         prop_assert_eq!(next, ObjectId(13));
     }
 }

@@ -169,7 +169,7 @@ fn script(ops: &[Op]) -> Vec<String> {
 
 fn outcomes(program: &warden::model::Program, stmts: &[warden::model::flow::Stmt], plan: Plan) -> Vec<String> {
     let mut engine = Engine::new(program, Box::new(MemoryStore::new()), 0);
-    engine.plan = plan;
+    engine.set_plan(plan);
     let mut vars = Vars::new();
     stmts
         .iter()

@@ -112,7 +112,7 @@ proptest! {
             let (level_m, title_m, owner_m) =
                 (def.member("Level").unwrap(), def.member("Title").unwrap(), def.member("System.owner").unwrap());
             for id in &docs {
-                let o = engine.store.get(*id).unwrap().into_owned();
+                let o = engine.store().get(*id).unwrap().into_owned();
                 let level = match o.values[level_m] { Value::Integer(l) => l, _ => 0 };
                 let owned = o.values[owner_m] == Value::Object(user);
                 // The oracle: which rules apply and hold, computed by hand.
@@ -127,7 +127,7 @@ proptest! {
                 prop_assert_eq!(engine.allowed(Op::Delete, &o), by_writer, "delete");
             }
             for id in &secrets {
-                let o = engine.store.get(*id).unwrap().into_owned();
+                let o = engine.store().get(*id).unwrap().into_owned();
                 prop_assert!(!engine.allowed(Op::See, &o));
                 prop_assert!(!engine.allowed(Op::Read(0), &o));
                 prop_assert!(!engine.allowed(Op::Write(0), &o));

@@ -271,7 +271,7 @@ fn parse(program: &mut Program, text: &str) -> Option<Stmt> {
 
 /// What the acting principal may know of: every object it may know of, with what it may read.
 fn view(engine: &Engine<'_>) -> Vec<(u64, serde_json::Value)> {
-    let mut ids: Vec<ObjectId> = engine.store.all().iter().map(|o| o.id).collect();
+    let mut ids: Vec<ObjectId> = engine.store().all().iter().map(|o| o.id).collect();
     ids.extend(engine.session().uncommitted.keys().copied());
     ids.sort_unstable();
     ids.dedup();
@@ -289,7 +289,7 @@ fn perturbed(engine: &Engine<'_>, program: &Program, seed: u64) -> MemoryStore {
         rng ^= rng << 17;
         rng % n.max(1)
     };
-    let objects: Vec<Object> = engine.store.all().into_iter().map(|o| o.into_owned()).collect();
+    let objects: Vec<Object> = engine.store().all().into_iter().map(|o| o.into_owned()).collect();
     let of =
         |entity| -> Vec<ObjectId> { objects.iter().filter(|o| program.is_a(o.entity, entity)).map(|o| o.id).collect() };
     let mut store = MemoryStore::new();
@@ -352,11 +352,11 @@ fn is_retrieve(stmt: &Stmt) -> bool {
 fn links(engine: &Engine<'_>) -> std::collections::BTreeSet<(ObjectId, usize, ObjectId)> {
     let mut out = std::collections::BTreeSet::new();
     let objects: Vec<Object> = engine
-        .store
+        .store()
         .all()
         .into_iter()
         .map(|o| o.into_owned())
-        .chain(engine.sessions.values().flat_map(|s| s.uncommitted.values().cloned()))
+        .chain(engine.sessions().map(|(_, s)| s).flat_map(|s| s.uncommitted.values().cloned()))
         .collect();
     for o in objects {
         for (m, v) in o.values.iter().enumerate() {
@@ -421,8 +421,8 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     let now = warden::time::parse_instant("2026-11-22T10:00:00Z").unwrap();
     let mut memory = Engine::new(program, Box::new(MemoryStore::new()), now);
     let mut on_sqlite = Engine::new(program, Box::new(sqlite), now);
-    memory.step_budget = 200_000;
-    on_sqlite.step_budget = 200_000;
+    memory.set_step_budget(200_000);
+    on_sqlite.set_step_budget(200_000);
     let (mut vars, mut vars_sql) = (Vars::new(), Vars::new());
     memory.run_top(&setup, &mut vars).unwrap();
     on_sqlite.run_top(&setup, &mut vars_sql).unwrap();
@@ -430,10 +430,10 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     for (text, stmt) in &stmts {
         let Some(stmt) = stmt else { continue };
         let signing_in =
-            matches!(stmt.kind, StmtKind::SignIn { .. }) && matches!(memory.current, SessionKey::Anonymous(_));
+            matches!(stmt.kind, StmtKind::SignIn { .. }) && matches!(memory.current(), SessionKey::Anonymous(_));
         // (c) what the signing-in session may know of, and every object as it was.
         let before: Option<(BTreeMap<ObjectId, Object>, Option<ObjectId>)> = signing_in.then(|| {
-            let all = memory.store.all().into_iter().map(|o| (o.id, o.into_owned())).collect();
+            let all = memory.store().all().into_iter().map(|o| (o.id, o.into_owned())).collect();
             (all, memory.session().user)
         });
         let known_before: Vec<ObjectId> = before
@@ -446,7 +446,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
         let full_rights = matches!(stmt.kind, StmtKind::SignIn { .. } | StmtKind::Given(_)) || memory.is_system();
         let links_before = (!full_rights).then(|| {
             let known: std::collections::BTreeSet<ObjectId> = memory
-                .store
+                .store()
                 .all()
                 .iter()
                 .map(|o| o.id)
@@ -454,11 +454,11 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
                 .filter(|id| memory.knows(*id))
                 .collect();
             let existed: std::collections::BTreeSet<ObjectId> = memory
-                .store
+                .store()
                 .all()
                 .iter()
                 .map(|o| o.id)
-                .chain(memory.sessions.values().flat_map(|s| s.uncommitted.keys().copied()))
+                .chain(memory.sessions().map(|(_, s)| s).flat_map(|s| s.uncommitted.keys().copied()))
                 .collect();
             (links(&memory), known, existed)
         });
@@ -470,7 +470,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
         let outcome = memory.run_top(stmt, &mut vars);
         let outcome_sql = on_sqlite.run_top(stmt, &mut vars_sql);
         add(&counts.run, 1);
-        sessions.insert(memory.current.clone());
+        sessions.insert(memory.current().clone());
         // Both stores answer alike.
         match (&outcome, &outcome_sql) {
             (Ok(a), Ok(b)) => {
@@ -501,7 +501,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
             }
         }
         // (a) the store saves and loads again.
-        let saved = to_json(program, memory.store.as_ref()).to_string();
+        let saved = to_json(program, memory.store()).to_string();
         prop_assert!(load_json(program, &saved).is_ok(), "after `{}`: {:?}", text, load_json(program, &saved).err());
         // (b) what a retrieve returns it may see, and nothing it may not see changes the answer.
         if let Some(seen) = view_before {
@@ -538,7 +538,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
                 if known_before.contains(&id) || Some(id) == anonymous {
                     continue;
                 }
-                let now = memory.store.get(id).map(|o| o.into_owned());
+                let now = memory.store().get(id).map(|o| o.into_owned());
                 prop_assert!(now.is_some(), "sign-in deleted {} that the session could not see", id);
                 let now = now.unwrap();
                 for (m, (a, b)) in old.values.iter().zip(&now.values).enumerate() {
@@ -558,7 +558,7 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     // (a) on SQLite: the file loads again, with the same objects.
     drop(on_sqlite);
     let reopened = SqliteStore::open(program, &file, Mode::Read).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-    prop_assert_eq!(to_json(program, &reopened), to_json(program, memory.store.as_ref()));
+    prop_assert_eq!(to_json(program, &reopened), to_json(program, memory.store()));
     drop(reopened);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

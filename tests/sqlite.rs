@@ -257,7 +257,7 @@ proptest! {
             prop_assert_eq!(&actual, &expected, "retrieve Docs.Doc {} as {:?}", CONSTRAINTS[c], principal(who));
             // The query on its own: a superset always, the answer itself when exact.
             let query = on_sqlite.sql_of(stmt).unwrap();
-            let mut selected = on_sqlite.store.select_ids(&query.text, &query.params).expect("the query runs");
+            let mut selected = on_sqlite.store().select_ids(&query.text, &query.params).expect("the query runs");
             selected.sort();
             for id in &expected {
                 prop_assert!(selected.contains(id), "the SQL misses {} for {}:\n{}", id, CONSTRAINTS[c], query.render());
@@ -269,7 +269,7 @@ proptest! {
             prop_assert_eq!(on_sqlite.show(&Value::List(actual.clone())), on_memory.show(&Value::List(expected)));
         }
         for id in (1..9 + docs.len() as u64).map(ObjectId) {
-            let (a, b) = (on_memory.store.get(id).unwrap().into_owned(), on_sqlite.store.get(id).unwrap().into_owned());
+            let (a, b) = (on_memory.store().get(id).unwrap().into_owned(), on_sqlite.store().get(id).unwrap().into_owned());
             prop_assert_eq!(&a, &b);
             let members = program.entity(a.entity).members.len();
             let ops = [Op::See, Op::Delete, Op::Create]

@@ -670,7 +670,7 @@ fn exact_queries_select_the_evaluators_answer_for_every_principal() {
                 problems.push(format!("{c} as {who}: memory {expected:?}, sqlite {actual:?}"));
             }
             let query = on_sqlite.sql_of(stmt).unwrap();
-            let Some(mut selected) = on_sqlite.store.select_ids(&query.text, &query.params) else {
+            let Some(mut selected) = on_sqlite.store().select_ids(&query.text, &query.params) else {
                 problems.push(format!("{c} as {who}: the query does not run:\n{}", query.render()));
                 continue;
             };
@@ -731,7 +731,7 @@ fn queries(retrieves: &[&str], who: &str) -> Vec<(String, bool, Vec<ObjectId>, V
         .iter()
         .map(|s| {
             let q = on_sqlite.sql_of(s).unwrap();
-            let runs = on_sqlite.store.select_ids(&q.text, &q.params).is_some();
+            let runs = on_sqlite.store().select_ids(&q.text, &q.params).is_some();
             (
                 q.render(),
                 runs,

@@ -326,7 +326,7 @@ fn w2(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: &mut Option<(f64, f64, u
         let want = Outcome::Value(Value::Integer(expected as i64));
         assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), want);
         let wa = measure(&format!("warden, {label} carts"), &cfg, || engine.run_top(stmt, &mut vars).unwrap());
-        engine.plan = warden::eval::Plan::Scan;
+        engine.set_plan(warden::eval::Plan::Scan);
         assert_eq!(engine.run_top(stmt, &mut vars).unwrap(), want);
         let ws = measure(&format!("warden scanning (no index), {label} carts"), &cfg, || {
             engine.run_top(stmt, &mut vars).unwrap()

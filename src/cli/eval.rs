@@ -81,7 +81,7 @@ fn act_as(engine: &mut Engine<'_>, setup: &Setup<'_>) -> Result<(), ExitCode> {
             };
             Err(setup.out.usage(format!("`--as {given}`: {}", e.message), help))
         }
-        Err(e) => Err(setup.out.evaluation(&e.into(), &engine.program.sources)),
+        Err(e) => Err(setup.out.evaluation(&e.into(), &engine.program().sources)),
     }
 }
 
@@ -149,18 +149,18 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+        engine.set_step_budget(setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET));
         // The whole run is one transaction: a store is saved only when every statement succeeds.
-        engine.store.begin();
+        engine.begin_batch();
         act_as(&mut engine, &setup)?;
         let human = out.format == Format::Human;
         let mut vars = Vars::new();
         let mut results = Vec::new();
         let mut failed = None;
         for stmt in &stmts {
-            let logged = engine.log.len();
+            let logged = engine.log().len();
             let outcome = engine.run_top(stmt, &mut vars);
-            for line in &engine.log[logged..] {
+            for line in &engine.log()[logged..] {
                 if human && !out.quiet {
                     println!("log: {}", warden::diagnostic::clean(line));
                 }
@@ -193,7 +193,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             }
         };
         if let Some(e) = failed {
-            engine.store.rollback();
+            engine.rollback_batch();
             let d: Diagnostic = e.into();
             if human {
                 eprint!("{}", render::render(&d, &program.sources, out.color));
@@ -202,7 +202,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             finish(results, Some(diagnostic_error(&d, &program.sources)));
             return Ok(ExitCode::from(out.failed));
         }
-        if let Err(e) = engine.store.commit() {
+        if let Err(e) = engine.commit_batch() {
             if human {
                 eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
             }
@@ -212,7 +212,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         if let Some(lock) = lock {
             let path = lock.path();
             if !store::sqlite::is_sqlite_path(path) {
-                if let Err(e) = lock.save_json(program, engine.store.as_ref()) {
+                if let Err(e) = lock.save_json(program, engine.store()) {
                     let message = format!("cannot save `{}`: {e}", path.display());
                     if human {
                         eprintln!("error: {}", warden::diagnostic::clean(&message));
@@ -246,7 +246,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
         };
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+        engine.set_step_budget(setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET));
         act_as(&mut engine, &setup)?;
         let explanation = match engine.explain_operation(op, &mut Vars::new()) {
             Ok(x) => x,
@@ -291,7 +291,7 @@ pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
         let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        engine.step_budget = setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
+        engine.set_step_budget(setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET));
         act_as(&mut engine, &setup)?;
         let query = match stmts.as_slice() {
             [stmt] => engine.sql_of(stmt),
