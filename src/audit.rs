@@ -3,9 +3,10 @@
 //! suppressions on the line above a declaration. Codes, severities and their
 //! descriptions are in [`crate::codes`].
 
+use crate::codes::Code;
 use std::collections::HashSet;
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::model::flow;
 use crate::model::*;
 use crate::source::Span;
@@ -32,8 +33,9 @@ pub fn audit(program: &Program) -> Vec<Diagnostic> {
 /// The label of a finding's declaration when the finding points inside it.
 const DECLARED: &str = "declared here";
 
-fn finding(code: &'static str, severity: Severity, message: String, span: Span, help: String) -> Diagnostic {
-    Diagnostic { severity, help: Some(help), ..Diagnostic::error(code, message, span) }
+/// A finding of `code`, at the severity the registry gives it.
+fn finding(code: Code, message: String, span: Span, help: String) -> Diagnostic {
+    Diagnostic { severity: code.severity(), help: Some(help), ..Diagnostic::error(code, message, span) }
 }
 
 /// A001: the anonymous role shares a module role with another user role.
@@ -49,8 +51,7 @@ fn shared_module_roles(program: &Program, anon: UserRoleId, out: &mut Vec<Diagno
             let name = &program.module_role(*m).name;
             let span = *span;
             let mut f = finding(
-                "A001",
-                Severity::Warning,
+                Code::A001,
                 format!("user role `{}` shares module role `{name}` with the anonymous role `{}`", role.name, anon_def.name),
                 span,
                 format!("give the anonymous role a module role of its own, granting only what visitors need, instead of reusing `{name}`"),
@@ -81,8 +82,7 @@ fn anonymous_rules(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnostic
         let owner_fix = owner_constraint_help(entity);
         if !writes.is_empty() && rule.constraint.is_none() {
             out.push(finding(
-                "A002",
-                Severity::Error,
+                Code::A002,
                 format!(
                     "the anonymous role `{anon_name}` may write {} of every `{}` object: the rule has no `where` constraint",
                     quote_list(&writes),
@@ -95,8 +95,7 @@ fn anonymous_rules(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnostic
         let declared: Vec<usize> = (0..entity.members.len()).filter(|&i| !entity.members[i].system).collect();
         if !declared.is_empty() && declared.iter().all(|&i| rule.members[i] >= MemberRight::Read) {
             out.push(finding(
-                "A003",
-                Severity::Warning,
+                Code::A003,
                 format!("the anonymous role `{anon_name}` may read every member of `{}` through one rule", entity.name),
                 span,
                 full_read_help(program, rule, entity),
@@ -104,8 +103,7 @@ fn anonymous_rules(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnostic
         }
         if rule.delete && rule.constraint.is_none() {
             out.push(finding(
-                "A004",
-                Severity::Warning,
+                Code::A004,
                 format!(
                     "the anonymous role `{anon_name}` may delete every `{}` object: the rule has no `where` constraint",
                     entity.name
@@ -151,8 +149,7 @@ fn outliving_objects(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnost
         }
         let from = &program.entity(assoc.from).name;
         out.push(finding(
-            "A005",
-            Severity::Warning,
+            Code::A005,
             format!(
                 "`{from}` objects that `{}` ties to an anonymous user outlive it at sign-in: the association keeps them and no sign-in microflow retrieves `{from}`",
                 assoc.name
@@ -170,8 +167,7 @@ fn outliving_objects(program: &Program, anon: UserRoleId, out: &mut Vec<Diagnost
             continue;
         }
         out.push(finding(
-            "A005",
-            Severity::Warning,
+            Code::A005,
             format!(
                 "`{}` objects created by anonymous users keep them as owner and outlive them at sign-in: no sign-in microflow retrieves `{}`",
                 entity.name, entity.name
@@ -250,8 +246,7 @@ fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Dia
         let span = resource_head(program, r);
         if !public {
             out.push(finding(
-                "A006",
-                Severity::Info,
+                Code::A006,
                 format!(
                     "{name} grants the anonymous role `{anon_name}`, but the app is not public, so no anonymous user can reach it"
                 ),
@@ -260,8 +255,7 @@ fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Dia
             ));
         } else if r.roles.len() == 1 {
             out.push(finding(
-                "A007",
-                Severity::Warning,
+                Code::A007,
                 format!("{name}'s only role is the anonymous role `{anon_name}`: signed-in users are treated as anonymous there"),
                 span,
                 "grant the resource to the user roles that should use it signed in, too".into(),
@@ -279,8 +273,7 @@ fn specializations(program: &Program, out: &mut Vec<Diagnostic>) {
             continue;
         }
         out.push(finding(
-            "A008",
-            Severity::Warning,
+            Code::A008,
             format!(
                 "`{}` has no access rules while its generalization `{}` has some: access rules are not inherited, so nobody can use `{}` objects",
                 e.name,
@@ -302,8 +295,7 @@ fn hashed_strings(program: &Program, out: &mut Vec<Diagnostic>) {
                 let roles: Vec<&str> = rule.roles.iter().map(|r| program.module_role(*r).name.as_str()).collect();
                 let line = if *right == MemberRight::Write { "write" } else { "read" };
                 out.push(finding(
-                    "A009",
-                    Severity::Warning,
+                    Code::A009,
                     format!(
                         "`{}.{}` is a HashedString, and this rule makes it readable to {}",
                         entity.name,
@@ -338,8 +330,7 @@ fn uncallable_microflows(program: &Program, out: &mut Vec<Diagnostic>) {
             continue;
         }
         out.push(finding(
-            "A010",
-            Severity::Info,
+            Code::A010,
             format!(
                 "no role may call microflow `{}` and no microflow calls it: only `system` can run it",
                 def.name
@@ -364,8 +355,7 @@ fn processes_without_self_assign(program: &Program, anonymous: Option<UserRoleId
             }
             let name = &program.user_role(*role).name;
             out.push(finding(
-                "A011",
-                Severity::Warning,
+                Code::A011,
                 format!(
                     "user role `{name}` may execute process `{}` but not start it: starting a process needs EXECUTE and SELF_ASSIGN",
                     r.name
@@ -468,9 +458,9 @@ fn suppress(program: &Program, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let decl = f.related.iter().find(|l| l.message == DECLARED).map_or(f.span, |l| l.span);
         let line = program.sources.file(decl.file).line_col(decl.start as usize).0;
         let block = comment_block_above(program, decl.file, line);
-        let matching = allows
-            .iter()
-            .position(|a| a.span.file == decl.file && block.contains(&a.line) && a.code.as_deref() == Some(f.code));
+        let matching = allows.iter().position(|a| {
+            a.span.file == decl.file && block.contains(&a.line) && a.code.as_deref() == Some(f.code.as_str())
+        });
         match matching {
             Some(i) => {
                 used[i] = true;
@@ -484,22 +474,19 @@ fn suppress(program: &Program, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
     for (i, a) in allows.iter().enumerate() {
         match (&a.code, a.reason) {
             (None, _) => out.push(finding(
-                "A100",
-                Severity::Warning,
+                Code::A100,
                 "`warden:allow` names no finding code, so it suppresses nothing".into(),
                 a.span,
                 "name the code and say why: `// warden:allow A003 the catalogue is public on purpose`".into(),
             )),
             (Some(code), false) => out.push(finding(
-                "A100",
-                Severity::Warning,
+                Code::A100,
                 format!("`warden:allow {code}` gives no reason, so it suppresses nothing"),
                 a.span,
                 format!("say why the finding is intended: `// warden:allow {code} the catalogue is public on purpose`"),
             )),
             (Some(code), true) if !used[i] => out.push(finding(
-                "A101",
-                Severity::Warning,
+                Code::A101,
                 format!(
                     "`warden:allow {code}` suppresses nothing: no {code} finding belongs to the declaration below it"
                 ),

@@ -7,27 +7,7 @@ use serde::Serialize;
 
 use crate::source::{SourceMap, Span};
 
-/// How serious a diagnostic is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing; never fails a command.
-    Info,
-    /// Probably a mistake; fails only with `--fail-on warning`.
-    Warning,
-    /// The program or data is wrong.
-    Error,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
-    }
-}
+pub use crate::codes::{Code, Severity};
 
 /// A secondary place a diagnostic points at.
 #[derive(Clone, Debug)]
@@ -42,7 +22,7 @@ pub struct Label {
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     /// Stable code: `E0xxx` for syntax and check errors, `A0xx` for audit findings.
-    pub code: &'static str,
+    pub code: Code,
     /// How serious.
     pub severity: Severity,
     /// Lowercase, no final period, user input in backticks.
@@ -59,7 +39,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error.
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         let message = message.into();
         Diagnostic {
             code,
@@ -73,7 +53,7 @@ impl Diagnostic {
     }
 
     /// A warning.
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span) }
     }
 
@@ -129,7 +109,7 @@ impl Diagnostic {
 #[derive(Clone, Debug, Serialize)]
 pub struct JsonDiagnostic {
     /// Stable code.
-    pub code: &'static str,
+    pub code: Code,
     /// `error`, `warning` or `info`.
     pub severity: Severity,
     /// The message.

@@ -15,6 +15,7 @@ mod sql;
 pub mod test;
 mod xpath;
 
+use crate::codes::Code;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,7 +90,7 @@ pub struct Session {
 #[error("{message}")]
 pub struct EvalError {
     /// Stable code (`R0xx`).
-    pub code: &'static str,
+    pub code: Code,
     /// What happened.
     pub message: String,
     /// Where.
@@ -102,7 +103,7 @@ pub struct EvalError {
 
 impl EvalError {
     /// A new error.
-    pub fn new(code: &'static str, message: impl Into<String>, span: Span) -> EvalError {
+    pub fn new(code: Code, message: impl Into<String>, span: Span) -> EvalError {
         let message = crate::diagnostic::shorten(&message.into()).into_owned();
         EvalError { code, message, span, help: None, stack: Vec::new() }
     }
@@ -134,26 +135,28 @@ impl From<EvalError> for Diagnostic {
 
 /// Runtime error codes.
 pub mod codes {
+    use crate::codes::Code;
+
     /// An operation the principal's access rules do not allow.
-    pub const ACCESS: &str = "R001";
+    pub const ACCESS: Code = Code::R001;
     /// An `error` statement.
-    pub const ERROR_STATEMENT: &str = "R002";
+    pub const ERROR_STATEMENT: Code = Code::R002;
     /// A delete refused by a `prevent` delete behaviour.
-    pub const PREVENTED: &str = "R003";
+    pub const PREVENTED: Code = Code::R003;
     /// A value of the wrong kind at run time (empty object, division by zero, ...).
-    pub const RUNTIME: &str = "R004";
+    pub const RUNTIME: Code = Code::R004;
     /// An `expect` that does not hold.
-    pub const EXPECTATION: &str = "R005";
+    pub const EXPECTATION: Code = Code::R005;
     /// An unknown principal or user.
-    pub const PRINCIPAL: &str = "R006";
+    pub const PRINCIPAL: Code = Code::R006;
     /// A feature whose evaluation is not built yet.
-    pub const UNSUPPORTED: &str = "R007";
+    pub const UNSUPPORTED: Code = Code::R007;
     /// A run that did not stop: too deep or too many steps.
-    pub const RUNAWAY: &str = "R008";
+    pub const RUNAWAY: Code = Code::R008;
     /// The store could not write or commit (a full disk, a lock held too long).
-    pub const STORE: &str = "R009";
+    pub const STORE: Code = Code::R009;
     /// A commit that would leave a reference to an object that is not committed.
-    pub const INTEGRITY: &str = "R010";
+    pub const INTEGRITY: Code = Code::R010;
 }
 
 /// What is being decided.

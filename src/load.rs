@@ -1,6 +1,7 @@
 //! Loading a program: files and directories in, a checked program and every
 //! diagnostic out.
 
+use crate::codes::Code;
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -160,7 +161,7 @@ pub fn not_text(id: FileId, file: &SourceFile) -> Option<Diagnostic> {
     };
     let message = format!("`{path}` is not a text file: {why}");
     let help = "warden reads `.rules` files as UTF-8 text; convert the file, or remove it if it is not a rules file";
-    Some(Diagnostic::error("E0007", message, span).with_help(help))
+    Some(Diagnostic::error(Code::E0007, message, span).with_help(help))
 }
 
 /// Parses and checks the sources. When any file has a syntax error, only the

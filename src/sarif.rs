@@ -26,16 +26,13 @@ pub fn to_sarif_failed(diagnostics: &[Diagnostic], sources: &SourceMap, why: &st
 }
 
 fn log(diagnostics: &[Diagnostic], sources: &SourceMap, failure: Option<&str>) -> Value {
-    let mut codes: Vec<(&str, Severity)> = diagnostics.iter().map(|d| (d.code, d.severity)).collect();
-    codes.sort_by_key(|(c, _)| *c);
-    codes.dedup_by_key(|(c, _)| *c);
+    let mut codes: Vec<crate::codes::Code> = diagnostics.iter().map(|d| d.code).collect();
+    codes.sort();
+    codes.dedup();
     let rules: Vec<Value> = codes
         .iter()
-        .map(|(code, severity)| {
-            let (text, severity) = match crate::codes::describe(code) {
-                Some(entry) => (entry.summary, entry.severity),
-                None => (*code, *severity),
-            };
+        .map(|code| {
+            let (text, severity) = (code.info().summary, code.severity());
             json!({
                 "id": code,
                 "shortDescription": { "text": text },

@@ -8,7 +8,7 @@ fn codes_of(text: &str) -> Vec<&'static str> {
     let mut sources = SourceMap::new();
     sources.add("input.rules", text);
     let checked = load::load(sources);
-    checked.diagnostics.iter().map(|d| d.code).collect()
+    checked.diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
 
 #[test]
@@ -16,7 +16,7 @@ fn binary_garbage_is_a_diagnostic() {
     let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let mut sources = SourceMap::new();
     sources.add_bytes("garbage.rules", bytes);
-    let codes: Vec<&str> = load::load(sources).diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = load::load(sources).diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0007"]);
     // A replacement character in valid text is just a character.
     assert!(codes_of("// \u{FFFD} in a comment\n").is_empty());

@@ -19,11 +19,11 @@ pub fn explain_code(code: Option<&str>) -> ExitCode {
     match codes::describe(code) {
         Some(c) => {
             println!("{} ({}): {}", c.code, c.severity, c.summary);
-            println!("{}", where_reported(c.code));
+            println!("{}", where_reported(c.code.as_str()));
             ExitCode::SUCCESS
         }
         None => {
-            let hint = warden::diagnostic::suggest::hint(&code.to_uppercase(), CODES.iter().map(|c| c.code));
+            let hint = warden::diagnostic::suggest::hint(&code.to_uppercase(), CODES.iter().map(|c| c.code.as_str()));
             eprintln!(
                 "error: warden has no code `{}`{hint}; `warden explain-code` lists them",
                 warden::diagnostic::clean(code)

@@ -1,6 +1,7 @@
 //! Human rendering of diagnostics as source snippets (miette's graphical report).
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use warden::codes::Code;
 
 use warden::diagnostic::{Diagnostic, Severity};
 use warden::source::SourceMap;
@@ -79,7 +80,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -> Stri
         .chain(diagnostic.related.iter().map(|l| l.span))
         .filter(|s| s.file == diagnostic.span.file)
         .collect();
-    let binary = file.invalid_utf8.is_some() || diagnostic.code == "E0007";
+    let binary = file.invalid_utf8.is_some() || diagnostic.code == Code::E0007;
     let view = if binary { View::default() } else { View::new(&file.text, &spans) };
     let source = (!binary).then(|| {
         NamedSource::new(warden::diagnostic::clean(&file.path.display().to_string()), view.text.clone())
@@ -265,8 +266,12 @@ mod tests {
             let (a, b) = (bounds[next(bounds.len())], bounds[next(bounds.len())]);
             let mut sources = SourceMap::new();
             let file = sources.add("t.rules", text.clone());
-            let d = Diagnostic::error("E0001", "a message with \u{1b}[31m in it", Span::new(file, a.min(b), a.max(b)))
-                .with_related(Span::new(file, bounds[next(bounds.len())], bounds[bounds.len() - 1]), "there");
+            let d = Diagnostic::error(
+                warden::codes::Code::E0001,
+                "a message with \u{1b}[31m in it",
+                Span::new(file, a.min(b), a.max(b)),
+            )
+            .with_related(Span::new(file, bounds[next(bounds.len())], bounds[bounds.len() - 1]), "there");
             let out = super::render(&d, &sources, false);
             assert!(!out.contains('\u{1b}'), "{out:?}");
             assert!(!out.contains('\u{202e}'), "{out:?}");

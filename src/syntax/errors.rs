@@ -1,5 +1,6 @@
 //! Syntax errors, and the words every grammar rule is described by in them.
 
+use crate::codes::Code;
 use pest::error::{ErrorVariant, InputLocation};
 
 use super::Rule;
@@ -71,14 +72,14 @@ pub enum ParseError {
 
 impl ParseError {
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ParseError::Syntax { .. } | ParseError::Unclosed { .. } => "E0001",
-            ParseError::TooDeep { .. } => "E0002",
-            ParseError::UnterminatedString { .. } => "E0003",
-            ParseError::UnterminatedComment { .. } => "E0004",
-            ParseError::NumberOutOfRange { .. } => "E0005",
-            ParseError::BadTokenString { .. } => "E0006",
+            ParseError::Syntax { .. } | ParseError::Unclosed { .. } => Code::E0001,
+            ParseError::TooDeep { .. } => Code::E0002,
+            ParseError::UnterminatedString { .. } => Code::E0003,
+            ParseError::UnterminatedComment { .. } => Code::E0004,
+            ParseError::NumberOutOfRange { .. } => Code::E0005,
+            ParseError::BadTokenString { .. } => Code::E0006,
         }
     }
 
