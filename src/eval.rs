@@ -320,7 +320,7 @@ impl<'p> Engine<'p> {
     }
 
     /// Makes the batch's changes permanent; on failure the store has undone them.
-    pub fn commit_batch(&mut self) -> Result<(), String> {
+    pub fn commit_batch(&mut self) -> Result<(), crate::store::CommitError> {
         self.store.commit()
     }
 

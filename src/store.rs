@@ -18,6 +18,21 @@ pub use json::{load_json, load_json_fast, load_json_reporting, to_json, value_js
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
+/// Why a store could not make a transaction's changes permanent (everything since its
+/// `begin` is undone).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// Another process changed the store since this one read it: nothing was written.
+    #[error("another process changed the store since it was read; nothing was written, run again")]
+    Changed,
+    /// The database refused a write or the commit (a full disk, a lock held too long).
+    #[error("{reason}")]
+    Database {
+        /// What the database said.
+        reason: String,
+    },
+}
+
 /// A parameter of a SQL query a store runs for the evaluator (never spliced into the text).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SqlValue {
@@ -100,7 +115,7 @@ pub trait Store {
     fn begin(&mut self);
     /// Makes the transaction's changes permanent (for the outermost one, in the backing file).
     /// On failure everything since `begin` is undone and the reason returned.
-    fn commit(&mut self) -> Result<(), String>;
+    fn commit(&mut self) -> Result<(), CommitError>;
     /// Undoes every change since `begin`.
     fn rollback(&mut self);
     /// Every object, ascending by id.
@@ -240,7 +255,7 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
     let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
     if sqlite::is_sqlite_path(to) {
         let mut target = SqliteStore::open(program, to, sqlite::Mode::Create)?;
-        sqlite::copy_into(source.as_ref(), &mut target).map_err(at)?;
+        sqlite::copy_into(source.as_ref(), &mut target).map_err(|e| at(e.to_string()))?;
     } else {
         save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
     }
@@ -251,14 +266,12 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
 /// (made when missing) whose objects become exactly those of `store`, in one transaction.
 /// Whatever the file held is replaced; [`file::save_over`] refuses to replace what another
 /// process changed.
-pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Result<(), String> {
+pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Result<(), file::SaveError> {
     if !sqlite::is_sqlite_path(path) {
-        return save_json(program, store, path).map_err(|e| e.to_string());
+        return save_json(program, store, path)
+            .map_err(|e| file::SaveError::Io { path: path.display().to_string(), message: e.to_string() });
     }
-    sqlite::save_over(program, store, path, None).map(|_| ()).map_err(|e| match e {
-        Ok(()) => unreachable!("without a base, nothing is compared"),
-        Err(message) => message,
-    })
+    sqlite::save_over(program, store, path, None).map(|_| ())
 }
 
 /// Reads the store at `path` (JSON or SQLite) into memory.
@@ -269,6 +282,6 @@ pub fn load_into_memory(program: &Program, path: &std::path::Path) -> Result<Mem
     let source = SqliteStore::open(program, path, sqlite::Mode::Read)?;
     let mut memory = MemoryStore::new();
     sqlite::copy_into(&source, &mut memory)
-        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: e }])?;
+        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: e.to_string() }])?;
     Ok(memory)
 }

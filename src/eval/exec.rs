@@ -95,7 +95,7 @@ impl<'p> Engine<'p> {
                 Err(message) => {
                     // The store has undone its part; undo the sessions' too.
                     self.restore(snapshot);
-                    Err(EvalError::new(codes::STORE, message, span))
+                    Err(EvalError::new(codes::STORE, message.to_string(), span))
                 }
             },
             Err(e) => {

@@ -154,10 +154,7 @@ pub fn save_over(
         if base.is_none() && path.exists() {
             return Err(SaveError::Changed(path.display().to_string()));
         }
-        return sqlite::save_over(program, store, path, base).map_err(|e| match e {
-            Ok(()) => SaveError::Changed(path.display().to_string()),
-            Err(message) => io(message),
-        });
+        return sqlite::save_over(program, store, path, base);
     }
     let now =
         fingerprint(program, path).map_err(|e| io(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;

@@ -195,7 +195,7 @@ impl Store for MemoryStore {
         self.journal.push((Vec::new(), self.next));
     }
 
-    fn commit(&mut self) -> Result<(), String> {
+    fn commit(&mut self) -> Result<(), super::CommitError> {
         // An inner transaction's changes become part of the outer one.
         if let Some((entries, _)) = self.journal.pop() {
             if let Some((outer, _)) = self.journal.last_mut() {

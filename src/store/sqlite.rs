@@ -29,7 +29,8 @@ use rusqlite::{params_from_iter, Connection, OpenFlags};
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
-use super::{MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
+use super::file::SaveError;
+use super::{CommitError, MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
 use crate::model::Multiplicity;
 use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER_ROLE};
 
@@ -306,7 +307,7 @@ pub struct SqliteStore {
     /// `PRAGMA data_version` when the mirror was last known to match the file.
     version: i64,
     /// A write that failed since the last commit: the next commit reports it and rolls back.
-    failure: Option<String>,
+    failure: Option<CommitError>,
     /// Opened to read only, and changed since: the changes live in the mirror alone, so
     /// the file's tables no longer answer for the store and retrieves are not run as SQL.
     diverged: bool,
@@ -778,7 +779,7 @@ impl SqliteStore {
             r
         })();
         if let Err(e) = result {
-            self.failure = Some(e.to_string());
+            self.failure = Some(CommitError::Database { reason: e.to_string() });
         }
     }
 
@@ -932,12 +933,10 @@ impl Store for SqliteStore {
             match fresh {
                 Ok(v) if v == self.version => self.issued = 1,
                 Ok(_) => {
-                    self.failure.get_or_insert(
-                        "another process changed the store since it was read; nothing was written, run again".into(),
-                    );
+                    self.failure.get_or_insert(CommitError::Changed);
                 }
                 Err(e) => {
-                    self.failure.get_or_insert(e.to_string());
+                    self.failure.get_or_insert(CommitError::Database { reason: e.to_string() });
                 }
             }
             if !self.conn.is_autocommit() {
@@ -948,14 +947,19 @@ impl Store for SqliteStore {
         self.mem.begin();
     }
 
-    fn commit(&mut self) -> Result<(), String> {
+    fn commit(&mut self) -> Result<(), CommitError> {
         if let Some(failure) = self.failure.take() {
             self.rollback();
             // Outer transactions fail too: the failure is kept until the outermost one.
             if self.depth > 0 {
                 self.failure = Some(failure.clone());
             }
-            return Err(format!("the SQLite store could not write: {failure}"));
+            return Err(match failure {
+                CommitError::Database { reason } => {
+                    CommitError::Database { reason: format!("the SQLite store could not write: {reason}") }
+                }
+                changed => changed,
+            });
         }
         self.depth = self.depth.saturating_sub(1);
         let closing = self.issued > self.depth;
@@ -981,7 +985,7 @@ impl Store for SqliteStore {
                 self.issued = self.depth;
                 self.failure = None;
                 self.rollback();
-                Err(format!("the SQLite store could not commit: {e}"))
+                Err(CommitError::Database { reason: format!("the SQLite store could not commit: {e}") })
             }
         }
     }
@@ -1056,20 +1060,21 @@ fn uri_path(path: &Path) -> String {
 
 /// Makes the SQLite store at `path` (made when missing) hold exactly the objects of `store`,
 /// in one transaction under SQLite's write lock. With `base`, the file must still hold what
-/// had that fingerprint (`Err(Ok(()))` when another process changed it); without, it is
-/// replaced whatever it holds. Returns the fingerprint of what it now holds.
+/// had that fingerprint (else [`SaveError::Changed`]); without, it is replaced whatever it
+/// holds. Returns the fingerprint of what it now holds.
 pub fn save_over(
     program: &Program,
     store: &dyn Store,
     path: &Path,
     base: Option<super::file::Fingerprint>,
-) -> Result<super::file::Fingerprint, Result<(), String>> {
+) -> Result<super::file::Fingerprint, SaveError> {
     let existed = path.exists();
     let mode = if existed { Mode::Write } else { Mode::Create };
+    let io = |message: String| SaveError::Io { path: path.display().to_string(), message };
     let mut target = SqliteStore::open(program, path, mode)
-        .map_err(|errors| Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+        .map_err(|errors| io(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
     if base.is_some() && existed && Some(super::file::fingerprint_of(program, &target)) != base {
-        return Err(Ok(()));
+        return Err(SaveError::Changed(path.display().to_string()));
     }
     target.begin();
     let stale: Vec<ObjectId> = target.all().iter().map(|o| o.id).filter(|id| store.entity_of(*id).is_none()).collect();
@@ -1081,12 +1086,15 @@ pub fn save_over(
             target.put(o.into_owned());
         }
     }
-    target.commit().map_err(Err)?;
+    target.commit().map_err(|e| match e {
+        CommitError::Changed => SaveError::Changed(path.display().to_string()),
+        other => io(other.to_string()),
+    })?;
     Ok(super::file::fingerprint_of(program, &target))
 }
 
 /// Copies every object of one store into another (import and export).
-pub fn copy_into(from: &dyn Store, to: &mut dyn Store) -> Result<(), String> {
+pub fn copy_into(from: &dyn Store, to: &mut dyn Store) -> Result<(), CommitError> {
     to.begin();
     for o in from.all() {
         if o.id.role().is_none() {
