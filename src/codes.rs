@@ -138,6 +138,15 @@ pub fn describe(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
 }
 
+mod explanations;
+
+/// The longer explanation of a code (case-insensitive), as Markdown: what triggers it, why it
+/// matters, an example that produces it and the example fixed (`warden explain-code`, SARIF's
+/// `help`, `docs/codes.md`).
+pub fn explanation(code: &str) -> Option<&'static str> {
+    explanations::get(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
