@@ -294,3 +294,34 @@ fn every_example_does_what_its_fence_says() {
     assert!(ran >= 2 * CODES.len() - 4, "only {ran} examples ran");
     assert!(failures.is_empty(), "{} examples:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// `warden explain-code CODE` prints the code, its severity, its summary and its explanation.
+#[test]
+fn explain_code_prints_the_explanation() {
+    let out = warden().args(["explain-code", "a003"]).output().expect("warden runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let entry = codes::describe("A003").expect("A003");
+    assert!(stdout.starts_with(&format!("A003 (warning): {}\n", entry.summary)), "{stdout}");
+    assert!(stdout.ends_with(explanation("A003")), "{stdout}");
+}
+
+/// A SARIF rule carries the first paragraph of its explanation as `fullDescription` and the
+/// whole explanation as `help`.
+#[test]
+fn sarif_rules_carry_the_explanation() {
+    let dir = scratch("sarif");
+    let file = dir.join("broken.rules");
+    std::fs::write(&file, "module M {\n  entity E { A: Integer }\n  module role R\n  access E for R { read B }\n}\n")
+        .expect("writes");
+    let out = warden().args(["check", "--format", "sarif"]).arg(&file).output().expect("warden runs");
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(rule["id"], "E0105");
+    let text = explanation("E0105");
+    let first: Vec<&str> = text.split("\n\n").next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(rule["fullDescription"]["text"], first.join(" "));
+    assert_eq!(rule["help"]["text"], text);
+    assert_eq!(rule["help"]["markdown"], text);
+    let _ = std::fs::remove_dir_all(&dir);
+}

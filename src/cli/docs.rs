@@ -8,7 +8,7 @@ use warden::codes::{self, CODES};
 
 use super::{usage_error, USAGE};
 
-/// Runs `warden explain-code [CODE]`.
+/// Runs `warden explain-code [CODE]`: a code's severity, summary and explanation, or every code.
 pub fn explain_code(code: Option<&str>) -> ExitCode {
     let Some(code) = code else {
         for c in CODES {
@@ -20,6 +20,9 @@ pub fn explain_code(code: Option<&str>) -> ExitCode {
         Some(c) => {
             println!("{} ({}): {}", c.code, c.severity, c.summary);
             println!("{}", where_reported(c.code));
+            if let Some(text) = codes::explanation(c.code) {
+                print!("\n{text}");
+            }
             ExitCode::SUCCESS
         }
         None => {
