@@ -5,6 +5,9 @@
 //! or warning; a block fenced as `rules fixed` reports no error or warning at all (and its tests
 //! pass). A first line `// $ warden ARGS` runs that command over the block instead; a
 //! `console example` block's `$ ` lines, run by `sh` in an empty directory, print the code.
+//!
+//! `docs/codes.md` is generated from the registry and the explanations; a test fails when it is
+//! out of date, and `WARDEN_BLESS=1` rewrites it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,8 @@ const WITHOUT_FIX: &[(&str, &str)] = &[
     ("E0007", "the fix is to convert the file, which a text example cannot show"),
     ("R009", "the fix is to the store, not to the program"),
 ];
+
+const DOCS: &str = "docs/codes.md";
 
 /// A fenced block: its info string, the line of its fence (from 1), its text.
 struct Block {
@@ -293,6 +298,68 @@ fn every_example_does_what_its_fence_says() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(ran >= 2 * CODES.len() - 4, "only {ran} examples ran");
     assert!(failures.is_empty(), "{} examples:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `docs/codes.md`: a table of every code, then each code's severity, summary and explanation.
+fn codes_markdown() -> String {
+    let groups = [
+        ("Syntax errors", "reported for a file that does not parse; when any file has one, only these are reported"),
+        ("Check errors", "reported by `warden check`, and by every command that loads the rules"),
+        ("Evaluation errors", "reported while evaluating: `warden test`, `eval`, `explain`, `sql` and the REPL"),
+        ("Audit findings", "reported by `warden audit`; silence an intended one with `// warden:allow CODE reason`"),
+    ];
+    let group_of = |code: &str| match &code[..1] {
+        "E" if code.starts_with("E00") => 0,
+        "E" => 1,
+        "R" => 2,
+        _ => 3,
+    };
+    let mut out = String::from(
+        "# Diagnostic codes\n\n\
+         <!-- Generated from src/codes.rs and src/codes/explanations/ by tests/code_explanations.rs;\n     \
+         edit those, then run `WARDEN_BLESS=1 cargo test --test code_explanations`. -->\n\n\
+         Every diagnostic warden reports has a stable code that never changes meaning: `E` codes for\n\
+         programs that do not parse or check, `R` codes for evaluation, `A` codes for the findings\n\
+         of `warden audit`. `warden explain-code CODE` prints the explanation of a code, and SARIF\n\
+         output (`--format sarif`) carries it as each rule's `help`. In the examples, a block marked\n\
+         `rules example` reports the code and a block marked `rules fixed` is the same program\n\
+         fixed; `tests/code_explanations.rs` checks that each does.\n",
+    );
+    for (g, (title, what)) in groups.iter().enumerate() {
+        out.push_str(&format!(
+            "\n## {title}\n\n{}.\n\n| code | severity | summary |\n| --- | --- | --- |\n",
+            capitalize(what)
+        ));
+        for c in CODES.iter().filter(|c| group_of(c.code) == g) {
+            out.push_str(&format!("| [`{}`](#{}) | {} | {} |\n", c.code, c.code.to_lowercase(), c.severity, c.summary));
+        }
+        for c in CODES.iter().filter(|c| group_of(c.code) == g) {
+            out.push_str(&format!("\n### {}\n\n**{}**: {}.\n\n{}", c.code, c.severity, c.summary, explanation(c.code)));
+        }
+    }
+    out
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// `docs/codes.md` is what the registry and the explanations make of it.
+#[test]
+fn docs_codes_md_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DOCS);
+    let expected = codes_markdown();
+    if std::env::var_os("WARDEN_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &expected).expect("writes docs/codes.md");
+        return;
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "{DOCS} is out of date with src/codes.rs and src/codes/explanations/; \
+         run `WARDEN_BLESS=1 cargo test --test code_explanations` to rewrite it"
+    );
 }
 
 /// `warden explain-code CODE` prints the code, its severity, its summary and its explanation.
