@@ -123,6 +123,6 @@ mod tests {
             assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
         }
         assert!(super::get("e0105").is_some_and(|text| text.contains("```rules example")));
-        assert_eq!(super::get("A999"), None);
+        assert_eq!(super::get("X001"), None);
     }
 }
