@@ -42,7 +42,7 @@ fn where_reported(code: &str) -> &'static str {
             "reported by every command that reads .rules files, when a file does not parse"
         }
         "E" => "reported by `warden check` (and every command that loads the rules) when the rules do not check",
-        "R" => "reported while evaluating: `warden eval`, `explain`, `test`, `repl`",
+        "R" => "reported while evaluating: `warden eval`, `explain`, `test`, `sql`, `repl`",
         _ => "reported by `warden audit`; silence an intended finding with `// warden:allow CODE reason`",
     }
 }
