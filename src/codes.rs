@@ -41,7 +41,12 @@ macro_rules! registry {
 
         /// Every code with its entry, in order.
         pub const CODES: &[CodeInfo] = &[
-            $(CodeInfo { code: Code::$code, severity: Severity::$severity, summary: $summary },)*
+            $(CodeInfo {
+                code: Code::$code,
+                severity: Severity::$severity,
+                summary: $summary,
+                explanation: include_str!(concat!("codes/explanations/", stringify!($code), ".md")),
+            },)*
         ];
 
         impl Code {
@@ -64,6 +69,16 @@ pub struct CodeInfo {
     pub severity: Severity,
     /// What the code is about, as one sentence without a final period.
     pub summary: &'static str,
+    /// The longer explanation, as Markdown: what triggers it, why it matters, an example that
+    /// produces it and the example fixed (`warden explain-code`, SARIF's `help`,
+    /// `docs/codes.md`). Each is `codes/explanations/CODE.md`, as rustc keeps its error index;
+    /// `tests/code_explanations.rs` runs every example. In an explanation, a block fenced as
+    /// `rules example` is a program that reports the code (from `warden check`, `warden audit`
+    /// or a failing `test` block) and no other error or warning; a block fenced as `rules
+    /// fixed` reports no error or warning at all. A first line `// $ warden ARGS` runs that
+    /// command over the block instead. A block fenced as `console example` holds `$ ` command
+    /// lines that print the code when run in an empty directory.
+    pub explanation: &'static str,
 }
 
 impl Code {
@@ -230,6 +245,11 @@ registry! {
 /// The entry of a code, if warden has one (case-insensitive).
 pub fn describe(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code.as_str().eq_ignore_ascii_case(code))
+}
+
+/// The longer explanation of a code (case-insensitive), as Markdown (see [`CodeInfo::explanation`]).
+pub fn explanation(code: &str) -> Option<&'static str> {
+    describe(code).map(|c| c.explanation)
 }
 
 #[cfg(test)]

@@ -348,9 +348,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
         format: ResultFormat,
     },
-    /// Describe a diagnostic code: its severity and what it means (`warden explain-code A003`).
+    /// Explain a diagnostic code: its severity, meaning, an example and the fix (`warden explain-code A003`).
     ///
-    /// Without a code, list every code. Exit status: 0, or 2 for a code warden does not have.
+    /// Without a code, list every code, one per line. The explanations are also in
+    /// docs/codes.md. Exit status: 0, or 2 for a code warden does not have.
     ExplainCode {
         /// The code, such as `E0105`, `R001` or `A003` (any case).
         code: Option<String>,

@@ -13,8 +13,15 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
+/// The first paragraph of an explanation, on one line: a rule's `fullDescription`.
+fn first_paragraph(explanation: &str) -> String {
+    let paragraph = explanation.split("\n\n").next().unwrap_or(explanation);
+    paragraph.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A SARIF log with one run: a rule per code seen (described by the code
-/// registry, [`crate::codes`]), a result per diagnostic.
+/// registry, [`crate::codes`]: `shortDescription` from its summary, `fullDescription` and
+/// `help` from its explanation), a result per diagnostic.
 pub fn to_sarif(diagnostics: &[Diagnostic], sources: &SourceMap) -> Value {
     log(diagnostics, sources, None)
 }
@@ -33,11 +40,16 @@ fn log(diagnostics: &[Diagnostic], sources: &SourceMap, failure: Option<&str>) -
         .iter()
         .map(|code| {
             let (text, severity) = (code.info().summary, code.severity());
-            json!({
+            let mut rule = json!({
                 "id": code,
                 "shortDescription": { "text": text },
                 "defaultConfiguration": { "level": level(severity) },
-            })
+            });
+            if let Some(explanation) = Some(code.info().explanation) {
+                rule["fullDescription"] = json!({ "text": first_paragraph(explanation) });
+                rule["help"] = json!({ "text": explanation, "markdown": explanation });
+            }
+            rule
         })
         .collect();
     let results: Vec<Value> = diagnostics

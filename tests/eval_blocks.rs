@@ -1,7 +1,8 @@
 //! The evaluation corpus: every `tests/inputs/eval/*.rules` file is a small
 //! program whose `test` blocks pin down the semantics of LANGUAGE.md
 //! (sections 4, 5, 8 and 9). A test whose name starts with `FAILS ` holds a
-//! deliberately wrong expectation and must fail; every other test must pass.
+//! deliberately wrong expectation and must fail; every other test must pass. A test
+//! named `FAILS R004 ...` must fail with that code.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,11 @@ fn corpus() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// Whether a word is a runtime code such as `R004`.
+fn is_code(word: &str) -> bool {
+    word.len() == 4 && word.starts_with('R') && word[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 #[test]
@@ -55,6 +61,15 @@ fn eval_blocks() {
                         "{name}:{} '{}' ({backend:?} store): expected {expected}, got {}: {why}",
                         r.line, r.name, r.outcome
                     ));
+                }
+                let code = r.name.strip_prefix(FAILS_PREFIX).and_then(|rest| rest.split(' ').next());
+                if let (Some(code), Some(failure)) = (code.filter(|c| is_code(c)), &r.failure) {
+                    if failure.code != code {
+                        problems.push(format!(
+                            "{name}:{} '{}' ({backend:?} store): expected {code}, failed with {}: {}",
+                            r.line, r.name, failure.code, failure.message
+                        ));
+                    }
                 }
             }
             if fails == 0 {

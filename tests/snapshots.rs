@@ -9,9 +9,10 @@ use warden::source::SourceMap;
 
 fn sources_of(path: &Path) -> SourceMap {
     let mut sources = SourceMap::new();
-    let text = std::fs::read_to_string(path).expect("reading a test input");
+    // Read as bytes, as warden reads files, so that an input that is not UTF-8 gives E0007.
+    let bytes = std::fs::read(path).expect("reading a test input");
     let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
-    sources.add(name, text);
+    sources.add_bytes(name, bytes);
     sources
 }
 

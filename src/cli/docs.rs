@@ -8,7 +8,7 @@ use warden::codes::{self, CODES};
 
 use super::{usage_error, USAGE};
 
-/// Runs `warden explain-code [CODE]`.
+/// Runs `warden explain-code [CODE]`: a code's severity, summary and explanation, or every code.
 pub fn explain_code(code: Option<&str>) -> ExitCode {
     let Some(code) = code else {
         for c in CODES {
@@ -20,6 +20,9 @@ pub fn explain_code(code: Option<&str>) -> ExitCode {
         Some(c) => {
             println!("{} ({}): {}", c.code, c.severity, c.summary);
             println!("{}", where_reported(c.code.as_str()));
+            if let Some(text) = Some(c.explanation) {
+                print!("\n{text}");
+            }
             ExitCode::SUCCESS
         }
         None => {
@@ -39,7 +42,7 @@ fn where_reported(code: &str) -> &'static str {
             "reported by every command that reads .rules files, when a file does not parse"
         }
         "E" => "reported by `warden check` (and every command that loads the rules) when the rules do not check",
-        "R" => "reported while evaluating: `warden eval`, `explain`, `test`, `repl`",
+        "R" => "reported while evaluating: `warden eval`, `explain`, `test`, `sql`, `repl`",
         _ => "reported by `warden audit`; silence an intended finding with `// warden:allow CODE reason`",
     }
 }
