@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench --bench check`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly on a broken fixture")]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use warden::load;
 use warden::source::{FileId, SourceMap};

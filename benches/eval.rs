@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench --bench eval`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly on a broken fixture")]
+
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use warden::eval::access::Op;

@@ -5,6 +5,8 @@
 //!
 //! Run with `cargo bench --bench flows`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly on a broken fixture")]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use warden::eval::test::{run_tests_on, Backend};
 use warden::source::SourceMap;

@@ -5,6 +5,8 @@
 //!
 //! Run with `cargo bench --bench store`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly on a broken fixture")]
+
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use warden::model::Program;
 use warden::store::{load_json, load_json_reporting, save_json, MemoryStore, Store, StoreError};

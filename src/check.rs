@@ -140,8 +140,9 @@ impl Checker {
     pub(crate) fn report(&mut self, error: CheckError, span: Span) -> &mut Diagnostic {
         let diagnostic =
             Diagnostic { severity: error.severity(), ..Diagnostic::error(error.code(), error.to_string(), span) };
+        let index = self.diagnostics.len();
         self.diagnostics.push(diagnostic);
-        self.diagnostics.last_mut().expect("just pushed")
+        &mut self.diagnostics[index]
     }
 
     /// Reports a problem with a help line.

@@ -221,12 +221,11 @@ impl<'p> Engine<'p> {
         for (i, r) in program.access_rules.iter().enumerate() {
             rules_by_entity[r.entity.index()].push(i);
         }
-        let name = program.entity(SYSTEM_USER_ROLE).member("Name").expect("System.UserRole has a Name");
         let role_objects = (0..program.user_roles.len())
             .map(|i| {
                 let role = UserRoleId(i as u32);
                 let mut o = Object::new(program, ObjectId::of_role(role), SYSTEM_USER_ROLE);
-                o.values[name] = Value::String(program.user_role(role).name.to_string());
+                o.values[USER_ROLE_NAME] = Value::String(program.user_role(role).name.to_string());
                 o
             })
             .collect();
@@ -394,13 +393,16 @@ impl<'p> Engine<'p> {
     }
 
     /// The acting session.
+    #[expect(clippy::expect_used, reason = "an invariant of the engine's sessions")]
     pub fn session(&self) -> &Session {
         // INVARIANT: `current` always names a session of `sessions`: `new` inserts system's,
         // every switch inserts a session before naming it, and none is ever removed.
         self.sessions.get(&self.current).expect("the current session exists")
     }
 
+    #[expect(clippy::expect_used, reason = "an invariant of the engine's sessions")]
     pub(crate) fn session_mut(&mut self) -> &mut Session {
+        // INVARIANT: as for `session`.
         self.sessions.get_mut(&self.current).expect("the current session exists")
     }
 

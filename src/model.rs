@@ -57,6 +57,25 @@ pub const SYSTEM_USER_ROLE: EntityId = EntityId(1);
 /// The built-in System.UserRoles association.
 pub const SYSTEM_USER_ROLES: AssocId = AssocId(0);
 
+/// The members of `System.User`, at the same index in every specialization (inherited
+/// members come first).
+pub mod user_member {
+    use super::MemberIndex;
+    /// `Name`.
+    pub const NAME: MemberIndex = 0;
+    /// `Password`.
+    pub const PASSWORD: MemberIndex = 1;
+    /// `Active`.
+    pub const ACTIVE: MemberIndex = 2;
+    /// `IsAnonymous`.
+    pub const IS_ANONYMOUS: MemberIndex = 3;
+    /// `System.UserRoles`.
+    pub const USER_ROLES: MemberIndex = 4;
+}
+
+/// `Name` of `System.UserRole`.
+pub const USER_ROLE_NAME: MemberIndex = 0;
+
 /// A whole checked program.
 #[derive(Debug, Default)]
 pub struct Program {

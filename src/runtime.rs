@@ -136,6 +136,9 @@ impl Response {
 }
 
 /// 128 random bits from the operating system's generator, as 32 hex digits.
+// INVARIANT: the operating system's generator answers; without it no id can be unguessable,
+// and issuing a guessable one would hand one visitor's instances to another.
+#[expect(clippy::expect_used, reason = "no unguessable id without the generator")]
 pub fn new_session_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).expect("the operating system's random generator");
@@ -143,6 +146,8 @@ pub fn new_session_id() -> String {
 }
 
 /// A fresh, unguessable instance id.
+// INVARIANT: as for `new_session_id`.
+#[expect(clippy::expect_used, reason = "no unguessable id without the generator")]
 fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
     loop {
         let mut bytes = [0u8; 8];

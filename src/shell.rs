@@ -134,6 +134,9 @@ impl Shell {
     }
 
     /// Runs `f` on an engine resumed from the shell's state.
+    // INVARIANT: the shell holds a state between inputs: only this function takes it, and it
+    // puts it back before it returns.
+    #[expect(clippy::expect_used, reason = "an invariant of the shell's state")]
     fn with_engine<T>(&mut self, f: impl FnOnce(&mut Engine<'_>, &mut Vars) -> T) -> T {
         let state = self.state.take().expect("the shell always holds a state between inputs");
         let mut engine = Engine::resume(&self.program, state);
@@ -406,6 +409,8 @@ impl Shell {
         let path = if arg.is_empty() { self.store_path.clone() } else { Some(PathBuf::from(arg)) };
         let Some(path) = path else { return Reply::error("say where: `:save FILE` (no store was loaded)") };
         let program = &self.program;
+        // INVARIANT: as in `with_engine`.
+        #[expect(clippy::expect_used, reason = "an invariant of the shell's state")]
         let state = self.state.as_ref().expect("a state");
         let base = self.seen.get(&path).copied();
         match store::file::save_over(program, state.store.as_ref(), &path, base) {
@@ -438,6 +443,8 @@ impl Shell {
         };
         let before = summary(&self.program);
         let json = {
+            // INVARIANT: as in `with_engine`.
+            #[expect(clippy::expect_used, reason = "an invariant of the shell's state")]
             let state = self.state.as_ref().expect("a state");
             store::to_json(&self.program, state.store.as_ref()).to_string()
         };

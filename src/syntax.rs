@@ -28,6 +28,8 @@ pub fn parse_file(text: &str, file: FileId) -> Result<ast::File, ParseError> {
     prescan(text, file)?;
     on_big_stack(|| {
         let pairs = RulesParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, file, text))?;
+        // INVARIANT: a successful parse of `file` yields exactly one pair.
+        #[expect(clippy::expect_used, reason = "an invariant of the grammar")]
         let file_pair = pairs.into_iter().next().expect("the file rule always yields one pair");
         lower::Lower::new(file).file(file_pair)
     })
@@ -38,6 +40,8 @@ pub fn parse_statements(text: &str, file: FileId) -> Result<Vec<ast::Stmt>, Pars
     prescan(text, file)?;
     on_big_stack(|| {
         let pairs = RulesParser::parse(Rule::repl_input, text).map_err(|e| errors::from_pest(e, file, text))?;
+        // INVARIANT: a successful parse of `repl_input` yields exactly one pair.
+        #[expect(clippy::expect_used, reason = "an invariant of the grammar")]
         let input = pairs.into_iter().next().expect("repl_input always yields one pair");
         lower::Lower::new(file).repl_input(input)
     })
@@ -45,6 +49,8 @@ pub fn parse_statements(text: &str, file: FileId) -> Result<Vec<ast::Stmt>, Pars
 
 /// Runs the parser and the lowering on a thread with a large stack: both recurse
 /// once per nesting level, and the prescan bounds the nesting, not the stack.
+// INVARIANT: a thread can be spawned; a process that cannot has nothing left to do.
+#[expect(clippy::expect_used, reason = "no parse without the parser's thread")]
 pub(crate) fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         std::thread::Builder::new()

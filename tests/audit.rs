@@ -4,6 +4,8 @@
 //! Human and JSON output are snapshotted; exit codes, SARIF and the spec's
 //! example are checked too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

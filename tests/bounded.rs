@@ -3,6 +3,8 @@
 //! that rolls the statement back, so a microflow the anonymous role may call cannot keep the
 //! evaluator busy without bound.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use assert_cmd::Command;
 use warden::eval::{codes, Engine, Vars};
 use warden::model::flow::Stmt;

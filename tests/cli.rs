@@ -1,6 +1,8 @@
 //! The command line over `examples/` and the fixtures in `tests/inputs/`: exit
 //! codes, output streams and formats.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use assert_cmd::Command;
 use serde_json::Value;
 

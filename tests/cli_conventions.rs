@@ -5,6 +5,8 @@
 //! `test --watch` and `explain`'s exit statuses. Over `examples/` and files
 //! written into a scratch directory; nothing here needs `../shared`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};

@@ -1,6 +1,8 @@
 //! `warden test`, `eval`, `explain` and `matrix` over `examples/`, with
 //! snapshots of what rule authors read.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use assert_cmd::Command;
 use serde_json::Value;
 

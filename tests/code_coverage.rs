@@ -8,6 +8,8 @@
 //! of `tests/inputs/cli/`: R007 (`warden sql` over something that has no SQL) and R009 (a store
 //! that refuses to write).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

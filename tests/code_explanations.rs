@@ -9,6 +9,8 @@
 //! `docs/codes.md` is generated from the registry and the explanations; a test fails when it is
 //! out of date, and `WARDEN_BLESS=1` rewrites it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;

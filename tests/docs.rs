@@ -5,6 +5,8 @@
 //! lines). A ```rules pending block is what the language defines but warden does not do
 //! yet: it must still fail (check or test), so that its mark is dropped once warden does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -4,6 +4,8 @@
 //! deliberately wrong expectation and must fail; every other test must pass. A test
 //! named `FAILS R004 ...` must fail with that code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::{Path, PathBuf};
 
 use warden::eval::test::{run_tests_on, Backend};

@@ -2,6 +2,8 @@
 //! errors rule authors read are snapshotted, and a run that ends in an error
 //! leaves the store exactly as it was.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use assert_cmd::Command;
 use proptest::prelude::*;
 use warden::eval::test::{run_tests_on, Backend};

@@ -3,6 +3,8 @@
 //! file of the repository (the examples, every test input, the copies of the spec's
 //! examples in `tests/inputs/syntax/`), and over generated programs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;

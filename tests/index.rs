@@ -2,6 +2,8 @@
 //! and rules, random sequences of changes, commits, deletes and rollbacks,
 //! with every statement's outcome compared between the two engines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use proptest::prelude::*;
 use warden::eval::{Engine, Plan, Vars};
 use warden::source::SourceMap;

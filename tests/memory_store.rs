@@ -3,6 +3,8 @@
 //! against a plain map of objects (every value kind, ids dense and far apart,
 //! objects that change entity, values that stop being the same in every row).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

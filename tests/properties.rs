@@ -2,6 +2,8 @@
 //! applicable rule is never visible, readable, writable or deletable), and the
 //! JSON store round-trips.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use warden::eval::access::Op;

@@ -1,6 +1,8 @@
 //! The REPL: a scripted run (stdin not a terminal) snapshotted, and a session
 //! in a real pseudo-terminal driven keystroke by keystroke.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::process::Command as StdCommand;
 
 use assert_cmd::Command;

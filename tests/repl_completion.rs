@@ -2,6 +2,8 @@
 //! `:reset` and `:as` say: through the library's shell, and in a real
 //! pseudo-terminal for the line editor.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::PathBuf;
 use std::process::Command as StdCommand;
 

@@ -1,6 +1,8 @@
 //! Any input, however malformed, ends in diagnostics: never a panic, a hang or
 //! a stack overflow.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use warden::load;
 use warden::source::SourceMap;
 

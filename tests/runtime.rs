@@ -1,6 +1,8 @@
 //! The FlowX runtime: every scenario file passes, anonymous sessions never
 //! reach each other's instances, and session ids are unguessable.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use proptest::prelude::*;
 use warden::eval::test::{run_tests_on, Backend};
 use warden::eval::Engine;

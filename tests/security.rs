@@ -13,6 +13,8 @@
 //! The default run is short; `cargo test --test security -- --ignored` runs the long one
 //! (more than 10^5 sessions), as `.ci/run` does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,8 @@
 //! takes it in, a rule change shows a line diff, stale sections fail, and the
 //! text is the same run after run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -1,6 +1,8 @@
 //! Snapshot tests over folders of inputs: the syntax tree of every valid
 //! program, the diagnostics of every broken one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::path::Path;
 
 use warden::diagnostic::plain;

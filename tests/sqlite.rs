@@ -3,6 +3,8 @@
 //! retrieve runs selects exactly the evaluator's answer whenever the
 //! translation says it is exact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use proptest::prelude::*;
 use warden::eval::access::Op;
 use warden::eval::{Engine, Outcome, PrincipalName, Vars};

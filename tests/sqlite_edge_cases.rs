@@ -6,6 +6,8 @@
 //! The `.rules` blocks `log` each retrieve, so a difference shows the input and both
 //! answers. Expectations in the blocks hold on the in-memory store (checked too).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use warden::eval::test::{run_tests_on, Backend, TestResult};
 use warden::eval::{Engine, Outcome, PrincipalName, Vars};
 use warden::model::Program;

@@ -8,6 +8,8 @@
 //! pointing at it (51 objects per batch, all of a run in one transaction), so
 //! "nothing half-written" is checkable: every batch has exactly 50 items.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -3,6 +3,8 @@
 //! process changed since it read it, a save removes the temporary files of crashed saves,
 //! and a run without `--save` reads a store it may not write.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,6 +5,8 @@
 //! ids, bad format, bad enumeration values...) it gives up and `load_json` reports exactly
 //! the reporting loader's errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value as Json};

@@ -234,7 +234,9 @@ impl<'c> FlowCx<'c> {
         let ty = if ty == Type::Empty { Type::Unknown } else { ty };
         let slot = self.frame.push(var.name.clone(), ty);
         // INVARIANT: there is always a scope; `scoped` pushes and pops in pairs.
-        self.scopes.last_mut().expect("a scope").insert(var.name.clone(), Var { ty, assignable, slot });
+        #[expect(clippy::expect_used, reason = "an invariant of the checker's scopes")]
+        let scope = self.scopes.last_mut().expect("a scope");
+        scope.insert(var.name.clone(), Var { ty, assignable, slot });
         Some(flow::Var { slot, name: var.name.clone(), span: var.span })
     }
 

@@ -28,6 +28,7 @@ pub(super) fn declare_system(c: &mut Checker) {
         module: "System".into(),
         persistent: true,
         generalization: None,
+        // In the order of `model::user_member`.
         members: vec![
             attr("Name", AttrType::String(None), None, SYSTEM_USER),
             attr("Password", AttrType::HashedString, None, SYSTEM_USER),

@@ -413,6 +413,7 @@ impl<'p> Engine<'p> {
             let value = self.eval(&mv.value, frame)?;
             let session = self.session();
             // INVARIANT: create and change put the object into the session before setting members.
+            #[expect(clippy::expect_used, reason = "an invariant of create and change")]
             let object = session.uncommitted.get(&id).expect("the object is in the session");
             let (entity, def) = (object.entity, self.program.entity(object.entity));
             let member = match self.resolve_member(object, &mv.member, mv.member_span)? {
@@ -455,7 +456,9 @@ impl<'p> Engine<'p> {
             };
             let new = coerce(self.program, entity, member, new);
             // INVARIANT: as above; nothing removed it meanwhile.
-            self.session_mut().uncommitted.get_mut(&id).expect("in the session").values[member] = new;
+            #[expect(clippy::expect_used, reason = "an invariant of create and change")]
+            let object = self.session_mut().uncommitted.get_mut(&id).expect("in the session");
+            object.values[member] = new;
         }
         let _ = span;
         Ok(())
@@ -672,7 +675,11 @@ impl<'p> Engine<'p> {
         let id = result?;
         let def = self.program.entity(entity);
         let role_ids: Vec<ObjectId> = roles.iter().copied().map(ObjectId::of_role).collect();
+        // INVARIANT: the system session exists from `Engine::new` on, and `create` just put the
+        // object into it.
+        #[expect(clippy::expect_used, reason = "an invariant of the engine's sessions")]
         let system = self.sessions.get_mut(&SessionKey::System).expect("system session");
+        #[expect(clippy::expect_used, reason = "an invariant of create")]
         let mut object = system.uncommitted.remove(&id).expect("create put it in the session");
         system.new.remove(&id);
         if let Some(i) = def.member("Name") {

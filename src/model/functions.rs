@@ -85,6 +85,7 @@ impl Function {
         FUNCTIONS.iter().find(|(_, n, _, _)| *n == name).map(|(f, ..)| *f)
     }
 
+    #[expect(clippy::expect_used, reason = "an invariant of the function table")]
     fn entry(self) -> &'static (Function, &'static str, &'static [Param], Type) {
         // INVARIANT: FUNCTIONS lists every function (the test below checks it).
         FUNCTIONS.iter().find(|(f, ..)| *f == self).expect("every function is in FUNCTIONS")

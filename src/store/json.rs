@@ -137,7 +137,7 @@ pub fn load_json_reporting(program: &Program, text: &str) -> Result<MemoryStore,
             let path = format!("{at}.{key}");
             let def = program.entity(entity);
             if key == "UserRoles" && program.is_a(entity, SYSTEM_USER) {
-                let index = def.member("System.UserRoles").expect("users have UserRoles");
+                let index = crate::model::user_member::USER_ROLES;
                 match user_roles(program, value, &path) {
                     Ok(ids) => object.values[index] = Value::List(ids),
                     Err(mut e) => errors.append(&mut e),

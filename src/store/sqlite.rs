@@ -388,6 +388,9 @@ impl SqliteStore {
     }
 
     /// A new, empty store in memory (for tests: the same tables and queries, no file).
+    // INVARIANT: a new in-memory database always opens and takes the schema: only a process
+    // out of memory fails here.
+    #[expect(clippy::expect_used, reason = "an in-memory database fails only without memory")]
     pub fn in_memory(program: &Program) -> SqliteStore {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
         let mut store = SqliteStore::new(conn, Schema::of(program), true);

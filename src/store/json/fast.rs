@@ -102,8 +102,7 @@ impl<'p> Shape<'p> {
     /// The keys and defaults of one entity.
     fn new(program: &'p Program, entity: EntityId) -> Shape<'p> {
         let def = program.entity(entity);
-        let roles =
-            program.is_a(entity, SYSTEM_USER).then(|| def.member("System.UserRoles").expect("users have UserRoles"));
+        let roles = program.is_a(entity, SYSTEM_USER).then_some(crate::model::user_member::USER_ROLES);
         let mut keys: Vec<(&str, usize, Kind)> = Vec::new();
         for (index, member) in def.members.iter().enumerate() {
             if roles == Some(index) {
