@@ -405,11 +405,10 @@ struct Allow {
 fn allows(program: &Program) -> Vec<Allow> {
     let mut out = Vec::new();
     for (id, file) in program.sources.files() {
-        let mut offset = 0;
-        for (n, line) in file.text.split_inclusive('\n').enumerate() {
-            let trimmed = line.trim_start();
+        for (n, start, end) in own_line_comments(&file.text) {
+            let comment = &file.text[start..end];
             if let Some(rest) =
-                trimmed.strip_prefix("//").map(str::trim_start).and_then(|r| r.strip_prefix("warden:allow"))
+                comment.strip_prefix("//").map(str::trim_start).and_then(|r| r.strip_prefix("warden:allow"))
             {
                 let rest = rest.trim();
                 let mut words = rest.splitn(2, char::is_whitespace);
@@ -420,27 +419,42 @@ fn allows(program: &Program) -> Vec<Allow> {
                     Some(_) => words.next().is_some_and(|r| !r.trim().is_empty()),
                     None => !rest.is_empty(),
                 };
-                let start = offset + (line.len() - trimmed.len());
                 out.push(Allow {
-                    span: Span::new(id, start, offset + line.trim_end().len()),
-                    line: n + 1,
+                    span: Span::new(id, start, start + comment.trim_end().len()),
+                    line: n,
                     code: code.map(str::to_string),
                     reason,
                 });
             }
-            offset += line.len();
+        }
+    }
+    out
+}
+
+/// The `//` comments that stand on a line of their own: the line (from 1), start and end.
+fn own_line_comments(text: &str) -> Vec<(usize, usize, usize)> {
+    let mut line = 1;
+    let mut counted = 0;
+    let mut out = Vec::new();
+    for p in crate::syntax::scan::pieces(text) {
+        if p.kind != crate::syntax::scan::PieceKind::LineComment {
+            continue;
+        }
+        line += text[counted..p.start].bytes().filter(|&b| b == b'\n').count();
+        counted = p.start;
+        let line_start = text[..p.start].rfind('\n').map_or(0, |n| n + 1);
+        if text[line_start..p.start].trim().is_empty() {
+            out.push((line, p.start, p.end));
         }
     }
     out
 }
 
 /// The lines of the comment block directly above `line` (1-based), nearest first.
-fn comment_block_above(program: &Program, file: crate::source::FileId, line: usize) -> Vec<usize> {
-    let text = &program.sources.file(file).text;
-    let lines: Vec<&str> = text.lines().collect();
+fn comment_block_above(comment_lines: &HashSet<usize>, line: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut n = line.saturating_sub(1);
-    while n >= 1 && lines.get(n - 1).is_some_and(|l| l.trim_start().starts_with("//")) {
+    while n >= 1 && comment_lines.contains(&n) {
         out.push(n);
         n -= 1;
     }
@@ -452,12 +466,16 @@ fn comment_block_above(program: &Program, file: crate::source::FileId, line: usi
 /// a reason (`A100`) and ones that silence nothing (`A101`).
 fn suppress(program: &Program, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let allows = allows(program);
+    let mut comment_lines: std::collections::HashMap<crate::source::FileId, HashSet<usize>> = Default::default();
     let mut used = vec![false; allows.len()];
     let mut out = Vec::new();
     for f in findings {
         let decl = f.related.iter().find(|l| l.message == DECLARED).map_or(f.span, |l| l.span);
         let line = program.sources.file(decl.file).line_col(decl.start as usize).0;
-        let block = comment_block_above(program, decl.file, line);
+        let lines = comment_lines.entry(decl.file).or_insert_with(|| {
+            own_line_comments(&program.sources.file(decl.file).text).into_iter().map(|(n, ..)| n).collect()
+        });
+        let block = comment_block_above(lines, line);
         let matching = allows.iter().position(|a| {
             a.span.file == decl.file && block.contains(&a.line) && a.code.as_deref() == Some(f.code.as_str())
         });

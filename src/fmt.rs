@@ -33,40 +33,12 @@ pub struct Comment {
 
 /// Every comment of a source text, in order (strings are skipped).
 pub fn comments(text: &str) -> Vec<Comment> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' | b'"' => {
-                let quote = bytes[i];
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'/' if matches!(bytes.get(i + 1), Some(b'/') | Some(b'*')) => {
-                let start = i;
-                let end = if bytes[i + 1] == b'/' {
-                    text[i..].find('\n').map_or(text.len(), |n| i + n)
-                } else {
-                    text[i + 2..].find("*/").map_or(text.len(), |n| i + 2 + n + 2)
-                };
-                let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
-                let trailing = !text[line_start..start].trim().is_empty();
-                out.push(Comment { text: text[start..end].trim_end().to_string(), start, end, trailing });
-                i = end;
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    syntax::scan::pieces(text)
+        .filter(|p| p.is_comment())
+        .map(|p| {
+            let line_start = text[..p.start].rfind('\n').map_or(0, |n| n + 1);
+            let trailing = !text[line_start..p.start].trim().is_empty();
+            Comment { text: text[p.start..p.end].trim_end().to_string(), start: p.start, end: p.end, trailing }
+        })
+        .collect()
 }

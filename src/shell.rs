@@ -155,27 +155,22 @@ impl Shell {
 
     /// Whether an input is complete: every `{`, `[` and `(` is closed (strings and comments aside).
     pub fn is_complete(input: &str) -> bool {
+        use crate::syntax::scan::{pieces, PieceKind};
         let mut depth = 0i32;
-        let mut chars = input.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '\'' | '"' => {
-                    for d in chars.by_ref() {
-                        if d == c {
-                            break;
+        for piece in pieces(input) {
+            match piece.kind {
+                PieceKind::Code => {
+                    for b in input[piece.start..piece.end].bytes() {
+                        match b {
+                            b'{' | b'[' | b'(' => depth += 1,
+                            b'}' | b']' | b')' => depth -= 1,
+                            _ => {}
                         }
                     }
                 }
-                '/' if chars.peek() == Some(&'/') => {
-                    for d in chars.by_ref() {
-                        if d == '\n' {
-                            break;
-                        }
-                    }
-                }
-                '{' | '[' | '(' => depth += 1,
-                '}' | ']' | ')' => depth -= 1,
-                _ => {}
+                // An open block comment continues on the next line, as an open brace does.
+                PieceKind::BlockComment { closed: false } => return false,
+                PieceKind::String { .. } | PieceKind::LineComment | PieceKind::BlockComment { closed: true } => {}
             }
         }
         depth <= 0

@@ -5,6 +5,7 @@ pub mod ast;
 mod errors;
 mod lower;
 mod lower_stmt;
+pub mod scan;
 
 use pest::Parser;
 
@@ -65,47 +66,38 @@ pub(crate) fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Finds what the grammar would report badly or recurse too deeply on:
 /// unterminated strings and comments, and brackets nested past [`MAX_NESTING`].
 fn prescan(text: &str, file: FileId) -> Result<(), ParseError> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
+    for piece in scan::pieces(text) {
+        match piece.kind {
+            scan::PieceKind::BlockComment { closed: false } => {
+                return Err(ParseError::UnterminatedComment { span: Span::new(file, piece.start, piece.start + 2) });
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
-                Some(end) => i += end + 3,
-                None => return Err(ParseError::UnterminatedComment { span: Span::new(file, i, i + 2) }),
-            },
-            quote @ (b'\'' | b'"') => {
-                let start = i;
-                i += 1;
-                loop {
-                    match bytes.get(i) {
-                        None => return Err(ParseError::UnterminatedString { span: Span::new(file, start, start + 1) }),
-                        Some(&b) if b == quote && bytes.get(i + 1) == Some(&quote) => i += 1,
-                        Some(&b) if b == quote => break,
-                        // A newline inside quotes is almost always a missing quote.
-                        Some(b'\n') => {
-                            return Err(ParseError::UnterminatedString { span: Span::new(file, start, start + 1) })
+            // A newline inside quotes is almost always a missing quote.
+            scan::PieceKind::String { closed: false } => {
+                return Err(ParseError::UnterminatedString { span: Span::new(file, piece.start, piece.start + 1) });
+            }
+            scan::PieceKind::Code => {
+                for (i, b) in text[piece.start..piece.end].bytes().enumerate() {
+                    match b {
+                        b'(' | b'[' | b'{' => {
+                            depth += 1;
+                            if depth > MAX_NESTING {
+                                let at = piece.start + i;
+                                return Err(ParseError::TooDeep {
+                                    limit: MAX_NESTING,
+                                    span: Span::new(file, at, at + 1),
+                                });
+                            }
                         }
+                        b')' | b']' | b'}' => depth = depth.saturating_sub(1),
                         _ => {}
                     }
-                    i += 1;
                 }
             }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(ParseError::TooDeep { limit: MAX_NESTING, span: Span::new(file, i, i + 1) });
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            scan::PieceKind::String { closed: true }
+            | scan::PieceKind::LineComment
+            | scan::PieceKind::BlockComment { closed: true } => {}
         }
-        i += 1;
     }
     Ok(())
 }
