@@ -10,6 +10,7 @@ use smol_str::SmolStr;
 use super::{qualify, CheckError, Checker};
 use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::Diagnostic;
+use crate::model::functions::{xfunction, XParam, XResult, XFUNCTIONS};
 use crate::model::xpath::*;
 use crate::model::*;
 use crate::source::Span;
@@ -444,42 +445,22 @@ impl<'c> XCompiler<'c> {
         span: Span,
     ) -> Option<(Operand, XType)> {
         let fname = name.name.as_str();
-        let func = match fname {
-            "contains" => Func::Contains,
-            "starts-with" => Func::StartsWith,
-            "ends-with" => Func::EndsWith,
-            "length" | "string-length" => Func::Length,
-            _ => match DatePart::NAMES.iter().find(|(n, _)| *n == fname) {
-                Some((_, part)) => Func::DatePart(*part, chrono_tz::UTC),
-                None => {
-                    let mut names =
-                        vec!["contains", "starts-with", "ends-with", "length", "string-length", "not", "true", "false"];
-                    names.extend(DatePart::NAMES.iter().map(|(n, _)| *n));
-                    let help = did_you_mean(fname, names);
-                    self.report_help(CheckError::UnknownFunction { name: fname.into() }, name.span, help);
-                    return None;
-                }
-            },
+        let Some(def) = xfunction(fname) else {
+            let names = XFUNCTIONS.iter().flat_map(|f| f.names.iter().copied()).chain(["not", "true", "false"]);
+            let help = did_you_mean(fname, names);
+            self.report_help(CheckError::UnknownFunction { name: fname.into() }, name.span, help);
+            return None;
         };
-        let arity_ok = match func {
-            Func::Contains | Func::StartsWith | Func::EndsWith => args.len() == 2,
-            Func::Length => args.len() == 1,
-            Func::DatePart(..) => args.len() == 1 || args.len() == 2,
-        };
-        if !arity_ok {
-            let why = match func {
-                Func::Contains | Func::StartsWith | Func::EndsWith => "takes a string path and a string",
-                Func::Length => "takes one string path",
-                Func::DatePart(..) => "takes a DateTime path and, optionally, a time zone name",
-            };
-            self.report(CheckError::BadArguments { name: fname.into(), why: why.into() }, span);
+        let required = def.params.iter().filter(|p| **p != XParam::Zone).count();
+        if args.len() < required || args.len() > def.params.len() {
+            self.report(CheckError::BadArguments { name: fname.into(), why: def.takes.into() }, span);
             return None;
         }
         let mut compiled = Vec::new();
         let mut failed = false;
-        let mut func = func;
-        for (i, arg) in args.iter().enumerate() {
-            if let (Func::DatePart(part, _), 1) = (func, i) {
+        let mut func = def.func;
+        for (arg, param) in args.iter().zip(def.params) {
+            if *param == XParam::Zone {
                 let zone = match arg {
                     XOperand::Value(XValue::String(s)) => s,
                     other => {
@@ -489,9 +470,10 @@ impl<'c> XCompiler<'c> {
                         continue;
                     }
                 };
-                match chrono_tz::Tz::from_str(&zone.value) {
-                    Ok(tz) => func = Func::DatePart(part, tz),
-                    Err(_) => {
+                match (chrono_tz::Tz::from_str(&zone.value), func) {
+                    (Ok(tz), Func::DatePart(part, _)) => func = Func::DatePart(part, tz),
+                    (Ok(_), _) => {}
+                    (Err(_), _) => {
                         let help = did_you_mean(&zone.value, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()));
                         self.report_help(CheckError::UnknownTimeZone { name: zone.value.clone() }, zone.span, help);
                         failed = true;
@@ -503,7 +485,7 @@ impl<'c> XCompiler<'c> {
                 failed = true;
                 continue;
             };
-            let want_date = matches!(func, Func::DatePart(..));
+            let want_date = *param == XParam::DateTime;
             let ok = match &ty {
                 XType::Unknown => true,
                 XType::Attr(AttrType::String(_) | AttrType::HashedString)
@@ -523,9 +505,9 @@ impl<'c> XCompiler<'c> {
         if failed {
             return None;
         }
-        let ty = match func {
-            Func::Contains | Func::StartsWith | Func::EndsWith => XType::Bool,
-            Func::Length | Func::DatePart(..) => XType::Int,
+        let ty = match def.result {
+            XResult::Boolean => XType::Bool,
+            XResult::Integer => XType::Int,
         };
         Some((Operand::Func { func, args: compiled }, ty))
     }

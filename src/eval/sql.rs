@@ -230,12 +230,10 @@ impl Translator<'_, '_> {
             Cond::Exists(path) => self.along(path, entity, alias, |_, _, _| Some("1".into())),
             Cond::Holds(operand) => {
                 let Operand::Func { func, args } = operand else { return None };
-                let name = match func {
-                    Func::Contains => "warden_contains",
-                    Func::StartsWith => "warden_starts",
-                    Func::EndsWith => "warden_ends",
-                    _ => return None,
-                };
+                if func.def().result != crate::model::functions::XResult::Boolean {
+                    return None;
+                }
+                let name = func.def().sql;
                 let [Operand::Path(path), arg] = args.as_slice() else { return None };
                 let [Const::Value(XValue::String(text))] = <[Const; 1]>::try_from(self.constants(arg)?).ok()? else {
                     return None;
@@ -335,14 +333,14 @@ impl Translator<'_, '_> {
         entity: EntityId,
         alias: &str,
     ) -> Option<String> {
-        let (name, more) = match func {
-            Func::Length => ("warden_length", String::new()),
+        if func.def().result != crate::model::functions::XResult::Integer {
+            return None;
+        }
+        let name = func.def().sql;
+        let more = match func {
             // The part and the zone are checked names from the program, not data.
-            Func::DatePart(part, tz) => {
-                let part = crate::model::xpath::DatePart::NAMES.iter().position(|(_, d)| *d == part)?;
-                ("warden_date_part", format!(", {part}, '{}'", tz.name()))
-            }
-            Func::Contains | Func::StartsWith | Func::EndsWith => return None,
+            Func::DatePart(part, tz) => format!(", {}, '{}'", part as usize, tz.name()),
+            _ => String::new(),
         };
         let values = self.constants(other)?;
         let own = match (path.steps.is_empty(), &path.end) {

@@ -171,7 +171,7 @@ impl<'a, 'p> XEval<'a, 'p> {
                 let reach = if sides.iter().any(|s| s.reach == Reach::Path) { Reach::Path } else { Reach::Const };
                 let first = sides.first().map(|s| s.values.clone()).unwrap_or_default();
                 let second = sides.get(1).and_then(|s| s.values.first().cloned());
-                let values = first.iter().map(|v| apply(*func, v, second.as_ref())).collect();
+                let values = first.iter().map(|v| func.apply(v, second.as_ref())).collect();
                 Side { values, reach }
             }
         }
@@ -302,31 +302,6 @@ fn constant(v: &crate::model::xpath::Value) -> Value {
         X::Boolean(b) => Value::Boolean(*b),
         X::Enum(e, i) => Value::Enum(*e, *i),
         X::DateTime(ms) => Value::DateTime(*ms),
-    }
-}
-
-fn apply(func: Func, value: &Value, arg: Option<&Value>) -> Value {
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.to_lowercase()),
-        _ => None,
-    };
-    match func {
-        Func::Contains | Func::StartsWith | Func::EndsWith => {
-            let (Some(s), Some(t)) = (text(value), arg.and_then(text)) else { return Value::Boolean(false) };
-            Value::Boolean(match func {
-                Func::Contains => s.contains(&t),
-                Func::StartsWith => s.starts_with(&t),
-                _ => s.ends_with(&t),
-            })
-        }
-        Func::Length => match value {
-            Value::String(s) => Value::Integer(s.chars().count() as i64),
-            _ => Value::Empty,
-        },
-        Func::DatePart(part, tz) => match value {
-            Value::DateTime(ms) => Value::Integer(crate::time::date_part(*ms, part, tz)),
-            _ => Value::Empty,
-        },
     }
 }
 

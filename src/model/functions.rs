@@ -1,11 +1,13 @@
-//! The built-in functions of microflow and test expressions, declared once: name,
-//! parameters, result and evaluation. The checker reads the signature, evaluation the
-//! rest; a function is in both or in neither.
+//! The built-in functions, declared once each: those of microflow and test expressions
+//! ([`FUNCTIONS`]) and those of XPath constraints ([`XFUNCTIONS`]), with name, parameters,
+//! result, evaluation and, for XPath, the SQL function a store runs it as. The checker reads
+//! the signature, evaluation and the SQL translation the rest; a function is in all of them
+//! or in none.
 
 use rust_decimal::Decimal;
 
 use super::value::Value;
-use super::xpath::Unit;
+use super::xpath::{DatePart, Func, Unit};
 use super::Type;
 
 /// A built-in function.
@@ -167,5 +169,149 @@ mod tests {
             assert_eq!(Function::by_name(name), Some(*f));
             assert_eq!(FUNCTIONS.iter().filter(|(g, ..)| g == f).count(), 1, "{name}");
         }
+    }
+}
+
+/// What an argument of an XPath function must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XParam {
+    /// A string path or a string.
+    Text,
+    /// A DateTime path or a date.
+    DateTime,
+    /// An IANA time zone name as a quoted string; optional, and last.
+    Zone,
+}
+
+/// The type an XPath function gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XResult {
+    /// A condition on its own (`[contains(Name, 'x')]`).
+    Boolean,
+    /// A number to compare (`[length(Name) > 3]`).
+    Integer,
+}
+
+/// An XPath function's entry in the registry.
+#[derive(Clone, Copy, Debug)]
+pub struct XFunction {
+    /// Its names as written: the name, then any aliases.
+    pub names: &'static [&'static str],
+    /// The function (a date part in UTC until a zone is given).
+    pub func: Func,
+    /// Its parameters, in order.
+    pub params: &'static [XParam],
+    /// What it gives.
+    pub result: XResult,
+    /// What it takes, in words (the message of `E0509`).
+    pub takes: &'static str,
+    /// The SQL function the SQLite store registers for it (`store::sqlite`), which runs
+    /// [`Func::apply`] itself.
+    pub sql: &'static str,
+}
+
+const TEXT: &[XParam] = &[XParam::Text, XParam::Text];
+const TEXT_TAKES: &str = "takes a string path and a string";
+const DATE: &[XParam] = &[XParam::DateTime, XParam::Zone];
+const DATE_TAKES: &str = "takes a DateTime path and, optionally, a time zone name";
+
+/// A string predicate.
+const fn text(names: &'static [&'static str], func: Func, sql: &'static str) -> XFunction {
+    XFunction { names, func, params: TEXT, result: XResult::Boolean, takes: TEXT_TAKES, sql }
+}
+
+/// A date part, in UTC until a zone is given.
+const fn date(names: &'static [&'static str], part: DatePart) -> XFunction {
+    let func = Func::DatePart(part, chrono_tz::UTC);
+    XFunction { names, func, params: DATE, result: XResult::Integer, takes: DATE_TAKES, sql: "warden_date_part" }
+}
+
+/// Every XPath function (section 5).
+pub const XFUNCTIONS: &[XFunction] = &[
+    text(&["contains"], Func::Contains, "warden_contains"),
+    text(&["starts-with"], Func::StartsWith, "warden_starts"),
+    text(&["ends-with"], Func::EndsWith, "warden_ends"),
+    XFunction {
+        names: &["length", "string-length"],
+        func: Func::Length,
+        params: &[XParam::Text],
+        result: XResult::Integer,
+        takes: "takes one string path",
+        sql: "warden_length",
+    },
+    date(&["year-from-dateTime"], DatePart::Year),
+    date(&["quarter-from-dateTime"], DatePart::Quarter),
+    date(&["month-from-dateTime"], DatePart::Month),
+    date(&["day-from-dateTime"], DatePart::Day),
+    date(&["day-of-year-from-dateTime"], DatePart::DayOfYear),
+    date(&["week-from-dateTime"], DatePart::Week),
+    date(&["weekday-from-dateTime"], DatePart::Weekday),
+    date(&["hours-from-dateTime"], DatePart::Hours),
+    date(&["minutes-from-dateTime"], DatePart::Minutes),
+    date(&["seconds-from-dateTime"], DatePart::Seconds),
+];
+
+/// The XPath function of a name, as written.
+pub fn xfunction(name: &str) -> Option<&'static XFunction> {
+    XFUNCTIONS.iter().find(|f| f.names.contains(&name))
+}
+
+impl Func {
+    /// Its entry in the registry.
+    #[expect(clippy::expect_used, reason = "an invariant of the function table")]
+    pub fn def(self) -> &'static XFunction {
+        // INVARIANT: XFUNCTIONS lists every function and every date part (the test below
+        // checks it); a date part's zone does not pick its entry.
+        XFUNCTIONS
+            .iter()
+            .find(|f| match (f.func, self) {
+                (Func::DatePart(a, _), Func::DatePart(b, _)) => a == b,
+                (a, b) => a == b,
+            })
+            .expect("every XPath function is in XFUNCTIONS")
+    }
+
+    /// Its value for the value of its first argument and, for the string predicates, the
+    /// second: case-insensitive and false on empty for the predicates, empty on empty for
+    /// the others (section 5).
+    pub fn apply(self, value: &Value, arg: Option<&Value>) -> Value {
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.to_lowercase()),
+            _ => None,
+        };
+        match self {
+            Func::Contains | Func::StartsWith | Func::EndsWith => {
+                let (Some(s), Some(t)) = (text(value), arg.and_then(text)) else { return Value::Boolean(false) };
+                Value::Boolean(match self {
+                    Func::Contains => s.contains(&t),
+                    Func::StartsWith => s.starts_with(&t),
+                    _ => s.ends_with(&t),
+                })
+            }
+            Func::Length => match value {
+                Value::String(s) => Value::Integer(s.chars().count() as i64),
+                _ => Value::Empty,
+            },
+            Func::DatePart(part, tz) => match value {
+                Value::DateTime(ms) => Value::Integer(crate::time::date_part(*ms, part, tz)),
+                _ => Value::Empty,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod xpath_tests {
+    use super::*;
+
+    #[test]
+    fn every_xpath_function_has_one_entry() {
+        let funcs = [Func::Contains, Func::StartsWith, Func::EndsWith, Func::Length];
+        for f in funcs.into_iter().chain(DatePart::ALL.map(|p| Func::DatePart(p, chrono_tz::Europe::Amsterdam))) {
+            let def = f.def();
+            assert_eq!(XFUNCTIONS.iter().filter(|x| x.names == def.names).count(), 1, "{f:?}");
+            assert!(def.names.iter().all(|n| xfunction(n).is_some_and(|x| x.names == def.names)));
+        }
+        assert_eq!(XFUNCTIONS.len(), funcs.len() + DatePart::ALL.len());
     }
 }

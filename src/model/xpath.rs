@@ -239,18 +239,18 @@ pub enum DatePart {
 }
 
 impl DatePart {
-    /// The function names, as written.
-    pub const NAMES: [(&'static str, DatePart); 10] = [
-        ("year-from-dateTime", DatePart::Year),
-        ("quarter-from-dateTime", DatePart::Quarter),
-        ("month-from-dateTime", DatePart::Month),
-        ("day-from-dateTime", DatePart::Day),
-        ("day-of-year-from-dateTime", DatePart::DayOfYear),
-        ("week-from-dateTime", DatePart::Week),
-        ("weekday-from-dateTime", DatePart::Weekday),
-        ("hours-from-dateTime", DatePart::Hours),
-        ("minutes-from-dateTime", DatePart::Minutes),
-        ("seconds-from-dateTime", DatePart::Seconds),
+    /// Every part, in the order the SQL function `warden_date_part` numbers them.
+    pub const ALL: [DatePart; 10] = [
+        DatePart::Year,
+        DatePart::Quarter,
+        DatePart::Month,
+        DatePart::Day,
+        DatePart::DayOfYear,
+        DatePart::Week,
+        DatePart::Weekday,
+        DatePart::Hours,
+        DatePart::Minutes,
+        DatePart::Seconds,
     ];
 }
 

@@ -1113,41 +1113,62 @@ mod functions {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::Connection;
 
-    /// Registers `warden_fold(text)` (case folding for `=` and `!=`),
-    /// `warden_contains`, `warden_starts`, `warden_ends` (case-insensitive tests),
-    /// `warden_length` (characters), `warden_date_part(ms, part, zone)` (the `*-from-dateTime`
-    /// functions, by their position in `DatePart::NAMES`) and `warden_decimal_cmp(a, b)`
-    /// (exact decimal order: -1, 0, 1).
+    use crate::model::value::Value;
+    use crate::model::xpath::{DatePart, Func};
+
+    /// An integer result, or NULL for an empty one.
+    fn integer(value: Value) -> Option<i64> {
+        match value {
+            Value::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Registers `warden_fold(text)` (case folding for `=` and `!=`), the SQL function of
+    /// each XPath function of the registry (`model::functions::XFUNCTIONS`: case-insensitive
+    /// string tests, `warden_length`, `warden_date_part(ms, part, zone)`) and
+    /// `warden_decimal_cmp(a, b)` (exact decimal order: -1, 0, 1).
     pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
         let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
         conn.create_scalar_function("warden_fold", 1, flags, |ctx| {
             Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase()))
         })?;
-        for (name, test) in [
-            ("warden_contains", (|s: &str, t: &str| s.contains(t)) as fn(&str, &str) -> bool),
-            ("warden_starts", |s: &str, t: &str| s.starts_with(t)),
-            ("warden_ends", |s: &str, t: &str| s.ends_with(t)),
-        ] {
-            conn.create_scalar_function(name, 2, flags, move |ctx| {
-                let (a, b) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?);
-                Ok(match (a, b) {
-                    (Some(a), Some(b)) => test(&a.to_lowercase(), &b.to_lowercase()),
-                    _ => false,
-                })
-            })?;
+        // The XPath functions of the registry, each running the evaluator's own `Func::apply`.
+        let mut registered = std::collections::HashSet::new();
+        for def in crate::model::functions::XFUNCTIONS {
+            if !registered.insert(def.sql) {
+                continue;
+            }
+            let func = def.func;
+            match func {
+                Func::Contains | Func::StartsWith | Func::EndsWith => {
+                    conn.create_scalar_function(def.sql, 2, flags, move |ctx| {
+                        let (a, b) = (ctx.get::<Option<String>>(0)?, ctx.get::<Option<String>>(1)?);
+                        let text = |s: Option<String>| s.map_or(Value::Empty, Value::String);
+                        Ok(func.apply(&text(a), Some(&text(b))) == Value::Boolean(true))
+                    })?;
+                }
+                Func::Length => {
+                    conn.create_scalar_function(def.sql, 1, flags, move |ctx| {
+                        let value = ctx.get::<Option<String>>(0)?.map_or(Value::Empty, Value::String);
+                        Ok(integer(func.apply(&value, None)))
+                    })?;
+                }
+                // One function for every part: the part by its position in `DatePart::ALL`.
+                Func::DatePart(..) => {
+                    conn.create_scalar_function(def.sql, 3, flags, |ctx| {
+                        let (ms, part, tz) = (ctx.get::<Option<i64>>(0)?, ctx.get::<i64>(1)?, ctx.get::<String>(2)?);
+                        let part = usize::try_from(part).ok().and_then(|p| DatePart::ALL.get(p).copied());
+                        Ok(match (ms, part, tz.parse::<chrono_tz::Tz>()) {
+                            (Some(ms), Some(part), Ok(tz)) => {
+                                integer(Func::DatePart(part, tz).apply(&Value::DateTime(ms), None))
+                            }
+                            _ => None,
+                        })
+                    })?;
+                }
+            }
         }
-        conn.create_scalar_function("warden_length", 1, flags, |ctx| {
-            Ok(ctx.get::<Option<String>>(0)?.map(|s| s.chars().count() as i64))
-        })?;
-        conn.create_scalar_function("warden_date_part", 3, flags, |ctx| {
-            let (ms, part, tz) = (ctx.get::<Option<i64>>(0)?, ctx.get::<i64>(1)?, ctx.get::<String>(2)?);
-            let part = crate::model::xpath::DatePart::NAMES.get(part as usize).map(|(_, p)| *p);
-            let tz = tz.parse::<chrono_tz::Tz>().ok();
-            Ok(match (ms, part, tz) {
-                (Some(ms), Some(part), Some(tz)) => Some(crate::time::date_part(ms, part, tz)),
-                _ => None,
-            })
-        })?;
         conn.create_scalar_function("warden_decimal_cmp", 2, flags, |ctx| {
             let number = |i: usize| -> rusqlite::Result<Option<rust_decimal::Decimal>> {
                 use rusqlite::types::ValueRef;
