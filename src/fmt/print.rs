@@ -346,30 +346,29 @@ impl<'s> Printer<'s> {
 
     fn stmt(&mut self, s: &Stmt) {
         let pos = s.span.start as usize;
-        if let Some(text) = simple(s) {
-            if self.indent * 2 + text.len() > WIDTH {
-                if let Some((head, values)) = breakable(s) {
-                    // One member per line: `let $x = create E {`, the values, `}`.
-                    self.open(pos, &head);
-                    for v in values {
-                        self.line(v.span.start as usize, &format!("{},", member_value(v)));
+        match layout(s) {
+            Layout::Line(text) => {
+                if self.indent * 2 + text.len() > WIDTH {
+                    if let Some((head, values)) = breakable(s) {
+                        // One member per line: `let $x = create E {`, the values, `}`.
+                        self.open(pos, &head);
+                        for v in values {
+                            self.line(v.span.start as usize, &format!("{},", member_value(v)));
+                        }
+                        self.close(s.span.end as usize);
+                        return;
                     }
-                    self.close(s.span.end as usize);
-                    return;
                 }
+                self.line(pos, &text);
+                self.done(s.span.end as usize);
             }
-            self.line(pos, &text);
-            self.done(s.span.end as usize);
-            return;
-        }
-        match &s.kind {
-            StmtKind::For { var, list, body } => {
+            Layout::For(var, list, body) => {
                 self.open(pos, &format!("for ${} in {}", var.name, expr(list)));
                 self.stmts(&body.stmts);
                 self.close(body.span.end as usize);
             }
-            StmtKind::If { .. } => self.if_chain(s),
-            StmtKind::Given(b) => match self.one_liner(b) {
+            Layout::If(cond, then, otherwise) => self.if_chain(pos, cond, then, otherwise),
+            Layout::Given(b) => match self.one_liner(b) {
                 Some(one) => {
                     self.line(pos, &format!("given {{ {one} }}"));
                     self.done(s.span.end as usize);
@@ -380,7 +379,7 @@ impl<'s> Printer<'s> {
                     self.close(b.span.end as usize);
                 }
             },
-            StmtKind::Expect(Expect::Error { text, body }) => {
+            Layout::ExpectError(text, body) => {
                 let head = match text {
                     Some(t) => format!("expect error {}", quote(&t.value)),
                     None => "expect error".to_string(),
@@ -397,20 +396,16 @@ impl<'s> Printer<'s> {
                     }
                 }
             }
-            StmtKind::Block(b) => {
-                self.stmts(&b.stmts);
-            }
-            other => unreachable!("{other:?} is printed by `simple`"),
+            Layout::Block(b) => self.stmts(&b.stmts),
         }
     }
 
     /// `if c { } else if c { } else { }`: each closing brace shares its line with the next `else`.
-    fn if_chain(&mut self, s: &Stmt) {
-        let StmtKind::If { cond, then, otherwise } = &s.kind else { return };
-        self.open(s.span.start as usize, &format!("if {}", expr(cond)));
+    fn if_chain(&mut self, pos: usize, cond: &Expr, then: &Block, otherwise: Option<&Stmt>) {
+        self.open(pos, &format!("if {}", expr(cond)));
         self.stmts(&then.stmts);
         let mut end = then.span.end as usize;
-        let mut next = otherwise.as_deref();
+        let mut next = otherwise;
         loop {
             match next.map(|n| &n.kind) {
                 Some(StmtKind::If { cond, then, otherwise }) => {
@@ -425,7 +420,17 @@ impl<'s> Printer<'s> {
                     self.close(b.span.end as usize);
                     return;
                 }
-                _ => {
+                // The grammar gives `else` only a block or an `if`; anything else would print
+                // as a block of one statement rather than be lost.
+                Some(_) => {
+                    self.reopen(end, "} else {");
+                    if let Some(other) = next {
+                        self.stmt(other);
+                        self.close(other.span.end as usize);
+                    }
+                    return;
+                }
+                None => {
                     self.close(end);
                     return;
                 }
@@ -445,8 +450,26 @@ impl<'s> Printer<'s> {
 }
 
 /// A statement that prints on one line, if it is one.
-fn simple(s: &Stmt) -> Option<String> {
-    Some(match &s.kind {
+/// How a statement is laid out: one line of text, or a block statement with its parts.
+enum Layout<'a> {
+    /// One line.
+    Line(String),
+    /// `for $x in list { }`.
+    For(&'a Ident, &'a Expr, &'a Block),
+    /// `if c { } else ...`.
+    If(&'a Expr, &'a Block, Option<&'a Stmt>),
+    /// `given { }`.
+    Given(&'a Block),
+    /// `expect error ['text'] { }`.
+    ExpectError(Option<&'a StrLit>, &'a Block),
+    /// A bare block (an `else` body).
+    Block(&'a Block),
+}
+
+/// The layout of every statement: one match over every kind, so a new statement is a
+/// compile error here until it is printed.
+fn layout(s: &Stmt) -> Layout<'_> {
+    Layout::Line(match &s.kind {
         StmtKind::Let { var, value } => format!("let ${} = {}", var.name, expr(value)),
         StmtKind::Assign { var, value } => format!("${} = {}", var.name, expr(value)),
         StmtKind::Change { target, values } => format!("change {} {}", expr(target), member_values(values)),
@@ -500,10 +523,21 @@ fn simple(s: &Stmt) -> Option<String> {
                 };
                 format!("expect {state} component {} of {} {}", component.name, kind.as_str(), resource.name)
             }
-            Expect::Error { .. } => return None,
+            Expect::Error { text, body } => return Layout::ExpectError(text.as_ref(), body),
         },
-        StmtKind::For { .. } | StmtKind::If { .. } | StmtKind::Block(_) | StmtKind::Given(_) => return None,
+        StmtKind::For { var, list, body } => return Layout::For(var, list, body),
+        StmtKind::If { cond, then, otherwise } => return Layout::If(cond, then, otherwise.as_deref()),
+        StmtKind::Block(b) => return Layout::Block(b),
+        StmtKind::Given(b) => return Layout::Given(b),
     })
+}
+
+/// The one line of a statement that has one.
+fn simple(s: &Stmt) -> Option<String> {
+    match layout(s) {
+        Layout::Line(text) => Some(text),
+        Layout::For(..) | Layout::If(..) | Layout::Given(_) | Layout::ExpectError(..) | Layout::Block(_) => None,
+    }
 }
 
 fn op_check(op: &OpCheck) -> String {
