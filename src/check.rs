@@ -1,9 +1,9 @@
 //! Resolution and type checking: turns parsed files into a [`Program`],
 //! reporting every problem at once.
 //!
-//! The passes, in order: declarations and the schema ([`schema`]), roles and
-//! the app ([`roles`]), access rules and their XPath ([`access`], [`xpath`]),
-//! microflows and tests ([`flow`]), runtime resources ([`resources`]).
+//! The passes, in order: declarations and the schema (`schema`), roles and
+//! the app (`roles`), access rules and their XPath (`access`, `xpath`),
+//! microflows and tests (`flow`), runtime resources (`resources`).
 
 mod access;
 mod errors;
@@ -119,7 +119,7 @@ impl Statements {
 }
 
 /// Checks `let $__type = EXPR` (from the REPL's `:type`) and returns the expression's type.
-pub fn type_of_let(program: &mut Program, stmts: &[ast::Stmt], scope: &Scope) -> (Vec<Diagnostic>, Type) {
+pub(crate) fn type_of_let(program: &mut Program, stmts: &[ast::Stmt], scope: &Scope) -> (Vec<Diagnostic>, Type) {
     let checked = check_statements(program, stmts, scope);
     let ty = checked.scope.slot("__type").map_or(Type::Unknown, |s| checked.scope.types[s]);
     (checked.diagnostics, ty)

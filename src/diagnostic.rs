@@ -58,19 +58,19 @@ impl Diagnostic {
     }
 
     /// With a help line.
-    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(shorten(&help.into()).into_owned());
         self
     }
 
     /// With a help line when there is one.
-    pub fn with_optional_help(mut self, help: Option<String>) -> Diagnostic {
+    pub(crate) fn with_optional_help(mut self, help: Option<String>) -> Diagnostic {
         self.help = help.or(self.help);
         self
     }
 
     /// With a label under the primary span.
-    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+    pub(crate) fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
         self
     }

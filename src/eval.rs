@@ -109,7 +109,7 @@ impl EvalError {
     }
 
     /// With a help line.
-    pub fn with_help(mut self, help: impl Into<String>) -> EvalError {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> EvalError {
         self.help = Some(help.into());
         self
     }
@@ -133,30 +133,30 @@ impl From<EvalError> for Diagnostic {
     }
 }
 
-/// Runtime error codes.
-pub mod codes {
+/// Runtime error codes by meaning.
+pub(crate) mod codes {
     use crate::codes::Code;
 
     /// An operation the principal's access rules do not allow.
-    pub const ACCESS: Code = Code::R001;
+    pub(crate) const ACCESS: Code = Code::R001;
     /// An `error` statement.
-    pub const ERROR_STATEMENT: Code = Code::R002;
+    pub(crate) const ERROR_STATEMENT: Code = Code::R002;
     /// A delete refused by a `prevent` delete behaviour.
-    pub const PREVENTED: Code = Code::R003;
+    pub(crate) const PREVENTED: Code = Code::R003;
     /// A value of the wrong kind at run time (empty object, division by zero, ...).
-    pub const RUNTIME: Code = Code::R004;
+    pub(crate) const RUNTIME: Code = Code::R004;
     /// An `expect` that does not hold.
-    pub const EXPECTATION: Code = Code::R005;
+    pub(crate) const EXPECTATION: Code = Code::R005;
     /// An unknown principal or user.
-    pub const PRINCIPAL: Code = Code::R006;
+    pub(crate) const PRINCIPAL: Code = Code::R006;
     /// A feature whose evaluation is not built yet.
-    pub const UNSUPPORTED: Code = Code::R007;
+    pub(crate) const UNSUPPORTED: Code = Code::R007;
     /// A run that did not stop: too deep or too many steps.
-    pub const RUNAWAY: Code = Code::R008;
+    pub(crate) const RUNAWAY: Code = Code::R008;
     /// The store could not write or commit (a full disk, a lock held too long).
-    pub const STORE: Code = Code::R009;
+    pub(crate) const STORE: Code = Code::R009;
     /// A commit that would leave a reference to an object that is not committed.
-    pub const INTEGRITY: Code = Code::R010;
+    pub(crate) const INTEGRITY: Code = Code::R010;
 }
 
 /// What is being decided.
@@ -369,7 +369,7 @@ impl<'p> Engine<'p> {
     }
 
     /// Names rules in explanations by entity, ordinal and roles rather than by file and line.
-    pub fn set_stable_rule_names(&mut self, on: bool) {
+    pub(crate) fn set_stable_rule_names(&mut self, on: bool) {
         self.stable_rule_names = on;
     }
 
@@ -446,12 +446,12 @@ impl<'p> Engine<'p> {
     }
 
     /// Switches to system.
-    pub fn act_as_system(&mut self) {
+    pub(crate) fn act_as_system(&mut self) {
         self.current = SessionKey::System;
     }
 
     /// Switches to a named user (looked up by `System.User` Name in the store).
-    pub fn act_as_user(&mut self, name: &str, span: Span) -> Result<(), EvalError> {
+    pub(crate) fn act_as_user(&mut self, name: &str, span: Span) -> Result<(), EvalError> {
         let Some(id) = crate::store::user_by_name(self.program, self.store.as_ref(), name) else {
             let names = self.user_names();
             let hint = crate::diagnostic::suggest::hint(name, names.iter().map(String::as_str));
@@ -506,7 +506,7 @@ impl<'p> Engine<'p> {
     }
 
     /// The user roles of a user object.
-    pub fn roles_of(&self, user: ObjectId) -> Vec<UserRoleId> {
+    pub(crate) fn roles_of(&self, user: ObjectId) -> Vec<UserRoleId> {
         let Some(entity) = self.store.entity_of(user) else { return Vec::new() };
         let Some(index) = self.program.entity(entity).member("System.UserRoles") else { return Vec::new() };
         match &self.store.value(user, index).unwrap_or(Value::Empty) {
@@ -563,14 +563,6 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// One member of an object as the acting session sees it, without building the object.
-    pub fn member_value(&self, id: ObjectId, member: usize) -> Option<Value> {
-        match self.session().uncommitted.get(&id) {
-            Some(o) => o.values.get(member).cloned(),
-            None => self.store.value(id, member).or_else(|| self.role_object(id)?.values.get(member).cloned()),
-        }
-    }
-
     /// The implied `System.UserRole` objects are not stored; the engine holds them.
     fn role_object(&self, id: ObjectId) -> Option<&Object> {
         self.role_objects.get(id.role()?.index())
@@ -603,7 +595,7 @@ impl<'p> Engine<'p> {
 
     /// Whether the acting principal may know of the object `id`: an object it can see, its own
     /// uncommitted object, its own `System.User` object, or an implied `System.UserRole`
-    /// object. For any other id, existing or not, it gets [`Engine::unseen`] and nothing more.
+    /// object. For any other id, existing or not, it gets one answer, `no object #N that you can see`, and nothing more.
     pub fn knows(&self, id: ObjectId) -> bool {
         if let Some(role) = id.role() {
             return role.index() < self.program.user_roles.len();

@@ -53,7 +53,7 @@ id_type! {
 /// The built-in System.User entity.
 pub const SYSTEM_USER: EntityId = EntityId(0);
 /// The built-in System.UserRole entity.
-pub const SYSTEM_USER_ROLE: EntityId = EntityId(1);
+pub(crate) const SYSTEM_USER_ROLE: EntityId = EntityId(1);
 /// The built-in System.UserRoles association.
 pub const SYSTEM_USER_ROLES: AssocId = AssocId(0);
 
@@ -70,11 +70,11 @@ pub mod user_member {
     /// `IsAnonymous`.
     pub const IS_ANONYMOUS: MemberIndex = 3;
     /// `System.UserRoles`.
-    pub const USER_ROLES: MemberIndex = 4;
+    pub(crate) const USER_ROLES: MemberIndex = 4;
 }
 
 /// `Name` of `System.UserRole`.
-pub const USER_ROLE_NAME: MemberIndex = 0;
+pub(crate) const USER_ROLE_NAME: MemberIndex = 0;
 
 /// A whole checked program.
 #[derive(Debug, Default)]
@@ -139,12 +139,12 @@ impl Program {
     }
 
     /// A user role by id.
-    pub fn user_role(&self, id: UserRoleId) -> &UserRoleDef {
+    pub(crate) fn user_role(&self, id: UserRoleId) -> &UserRoleDef {
         &self.user_roles[id.index()]
     }
 
     /// A module role by id.
-    pub fn module_role(&self, id: ModuleRoleId) -> &ModuleRoleDef {
+    pub(crate) fn module_role(&self, id: ModuleRoleId) -> &ModuleRoleDef {
         &self.module_roles[id.index()]
     }
 
@@ -179,7 +179,7 @@ impl Program {
     }
 
     /// A resource by kind and name.
-    pub fn resource_by_name(&self, kind: ast::ResourceKind, name: &str) -> Option<ResourceId> {
+    pub(crate) fn resource_by_name(&self, kind: ast::ResourceKind, name: &str) -> Option<ResourceId> {
         self.resource_names.get(&(kind, SmolStr::new(name))).copied()
     }
 
@@ -217,7 +217,7 @@ impl Program {
     }
 
     /// The module roles of a user role.
-    pub fn module_roles_of(&self, role: UserRoleId) -> &[ModuleRoleId] {
+    pub(crate) fn module_roles_of(&self, role: UserRoleId) -> &[ModuleRoleId] {
         &self.user_role(role).module_roles
     }
 }
@@ -330,7 +330,7 @@ impl EntityDef {
     }
 
     /// The local name (after the module).
-    pub fn local_name(&self) -> &str {
+    pub(crate) fn local_name(&self) -> &str {
         self.name.rsplit('.').next().unwrap_or(&self.name)
     }
 }
@@ -626,7 +626,7 @@ pub enum Type {
 
 impl Type {
     /// The type of values of an attribute.
-    pub fn of_attr(ty: AttrType) -> Type {
+    pub(crate) fn of_attr(ty: AttrType) -> Type {
         match ty {
             AttrType::String(_) | AttrType::HashedString => Type::String,
             AttrType::Integer => Type::Integer,
@@ -639,7 +639,7 @@ impl Type {
     }
 
     /// Whether the type is a number.
-    pub fn is_numeric(self) -> bool {
+    pub(crate) fn is_numeric(self) -> bool {
         matches!(self, Type::Integer | Type::Long | Type::Decimal)
     }
 

@@ -18,16 +18,16 @@ use crate::model::*;
 use crate::model::{AccessLevel, ComponentState, GlobalEndpoint, ResourceKind};
 
 /// `You don't have access to this feature.`
-pub const NO_ACCESS: &str = "You don't have access to this feature.";
+pub(crate) const NO_ACCESS: &str = "You don't have access to this feature.";
 /// `Anonymous access not enabled for this application`
-pub const ANONYMOUS_DISABLED: &str = "Anonymous access not enabled for this application";
+pub(crate) const ANONYMOUS_DISABLED: &str = "Anonymous access not enabled for this application";
 /// `Anonymous session not found for entity`
-pub const SESSION_NOT_FOUND: &str = "Anonymous session not found for entity";
+pub(crate) const SESSION_NOT_FOUND: &str = "Anonymous session not found for entity";
 /// `Full authentication is required to access this resource`
-pub const AUTHENTICATION_REQUIRED: &str = "Full authentication is required to access this resource";
+pub(crate) const AUTHENTICATION_REQUIRED: &str = "Full authentication is required to access this resource";
 
 /// The generic event types anonymous sessions may stream.
-pub const ANONYMOUS_EVENT_TYPES: [&str; 3] =
+pub(crate) const ANONYMOUS_EVENT_TYPES: [&str; 3] =
     ["UI_FLOW_WORKFLOW_RESPONSE", "UI_FLOW_FILE_UPLOAD", "UI_FLOW_FILE_UPLOAD_MULTIPLE"];
 
 /// A process instance or UI flow session.

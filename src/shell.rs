@@ -53,7 +53,7 @@ impl Reply {
 }
 
 /// The commands, with their help.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
+pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[
     (":load", "PATHS", "load other .rules files or directories (the store is kept when it still fits)"),
     (
         ":reload",

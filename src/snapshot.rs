@@ -17,7 +17,7 @@ use crate::model::flow::TestDef;
 use crate::model::Program;
 
 /// The first line of every `.snap` file.
-pub const PREAMBLE: &str = "# warden snapshots: review changes, then accept them with `warden test --accept`";
+pub(crate) const PREAMBLE: &str = "# warden snapshots: review changes, then accept them with `warden test --accept`";
 const HEADER: &str = "=== snapshot ";
 
 /// The sections of a `.snap` file, by snapshot name, in file order.
@@ -88,7 +88,7 @@ fn unquote(text: &str) -> String {
 }
 
 /// The `.snap` file of a `.rules` file.
-pub fn snap_path(rules: &Path) -> PathBuf {
+pub(crate) fn snap_path(rules: &Path) -> PathBuf {
     let mut name = rules.as_os_str().to_owned();
     name.push(".snap");
     PathBuf::from(name)
@@ -100,12 +100,12 @@ pub fn run_snapshot(program: &Program, block: &TestDef) -> String {
 }
 
 /// Runs a snapshot block over a fresh store of the given kind and returns the text it shows.
-pub fn run_snapshot_on(program: &Program, block: &TestDef, backend: Backend) -> String {
+pub(crate) fn run_snapshot_on(program: &Program, block: &TestDef, backend: Backend) -> String {
     run_snapshot_with(program, block, backend, crate::eval::DEFAULT_STEP_BUDGET)
 }
 
 /// [`run_snapshot_on`], each top-level statement allowed `max_steps` steps.
-pub fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, max_steps: u64) -> String {
+pub(crate) fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, max_steps: u64) -> String {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.set_step_budget(max_steps);
@@ -214,23 +214,9 @@ pub struct SnapshotResult {
     pub diff: Vec<(char, String)>,
 }
 
-/// Runs every snapshot block whose name contains `filter`, compares with the
-/// `.snap` files, and writes `.snap.new` (or, with `accept`, the `.snap`).
-pub fn check_snapshots(program: &Program, filter: Option<&str>, accept: bool) -> std::io::Result<Vec<SnapshotResult>> {
-    check_snapshots_on(program, filter, accept, Backend::Memory)
-}
-
-/// [`check_snapshots`], with every block run over a fresh store of the given kind.
-pub fn check_snapshots_on(
-    program: &Program,
-    filter: Option<&str>,
-    accept: bool,
-    backend: Backend,
-) -> std::io::Result<Vec<SnapshotResult>> {
-    check_snapshots_with(program, filter, accept, backend, crate::eval::DEFAULT_STEP_BUDGET)
-}
-
-/// [`check_snapshots_on`], each top-level statement allowed `max_steps` steps.
+/// Runs every snapshot block whose name contains `filter` over a fresh store of the given
+/// kind, each top-level statement allowed `max_steps` steps; compares each with its `.snap`
+/// file and writes `.snap.new` (or, with `accept`, the `.snap`).
 pub fn check_snapshots_with(
     program: &Program,
     filter: Option<&str>,

@@ -12,7 +12,7 @@ pub struct FileId(pub u32);
 /// A byte range in one source file.
 ///
 /// Spans compare equal to each other whatever their positions, so that syntax
-/// trees can be compared without regard to layout; use [`Span::same_as`] to
+/// trees can be compared without regard to layout; use `Span::same_as` to
 /// compare positions.
 #[derive(Clone, Copy, Default)]
 pub struct Span {
@@ -50,12 +50,12 @@ impl Span {
     }
 
     /// Whether the two spans cover the same bytes of the same file.
-    pub fn same_as(&self, other: &Span) -> bool {
+    pub(crate) fn same_as(&self, other: &Span) -> bool {
         self.file == other.file && self.start == other.start && self.end == other.end
     }
 
     /// The byte range.
-    pub fn range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
 }
@@ -80,7 +80,7 @@ impl SourceFile {
     }
 
     /// Line and column (both from 1, columns in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];

@@ -8,8 +8,6 @@ pub mod sqlite;
 
 use std::borrow::Cow;
 
-use smol_str::SmolStr;
-
 use crate::model::{EntityId, Program};
 
 pub use crate::model::value::{ObjectId, Value, ROLE_OBJECT_BASE};
@@ -77,7 +75,7 @@ impl Object {
 }
 
 /// The runtime value of a checked literal.
-pub fn literal_value(lit: &crate::model::Literal) -> Value {
+pub(crate) fn literal_value(lit: &crate::model::Literal) -> Value {
     use crate::model::Literal;
     match lit {
         Literal::String(s) => Value::String(s.clone()),
@@ -148,7 +146,7 @@ pub trait Store {
 }
 
 /// Finds a `System.User` (or specialization) by Name.
-pub fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<ObjectId> {
+pub(crate) fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> Option<ObjectId> {
     let name_index = program.entity(crate::model::SYSTEM_USER).member("Name")?;
     program
         .specializations(crate::model::SYSTEM_USER)
@@ -211,7 +209,7 @@ fn named_user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Opt
 }
 
 /// The problem a committed user object would leave in the store (see [`user_problems`]).
-pub fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Option<String> {
+pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Option<String> {
     if let Some((_, message)) = named_user_problem(program, store, id) {
         return Some(message);
     }
@@ -222,11 +220,6 @@ pub fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Optio
         .flat_map(|e| store.ids(e))
         .find(|other| *other != id && user_name(program, store, *other).as_deref() == Some(name.as_str()))
         .map(|other| format!("another user, {other}, is named `{name}`"))
-}
-
-/// A member name for messages.
-pub fn member_name(program: &Program, entity: EntityId, member: usize) -> SmolStr {
-    program.entity(entity).members[member].name.clone()
 }
 
 /// Opens the store at `path` for `program`: a SQLite database by extension (see
@@ -275,7 +268,7 @@ pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Res
 }
 
 /// Reads the store at `path` (JSON or SQLite) into memory.
-pub fn load_into_memory(program: &Program, path: &std::path::Path) -> Result<MemoryStore, Vec<StoreError>> {
+pub(crate) fn load_into_memory(program: &Program, path: &std::path::Path) -> Result<MemoryStore, Vec<StoreError>> {
     if !sqlite::is_sqlite_path(path) {
         return read_json(program, path);
     }

@@ -18,11 +18,11 @@ use crate::source::{FileId, Span};
 pub(crate) struct RulesParser;
 
 /// How deep brackets, braces and parentheses may nest.
-pub const MAX_NESTING: usize = 256;
+pub(crate) const MAX_NESTING: usize = 256;
 
 /// How deep expressions and statements may nest, counting operator chains
 /// (`1 + 1 + ...`) and `else if` / `if then else` chains, which need no brackets.
-pub const MAX_EXPR_DEPTH: usize = 1000;
+pub(crate) const MAX_EXPR_DEPTH: usize = 1000;
 
 /// Parses one file.
 pub fn parse_file(text: &str, file: FileId) -> Result<ast::File, ParseError> {

@@ -18,7 +18,7 @@ pub fn storable(ms: i64) -> bool {
 }
 
 /// Prints an instant as RFC 3339 UTC, with milliseconds only when there are some.
-pub fn format_instant(ms: i64) -> String {
+pub(crate) fn format_instant(ms: i64) -> String {
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) if ms % 1000 == 0 => t.to_rfc3339_opts(SecondsFormat::Secs, true),
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),

@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 use assert_cmd::Command;
-use warden::eval::{codes, Engine, Vars};
+use warden::codes::Code;
+use warden::eval::{Engine, Vars};
 use warden::model::flow::Stmt;
 use warden::source::SourceMap;
 use warden::store::{MemoryStore, Object, ObjectId, Store, Value};
@@ -75,7 +76,7 @@ fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
     engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
     engine.set_step_budget(50_000);
     let err = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
-    assert_eq!(err.code, codes::RUNAWAY);
+    assert_eq!(err.code, Code::R008);
     assert!(err.message.contains("more than 50000 steps"), "{}", err.message);
     // Nothing of the statement stays: not the object Mark made, not its log.
     let item = program.entity_by_name("M.Item").unwrap();
@@ -83,7 +84,7 @@ fn a_quadratic_microflow_stops_at_the_limit_and_rolls_back() {
     assert!(engine.log().is_empty());
     // The budget is per statement: the next statement starts afresh.
     let again = engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err();
-    assert_eq!(again.code, codes::RUNAWAY);
+    assert_eq!(again.code, Code::R008);
 }
 
 #[test]
@@ -99,10 +100,10 @@ fn objects_a_retrieve_examines_count_as_steps() {
     engine.run_top(&stmts[0], &mut Vars::new()).unwrap();
     // ... but not within 1,000: examined objects count, not only statements.
     engine.set_step_budget(1_000);
-    assert_eq!(engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
+    assert_eq!(engine.run_top(&stmts[0], &mut Vars::new()).unwrap_err().code, Code::R008);
     // A path walked from every object counts every object it reaches.
     engine.set_step_budget(5_000);
-    assert_eq!(engine.run_top(&stmts[1], &mut Vars::new()).unwrap_err().code, codes::RUNAWAY);
+    assert_eq!(engine.run_top(&stmts[1], &mut Vars::new()).unwrap_err().code, Code::R008);
     engine.set_step_budget(20_000);
     engine.run_top(&stmts[1], &mut Vars::new()).unwrap();
 }

@@ -60,7 +60,7 @@ fn clock(now: Option<&str>, out: &Out) -> Result<i64, ExitCode> {
 fn act_as(engine: &mut Engine<'_>, setup: &Setup<'_>) -> Result<(), ExitCode> {
     match engine.act_as(&setup.principal) {
         Ok(()) => Ok(()),
-        Err(e) if e.code == warden::eval::codes::PRINCIPAL => {
+        Err(e) if e.code == warden::codes::Code::R006 => {
             let help = match &setup.principal {
                 PrincipalName::User(_) if !e.message.contains("did you mean") => {
                     let mut names = engine.user_names();
@@ -296,7 +296,7 @@ pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
         let query = match stmts.as_slice() {
             [stmt] => engine.sql_of(stmt),
             _ => Err(warden::eval::EvalError::new(
-                warden::eval::codes::UNSUPPORTED,
+                warden::codes::Code::R007,
                 "give one retrieve, such as 'retrieve Shop.Cart'",
                 Default::default(),
             )),

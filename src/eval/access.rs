@@ -19,12 +19,12 @@ pub use super::Op;
 impl<'p> Engine<'p> {
     /// Whether the app's gate lets the acting principal touch data at all
     /// (anonymous sessions need a public app).
-    pub fn gate_open(&self) -> bool {
+    pub(crate) fn gate_open(&self) -> bool {
         !self.is_anonymous() || self.access == crate::model::AccessLevel::Public
     }
 
     /// The rules of `entity` that name one of the acting principal's module roles.
-    pub fn applicable_rules(&self, entity: EntityId) -> Vec<usize> {
+    pub(crate) fn applicable_rules(&self, entity: EntityId) -> Vec<usize> {
         let roles = &self.session().module_roles;
         self.rules_of(entity)
             .iter()
@@ -34,7 +34,7 @@ impl<'p> Engine<'p> {
     }
 
     /// The applicable rules whose constraint holds for the object.
-    pub fn matching_rules(&self, object: &Object) -> Vec<usize> {
+    pub(crate) fn matching_rules(&self, object: &Object) -> Vec<usize> {
         let new = self.session().new.contains(&object.id);
         let x = self.xeval(None);
         self.applicable_rules(object.entity)

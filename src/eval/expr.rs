@@ -16,7 +16,7 @@ use crate::source::Span;
 use crate::store::{Object, ObjectId, Value};
 
 /// How deep microflow calls may nest.
-pub const MAX_CALL_DEPTH: usize = 64;
+pub(crate) const MAX_CALL_DEPTH: usize = 64;
 
 impl<'p> Engine<'p> {
     pub(crate) fn eval(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
@@ -361,7 +361,7 @@ impl<'p> Engine<'p> {
     }
 
     /// Whether the acting principal may call a microflow from outside; the reason when not.
-    pub fn may_call(&self, id: MicroflowId) -> Result<(), String> {
+    pub(crate) fn may_call(&self, id: MicroflowId) -> Result<(), String> {
         if self.is_system() {
             return Ok(());
         }
@@ -538,7 +538,7 @@ impl<'p> Engine<'p> {
     /// Signs an anonymous session in as `user`: runs the sign-in microflow, deletes the
     /// anonymous user with every delete behaviour, and hands the session to the user.
     /// A failure changes nothing.
-    pub fn sign_in(&mut self, user: &str, span: Span) -> Result<(), EvalError> {
+    pub(crate) fn sign_in(&mut self, user: &str, span: Span) -> Result<(), EvalError> {
         let SessionKey::Anonymous(_) = self.current else {
             let e = EvalError::new(
                 codes::PRINCIPAL,

@@ -9,7 +9,7 @@ use crate::store::{value_json, Object, ObjectId, Value};
 impl Engine<'_> {
     /// The members of an object the acting principal may read, in declaration order.
     /// References show only the objects the principal may know of, as `$o/Assoc` gives them.
-    pub fn readable_members(&self, object: &Object) -> Vec<(String, Value)> {
+    pub(crate) fn readable_members(&self, object: &Object) -> Vec<(String, Value)> {
         let def = self.program.entity(object.entity);
         def.members
             .iter()

@@ -8,7 +8,7 @@ use crate::model::Program;
 use crate::store::{MemoryStore, SqliteStore, Store};
 
 /// The clock of a test that does not set one.
-pub const DEFAULT_NOW: &str = "2000-01-01T00:00:00Z";
+pub(crate) const DEFAULT_NOW: &str = "2000-01-01T00:00:00Z";
 
 /// The outcome of one test.
 #[derive(Clone, Debug, Serialize)]
@@ -51,19 +51,9 @@ impl Backend {
     }
 }
 
-/// Runs one test block in a fresh in-memory store.
-pub fn run_test(program: &Program, test: &TestDef) -> TestResult {
-    run_test_on(program, test, Backend::Memory)
-}
-
-/// Runs one test block in a fresh store of the given kind.
-pub fn run_test_on(program: &Program, test: &TestDef, backend: Backend) -> TestResult {
-    run_test_with(program, test, backend, super::DEFAULT_STEP_BUDGET)
-}
-
 /// Runs one test block in a fresh store of the given kind, each top-level statement allowed
 /// `max_steps` steps.
-pub fn run_test_with(program: &Program, test: &TestDef, backend: Backend, max_steps: u64) -> TestResult {
+pub(crate) fn run_test_with(program: &Program, test: &TestDef, backend: Backend, max_steps: u64) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.step_budget = max_steps;

@@ -653,7 +653,22 @@ fn prec(e: &Expr) -> u8 {
             BinOp::Mul | BinOp::Div | BinOp::Mod => 5,
         },
         ExprKind::Neg(_) => 6,
-        _ => 7,
+        ExprKind::String(_)
+        | ExprKind::Number(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Empty
+        | ExprKind::Token(_)
+        | ExprKind::DateTime(_)
+        | ExprKind::ObjectRef(_)
+        | ExprKind::Path(_)
+        | ExprKind::Name(_)
+        | ExprKind::Not(_)
+        | ExprKind::List(_)
+        | ExprKind::Create { .. }
+        | ExprKind::Retrieve { .. }
+        | ExprKind::Call { .. }
+        | ExprKind::Function { .. }
+        | ExprKind::Request(_) => 7,
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Scope {
 
 impl Scope {
     /// The slot of a name (the latest one declared under it).
-    pub fn slot(&self, name: &str) -> Option<Slot> {
+    pub(crate) fn slot(&self, name: &str) -> Option<Slot> {
         self.names.iter().rposition(|n| n == name)
     }
 
@@ -446,14 +446,14 @@ pub struct TestDef {
 /// Calls `f` on every expression of a block, each before the expressions inside it, in
 /// statement order. It matches every statement and expression: a new one is a compile error
 /// here until it is walked, so no walk over bodies (the audit's) can skip it.
-pub fn visit_block<'a>(block: &'a Block, f: &mut impl FnMut(&'a Expr)) {
+pub(crate) fn visit_block<'a>(block: &'a Block, f: &mut impl FnMut(&'a Expr)) {
     for stmt in &block.stmts {
         visit_stmt(stmt, f);
     }
 }
 
 /// [`visit_block`] for one statement.
-pub fn visit_stmt<'a>(stmt: &'a Stmt, f: &mut impl FnMut(&'a Expr)) {
+pub(crate) fn visit_stmt<'a>(stmt: &'a Stmt, f: &mut impl FnMut(&'a Expr)) {
     match &stmt.kind {
         StmtKind::Set { value, .. } => visit_expr(value, f),
         StmtKind::Change { target, values } => {
@@ -504,7 +504,7 @@ fn visit_op<'a>(op: &'a OpCheck, f: &mut impl FnMut(&'a Expr)) {
 }
 
 /// [`visit_block`] for one expression and the expressions inside it.
-pub fn visit_expr<'a>(expr: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
+pub(crate) fn visit_expr<'a>(expr: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
     f(expr);
     match &expr.kind {
         ExprKind::Member { object, .. } => visit_expr(object, f),

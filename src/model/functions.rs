@@ -83,7 +83,7 @@ pub struct Mismatch {
 
 impl Function {
     /// The function of a name.
-    pub fn by_name(name: &str) -> Option<Function> {
+    pub(crate) fn by_name(name: &str) -> Option<Function> {
         FUNCTIONS.iter().find(|(_, n, _, _)| *n == name).map(|(f, ..)| *f)
     }
 

@@ -67,7 +67,7 @@ impl Value {
     }
 
     /// The value as a decimal, for numbers.
-    pub fn as_decimal(&self) -> Option<Decimal> {
+    pub(crate) fn as_decimal(&self) -> Option<Decimal> {
         match self {
             Value::Integer(i) => Some(Decimal::from(*i)),
             Value::Decimal(d) => Some(*d),

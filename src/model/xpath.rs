@@ -47,13 +47,6 @@ pub struct Path {
     pub span: Span,
 }
 
-impl Path {
-    /// Whether the path can yield more than one value.
-    pub fn many_valued(&self, assoc_is_set: impl Fn(AssocId) -> bool) -> bool {
-        self.steps.iter().any(|s| !s.forward || assoc_is_set(s.assoc))
-    }
-}
-
 /// One association step.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -255,7 +248,7 @@ impl DatePart {
 }
 
 /// The names of the date tokens with their meaning (the `UTC` forms are the same instants).
-pub fn date_token(name: &str) -> Option<DateToken> {
+pub(crate) fn date_token(name: &str) -> Option<DateToken> {
     let name = name.strip_suffix("UTC").unwrap_or(name);
     let period = |p: &str| {
         Some(match p {
@@ -293,7 +286,7 @@ pub fn date_token(name: &str) -> Option<DateToken> {
 }
 
 /// Every token name, for suggestions.
-pub fn token_names() -> Vec<String> {
+pub(crate) fn token_names() -> Vec<String> {
     let mut names = vec!["CurrentUser".to_string(), "CurrentDateTime".to_string(), "CurrentObject".to_string()];
     for p in [
         "CurrentMinute",

@@ -14,7 +14,7 @@ use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER, SYSTEM_
 mod fast;
 
 /// The format tag written into every store.
-pub const FORMAT: &str = "warden-store/1";
+pub(crate) const FORMAT: &str = "warden-store/1";
 
 /// A problem in a store file, at a JSON path such as `objects[2].Total`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -35,7 +35,7 @@ use crate::model::Multiplicity;
 use crate::model::{AttrType, EntityId, MemberKind, Program, SYSTEM_USER_ROLE};
 
 /// The format tag kept in the `warden_meta` table.
-pub const FORMAT: &str = "warden-sqlite/1";
+pub(crate) const FORMAT: &str = "warden-sqlite/1";
 
 /// Whether a store path names a SQLite database (by extension: `.db`, `.sqlite`, `.sqlite3`).
 pub fn is_sqlite_path(path: &Path) -> bool {
@@ -100,13 +100,13 @@ struct Schema {
 }
 
 /// The table of an entity: its qualified name.
-pub fn table_name(program: &Program, entity: EntityId) -> String {
+pub(crate) fn table_name(program: &Program, entity: EntityId) -> String {
     program.entity(entity).name.to_string()
 }
 
 /// What a query reads for "objects of `entity` or a specialization, with the members of `entity`":
 /// the table itself when nothing specializes it, else a view named `Entity*`.
-pub fn entity_source(program: &Program, entity: EntityId) -> String {
+pub(crate) fn entity_source(program: &Program, entity: EntityId) -> String {
     let stored = program.specializations(entity).into_iter().filter(|e| stores(program, *e)).count();
     if stored <= 1 && stores(program, entity) {
         table_name(program, entity)
@@ -116,7 +116,7 @@ pub fn entity_source(program: &Program, entity: EntityId) -> String {
 }
 
 /// The link table of a reference-set member of an entity: `DeclaringEntity/Member`.
-pub fn link_table(program: &Program, entity: EntityId, member: usize) -> String {
+pub(crate) fn link_table(program: &Program, entity: EntityId, member: usize) -> String {
     let m = &program.entity(entity).members[member];
     format!("{}/{}", program.entity(m.declared_in).name, m.name)
 }
@@ -798,7 +798,7 @@ impl SqliteStore {
     }
 
     /// Runs a query that selects object ids, with its parameters.
-    pub fn query_ids(&self, sql: &str, params: &[Sql]) -> rusqlite::Result<Vec<ObjectId>> {
+    pub(crate) fn query_ids(&self, sql: &str, params: &[Sql]) -> rusqlite::Result<Vec<ObjectId>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, i64>(0))?;
         rows.map(|r| r.map(|id| ObjectId(id as u64))).collect()

@@ -31,7 +31,7 @@ impl QName {
     }
 
     /// Whether the name has a module prefix.
-    pub fn is_qualified(&self) -> bool {
+    pub(crate) fn is_qualified(&self) -> bool {
         self.parts.len() > 1
     }
 }

@@ -146,12 +146,12 @@ impl Described {
 
 /// Whether a rule only marks a keyword (lowering skips these pairs).
 #[inline]
-pub fn is_keyword(rule: Rule) -> bool {
+pub(crate) fn is_keyword(rule: Rule) -> bool {
     matches!(describe(rule), Described::Keyword(_))
 }
 
 /// Converts pest's error into ours, with the expected constructs in words.
-pub fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &str) -> ParseError {
+pub(crate) fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &str) -> ParseError {
     let pos = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,

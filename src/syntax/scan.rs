@@ -39,7 +39,7 @@ pub struct Piece {
 
 impl Piece {
     /// Whether it is a comment of either kind.
-    pub fn is_comment(&self) -> bool {
+    pub(crate) fn is_comment(&self) -> bool {
         matches!(self.kind, PieceKind::LineComment | PieceKind::BlockComment { .. })
     }
 }
