@@ -483,6 +483,38 @@ fn long_values_are_shortened_in_messages() {
     let r = run(&["test", "--color", "never", &file]);
     assert!(r.stdout.len() < 4000, "{} bytes", r.stdout.len());
     assert!(r.stdout.contains("…xxxxxxxxxxxxx' = 'y'"), "{}", r.stdout);
+    // A store with long values, keys and names: each problem in one short line.
+    let rules = write(&dir, "m.rules", "module M {\n  entity E { I: Integer }\n}\n");
+    let long = "y".repeat(100_000);
+    let store = write(
+        &dir,
+        "long.store.json",
+        &serde_json::json!({"format": "warden-store/1", "objects": [
+            {"id": 1, "entity": "M.E", "I": long},
+            {"id": 2, "entity": "M.E", long.as_str(): 1},
+            {"id": 3, "entity": format!("M.{long}")},
+        ]})
+        .to_string(),
+    );
+    let r = run(&["eval", &rules, "--store", &store, "-e", "1"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.len() < 1500, "{} bytes: {}", r.stderr.len(), &r.stderr[..r.stderr.len().min(2000)]);
+    assert!(r
+        .stderr
+        .contains(&format!("objects[0].I: expected a whole number, found \"{}\"… (100000 characters)", &long[..60])));
+    assert!(r.stderr.contains("objects[1].yyyy"), "{}", r.stderr);
+    let r = run(&["eval", &rules, "--store", &store, "--format", "json", "-e", "1"]);
+    assert!(r.stdout.len() < 1500, "{} bytes", r.stdout.len());
+    one_document(&r.stdout, "a store with long values");
+    // Long arguments are shortened when they are echoed.
+    for args in [&["--as", long.as_str()][..], &["--now", long.as_str()]] {
+        let mut all = vec!["eval", rules.as_str()];
+        all.extend(args);
+        all.extend(["-e", "1"]);
+        let r = run(&all);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.len() < 600 && r.stderr.contains("… (100000 characters)"), "{}", r.stderr);
+    }
 }
 
 // ---- G: conventions ----

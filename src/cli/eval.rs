@@ -204,7 +204,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         }
         if let Err(e) = engine.store.commit() {
             if human {
-                eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
+                eprintln!("error: {}", warden::diagnostic::for_terminal(&e.to_string()));
             }
             finish(results, Some(super::output::error("store", &e.to_string(), None)));
             return Ok(ExitCode::from(out.failed));
@@ -215,7 +215,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
                 if let Err(e) = lock.save_json(program, engine.store.as_ref()) {
                     let message = format!("cannot save `{}`: {e}", path.display());
                     if human {
-                        eprintln!("error: {}", warden::diagnostic::clean(&message));
+                        eprintln!("error: {}", warden::diagnostic::for_terminal(&message));
                     }
                     finish(results, Some(super::output::error("io", &message, None)));
                     return Ok(ExitCode::from(super::USAGE));
@@ -365,7 +365,7 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
                 }
                 Err(errors) => {
                     for e in &errors {
-                        eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
+                        eprintln!("error: {}", warden::diagnostic::for_terminal(&e.to_string()));
                     }
                     ExitCode::from(super::FAILED)
                 }

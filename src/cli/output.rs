@@ -65,7 +65,7 @@ impl Out {
     }
 
     fn stop(&self, kind: &str, message: impl std::fmt::Display, help: Option<String>) -> ExitCode {
-        let message = warden::diagnostic::clean(&message.to_string()).into_owned();
+        let message = warden::diagnostic::for_terminal(&message.to_string());
         match self.format {
             Format::Human => {
                 eprintln!("error: {message}");
@@ -111,18 +111,21 @@ impl Out {
         match self.format {
             Format::Human => {
                 for e in errors {
-                    let message = warden::diagnostic::clean(&e.message).into_owned();
+                    let message = warden::diagnostic::for_terminal(&e.message);
                     if e.path == shown {
                         eprintln!("error: {shown}: {message}");
                     } else {
-                        eprintln!("error: {shown}: {}: {message}", e.path);
+                        let at = warden::diagnostic::for_terminal(&warden::diagnostic::shorten_name(&e.path));
+                        eprintln!("error: {shown}: {at}: {message}");
                     }
                 }
                 eprintln!("{summary}");
             }
             Format::Json | Format::Sarif => {
-                let problems: Vec<Value> =
-                    errors.iter().map(|e| json!({ "path": e.path, "message": short(&e.message) })).collect();
+                let problems: Vec<Value> = errors
+                    .iter()
+                    .map(|e| json!({ "path": warden::diagnostic::shorten_name(&e.path), "message": short(&e.message) }))
+                    .collect();
                 let mut e = error("store", &summary, None);
                 e["file"] = json!(shown);
                 e["problems"] = Value::Array(problems);

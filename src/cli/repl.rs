@@ -118,7 +118,7 @@ pub fn run(
         Ok(s) => s,
         Err(reply) if reply.usage => {
             // An unknown `--as` principal: a wrong argument.
-            eprint!("{}", warden::diagnostic::clean(&reply.text));
+            eprint!("{}", warden::diagnostic::for_terminal(&reply.text));
             return ExitCode::from(super::USAGE);
         }
         Err(reply) => {
