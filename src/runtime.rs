@@ -331,7 +331,7 @@ impl Engine<'_> {
             &[Operation::Execute]
         };
         if let Some(missing) = needed.iter().find(|op| !ops.contains(op)) {
-            return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", missing.as_str()));
+            return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, *missing));
         }
         let id = new_instance_id(&self.instances);
         let bound = if self.is_anonymous() { session } else { None };
@@ -373,7 +373,7 @@ impl Engine<'_> {
         }
         let (ops, via) = self.operations(instance.resource);
         if !ops.contains(&needs) {
-            return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", needs.as_str()));
+            return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, needs));
         }
         // A signed-in user acting as anonymous reaches only the instances it started so.
         if !anonymous && self.acts_as_anonymous(instance.resource) {
@@ -424,4 +424,15 @@ impl Engine<'_> {
 
 fn describe(def: &ResourceDef) -> String {
     format!("{} {}", def.kind.as_str(), def.name)
+}
+
+/// Why a request is refused for want of an operation: `via` (who grants what) alone when it
+/// grants nothing, else what it grants and the operation that is missing
+/// (`process FollowUp grants Outpatient: VIEW, EXECUTE, not SELF_ASSIGN`).
+fn lacking(via: &str, ops: &[Operation], missing: Operation) -> String {
+    if ops.is_empty() {
+        return via.to_string();
+    }
+    let has: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
+    format!("{via}: {}, not {}", has.join(", "), missing.as_str())
 }

@@ -351,6 +351,28 @@ fn a_refused_call_says_who_may_call_it() {
     assert_eq!(doc["error"]["code"], "R001");
 }
 
+/// A refused request says what the role has and which operation it lacks, or that the
+/// resource does not grant the role at all.
+#[test]
+fn a_refused_request_says_which_operation_is_missing() {
+    let request = |who: &str, what: &str| {
+        let store = "examples/audit.store.json";
+        let r = run(&["eval", RULES, "--store", store, "--as", who, "--format", "json", "-e", what]);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        one_document(&r.stdout, what)["error"]["message"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        request("pat", "request start process FollowUp"),
+        "the request was refused: 403 You don't have access to this feature. \
+         (process FollowUp grants Outpatient: VIEW, EXECUTE, not SELF_ASSIGN)"
+    );
+    assert_eq!(
+        request("anonymous", "request start process Underwriting"),
+        "the request was refused: 403 You don't have access to this feature. \
+         (process Underwriting does not grant the anonymous role Guest)"
+    );
+}
+
 #[test]
 fn explain_reasons_read_as_sentences() {
     let r = run(&["explain", RULES, "--store", STORE, "--as", "anonymous", "write #3/Title"]);
