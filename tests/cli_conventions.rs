@@ -158,6 +158,14 @@ fn every_format_prints_one_document_on_every_path() {
         1,
         "statements that do not check",
     ));
+    // Command lines the argument parser refuses.
+    cases.push((words(&["check"]), "diagnostics", 2, "no paths"));
+    cases.push((words(&["audit", RULES, "--fail-on", "warnings"]), "findings", 2, "a wrong option value"));
+    cases.push((words(&["test", RULES, "--bogus"]), "tests", 2, "an unknown option"));
+    cases.push((words(&["eval", RULES, "--max-steps", "lots", "-e", "1"]), "results", 2, "a wrong number"));
+    cases.push((words(&["explain"]), "decision", 2, "no arguments"));
+    cases.push((words(&["sql", RULES, "--as"]), "sql", 2, "an option without its value"));
+    cases.push((words(&["matrix"]), "roles", 2, "no paths"));
 
     let mut failures = Vec::new();
     for (words, key, code, path) in &cases {
@@ -226,6 +234,18 @@ fn failure_documents_say_what_failed() {
     assert_eq!(doc["error"]["kind"], "store");
     assert_eq!(doc["error"]["problems"][0]["path"], "objects[0].entity");
     assert!(r.stderr.is_empty(), "nothing on stderr in JSON mode: {}", r.stderr);
+
+    // A command line the parser refuses: still the command's document, and nothing on stderr.
+    let r = run(&["--color", "never", "check", "--format=json"]);
+    assert_eq!(r.code, 2);
+    let doc = one_document(&r.stdout, "check without paths");
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["message"], "the following required arguments were not provided: <PATHS>...");
+    assert_eq!(doc["error"]["help"], "`warden check --help` lists its arguments and options");
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    // Without a machine format, or with one the command lacks, the parser's own text.
+    let r = run(&["check"]);
+    assert!(r.stdout.is_empty() && r.stderr.starts_with("error: the following required arguments"), "{}", r.stderr);
 
     // An unknown principal is a usage error with the users to choose from.
     let r = run(&["eval", RULES, "--store", STORE, "--as", "nobody", "--format", "json", "-e", "1"]);

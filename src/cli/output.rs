@@ -4,6 +4,7 @@
 //! for people. Every path of every command that takes `--format` goes through
 //! here, so a program reading `--format json` always gets exactly one document.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -159,4 +160,66 @@ pub fn diagnostic_error(d: &Diagnostic, sources: &SourceMap) -> Value {
     let mut v = json!(d.to_json(sources));
     v["kind"] = json!("evaluation");
     v
+}
+
+/// The document of each command that takes `--format json` with no results, and whether
+/// the command takes `--format sarif` too.
+pub fn empty_document(command: &str) -> Option<(Value, bool)> {
+    Some(match command {
+        "check" => (json!({ "diagnostics": [] }), true),
+        "audit" => (json!({ "findings": [] }), true),
+        "test" => (json!({ "tests": [], "passed": 0, "failed": 0 }), false),
+        "eval" => (json!({ "results": [] }), false),
+        "explain" => (json!({ "decision": null, "rules": [] }), false),
+        "sql" => (json!({ "sql": null, "params": [], "exact": null }), false),
+        "matrix" => (json!({ "roles": [] }), false),
+        _ => return None,
+    })
+}
+
+/// A command line the argument parser refused while it asks for `--format json` (or `sarif`,
+/// where the command has it): the command's empty document with a usage error, exit 2, so
+/// that a program reading stdout still gets its one document. `None` when the arguments ask
+/// for no such format (the parser then prints its own message).
+pub fn refused_arguments(error: &clap::Error, args: &[OsString]) -> Option<ExitCode> {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    // The command is the first word that is not a global option (`--color` takes a value).
+    let mut words = args.iter();
+    let command = loop {
+        match words.next()?.as_str() {
+            "--color" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => break w.to_string(),
+        }
+    };
+    let (empty, sarif) = empty_document(&command)?;
+    let mut format = None;
+    while let Some(word) = words.next() {
+        if word == "--format" {
+            format = words.next().cloned();
+        } else if let Some(value) = word.strip_prefix("--format=") {
+            format = Some(value.to_string());
+        }
+    }
+    let format = match format.as_deref() {
+        Some("json") => Format::Json,
+        Some("sarif") if sarif => Format::Sarif,
+        _ => return None,
+    };
+    // The parser's message: its first paragraph on one line, without `error: `.
+    let rendered = error.render().to_string();
+    let message: Vec<&str> = rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let help = format!("`warden {command} --help` lists its arguments and options");
+    Some(Out::new(format, false, false, empty).usage(message, Some(help)))
 }
