@@ -369,6 +369,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -450,6 +451,18 @@ fn main() -> ExitCode {
         Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
         Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
         Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),
+    }
+}
+
+/// Output into a pipe that closed (`warden matrix examples/ | head`) ends the process quietly,
+/// as it does for `cat` or `rg`: Rust ignores SIGPIPE, which would turn the failed write
+/// into a panic.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread starts; setting a signal's
+    // disposition to its default has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

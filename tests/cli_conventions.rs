@@ -625,6 +625,35 @@ fn quiet_prints_results_and_errors_only() {
     assert!(r.stderr.contains("A003") && !r.stderr.contains("audit: "), "{}", r.stderr);
 }
 
+/// A reader that stops early (`warden matrix examples/ | head -1`) ends warden quietly, as
+/// it ends `cat`: no panic about a broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["matrix", RULES][..], &["man"], &["audit", RULES]] {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line of what the command prints (audit prints on stderr), then close both.
+        let mut line = String::new();
+        if args[0] == "audit" {
+            drop(child.stdout.take());
+            BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+        } else {
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        }
+        assert!(!line.is_empty(), "{args:?} printed something");
+        let status = child.wait().unwrap();
+        assert_ne!(status.code(), Some(101), "{args:?} panicked");
+        assert!(status.success() || status.signal() == Some(13), "{args:?}: {status:?}");
+    }
+}
+
 #[test]
 fn completions_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
