@@ -274,7 +274,8 @@ enum Command {
     /// Exit status: 0, or (scripted) 1 when an input failed; 2 for an unknown `--as`
     /// principal and other usage problems.
     Repl {
-        /// Files or directories (none: an empty program).
+        /// Files or directories (none: an empty program); not `-`, since statements come
+        /// from standard input.
         paths: Vec<PathBuf>,
         /// The store to load, JSON or SQLite (`.db`, `.sqlite`, `.sqlite3`); the REPL works
         /// on a copy in memory that `:save` writes back. An empty store when omitted.

@@ -593,6 +593,10 @@ fn standard_input_is_a_program() {
     );
     assert_eq!((r.code, r.stdout.as_str()), (0, "3\n2\n"), "{}", r.stderr);
     assert_eq!(run_with(&["check", "-", "-"], "").code, 2, "standard input once");
+    // The REPL reads its statements from standard input: it cannot read its program there too.
+    let r = run_with(&["repl", "-"], &text);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("the REPL reads its statements from standard input"), "{}", r.stderr);
 }
 
 #[test]
