@@ -166,6 +166,11 @@ pub(crate) struct Decls<'a> {
     pub(crate) workflows: Vec<&'a ast::Ident>,
 }
 
+/// The closest candidate to `name` when it is a likely typo (for "did you mean" outside the checker).
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    suggest::closest(name, candidates)
+}
+
 /// `; did you mean `X`?` for the closest candidate, or nothing: for messages
 /// outside the checker (store loading, principals).
 pub fn suggest_public<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {

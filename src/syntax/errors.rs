@@ -171,6 +171,24 @@ pub fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &str) -> P
     if rest.starts_with('>') && text[..pos].trim_end().ends_with("->") {
         help = Some("a reference set is written `->*` (`Order ->* Tag`); `->` is a reference".into());
     }
+    if rest.starts_with('=') && text[..pos].ends_with('=') {
+        help = Some("`=` compares (there is no `==`): `Total = 5`".into());
+    }
+    if word > 0 && expected == "an XPath constraint `[...]`" {
+        let line = rest.lines().next().unwrap_or_default().trim_end();
+        let condition = line.strip_suffix('}').unwrap_or(line).trim_end();
+        help = Some(format!("an XPath constraint is written in brackets: `where [{}]`", condition));
+    }
+    // A misspelt keyword (`acess`): the closest of the keywords the parser would take there.
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        let keywords = positives.iter().filter_map(|r| match describe(*r) {
+            Described::Keyword(k) => Some(k),
+            Described::Syntax(_) => None,
+        });
+        if let Some(k) = crate::check::closest(&rest[..word], keywords).filter(|_| word > 0) {
+            help = Some(format!("did you mean `{k}`?"));
+        }
+    }
     let message = format!("expected {expected}, found {found}");
     if let Some(brace) = unclosed_brace(text, pos) {
         let line = text[..brace].matches('\n').count() + 1;
