@@ -418,6 +418,11 @@ fn main() -> ExitCode {
                 return out.usage("give the rules' paths, then the operation, such as 'read #5/Total'", None);
             }
             let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(quoted) =
+                cli::eval::unquoted(&mut paths, &operation, &["read", "write", "delete", "create", "call"])
+            {
+                return out.usage(format!("the operation is one argument; quote it: {quoted}"), None);
+            }
             cli::eval::run_explain(acting.setup(&paths, out), operation)
         }
         Command::Repl { paths, store, principal, now, max_steps } => {
@@ -438,6 +443,9 @@ fn main() -> ExitCode {
                 return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
             }
             let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(quoted) = cli::eval::unquoted(&mut paths, &retrieve, &["retrieve"]) {
+                return out.usage(format!("the retrieve is one argument; quote it: {quoted}"), None);
+            }
             cli::eval::run_sql(acting.setup(&paths, out), retrieve)
         }
         Command::Store { action, paths } => {

@@ -412,6 +412,29 @@ fn eval_without_statements_says_what_is_missing() {
     );
 }
 
+/// An operation, retrieve or statements without their quotes or their `-e`: the error says
+/// how to write them.
+#[test]
+fn arguments_a_newcomer_leaves_unquoted() {
+    let r = run(&["explain", RULES, "--store", STORE, "--as", "noor", "read", "#3/Title"]);
+    assert_eq!((r.code, r.stderr.as_str()), (2, "error: the operation is one argument; quote it: 'read #3/Title'\n"));
+    let r = run(&["sql", RULES, "--as", "noor", "retrieve", "Events.Event"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (2, "error: the retrieve is one argument; quote it: 'retrieve Events.Event'\n")
+    );
+    let r = run(&["eval", RULES, "count(retrieve Events.Event)"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: no SCRIPT file `count(retrieve Events.Event)`: statements to run are given with `-e`\n  \
+         help: `warden eval PATHS -e 'count(retrieve Events.Event)'`\n"
+    );
+    // A script that is simply missing is an I/O error as before.
+    let r = run(&["eval", RULES, "missing.txt"]);
+    assert_eq!((r.code, r.stderr.starts_with("error: cannot read `missing.txt`")), (2, true), "{}", r.stderr);
+}
+
 #[test]
 fn an_unknown_principal_is_a_wrong_argument() {
     for cmd in [
