@@ -594,6 +594,7 @@ pub fn describe(rule: Rule) -> Described {
         Rule::tok_lbrace => Described::Keyword("{"),
         Rule::tok_rbrace => Described::Keyword("}"),
         Rule::tok_rparen => Described::Keyword(")"),
+        Rule::tok_rbracket => Described::Keyword("]"),
         Rule::tok_arrow => Described::Keyword("->"),
         Rule::dotted_name => Described::Syntax("a qualified name such as `Shop.Account`"),
         Rule::EOI => Described::Syntax("the end of the file"),
