@@ -104,7 +104,7 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// The JSON form of `CLI.md`: code, severity, message, help, file, line, column, end_line, end_column.
+    /// The JSON form of `docs/cli.md`: code, severity, message, help, file, line, column, end_line, end_column.
     pub fn to_json(&self, sources: &SourceMap) -> JsonDiagnostic {
         let file = sources.file(self.span.file);
         let (line, column) = file.line_col(self.span.start as usize);

@@ -233,7 +233,7 @@ fn warnings_fail_only_on_request() {
     assert_eq!(code, Some(0), "an info finding does not reach --fail-on warning");
 }
 
-/// Severities as in CLI.md's table.
+/// Severities as in docs/cli.md's table.
 #[test]
 fn severities_follow_the_table() {
     let severity = |stem: &str| {
