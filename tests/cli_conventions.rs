@@ -176,6 +176,8 @@ fn every_format_prints_one_document_on_every_path() {
         let doc = one_document(&r.stdout, &what);
         if r.code != *code {
             failures.push(format!("{what}: exit {} instead of {code}; stderr: {}", r.code, r.stderr));
+        } else if !r.stderr.is_empty() {
+            failures.push(format!("{what}: the document is the whole output, but stderr has: {}", r.stderr));
         }
         if doc.get(*key).is_none() {
             failures.push(format!("{what}: no `{key}` in {doc}"));
