@@ -40,6 +40,6 @@ pub fn use_color(choice: Color) -> bool {
 
 /// Prints an I/O or usage problem and returns exit status 2.
 pub fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {}", warden::diagnostic::clean(&message.to_string()));
+    eprintln!("error: {}", warden::diagnostic::for_terminal(&message.to_string()));
     ExitCode::from(USAGE)
 }

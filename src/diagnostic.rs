@@ -86,7 +86,7 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// The JSON form of `CLI.md`: code, severity, message, help, file, line, column, end_line, end_column.
+    /// The JSON form of `docs/cli.md`: code, severity, message, help, file, line, column, end_line, end_column.
     pub fn to_json(&self, sources: &SourceMap) -> JsonDiagnostic {
         let file = sources.file(self.span.file);
         let (line, column) = file.line_col(self.span.start as usize);
@@ -159,10 +159,11 @@ const VALUE_SHOWN: usize = 60;
 /// The longest message, in characters, after its values are shortened.
 const LONGEST_MESSAGE: usize = 2000;
 
-/// A message with every long value in it shortened: a quoted string (`'...'`)
-/// or quoted source (`` `...` ``) of more than 80 characters keeps its first 60,
-/// followed by `… (N characters)`; a message still longer than 2,000 characters
-/// is cut the same way. A failing `expect` on a 2 MB string says so in one line.
+/// A message with every long value in it shortened: a quoted string (`'...'`),
+/// a JSON string (`"..."`) or quoted source (`` `...` ``) of more than 80
+/// characters keeps its first 60, followed by `… (N characters)`; a message
+/// still longer than 2,000 characters is cut the same way. A failing `expect`
+/// on a 2 MB string says so in one line.
 pub fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
     if message.len() <= LONGEST_VALUE {
         return std::borrow::Cow::Borrowed(message);
@@ -170,7 +171,7 @@ pub fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(message.len().min(4 * LONGEST_MESSAGE));
     let mut rest = message;
     let mut changed = false;
-    while let Some(at) = rest.find(['\'', '`']) {
+    while let Some(at) = rest.find(['\'', '`', '"']) {
         let quote = rest.as_bytes()[at];
         let before = &rest[..at];
         // An apostrophe inside a word (`visitor's`) opens nothing.
@@ -210,11 +211,16 @@ pub fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The length in bytes of a quoted text up to its closing quote (`''` inside
-/// single quotes is a quote), or `None` when it is not closed.
+/// single quotes is a quote, `\"` inside double quotes is one), or `None` when
+/// it is not closed.
 fn quoted_len(text: &str, quote: u8) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        if quote == b'"' && bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
         if bytes[i] == quote {
             if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
                 i += 2;
@@ -225,6 +231,24 @@ fn quoted_len(text: &str, quote: u8) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// A name or path shown without quotes (a JSON path such as `objects[3].Total`,
+/// a file name): more than 80 characters keep their first 60, followed by
+/// `… (N characters)`.
+pub fn shorten_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let count = name.chars().count();
+    if count <= LONGEST_VALUE {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let cut = name.char_indices().nth(VALUE_SHOWN).map_or(name.len(), |(i, _)| i);
+    std::borrow::Cow::Owned(format!("{}… ({count} characters)", &name[..cut]))
+}
+
+/// A message as a terminal may show it: control characters made visible
+/// ([`clean`]), then long values shortened ([`shorten`]).
+pub fn for_terminal(message: &str) -> String {
+    shorten(&clean(message)).into_owned()
 }
 
 /// Whether a character must not reach a terminal as it is: control characters
@@ -279,6 +303,25 @@ mod tests {
         assert_eq!(shorten(&prose), prose);
         let doubled = format!("'{}'", "it''s ".repeat(20));
         assert!(shorten(&doubled).contains("… (120 characters)"), "{}", shorten(&doubled));
+    }
+
+    #[test]
+    fn json_strings_and_names_are_shortened_too() {
+        let long = "y".repeat(100_000);
+        let message = format!("expected a whole number, found \"{long}\"");
+        assert_eq!(
+            shorten(&message),
+            format!("expected a whole number, found \"{}\"… (100000 characters)", "y".repeat(60))
+        );
+        let escaped = format!("found \"a\\\"{long}\"");
+        assert!(shorten(&escaped).ends_with("… (100003 characters)"), "{}", shorten(&escaped));
+        assert_eq!(shorten_name("objects[3].Total"), "objects[3].Total");
+        let path = format!("objects[3].{long}");
+        assert_eq!(shorten_name(&path), format!("objects[3].{}… (100011 characters)", "y".repeat(49)));
+        assert_eq!(
+            for_terminal(&format!("`--as \u{1b}{long}`")),
+            format!("`--as \u{241b}{}`… (100006 characters)", "y".repeat(54))
+        );
     }
 
     #[test]

@@ -274,7 +274,8 @@ enum Command {
     /// Exit status: 0, or (scripted) 1 when an input failed; 2 for an unknown `--as`
     /// principal and other usage problems.
     Repl {
-        /// Files or directories (none: an empty program).
+        /// Files or directories (none: an empty program); not `-`, since statements come
+        /// from standard input.
         paths: Vec<PathBuf>,
         /// The store to load, JSON or SQLite (`.db`, `.sqlite`, `.sqlite3`); the REPL works
         /// on a copy in memory that `:save` writes back. An empty store when omitted.
@@ -370,25 +371,33 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    restore_sigpipe();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            return cli::output::refused_arguments(&e, &args).unwrap_or_else(|| e.exit());
+        }
+    };
     let color = cli::use_color(cli.color);
     let quiet = cli.quiet;
     let out = |format: Format, empty: serde_json::Value| cli::output::Out::new(format, color, quiet, empty);
+    let empty = |command: &str| cli::output::empty_document(command).map(|(doc, _)| doc).unwrap_or_else(|| json!({}));
     match cli.command {
-        Command::Check { paths, format } => cli::check::run(&paths, out(format.into(), json!({ "diagnostics": [] }))),
+        Command::Check { paths, format } => cli::check::run(&paths, out(format.into(), empty("check"))),
         Command::Audit { paths, format, fail_on } => {
             let threshold = match fail_on {
                 FailOn::Warning => warden::diagnostic::Severity::Warning,
                 FailOn::Error => warden::diagnostic::Severity::Error,
             };
-            cli::audit::run(&paths, out(format.into(), json!({ "findings": [] })), threshold)
+            cli::audit::run(&paths, out(format.into(), empty("audit")), threshold)
         }
         Command::Test { paths, filter, accept, backend, max_steps, format, watch } => {
             let backend = match backend {
                 Backend::Memory => warden::eval::test::Backend::Memory,
                 Backend::Sqlite => warden::eval::test::Backend::Sqlite,
             };
-            let out = out(format.into(), json!({ "tests": [], "passed": 0, "failed": 0 }));
+            let out = out(format.into(), empty("test"));
             let max_steps = max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
             let run = cli::test::Run { paths: &paths, filter: filter.as_deref(), accept, backend, max_steps };
             if watch {
@@ -399,17 +408,22 @@ fn main() -> ExitCode {
         }
         Command::Eval { mut paths, acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
-            let out = out(acting.format.into(), json!({ "results": [] }));
+            let out = out(acting.format.into(), empty("eval"));
             cli::eval::run_eval(acting.setup(&paths, out), expression, script, save)
         }
         Command::Explain { mut paths, acting } => {
-            let mut out = out(acting.format.into(), json!({ "decision": null, "rules": [] }));
+            let mut out = out(acting.format.into(), empty("explain"));
             out.wrong = cli::explain_exit::WRONG;
             out.failed = cli::explain_exit::FAILED;
             if paths.len() < 2 {
                 return out.usage("give the rules' paths, then the operation, such as 'read #5/Total'", None);
             }
             let operation = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(quoted) =
+                cli::eval::unquoted(&mut paths, &operation, &["read", "write", "delete", "create", "call"])
+            {
+                return out.usage(format!("the operation is one argument; quote it: {quoted}"), None);
+            }
             cli::eval::run_explain(acting.setup(&paths, out), operation)
         }
         Command::Repl { paths, store, principal, now, max_steps } => {
@@ -425,11 +439,14 @@ fn main() -> ExitCode {
             cli::fmt::run(&paths, mode, color, quiet)
         }
         Command::Sql { mut paths, acting } => {
-            let out = out(acting.format.into(), json!({ "sql": null, "params": [], "exact": null }));
+            let out = out(acting.format.into(), empty("sql"));
             if paths.len() < 2 {
                 return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
             }
             let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(quoted) = cli::eval::unquoted(&mut paths, &retrieve, &["retrieve"]) {
+                return out.usage(format!("the retrieve is one argument; quote it: {quoted}"), None);
+            }
             cli::eval::run_sql(acting.setup(&paths, out), retrieve)
         }
         Command::Store { action, paths } => {
@@ -440,10 +457,22 @@ fn main() -> ExitCode {
             };
             cli::eval::run_store(&paths, action, out(Format::Human, json!({})))
         }
-        Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, out(format.into(), json!({ "roles": [] }))),
+        Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, out(format.into(), empty("matrix"))),
         Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
         Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
         Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),
+    }
+}
+
+/// Output into a pipe that closed (`warden matrix examples/ | head`) ends the process quietly,
+/// as it does for `cat` or `rg`: Rust ignores SIGPIPE, which would turn the failed write
+/// into a panic.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread starts; setting a signal's
+    // disposition to its default has no other effect on the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

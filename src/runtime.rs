@@ -395,7 +395,7 @@ impl Runtime<'_> {
             &[Operation::Execute]
         };
         if let Some(missing) = needed.iter().find(|op| !ops.contains(op)) {
-            return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", missing.as_str()));
+            return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, *missing));
         }
         Response::ok(format!("{via}, with {}", needed.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(" and ")))
     }
@@ -418,7 +418,7 @@ impl Runtime<'_> {
         }
         let (ops, via) = self.operations(caller, instance.resource);
         if !ops.contains(&needs) {
-            return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", needs.as_str()));
+            return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, needs));
         }
         // A signed-in user acting as anonymous reaches only the instances it started so.
         if session.is_none() && self.acts_as_anonymous(caller, instance.resource) {
@@ -500,4 +500,15 @@ pub fn apply(instances: &mut BTreeMap<u64, Instance>, effect: Effect, issued: Op
 
 fn describe(def: &ResourceDef) -> String {
     format!("{} {}", def.kind.as_str(), def.name)
+}
+
+/// Why a request is refused for want of an operation: `via` (who grants what) alone when it
+/// grants nothing, else what it grants and the operation that is missing
+/// (`process FollowUp grants Outpatient: VIEW, EXECUTE, not SELF_ASSIGN`).
+fn lacking(via: &str, ops: &[Operation], missing: Operation) -> String {
+    if ops.is_empty() {
+        return via.to_string();
+    }
+    let has: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
+    format!("{via}: {}, not {}", has.join(", "), missing.as_str())
 }

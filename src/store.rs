@@ -155,7 +155,7 @@ pub(crate) fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> 
         .find(|id| matches!(store.value(*id, name_index), Some(Value::String(s)) if s == name))
 }
 
-/// What a store may not hold about users (CLI.md, the store): two users with one Name, and
+/// What a store may not hold about users (docs/cli.md, the store): two users with one Name, and
 /// a user with a Name that is anonymous (`IsAnonymous`, or the app's anonymous user role).
 /// Each problem as the object, the member and the message.
 pub fn user_problems(program: &Program, store: &dyn Store) -> Vec<(ObjectId, &'static str, String)> {

@@ -235,7 +235,7 @@ fn warnings_fail_only_on_request() {
     assert_eq!(code, Some(0), "an info finding does not reach --fail-on warning");
 }
 
-/// Severities as in CLI.md's table.
+/// Severities as in docs/cli.md's table.
 #[test]
 fn severities_follow_the_table() {
     let severity = |stem: &str| {
@@ -333,8 +333,8 @@ fn spec_example_gives_the_listed_findings() {
 }
 
 /// `warden audit examples/` gives exactly the findings that `examples/audit.rules` lists at
-/// its end (and `examples/README.md` repeats), all warnings, all in that file, so the
-/// default `--fail-on error` passes and `--fail-on warning` fails.
+/// its end (and `examples/README.md` repeats), warnings and one note (A010), all in that
+/// file, so the default `--fail-on error` passes and `--fail-on warning` fails.
 #[test]
 fn the_examples_give_the_findings_audit_rules_lists() {
     let listed = listed_findings(Path::new("examples/audit.rules"));
@@ -348,6 +348,8 @@ fn the_examples_give_the_findings_audit_rules_lists() {
         ("A003", 71),
         ("A007", 80),
         ("A001", 87),
+        ("A010", 92),
+        ("A011", 99),
     ]
     .iter()
     .map(|&(c, l)| (c.to_string(), l))
@@ -360,7 +362,8 @@ fn the_examples_give_the_findings_audit_rules_lists() {
     let (json, code) = audit_json(Path::new("examples"), &[]);
     assert_eq!(pairs(&json), expected, "in output order");
     for f in findings(&json) {
-        assert_eq!(f["severity"], "warning", "{f}");
+        let severity = if f["code"] == "A010" { "info" } else { "warning" };
+        assert_eq!(f["severity"], severity, "{f}");
         assert_eq!(f["file"], "examples/audit.rules", "{f}");
     }
     assert_eq!(code, Some(0), "warnings do not fail the default `--fail-on error`");

@@ -1,4 +1,4 @@
-//! Bounded work (LANGUAGE.md section 6): statements run and objects examined by retrieves
+//! Bounded work (docs/language.md section 6): statements run and objects examined by retrieves
 //! count as steps, per top-level statement; reaching the limit (`--max-steps`) is an error
 //! that rolls the statement back, so a microflow the anonymous role may call cannot keep the
 //! evaluator busy without bound.

@@ -160,6 +160,14 @@ fn every_format_prints_one_document_on_every_path() {
         1,
         "statements that do not check",
     ));
+    // Command lines the argument parser refuses.
+    cases.push((words(&["check"]), "diagnostics", 2, "no paths"));
+    cases.push((words(&["audit", RULES, "--fail-on", "warnings"]), "findings", 2, "a wrong option value"));
+    cases.push((words(&["test", RULES, "--bogus"]), "tests", 2, "an unknown option"));
+    cases.push((words(&["eval", RULES, "--max-steps", "lots", "-e", "1"]), "results", 2, "a wrong number"));
+    cases.push((words(&["explain"]), "decision", 2, "no arguments"));
+    cases.push((words(&["sql", RULES, "--as"]), "sql", 2, "an option without its value"));
+    cases.push((words(&["matrix"]), "roles", 2, "no paths"));
 
     let mut failures = Vec::new();
     for (words, key, code, path) in &cases {
@@ -170,6 +178,8 @@ fn every_format_prints_one_document_on_every_path() {
         let doc = one_document(&r.stdout, &what);
         if r.code != *code {
             failures.push(format!("{what}: exit {} instead of {code}; stderr: {}", r.code, r.stderr));
+        } else if !r.stderr.is_empty() {
+            failures.push(format!("{what}: the document is the whole output, but stderr has: {}", r.stderr));
         }
         if doc.get(*key).is_none() {
             failures.push(format!("{what}: no `{key}` in {doc}"));
@@ -228,6 +238,18 @@ fn failure_documents_say_what_failed() {
     assert_eq!(doc["error"]["kind"], "store");
     assert_eq!(doc["error"]["problems"][0]["path"], "objects[0].entity");
     assert!(r.stderr.is_empty(), "nothing on stderr in JSON mode: {}", r.stderr);
+
+    // A command line the parser refuses: still the command's document, and nothing on stderr.
+    let r = run(&["--color", "never", "check", "--format=json"]);
+    assert_eq!(r.code, 2);
+    let doc = one_document(&r.stdout, "check without paths");
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["message"], "the following required arguments were not provided: <PATHS>...");
+    assert_eq!(doc["error"]["help"], "`warden check --help` lists its arguments and options");
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    // Without a machine format, or with one the command lacks, the parser's own text.
+    let r = run(&["check"]);
+    assert!(r.stdout.is_empty() && r.stderr.starts_with("error: the following required arguments"), "{}", r.stderr);
 
     // An unknown principal is a usage error with the users to choose from.
     let r = run(&["eval", RULES, "--store", STORE, "--as", "nobody", "--format", "json", "-e", "1"]);
@@ -353,6 +375,28 @@ fn a_refused_call_says_who_may_call_it() {
     assert_eq!(doc["error"]["code"], "R001");
 }
 
+/// A refused request says what the role has and which operation it lacks, or that the
+/// resource does not grant the role at all.
+#[test]
+fn a_refused_request_says_which_operation_is_missing() {
+    let request = |who: &str, what: &str| {
+        let store = "examples/audit.store.json";
+        let r = run(&["eval", RULES, "--store", store, "--as", who, "--format", "json", "-e", what]);
+        assert_eq!(r.code, 1, "{}", r.stdout);
+        one_document(&r.stdout, what)["error"]["message"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        request("pat", "request start process FollowUp"),
+        "the request was refused: 403 You don't have access to this feature. \
+         (process FollowUp grants Outpatient: VIEW, EXECUTE, not SELF_ASSIGN)"
+    );
+    assert_eq!(
+        request("anonymous", "request start process Underwriting"),
+        "the request was refused: 403 You don't have access to this feature. \
+         (process Underwriting does not grant the anonymous role Guest)"
+    );
+}
+
 #[test]
 fn explain_reasons_read_as_sentences() {
     let r = run(&["explain", RULES, "--store", STORE, "--as", "anonymous", "write #3/Title"]);
@@ -370,6 +414,29 @@ fn eval_without_statements_says_what_is_missing() {
         r.stderr,
         "error: no statements to run: give them with `-e TEXT`, or as a SCRIPT file after the rules' paths\n  help: for example `warden eval shop.rules -e 'count(retrieve Shop.Cart)'`\n"
     );
+}
+
+/// An operation, retrieve or statements without their quotes or their `-e`: the error says
+/// how to write them.
+#[test]
+fn arguments_a_newcomer_leaves_unquoted() {
+    let r = run(&["explain", RULES, "--store", STORE, "--as", "noor", "read", "#3/Title"]);
+    assert_eq!((r.code, r.stderr.as_str()), (2, "error: the operation is one argument; quote it: 'read #3/Title'\n"));
+    let r = run(&["sql", RULES, "--as", "noor", "retrieve", "Events.Event"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (2, "error: the retrieve is one argument; quote it: 'retrieve Events.Event'\n")
+    );
+    let r = run(&["eval", RULES, "count(retrieve Events.Event)"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: no SCRIPT file `count(retrieve Events.Event)`: statements to run are given with `-e`\n  \
+         help: `warden eval PATHS -e 'count(retrieve Events.Event)'`\n"
+    );
+    // A script that is simply missing is an I/O error as before.
+    let r = run(&["eval", RULES, "missing.txt"]);
+    assert_eq!((r.code, r.stderr.starts_with("error: cannot read `missing.txt`")), (2, true), "{}", r.stderr);
 }
 
 #[test]
@@ -485,6 +552,38 @@ fn long_values_are_shortened_in_messages() {
     let r = run(&["test", "--color", "never", &file]);
     assert!(r.stdout.len() < 4000, "{} bytes", r.stdout.len());
     assert!(r.stdout.contains("…xxxxxxxxxxxxx' = 'y'"), "{}", r.stdout);
+    // A store with long values, keys and names: each problem in one short line.
+    let rules = write(&dir, "m.rules", "module M {\n  entity E { I: Integer }\n}\n");
+    let long = "y".repeat(100_000);
+    let store = write(
+        &dir,
+        "long.store.json",
+        &serde_json::json!({"format": "warden-store/1", "objects": [
+            {"id": 1, "entity": "M.E", "I": long},
+            {"id": 2, "entity": "M.E", long.as_str(): 1},
+            {"id": 3, "entity": format!("M.{long}")},
+        ]})
+        .to_string(),
+    );
+    let r = run(&["eval", &rules, "--store", &store, "-e", "1"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.len() < 1500, "{} bytes: {}", r.stderr.len(), &r.stderr[..r.stderr.len().min(2000)]);
+    assert!(r
+        .stderr
+        .contains(&format!("objects[0].I: expected a whole number, found \"{}\"… (100000 characters)", &long[..60])));
+    assert!(r.stderr.contains("objects[1].yyyy"), "{}", r.stderr);
+    let r = run(&["eval", &rules, "--store", &store, "--format", "json", "-e", "1"]);
+    assert!(r.stdout.len() < 1500, "{} bytes", r.stdout.len());
+    one_document(&r.stdout, "a store with long values");
+    // Long arguments are shortened when they are echoed.
+    for args in [&["--as", long.as_str()][..], &["--now", long.as_str()]] {
+        let mut all = vec!["eval", rules.as_str()];
+        all.extend(args);
+        all.extend(["-e", "1"]);
+        let r = run(&all);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.len() < 600 && r.stderr.contains("… (100000 characters)"), "{}", r.stderr);
+    }
 }
 
 // ---- G: conventions ----
@@ -521,6 +620,10 @@ fn standard_input_is_a_program() {
     );
     assert_eq!((r.code, r.stdout.as_str()), (0, "3\n2\n"), "{}", r.stderr);
     assert_eq!(run_with(&["check", "-", "-"], "").code, 2, "standard input once");
+    // The REPL reads its statements from standard input: it cannot read its program there too.
+    let r = run_with(&["repl", "-"], &text);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("the REPL reads its statements from standard input"), "{}", r.stderr);
 }
 
 #[test]
@@ -551,6 +654,35 @@ fn quiet_prints_results_and_errors_only() {
     // audit: the findings, no summary line.
     let r = run(&["audit", "-q", RULES]);
     assert!(r.stderr.contains("A003") && !r.stderr.contains("audit: "), "{}", r.stderr);
+}
+
+/// A reader that stops early (`warden matrix examples/ | head -1`) ends warden quietly, as
+/// it ends `cat`: no panic about a broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["matrix", RULES][..], &["man"], &["audit", RULES]] {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line of what the command prints (audit prints on stderr), then close both.
+        let mut line = String::new();
+        if args[0] == "audit" {
+            drop(child.stdout.take());
+            BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+        } else {
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        }
+        assert!(!line.is_empty(), "{args:?} printed something");
+        let status = child.wait().unwrap();
+        assert_ne!(status.code(), Some(101), "{args:?} panicked");
+        assert!(status.success() || status.signal() == Some(13), "{args:?}: {status:?}");
+    }
 }
 
 #[test]

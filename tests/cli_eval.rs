@@ -31,9 +31,28 @@ fn eval_as(who: &str, statements: &str) -> (Option<i32>, String, String) {
 fn examples_tests_pass() {
     let (code, out, _) = run(&["test", "examples/"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.ends_with("21 passed, 0 failed\n"), "17 tests and 4 snapshots: {out}");
-    for file in ["app", "events", "quote", "shop"] {
+    assert!(out.ends_with("26 passed, 0 failed\n"), "21 tests and 5 snapshots: {out}");
+    for file in ["app", "audit", "events", "quote", "shop"] {
         assert!(out.contains(&format!("examples/{file}.rules:")), "{file}.rules has blocks: {out}");
+    }
+}
+
+/// The shop, the quote calculator, the events calendar and the audit example each come with
+/// tests, a snapshot block (accepted in its `.snap` file) and a store that loads with the
+/// whole program.
+#[test]
+fn every_example_has_tests_a_snapshot_and_a_store() {
+    for name in ["shop", "quote", "events", "audit"] {
+        let rules = std::fs::read_to_string(format!("examples/{name}.rules")).unwrap();
+        assert!(rules.lines().any(|l| l.starts_with("test ")), "{name}.rules has tests");
+        let snapshot = rules.lines().find_map(|l| l.strip_prefix("snapshot ")).expect("a snapshot block");
+        let snap = std::fs::read_to_string(format!("examples/{name}.rules.snap")).expect("an accepted snapshot");
+        let title = snapshot.trim_end_matches(" {");
+        assert!(snap.contains(&format!("=== snapshot {title}")), "{name}.rules.snap holds {title}");
+        let store = format!("examples/{name}.store.json");
+        let (code, out, err) = run(&["eval", "examples/", "--store", &store, "-e", "count(retrieve System.User)"]);
+        assert_eq!(code, Some(0), "{store} loads: {err}");
+        assert_ne!(out.trim(), "0", "{store} has users to act as");
     }
 }
 
@@ -62,10 +81,10 @@ fn a_failing_test_exits_1_and_shows_the_statement() {
         out.contains("expected `count(retrieve Events.Event) = 2` to hold: the left side is 1, the right side is 2"),
         "{out}"
     );
-    assert!(out.ends_with("20 passed, 1 failed\n"), "{out}");
+    assert!(out.ends_with("25 passed, 1 failed\n"), "{out}");
     let (_, json, _) = run(&["test", dir.to_str().unwrap(), "--format", "json"]);
     let doc: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["passed"], 20);
+    assert_eq!(doc["passed"], 25);
     assert_eq!(doc["failed"], 1);
     let failed = doc["tests"].as_array().unwrap().iter().find(|t| t["outcome"] == "failed").unwrap();
     assert_eq!(failed["name"], "visitors see public events only");

@@ -1,5 +1,5 @@
 //! The evaluation corpus: every `tests/inputs/eval/*.rules` file is a small
-//! program whose `test` blocks pin down the semantics of LANGUAGE.md
+//! program whose `test` blocks pin down the semantics of docs/language.md
 //! (sections 4, 5, 8 and 9). A test whose name starts with `FAILS ` holds a
 //! deliberately wrong expectation and must fail; every other test must pass. A test
 //! named `FAILS R004 ...` must fail with that code.

@@ -61,6 +61,7 @@ fn call_offers_microflows() {
     assert_eq!(
         complete(&mut s, "call "),
         strings(&[
+            "Clinic.PurgeAppointments",
             "Events.KeepRegistrations",
             "Portal.HandOver",
             "Quotes.Calculate",

@@ -1,4 +1,4 @@
-//! Store files under several processes (CLI.md, the store): concurrent `eval --save` runs
+//! Store files under several processes (docs/cli.md, the store): concurrent `eval --save` runs
 //! on one JSON store lose nothing, a REPL refuses to `:save` over a store that another
 //! process changed since it read it, a save removes the temporary files of crashed saves,
 //! and a run without `--save` reads a store it may not write.

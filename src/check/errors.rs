@@ -452,10 +452,12 @@ pub enum CheckError {
         name: String,
     },
     /// `given` nested, or statements that make no sense where they are.
-    #[error("{what} cannot appear here")]
+    #[error("{what} cannot appear {place}")]
     Misplaced {
         /// What.
         what: &'static str,
+        /// Where it cannot (`outside a microflow`), or why (`here: ...`).
+        place: &'static str,
     },
     /// Two tests with one name.
     #[error("two tests are named `{name}`")]

@@ -361,7 +361,7 @@ impl<'c> FlowCx<'c> {
             StmtKind::Block(b) => F::Block(self.scoped(&b.stmts)),
             StmtKind::Return(value) => {
                 if self.place != Place::Microflow {
-                    self.c.report(CheckError::Misplaced { what: "`return` (outside a microflow)" }, s.span);
+                    self.c.report(CheckError::Misplaced { what: "`return`", place: "outside a microflow" }, s.span);
                     return F::Invalid;
                 }
                 let (ty, ve) = match value {
@@ -412,7 +412,7 @@ impl<'c> FlowCx<'c> {
                     return F::Invalid;
                 }
                 if self.place == Place::Given {
-                    self.c.report(CheckError::Misplaced { what: "`given` inside `given`" }, s.span);
+                    self.c.report(CheckError::Misplaced { what: "`given`", place: "inside `given`" }, s.span);
                 }
                 // A given block's variables stay in scope for the rest of the test.
                 self.place = Place::Given;
@@ -477,7 +477,7 @@ impl<'c> FlowCx<'c> {
         }
         if self.place != Place::Given {
             self.c.report_help(
-                CheckError::Misplaced { what: "`user` (outside `given`)" },
+                CheckError::Misplaced { what: "`user`", place: "outside `given`" },
                 span,
                 Some("put it in a `given { ... }` block".into()),
             );
@@ -550,9 +550,17 @@ impl<'c> FlowCx<'c> {
             }
             Principal::Anonymous(name) => {
                 if self.c.program.app.anonymous.is_none() && !self.c.program.anonymous_unresolved {
-                    let help = "add `anonymous: ROLE` to the app".to_string();
+                    let help = match self.c.program.app.span {
+                        Some(_) => "add `anonymous: ROLE` to the app, with a user role for visitors".to_string(),
+                        None => {
+                            "declare an app with a user role for visitors: `app NAME { anonymous: ROLE }`".to_string()
+                        }
+                    };
                     self.c.report_help(
-                        CheckError::Misplaced { what: "`as anonymous` (the app has no anonymous user role)" },
+                        CheckError::Misplaced {
+                            what: "`as anonymous`",
+                            place: "here: the app has no anonymous user role, so there are no anonymous users",
+                        },
                         span,
                         Some(help),
                     );

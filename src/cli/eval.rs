@@ -107,6 +107,25 @@ fn statements(
     Ok(checked.stmts)
 }
 
+/// An operation written without quotes (`explain shop.rules read #5`) reaches us as
+/// paths that do not exist, the first of them one of `starts`: the words as they were
+/// meant, quoted (`'read #5'`). `None` when the paths are paths.
+pub fn unquoted(paths: &mut [PathBuf], last: &str, starts: &[&str]) -> Option<String> {
+    let at = paths.iter().rposition(|p| p.to_str().is_some_and(|w| starts.contains(&w)))?;
+    if paths[at..].iter().any(|p| p.exists()) {
+        return None;
+    }
+    let words: Vec<String> = paths[at..].iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    Some(format!("'{} {last}'", words.join(" ")))
+}
+
+/// Whether a SCRIPT that is not there looks like statements meant for `-e`.
+fn looks_like_statements(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or_default();
+    text.contains(['(', ' ', '$', '\'', '['])
+        || ["retrieve", "let", "change", "commit", "delete", "create", "call", "log"].contains(&first)
+}
+
 /// Runs `warden eval`.
 pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<PathBuf>, save: bool) -> ExitCode {
     let out = &setup.out;
@@ -124,6 +143,13 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         }
         (None, Some(path)) => match std::fs::read_to_string(&path) {
             Ok(t) => (path.display().to_string(), t),
+            Err(_) if !path.exists() && looks_like_statements(&path.to_string_lossy()) => {
+                let text = path.to_string_lossy();
+                return out.usage(
+                    format!("no SCRIPT file `{text}`: statements to run are given with `-e`"),
+                    Some(format!("`warden eval PATHS -e '{text}'`")),
+                );
+            }
             Err(e) => return out.io(format!("cannot read `{}`: {e}", path.display())),
         },
         _ => {
@@ -204,7 +230,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         }
         if let Err(e) = engine.commit_batch() {
             if human {
-                eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
+                eprintln!("error: {}", warden::diagnostic::for_terminal(&e.to_string()));
             }
             finish(results, Some(super::output::error("store", &e.to_string(), None)));
             return Ok(ExitCode::from(out.failed));
@@ -215,7 +241,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
                 if let Err(e) = lock.save_json(program, engine.store()) {
                     let message = format!("cannot save `{}`: {e}", path.display());
                     if human {
-                        eprintln!("error: {}", warden::diagnostic::clean(&message));
+                        eprintln!("error: {}", warden::diagnostic::for_terminal(&message));
                     }
                     finish(results, Some(super::output::error("io", &message, None)));
                     return Ok(ExitCode::from(super::USAGE));
@@ -365,7 +391,7 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
                 }
                 Err(errors) => {
                     for e in &errors {
-                        eprintln!("error: {}", warden::diagnostic::clean(&e.to_string()));
+                        eprintln!("error: {}", warden::diagnostic::for_terminal(&e.to_string()));
                     }
                     ExitCode::from(super::FAILED)
                 }

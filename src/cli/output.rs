@@ -4,6 +4,7 @@
 //! for people. Every path of every command that takes `--format` goes through
 //! here, so a program reading `--format json` always gets exactly one document.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -65,7 +66,7 @@ impl Out {
     }
 
     fn stop(&self, kind: &str, message: impl std::fmt::Display, help: Option<String>) -> ExitCode {
-        let message = warden::diagnostic::clean(&message.to_string()).into_owned();
+        let message = warden::diagnostic::for_terminal(&message.to_string());
         match self.format {
             Format::Human => {
                 eprintln!("error: {message}");
@@ -111,18 +112,21 @@ impl Out {
         match self.format {
             Format::Human => {
                 for e in errors {
-                    let message = warden::diagnostic::clean(&e.message).into_owned();
+                    let message = warden::diagnostic::for_terminal(&e.message);
                     if e.path == shown {
                         eprintln!("error: {shown}: {message}");
                     } else {
-                        eprintln!("error: {shown}: {}: {message}", e.path);
+                        let at = warden::diagnostic::for_terminal(&warden::diagnostic::shorten_name(&e.path));
+                        eprintln!("error: {shown}: {at}: {message}");
                     }
                 }
                 eprintln!("{summary}");
             }
             Format::Json | Format::Sarif => {
-                let problems: Vec<Value> =
-                    errors.iter().map(|e| json!({ "path": e.path, "message": short(&e.message) })).collect();
+                let problems: Vec<Value> = errors
+                    .iter()
+                    .map(|e| json!({ "path": warden::diagnostic::shorten_name(&e.path), "message": short(&e.message) }))
+                    .collect();
                 let mut e = error("store", &summary, None);
                 e["file"] = json!(shown);
                 e["problems"] = Value::Array(problems);
@@ -156,4 +160,66 @@ pub fn diagnostic_error(d: &Diagnostic, sources: &SourceMap) -> Value {
     let mut v = json!(d.to_json(sources));
     v["kind"] = json!("evaluation");
     v
+}
+
+/// The document of each command that takes `--format json` with no results, and whether
+/// the command takes `--format sarif` too.
+pub fn empty_document(command: &str) -> Option<(Value, bool)> {
+    Some(match command {
+        "check" => (json!({ "diagnostics": [] }), true),
+        "audit" => (json!({ "findings": [] }), true),
+        "test" => (json!({ "tests": [], "passed": 0, "failed": 0 }), false),
+        "eval" => (json!({ "results": [] }), false),
+        "explain" => (json!({ "decision": null, "rules": [] }), false),
+        "sql" => (json!({ "sql": null, "params": [], "exact": null }), false),
+        "matrix" => (json!({ "roles": [] }), false),
+        _ => return None,
+    })
+}
+
+/// A command line the argument parser refused while it asks for `--format json` (or `sarif`,
+/// where the command has it): the command's empty document with a usage error, exit 2, so
+/// that a program reading stdout still gets its one document. `None` when the arguments ask
+/// for no such format (the parser then prints its own message).
+pub fn refused_arguments(error: &clap::Error, args: &[OsString]) -> Option<ExitCode> {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    // The command is the first word that is not a global option (`--color` takes a value).
+    let mut words = args.iter();
+    let command = loop {
+        match words.next()?.as_str() {
+            "--color" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => break w.to_string(),
+        }
+    };
+    let (empty, sarif) = empty_document(&command)?;
+    let mut format = None;
+    while let Some(word) = words.next() {
+        if word == "--format" {
+            format = words.next().cloned();
+        } else if let Some(value) = word.strip_prefix("--format=") {
+            format = Some(value.to_string());
+        }
+    }
+    let format = match format.as_deref() {
+        Some("json") => Format::Json,
+        Some("sarif") if sarif => Format::Sarif,
+        _ => return None,
+    };
+    // The parser's message: its first paragraph on one line, without `error: `.
+    let rendered = error.render().to_string();
+    let message: Vec<&str> = rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let help = format!("`warden {command} --help` lists its arguments and options");
+    Some(Out::new(format, false, false, empty).usage(message, Some(help)))
 }

@@ -58,7 +58,7 @@ impl miette::Diagnostic for Rendered<'_> {
             let (start, end) = (self.view.start(s.start as usize), self.view.end(s.end.max(s.start) as usize));
             SourceSpan::from(start..end.max(start))
         };
-        let clean = |t: &str| warden::diagnostic::clean(t).into_owned();
+        let clean = |t: &str| warden::diagnostic::for_terminal(t);
         let primary = LabeledSpan::new_primary_with_span(d.label.as_deref().map(clean), span(d.span));
         let related = d
             .related
@@ -86,8 +86,8 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -> Stri
         NamedSource::new(warden::diagnostic::clean(&file.path.display().to_string()), view.text.clone())
             .with_language("rules")
     });
-    let message = warden::diagnostic::clean(&diagnostic.message).into_owned();
-    let help = diagnostic.help.as_deref().map(|h| warden::diagnostic::clean(h).into_owned());
+    let message = warden::diagnostic::for_terminal(&diagnostic.message);
+    let help = diagnostic.help.as_deref().map(warden::diagnostic::for_terminal);
     let rendered = Rendered { diagnostic, source, view, message, help };
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(110).with_links(false);

@@ -106,6 +106,11 @@ pub fn run(
     color: bool,
     quiet: bool,
 ) -> ExitCode {
+    if paths.iter().any(|p| p.as_os_str() == "-") {
+        return usage_error(
+            "the REPL reads its statements from standard input, so `-` cannot be its program; give files or directories",
+        );
+    }
     let now = match now {
         None => None,
         Some(t) => match warden::time::parse_instant(t) {
@@ -118,7 +123,7 @@ pub fn run(
         Ok(s) => s,
         Err(reply) if reply.usage => {
             // An unknown `--as` principal: a wrong argument.
-            eprint!("{}", warden::diagnostic::clean(&reply.text));
+            eprint!("{}", warden::diagnostic::for_terminal(&reply.text));
             return ExitCode::from(super::USAGE);
         }
         Err(reply) => {

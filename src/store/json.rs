@@ -16,9 +16,10 @@ mod fast;
 /// The format tag written into every store.
 pub(crate) const FORMAT: &str = "warden-store/1";
 
-/// A problem in a store file, at a JSON path such as `objects[2].Total`.
+/// A problem in a store file, at a JSON path such as `objects[2].Total`. It shows
+/// long values and paths shortened (a store may hold a 2 MB string).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}: {}", crate::diagnostic::shorten_name(path), crate::diagnostic::shorten(message))]
 pub struct StoreError {
     /// Where in the document.
     pub path: String,

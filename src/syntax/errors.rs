@@ -172,6 +172,24 @@ pub(crate) fn from_pest(error: pest::error::Error<Rule>, file: FileId, text: &st
     if rest.starts_with('>') && text[..pos].trim_end().ends_with("->") {
         help = Some("a reference set is written `->*` (`Order ->* Tag`); `->` is a reference".into());
     }
+    if rest.starts_with('=') && text[..pos].ends_with('=') {
+        help = Some("`=` compares (there is no `==`): `Total = 5`".into());
+    }
+    if word > 0 && expected == "an XPath constraint `[...]`" {
+        let line = rest.lines().next().unwrap_or_default().trim_end();
+        let condition = line.strip_suffix('}').unwrap_or(line).trim_end();
+        help = Some(format!("an XPath constraint is written in brackets: `where [{}]`", condition));
+    }
+    // A misspelt keyword (`acess`): the closest of the keywords the parser would take there.
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        let keywords = positives.iter().filter_map(|r| match describe(*r) {
+            Described::Keyword(k) => Some(k),
+            Described::Syntax(_) => None,
+        });
+        if let Some(k) = crate::diagnostic::suggest::closest(&rest[..word], keywords).filter(|_| word > 0) {
+            help = Some(format!("did you mean `{k}`?"));
+        }
+    }
     let message = format!("expected {expected}, found {found}");
     if let Some(brace) = unclosed_brace(text, pos) {
         let line = text[..brace].matches('\n').count() + 1;
@@ -577,6 +595,7 @@ pub fn describe(rule: Rule) -> Described {
         Rule::tok_lbrace => Described::Keyword("{"),
         Rule::tok_rbrace => Described::Keyword("}"),
         Rule::tok_rparen => Described::Keyword(")"),
+        Rule::tok_rbracket => Described::Keyword("]"),
         Rule::tok_arrow => Described::Keyword("->"),
         Rule::dotted_name => Described::Syntax("a qualified name such as `Shop.Account`"),
         Rule::EOI => Described::Syntax("the end of the file"),
