@@ -325,10 +325,12 @@ impl<'c> FlowCx<'c> {
                     let found = ty.describe(&self.c.program);
                     self.c.report(CheckError::WrongType { expected: "an object or a list".into(), found }, e.span);
                 }
-                match &s.kind {
-                    StmtKind::Commit(_) => F::Commit(ee),
-                    StmtKind::Delete(_) => F::Delete(ee),
-                    _ => F::Rollback(ee),
+                if matches!(s.kind, StmtKind::Commit(_)) {
+                    F::Commit(ee)
+                } else if matches!(s.kind, StmtKind::Delete(_)) {
+                    F::Delete(ee)
+                } else {
+                    F::Rollback(ee)
                 }
             }
             StmtKind::For { var, list, body } => {

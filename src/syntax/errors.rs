@@ -215,47 +215,31 @@ fn unclosed_brace(text: &str, pos: usize) -> Option<usize> {
     let mut open: Vec<usize> = Vec::new();
     let mut at_pos: Option<Vec<usize>> = None;
     let mut swallowed: Option<usize> = None;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if i >= pos && at_pos.is_none() {
-            at_pos = Some(open.clone());
+    for piece in super::scan::pieces(text) {
+        if piece.kind != super::scan::PieceKind::Code {
+            if piece.start >= pos && at_pos.is_none() {
+                at_pos = Some(open.clone());
+            }
+            continue;
         }
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-                continue;
+        for (i, b) in text.bytes().enumerate().take(piece.end).skip(piece.start) {
+            if i >= pos && at_pos.is_none() {
+                at_pos = Some(open.clone());
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4);
-                continue;
-            }
-            quote @ (b'\'' | b'"') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    if bytes[i] == quote {
-                        if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
-                            i += 2;
-                            continue;
+            match b {
+                b'{' => open.push(i),
+                b'}' => {
+                    if let Some(brace) = open.pop() {
+                        let (line_start, depth) = indent(i);
+                        let first_on_line = text[line_start..i].trim().is_empty();
+                        if swallowed.is_none() && first_on_line && depth < indent(brace).1 {
+                            swallowed = Some(brace);
                         }
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' => open.push(i),
-            b'}' => {
-                if let Some(brace) = open.pop() {
-                    let (line_start, depth) = indent(i);
-                    let first_on_line = text[line_start..i].trim().is_empty();
-                    if swallowed.is_none() && first_on_line && depth < indent(brace).1 {
-                        swallowed = Some(brace);
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
-        i += 1;
     }
     if open.is_empty() {
         return None;
