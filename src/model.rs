@@ -9,7 +9,6 @@ pub mod xpath;
 
 use std::collections::HashMap;
 
-use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
 use crate::source::{SourceMap, Span};
@@ -245,23 +244,6 @@ pub enum AttrType {
     Enum(EnumId),
 }
 
-/// A stored value in a default or a literal.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Literal {
-    /// A string.
-    String(String),
-    /// A whole number.
-    Integer(i64),
-    /// An exact decimal.
-    Decimal(Decimal),
-    /// A Boolean.
-    Boolean(bool),
-    /// A UTC instant, in milliseconds since 1970.
-    DateTime(i64),
-    /// An enumeration value by index.
-    Enum(EnumId, u32),
-}
-
 /// What a member of an entity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberKind {
@@ -281,7 +263,7 @@ pub struct MemberDef {
     /// Kept by the runtime (owner, changedBy, createdDate, changedDate).
     pub system: bool,
     /// The default value.
-    pub default: Option<Literal>,
+    pub default: Option<value::Value>,
     /// The entity that declared it (a generalization for inherited members).
     pub declared_in: EntityId,
     /// Where it was declared.

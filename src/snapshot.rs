@@ -316,28 +316,15 @@ pub fn check_snapshots_with(
                 if updated.sections.is_empty() {
                     let _ = std::fs::remove_file(&path);
                 } else {
-                    write_atomically(&path, &updated.render())?;
+                    crate::source::write_atomically(&path, &updated.render())?;
                 }
             }
             let _ = std::fs::remove_file(&new_path);
         } else if dirty {
-            write_atomically(&new_path, &updated.render())?;
+            crate::source::write_atomically(&new_path, &updated.render())?;
         } else {
             let _ = std::fs::remove_file(&new_path);
         }
     }
     Ok(results)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }

@@ -150,3 +150,29 @@ impl SourceMap {
         &self.file(id).path
     }
 }
+
+/// Writes `text` to `path` so that a crash leaves either the old file or the new one: the text
+/// goes to a temporary file beside it (`.NAME.PID.tmp`, removed again when anything fails),
+/// which is synced to disk and renamed over `path`; then the directory is synced so that the
+/// rename lasts. Formatted sources, snapshot files and JSON stores are all written so.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // The rename is in the directory: sync it too (not every platform can open one).
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all()?;
+    }
+    Ok(())
+}

@@ -61,7 +61,7 @@ impl Object {
             .members
             .iter()
             .map(|m| match (&m.default, m.kind) {
-                (Some(lit), _) => literal_value(lit),
+                (Some(value), _) => value.clone(),
                 (None, crate::model::MemberKind::Association(a))
                     if program.assoc(a).multiplicity == crate::model::Multiplicity::ReferenceSet =>
                 {
@@ -71,19 +71,6 @@ impl Object {
             })
             .collect();
         Object { id, entity, values }
-    }
-}
-
-/// The runtime value of a checked literal.
-pub(crate) fn literal_value(lit: &crate::model::Literal) -> Value {
-    use crate::model::Literal;
-    match lit {
-        Literal::String(s) => Value::String(s.clone()),
-        Literal::Integer(i) => Value::Integer(*i),
-        Literal::Decimal(d) => Value::Decimal(*d),
-        Literal::Boolean(b) => Value::Boolean(*b),
-        Literal::DateTime(ms) => Value::DateTime(*ms),
-        Literal::Enum(e, i) => Value::Enum(*e, *i),
     }
 }
 

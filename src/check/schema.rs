@@ -8,6 +8,7 @@ use smol_str::SmolStr;
 
 use super::{qualify, CheckError, Checker, Decls};
 use crate::diagnostic::suggest::did_you_mean;
+use crate::model::value::Value;
 use crate::model::*;
 use crate::source::Span;
 use crate::syntax::ast;
@@ -32,8 +33,8 @@ pub(super) fn declare_system(c: &mut Checker) {
         members: vec![
             attr("Name", AttrType::String(None), None, SYSTEM_USER),
             attr("Password", AttrType::HashedString, None, SYSTEM_USER),
-            attr("Active", AttrType::Boolean, Some(Literal::Boolean(true)), SYSTEM_USER),
-            attr("IsAnonymous", AttrType::Boolean, Some(Literal::Boolean(false)), SYSTEM_USER),
+            attr("Active", AttrType::Boolean, Some(Value::Boolean(true)), SYSTEM_USER),
+            attr("IsAnonymous", AttrType::Boolean, Some(Value::Boolean(false)), SYSTEM_USER),
             MemberDef {
                 name: "System.UserRoles".into(),
                 kind: MemberKind::Association(SYSTEM_USER_ROLES),
@@ -229,7 +230,7 @@ impl Checker {
     }
 
     /// Checks a literal against an attribute type and converts it.
-    pub(crate) fn literal_for(&mut self, lit: &ast::Literal, ty: AttrType) -> Option<Literal> {
+    pub(crate) fn literal_for(&mut self, lit: &ast::Literal, ty: AttrType) -> Option<Value> {
         let bad = |c: &mut Checker, value: String| {
             let ty = Type::of_attr(ty).describe(&c.program);
             c.report(CheckError::BadDefault { value, ty }, lit.span());
@@ -238,10 +239,10 @@ impl Checker {
         match (lit, ty) {
             (ast::Literal::Empty(_), _) => None,
             (ast::Literal::String(s), AttrType::String(_) | AttrType::HashedString) => {
-                Some(Literal::String(s.value.clone()))
+                Some(Value::String(s.value.clone()))
             }
             (ast::Literal::String(s), AttrType::DateTime) => match crate::time::parse_instant(&s.value) {
-                Some(ms) => Some(Literal::DateTime(ms)),
+                Some(ms) => Some(Value::DateTime(ms)),
                 None => {
                     self.report(CheckError::BadDateTime { text: s.value.clone() }, s.span);
                     None
@@ -249,12 +250,12 @@ impl Checker {
             },
             (ast::Literal::Number(n), AttrType::Integer | AttrType::Long | AttrType::AutoNumber) if n.integer => {
                 match n.value.to_i64() {
-                    Some(v) if ty != AttrType::Integer || i32::try_from(v).is_ok() => Some(Literal::Integer(v)),
+                    Some(v) if ty != AttrType::Integer || i32::try_from(v).is_ok() => Some(Value::Integer(v)),
                     _ => bad(self, n.value.to_string()),
                 }
             }
-            (ast::Literal::Number(n), AttrType::Decimal) => Some(Literal::Decimal(n.value)),
-            (ast::Literal::Bool(b, _), AttrType::Boolean) => Some(Literal::Boolean(*b)),
+            (ast::Literal::Number(n), AttrType::Decimal) => Some(Value::Decimal(n.value)),
+            (ast::Literal::Bool(b, _), AttrType::Boolean) => Some(Value::Boolean(*b)),
             (ast::Literal::Name(q), AttrType::Enum(e)) => {
                 let def = self.program.enumeration(e);
                 let value = q.last();
@@ -263,7 +264,7 @@ impl Checker {
                 let prefix_ok =
                     !q.is_qualified() || def.name == prefix || def.name.rsplit('.').next() == Some(prefix.as_str());
                 match def.values.iter().position(|v| v == value) {
-                    Some(i) if prefix_ok => Some(Literal::Enum(e, i as u32)),
+                    Some(i) if prefix_ok => Some(Value::Enum(e, i as u32)),
                     _ => {
                         let help = did_you_mean(value, def.values.iter().map(SmolStr::as_str));
                         let enumeration = def.name.to_string();
@@ -535,7 +536,7 @@ fn build_members(c: &mut Checker, id: EntityId, m: &ast::Module, e: &ast::Entity
         };
         let default = match &a.default {
             Some(lit) => c.literal_for(lit, ty),
-            None if ty == AttrType::Boolean => Some(Literal::Boolean(false)),
+            None if ty == AttrType::Boolean => Some(Value::Boolean(false)),
             None => None,
         };
         members.push(MemberDef {

@@ -11,6 +11,7 @@ use super::{qualify, CheckError, Checker};
 use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::Diagnostic;
 use crate::model::functions::{xfunction, XParam, XResult, XFUNCTIONS};
+use crate::model::value::Value;
 use crate::model::xpath::*;
 use crate::model::*;
 use crate::source::Span;
@@ -324,7 +325,7 @@ impl<'c> XCompiler<'c> {
     fn value(&mut self, v: &XValue) -> Option<(Operand, XType)> {
         match v {
             XValue::String(s) => Some((Operand::Value(Value::String(s.value.clone())), XType::Str(s.value.clone()))),
-            XValue::Number(n) => Some((Operand::Value(Value::Number(n.value)), XType::Num)),
+            XValue::Number(n) => Some((Operand::Value(Value::Decimal(n.value)), XType::Num)),
             XValue::Empty(_) => Some((Operand::Value(Value::Empty), XType::Empty)),
             XValue::Tokens(t) => self.tokens(t),
             XValue::Variable(var) => {

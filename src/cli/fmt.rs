@@ -1,6 +1,5 @@
 //! `warden fmt`: rewrite files in the canonical layout.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -53,7 +52,7 @@ pub fn run(paths: &[PathBuf], mode: Mode, color: bool, quiet: bool) -> ExitCode 
             Mode::Stdout => print!("{formatted}"),
             Mode::Write if stdin => print!("{formatted}"),
             Mode::Write if differs => {
-                if let Err(e) = write_atomically(&file.path, &formatted) {
+                if let Err(e) = warden::source::write_atomically(&file.path, &formatted) {
                     return usage_error(format!("cannot write `{}`: {e}", file.path.display()));
                 }
                 if !quiet {
@@ -85,16 +84,4 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .missing_newline_hint(true)
         .to_string()
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.fmt.tmp", std::process::id()));
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }

@@ -11,7 +11,8 @@
 
 use super::exec::Rights;
 use super::{Engine, Vars};
-use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, TokenExpr, Value as XValue};
+use crate::model::value::Value as XValue;
+use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, TokenExpr};
 use crate::model::*;
 use crate::model::{CmpOp, Multiplicity};
 use crate::store::sqlite::{entity_source, link_table, quote, table_name};
@@ -370,8 +371,8 @@ impl Translator<'_, '_> {
                 Value::List(ids) => ids.iter().copied().map(Const::Object).collect(),
                 Value::Empty => vec![Const::Value(XValue::Empty)],
                 Value::String(s) => vec![Const::Value(XValue::String(s.clone()))],
-                Value::Integer(i) => vec![Const::Value(XValue::Number((*i).into()))],
-                Value::Decimal(d) => vec![Const::Value(XValue::Number(*d))],
+                Value::Integer(i) => vec![Const::Value(XValue::Decimal((*i).into()))],
+                Value::Decimal(d) => vec![Const::Value(XValue::Decimal(*d))],
                 Value::Boolean(b) => vec![Const::Value(XValue::Boolean(*b))],
                 Value::DateTime(ms) => vec![Const::Value(XValue::DateTime(*ms))],
                 Value::Enum(e, i) => vec![Const::Value(XValue::Enum(*e, *i))],
@@ -645,12 +646,12 @@ impl Translator<'_, '_> {
                     wrap(format!("{column} {sql_op} {p}"))
                 }
             }),
-            (AttrType::Integer | AttrType::Long | AttrType::AutoNumber, XValue::Number(n)) if n.fract().is_zero() => {
+            (AttrType::Integer | AttrType::Long | AttrType::AutoNumber, XValue::Decimal(n)) if n.fract().is_zero() => {
                 let n = i64::try_from(*n).ok()?;
                 let p = self.param(SqlValue::Integer(n));
                 Some(wrap(format!("{column} {sql_op} {p}")))
             }
-            (AttrType::Integer | AttrType::Long | AttrType::AutoNumber | AttrType::Decimal, XValue::Number(n)) => {
+            (AttrType::Integer | AttrType::Long | AttrType::AutoNumber | AttrType::Decimal, XValue::Decimal(n)) => {
                 let p = self.param(SqlValue::Text(n.to_string()));
                 Some(wrap(format!("warden_decimal_cmp({column}, {p}) {sql_op} 0")))
             }

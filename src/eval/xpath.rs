@@ -155,7 +155,7 @@ impl<'a, 'p> XEval<'a, 'p> {
     /// The values of an operand for `object`.
     pub(crate) fn side(&self, operand: &Operand, object: &Object) -> Side {
         match operand {
-            Operand::Value(v) => Side { values: vec![constant(v)], reach: Reach::Const },
+            Operand::Value(v) => Side { values: vec![v.clone()], reach: Reach::Const },
             Operand::Token(t) => Side { values: vec![self.token(t)], reach: Reach::Const },
             Operand::Var { slot, .. } => {
                 let value = self.vars.and_then(|v| v.get(*slot)).cloned().unwrap_or(Value::Empty);
@@ -291,18 +291,6 @@ impl<'a, 'p> XEval<'a, 'p> {
 /// The member index of an association on an entity (or a specialization of its owner).
 pub(crate) fn member_of(program: &Program, entity: EntityId, assoc: AssocId) -> Option<usize> {
     program.entity(entity).members.iter().position(|m| m.kind == MemberKind::Association(assoc))
-}
-
-fn constant(v: &crate::model::xpath::Value) -> Value {
-    use crate::model::xpath::Value as X;
-    match v {
-        X::Empty => Value::Empty,
-        X::String(s) => Value::String(s.clone()),
-        X::Number(n) => Value::Decimal(*n),
-        X::Boolean(b) => Value::Boolean(*b),
-        X::Enum(e, i) => Value::Enum(*e, *i),
-        X::DateTime(ms) => Value::DateTime(*ms),
-    }
 }
 
 /// A comparison of two sides: existential over their values, with the empty-value rules of section 5.

@@ -1,10 +1,10 @@
 //! XPath constraints in their checked, compiled form: names are indices, types
 //! are known, tokens are parsed. Evaluation walks this, never the syntax tree.
 
-use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
-use super::{AssocId, AttrType, EntityId, EnumId, MemberIndex, Type, UserRoleId};
+use super::value::Value;
+use super::{AssocId, AttrType, EntityId, MemberIndex, Type, UserRoleId};
 use crate::model::CmpOp;
 use crate::source::Span;
 
@@ -99,23 +99,6 @@ pub enum Operand {
         /// Its arguments.
         args: Vec<Operand>,
     },
-}
-
-/// A constant in a constraint.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// No value.
-    Empty,
-    /// Text.
-    String(String),
-    /// A number (integers included).
-    Number(Decimal),
-    /// A Boolean.
-    Boolean(bool),
-    /// An enumeration value.
-    Enum(EnumId, u32),
-    /// An instant in milliseconds since 1970 (UTC).
-    DateTime(i64),
 }
 
 /// A token expression: one object token, or date tokens with arithmetic.

@@ -10,7 +10,6 @@
 
 use std::fs::File;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{sqlite, Store, StoreError};
@@ -63,23 +62,7 @@ impl WriteLock {
     pub fn save_json(&self, program: &Program, store: &dyn Store) -> std::io::Result<()> {
         let (dir, name) = dir_and_name(&self.path);
         remove_stale_temporaries(&dir, &name);
-        let text = super::json::store_text(program, store);
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut file = File::create(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written?;
-        // The rename is in the directory: sync it too (not every platform can open one).
-        if let Ok(d) = File::open(&dir) {
-            d.sync_all()?;
-        }
-        Ok(())
+        crate::source::write_atomically(&self.path, &super::json::store_text(program, store))
     }
 }
 
