@@ -279,6 +279,10 @@ impl Engine<'_> {
             Target::StartWorkflow(_, parent) => self.on_instance(*parent, Operation::Execute, None, false, true),
             Target::Instance(op, id) => {
                 if op.restricted() {
+                    // Even a restricted stream answers a 1b user only on its own instances.
+                    if let Some(refused) = self.instances.get(id).and_then(|i| self.not_started_as_anonymous(i)) {
+                        return refused;
+                    }
                     return Response::ok("signed-in users reach restricted streams");
                 }
                 self.instance_op(op, *id, None, false)
@@ -375,17 +379,8 @@ impl Engine<'_> {
         if !ops.contains(&needs) {
             return Response::refuse(403, Some(NO_ACCESS), format!("{via}, without {}", needs.as_str()));
         }
-        // A signed-in user acting as anonymous reaches only the instances it started so.
-        if !anonymous && self.acts_as_anonymous(instance.resource) {
-            let mine =
-                instance.started_as_anonymous_by.is_some() && instance.started_as_anonymous_by == self.session().user;
-            if !mine {
-                return Response::refuse(
-                    403,
-                    Some(SESSION_NOT_FOUND),
-                    "the user acts as the anonymous role here, and another session started the instance",
-                );
-            }
+        if let Some(refused) = self.not_started_as_anonymous(&instance).filter(|_| !anonymous) {
+            return refused;
         }
         if anonymous && (instance.session.is_none() || instance.session.as_deref() != session) {
             let why = if session.is_none() {
@@ -399,6 +394,23 @@ impl Engine<'_> {
             return Response::refuse(404, None, "the instance was dismissed");
         }
         Response::ok(format!("{via}, with {}", needs.as_str()))
+    }
+
+    /// A signed-in user acting as anonymous on the instance's resource (scenario 1b) reaches
+    /// only the instances it started so: the refusal of any other, else `None`.
+    fn not_started_as_anonymous(&self, instance: &Instance) -> Option<Response> {
+        if !self.acts_as_anonymous(instance.resource) {
+            return None;
+        }
+        let by = instance.started_as_anonymous_by;
+        if by.is_some() && by == self.session().user {
+            return None;
+        }
+        Some(Response::refuse(
+            403,
+            Some(SESSION_NOT_FOUND),
+            "the user acts as the anonymous role here, and another session started the instance",
+        ))
     }
 
     /// The state of a component for the acting principal: disable wins over hide.
