@@ -170,6 +170,7 @@ impl<'p> Engine<'p> {
                     let session = self.session_mut();
                     session.uncommitted.remove(&id);
                     session.new.remove(&id);
+                    session.changed.remove(&id);
                 }
                 Outcome::Nothing
             }
@@ -455,7 +456,9 @@ impl<'p> Engine<'p> {
             };
             let new = coerce(self.program, entity, member, new);
             // INVARIANT: as above; nothing removed it meanwhile.
-            self.session_mut().uncommitted.get_mut(&id).expect("in the session").values[member] = new;
+            let session = self.session_mut();
+            session.uncommitted.get_mut(&id).expect("in the session").values[member] = new;
+            session.changed.entry(id).or_default().insert(member);
         }
         let _ = span;
         Ok(())
@@ -527,19 +530,32 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// Writes the session's copy of an object to the store; true when something was written.
+    /// Writes the session's copy of an object to the store: a new object whole, a committed
+    /// one as the members the session changed over what is committed now (so a stale copy
+    /// never undoes another session's committed write). True when something was written.
     /// The caller checks the references ([`Engine::commit_objects`]).
     fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<bool, EvalError> {
-        let Some(mut object) = self.session().uncommitted.get(&id).cloned() else {
+        let Some(copy) = self.session().uncommitted.get(&id).cloned() else {
             if self.store.entity_of(id).is_none() && id.role().is_none() {
                 return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
             }
             return Ok(false); // nothing changed
         };
-        let def = self.program.entity(object.entity);
+        let def = self.program.entity(copy.entity);
         if !def.persistent {
             return Ok(false); // non-persistent objects live in their session
         }
+        let session = self.session();
+        let mut object = match self.store.get(id).filter(|_| !session.new.contains(&id)) {
+            Some(stored) => {
+                let mut merged = stored.into_owned();
+                for &m in session.changed.get(&id).into_iter().flatten() {
+                    merged.values[m] = copy.values[m].clone();
+                }
+                merged
+            }
+            None => copy,
+        };
         if let Some(i) = def.changed_date {
             object.values[i] = Value::DateTime(self.now);
         }
@@ -553,6 +569,7 @@ impl<'p> Engine<'p> {
         let session = self.session_mut();
         session.uncommitted.remove(&id);
         session.new.remove(&id);
+        session.changed.remove(&id);
         Ok(true)
     }
 
@@ -583,6 +600,7 @@ impl<'p> Engine<'p> {
             self.store.remove(d);
             for s in self.sessions.values_mut() {
                 s.uncommitted.remove(&d);
+                s.changed.remove(&d);
             }
         }
         Ok(())
@@ -675,6 +693,7 @@ impl<'p> Engine<'p> {
         let system = self.sessions.get_mut(&SessionKey::System).expect("system session");
         let mut object = system.uncommitted.remove(&id).expect("create put it in the session");
         system.new.remove(&id);
+        system.changed.remove(&id);
         if let Some(i) = def.member("Name") {
             object.values[i] = Value::String(name.to_string());
         }
