@@ -607,10 +607,19 @@ impl<'p> Engine<'p> {
     }
 
     /// What deleting `id` does to associated objects: returns the objects to delete too,
-    /// clears references, or refuses (`prevent`).
+    /// clears references, or refuses (`prevent`). `doomed` starts with the object the
+    /// statement deletes.
     fn delete_effects(&mut self, id: ObjectId, doomed: &[ObjectId], span: Span) -> Result<Vec<ObjectId>, EvalError> {
         let Some(object) = self.object(id).map(Cow::into_owned) else { return Ok(Vec::new()) };
         let program = self.program;
+        // A refusal names the object only to a principal that may know of it (else the
+        // object the statement deletes, else none); the author's message is shown as it is.
+        let prevented = |engine: &Self, assoc: &AssocDef, message: Option<&str>| {
+            let known = |id: ObjectId| engine.is_system() || engine.knows(id);
+            let named = [object.id].into_iter().chain(doomed.first().copied()).find(|id| known(*id));
+            let named = named.and_then(|id| engine.object(id)).map(Cow::into_owned);
+            prevented(program, named.as_ref(), assoc, message, span)
+        };
         let mut cascade = Vec::new();
         for (a, assoc) in program.associations.iter().enumerate() {
             let a = AssocId(a as u32);
@@ -623,7 +632,7 @@ impl<'p> Engine<'p> {
                         DeleteRule::Cascade => cascade.extend(targets),
                         DeleteRule::Prevent(message) => {
                             if targets.iter().any(|t| !doomed.contains(t)) {
-                                return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                                return Err(prevented(self, assoc, message.as_deref()));
                             }
                         }
                     }
@@ -637,7 +646,7 @@ impl<'p> Engine<'p> {
                 match &assoc.on_delete_to {
                     DeleteRule::Cascade => cascade.extend(referrers),
                     DeleteRule::Prevent(message) if !referrers.is_empty() => {
-                        return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                        return Err(prevented(self, assoc, message.as_deref()));
                     }
                     _ => {
                         for r in referrers {
@@ -882,15 +891,24 @@ fn coerce(program: &Program, entity: EntityId, member: usize, v: Value) -> Value
     }
 }
 
-fn prevented(program: &Program, object: &Object, assoc: &AssocDef, message: Option<&str>, span: Span) -> EvalError {
-    let text = match message {
-        Some(m) => m.to_string(),
-        None => format!(
+fn prevented(
+    program: &Program,
+    object: Option<&Object>,
+    assoc: &AssocDef,
+    message: Option<&str>,
+    span: Span,
+) -> EvalError {
+    let text = match (message, object) {
+        (Some(m), _) => m.to_string(),
+        (None, Some(object)) => format!(
             "cannot delete {} {}: association `{}` prevents it while associated objects exist",
             program.entity(object.entity).name,
             object.id,
             assoc.name
         ),
+        (None, None) => {
+            format!("cannot delete: association `{}` prevents it while associated objects exist", assoc.name)
+        }
     };
     EvalError::new(codes::PREVENTED, text, span)
 }
