@@ -274,15 +274,21 @@ impl<'p> Engine<'p> {
                         }
                         return Ok(ids);
                     }
-                    super::plan::Candidates::Check(ids) => ids,
+                    super::plan::Candidates::Check { ids, charge } => {
+                        if charge.is_some_and(|n| self.charge(n)) {
+                            return Err(self.runaway(span));
+                        }
+                        (ids, charge.is_none())
+                    }
                 };
+                let (candidates, per_candidate) = candidates;
                 // The principal's own constraint runs in its view: it reveals nothing it may not read.
                 let principal = frame.rights == Rights::Principal;
                 let x = if principal { self.xview(Some(vars)) } else { self.xeval(Some(vars)) };
                 let session = self.session();
                 let mut out = Vec::new();
                 for id in candidates {
-                    if self.charge(1) {
+                    if per_candidate && self.charge(1) {
                         return Err(self.runaway(span));
                     }
                     // Database retrieves see committed objects (as this session changed them)
