@@ -546,7 +546,10 @@ impl<'p> Engine<'p> {
     pub(crate) fn runaway(&self, span: Span) -> EvalError {
         let e = EvalError::new(
             codes::RUNAWAY,
-            format!("the statement took more than {} steps (statements run and objects examined)", self.step_budget),
+            format!(
+                "the statement took more than {} steps (statements run, objects examined, text and lists built)",
+                self.step_budget
+            ),
             span,
         );
         e.with_help("a loop, a recursive call or a retrieve does too much work; `--max-steps N` raises the limit")

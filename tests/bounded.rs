@@ -210,3 +210,31 @@ app S {
         }
     }
 }
+
+/// Text and lists cost their size: a statement that doubles a text in a loop stops at the limit
+/// (with the default budget, at some 20 MB) instead of running out of memory.
+#[test]
+fn doubling_a_text_stops_at_the_limit() {
+    let (program, store) = setup(2);
+    let text = "let $s = 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz'
+let $all = retrieve M.Item
+for $a in $all { for $b in $all { for $c in $all { for $d in $all { for $e in $all { for $f in $all { $s = $s + $s } } } } } }
+length($s)";
+    let (program, stmts) = with_statements(program, text);
+    let program = &program;
+    let mut engine = Engine::new(program, Box::new(store), 0);
+    engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
+    let mut vars = Vars::new();
+    for s in &stmts[..2] {
+        engine.run_top(s, &mut vars).unwrap();
+    }
+    // 2^6 doublings of 78 characters would be some 10^21 characters.
+    let err = engine.run_top(&stmts[2], &mut vars).unwrap_err();
+    assert_eq!(err.code, codes::RUNAWAY);
+    // What the loop built before it stopped is bounded by the budget.
+    let Ok(warden::eval::Outcome::Value(warden::store::Value::Integer(length))) = engine.run_top(&stmts[3], &mut vars)
+    else {
+        panic!("length($s) is an Integer")
+    };
+    assert!(length < 40_000_000, "{length} characters");
+}

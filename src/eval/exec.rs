@@ -441,20 +441,25 @@ impl<'p> Engine<'p> {
                 }
                 (AssignOp::Set, _, v) => v,
                 (AssignOp::Add, Value::List(mut ids), v) => {
+                    let mut held: std::collections::HashSet<ObjectId> = ids.iter().copied().collect();
                     for add in value_ids(&v) {
-                        if !ids.contains(&add) {
+                        if held.insert(add) {
                             ids.push(add);
                         }
                     }
                     Value::List(ids)
                 }
                 (AssignOp::Remove, Value::List(ids), v) => {
-                    let remove = value_ids(&v);
+                    let remove: std::collections::HashSet<ObjectId> = value_ids(&v).into_iter().collect();
                     Value::List(ids.into_iter().filter(|i| !remove.contains(i)).collect())
                 }
                 (_, _, v) => v,
             };
             let new = coerce(self.program, entity, member, new);
+            // The set a `+=` or `-=` built is a value like any other: its size counts.
+            if self.charge(super::expr::size_steps(&new)) {
+                return Err(self.runaway(mv.value.span));
+            }
             // INVARIANT: as above; nothing removed it meanwhile.
             let session = self.session_mut();
             session.uncommitted.get_mut(&id).expect("in the session").values[member] = new;

@@ -18,8 +18,37 @@ use crate::syntax::ast::{BinOp, CmpOp};
 /// How deep microflow calls may nest.
 pub const MAX_CALL_DEPTH: usize = 64;
 
+/// The steps a value costs where an expression builds or copies it: one per 16 characters of
+/// text or items of a list (shorter ones are free), so that a statement cannot double a text
+/// or a list until memory runs out within its step budget.
+pub(crate) fn size_steps(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => s.len() as u64 / 16,
+        Value::List(ids) => ids.len() as u64 / 16,
+        _ => 0,
+    }
+}
+
 impl<'p> Engine<'p> {
+    /// Evaluates an expression. A value an expression builds or copies (a variable's, a
+    /// member's, the result of `+`, a list, a function) counts its size as steps.
     pub(crate) fn eval(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
+        let value = self.eval_value(e, frame)?;
+        let sized = matches!(
+            e.kind,
+            ExprKind::Var(_)
+                | ExprKind::Member { .. }
+                | ExprKind::Binary { .. }
+                | ExprKind::List(_)
+                | ExprKind::Function { .. }
+        );
+        if sized && self.charge(size_steps(&value)) {
+            return Err(self.runaway(e.span));
+        }
+        Ok(value)
+    }
+
+    fn eval_value(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
         Ok(match &e.kind {
             ExprKind::Value(v) => v.clone(),
             ExprKind::Token(t) => self.token(*t),

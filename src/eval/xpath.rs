@@ -142,6 +142,11 @@ impl<'a, 'p> XEval<'a, 'p> {
                     return holds;
                 }
                 let (l, r) = (self.side(lhs, object), self.side(rhs, object));
+                // Comparing text costs its length, as anywhere else.
+                let size: u64 = l.values.iter().chain(&r.values).map(super::expr::size_steps).sum();
+                if self.engine.charge(size) {
+                    return false;
+                }
                 compare_sides(&l, *op, &r)
             }
             Cond::Holds(operand) => self.side(operand, object).values.iter().any(|v| matches!(v, Value::Boolean(true))),
@@ -187,6 +192,8 @@ impl<'a, 'p> XEval<'a, 'p> {
             Operand::Token(t) => Side { values: vec![self.token(t)], reach: Reach::Const },
             Operand::Var { slot, .. } => {
                 let value = self.vars.and_then(|v| v.get(*slot)).cloned().unwrap_or(Value::Empty);
+                // A list (or text) copied for every object costs its size every time.
+                self.engine.charge(super::expr::size_steps(&value));
                 let values = match value {
                     Value::List(ids) => ids.into_iter().map(Value::Object).collect(),
                     other => vec![other],
@@ -196,6 +203,8 @@ impl<'a, 'p> XEval<'a, 'p> {
             Operand::Path(path) => self.path_side(object, path),
             Operand::Func { func, args } => {
                 let sides: Vec<Side> = args.iter().map(|a| self.side(a, object)).collect();
+                let size: u64 = sides.iter().flat_map(|s| &s.values).map(super::expr::size_steps).sum();
+                self.engine.charge(size);
                 let reach = if sides.iter().any(|s| s.reach == Reach::Path) { Reach::Path } else { Reach::Const };
                 let first = sides.first().map(|s| s.values.clone()).unwrap_or_default();
                 let second = sides.get(1).and_then(|s| s.values.first().cloned());
