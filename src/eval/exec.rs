@@ -303,7 +303,8 @@ impl<'p> Engine<'p> {
         for id in written {
             self.check_references(id, span)?;
             if self.program.is_a(self.store.entity_of(id).unwrap_or(SYSTEM_USER_ROLE), SYSTEM_USER) {
-                if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+                let name_other = self.is_system();
+                if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id, name_other) {
                     return Err(EvalError::new(codes::INTEGRITY, format!("cannot commit user {id}: {problem}"), span));
                 }
             }
@@ -715,7 +716,7 @@ impl<'p> Engine<'p> {
             object.values[i] = Value::List(role_ids);
         }
         self.store.put(object);
-        if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+        if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id, true) {
             return Err(EvalError::new(codes::INTEGRITY, format!("cannot make user `{name}`: {problem}"), span));
         }
         Ok(id)
