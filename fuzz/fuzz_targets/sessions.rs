@@ -16,17 +16,16 @@
 
 #![no_main]
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use smol_str::SmolStr;
 use warden::eval::{Engine, Outcome, SessionKey, Vars};
+use warden::model::flow::{Scope, Stmt};
 use warden::model::{Program, Type};
 use warden::source::SourceMap;
 use warden::store::{load_json, to_json, ObjectId, Value};
-use warden::syntax::ast::Stmt;
 
 /// The shop of examples/shop.rules, with more attribute types (Long, DateTime, a String
 /// without a limit), a specialization, a non-persistent entity, a microflow with full rights
@@ -657,28 +656,29 @@ enum Retrieved {
     Var(SmolStr),
 }
 
-/// The static types of the variables bound so far, as the REPL works them out.
-fn var_types(engine: &Engine<'_>, vars: &Vars) -> HashMap<SmolStr, Type> {
-    vars.iter()
-        .map(|(name, v)| {
-            let ty = match v {
-                Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
-                Value::List(ids) => {
-                    ids.first().and_then(|id| engine.object(*id)).map_or(Type::Unknown, |o| Type::List(o.entity))
-                }
-                Value::String(_) => Type::String,
-                Value::Integer(_) => Type::Long,
-                Value::Decimal(_) => Type::Decimal,
-                Value::Boolean(_) => Type::Boolean,
-                Value::DateTime(_) => Type::DateTime,
-                Value::Enum(e, _) => Type::Enum(*e),
-                Value::Instance(_) => Type::Instance,
-                Value::Duration { .. } => Type::Duration,
-                Value::Empty => Type::Unknown,
-            };
-            (name.clone(), ty)
-        })
-        .collect()
+/// The variables bound so far with their static types, as the REPL works them out: where a
+/// type is unknown statically (`let $x = #5`), the type of the value the variable holds now.
+fn var_types(engine: &Engine<'_>, vars: &Vars, scope: &Scope) -> Scope {
+    let mut refined = scope.clone();
+    for (slot, ty) in refined.types.iter_mut().enumerate() {
+        let Some(v) = vars.get(slot).filter(|_| *ty == Type::Unknown) else { continue };
+        *ty = match v {
+            Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
+            Value::List(ids) => {
+                ids.first().and_then(|id| engine.object(*id)).map_or(Type::Unknown, |o| Type::List(o.entity))
+            }
+            Value::String(_) => Type::String,
+            Value::Integer(_) => Type::Long,
+            Value::Decimal(_) => Type::Decimal,
+            Value::Boolean(_) => Type::Boolean,
+            Value::DateTime(_) => Type::DateTime,
+            Value::Enum(e, _) => Type::Enum(*e),
+            Value::Instance(_) => Type::Instance,
+            Value::Duration { .. } => Type::Duration,
+            Value::Empty => Type::Unknown,
+        };
+    }
+    refined
 }
 
 /// The ids a retrieve's value holds.
@@ -744,9 +744,8 @@ fn run(data: &[u8]) {
         let _ = writeln!(s, "retrieve {e}");
         s
     });
-    let file = program.sources.add("<sweep>", sweep_text.clone());
-    let sweep: Vec<Stmt> = warden::syntax::parse_statements(&sweep_text, file).expect("the sweep parses");
-    assert!(warden::check::check_statements(&mut program, &sweep, &HashMap::new()).is_empty());
+    let sweep: Vec<Stmt> =
+        warden::check::compile_statements(&mut program, "<sweep>", &sweep_text).expect("the sweep checks").stmts;
 
     // Statements are drawn first (the program grows a source file per statement).
     let mut u = Unstructured::new(data);
@@ -787,32 +786,36 @@ fn run(data: &[u8]) {
         engine.into_state()
     };
     let mut vars = Vars::new();
+    let mut scope = Scope::default();
     let mut log = String::new();
     let mut last = String::new();
     for (text, stmts, retrieved) in parsed {
-        // `let` of a name bound before declares it afresh (the REPL would refuse it; the
-        // engine only overwrites the binding).
+        // `let` of a name bound before declares it afresh in a new slot (the REPL would refuse
+        // it): the old slot's name is retired.
         for line in text.lines() {
             if let Some(name) = line.strip_prefix("let $").and_then(|l| l.split(' ').next()) {
-                vars.remove(name);
+                for n in scope.names.iter_mut().filter(|n| n.as_str() == name) {
+                    *n = SmolStr::new("retired");
+                }
             }
         }
         let types = {
             let engine = Engine::resume(&program, state);
-            let types = var_types(&engine, &vars);
+            let types = var_types(&engine, &vars, &scope);
             state = engine.into_state();
             types
         };
-        let diagnostics = warden::check::check_statements(&mut program, &stmts, &types);
-        if let Some(d) = diagnostics.iter().find(|d| d.is_error()) {
+        let checked = warden::check::check_statements(&mut program, &stmts, &types);
+        if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
             if verbose() {
                 eprintln!("skipped> {text}");
             }
             note(&mut log, format!("skipped> {text}\n  -> {} {}", d.code, d.message));
             continue;
         }
+        scope = checked.scope;
         let mut engine = Engine::resume(&program, state);
-        for stmt in &stmts {
+        for stmt in &checked.stmts {
             if verbose() {
                 eprintln!("{}> {text}", engine.principal_name());
             }
@@ -825,7 +828,7 @@ fn run(data: &[u8]) {
             match (&retrieved, &result) {
                 (Retrieved::Outcome, Ok(Outcome::Value(v))) => check_visible(&engine, &ids_of(v), &text, &log),
                 (Retrieved::Var(name), Ok(_)) => {
-                    if let Some(v) = vars.get(name) {
+                    if let Some(v) = scope.slot(name).and_then(|slot| vars.get(slot)) {
                         check_visible(&engine, &ids_of(v), &text, &log);
                     }
                 }
