@@ -380,14 +380,15 @@ fn links(engine: &Engine<'_>) -> std::collections::BTreeSet<(ObjectId, usize, Ob
     out
 }
 
-/// The object ids a text names (`#12`).
+/// The object ids a text names (`#12`; not a fresh anonymous session's name, `anonymous:#1`).
 fn ids_in(text: &str) -> Vec<ObjectId> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('#') {
+        let session = rest[..i].ends_with("anonymous:");
         rest = &rest[i + 1..];
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(n) = digits.parse() {
+        if let (Ok(n), false) = (digits.parse(), session) {
             out.push(ObjectId(n));
         }
     }

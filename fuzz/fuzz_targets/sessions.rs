@@ -12,7 +12,11 @@
 //!   (referential integrity, unique user names, storable values);
 //! - every object a retrieve returns (the statement's own, and `retrieve E` for every entity
 //!   in every session) is one the session may know of: its own uncommitted object, or one
-//!   `can_see` allows.
+//!   `can_see` allows;
+//! - an error of a principal's statement (not `explain`, `expect`, `as`, `sign in` or a call of
+//!   a microflow with full rights, which are the author's) names no object the principal may
+//!   not know of, but for one it named itself (in the statement or a variable) or its own
+//!   uncommitted objects refer to.
 
 #![no_main]
 
@@ -819,7 +823,11 @@ fn run(data: &[u8]) {
             if verbose() {
                 eprintln!("{}> {text}", engine.principal_name());
             }
+            let nameable = nameable(&engine, &text, &vars);
             let result = engine.run_top(stmt, &mut vars);
+            if let (Some(nameable), Err(e)) = (&nameable, &result) {
+                check_named(e, nameable, &text, &log);
+            }
             let outcome = match &result {
                 Ok(o) => format!("{o:?}"),
                 Err(e) => format!("{} {}", e.code, e.message),
@@ -842,6 +850,56 @@ fn run(data: &[u8]) {
         }
         state = engine.into_state();
     }
+}
+
+/// What an error of the acting principal's statement may name (`None`: anything, for system
+/// and the author's statements): what it may know of, what it named itself (the statement's
+/// `#ids`, its variables), what its own uncommitted objects refer to; and every id no object
+/// had, which the statement made.
+fn nameable(engine: &Engine<'_>, text: &str, vars: &Vars) -> Option<(Vec<ObjectId>, Vec<ObjectId>)> {
+    // The author's statements, and calls of microflows with full rights (what they fail with
+    // is their author's responsibility).
+    let author = ["explain", "expect", "as ", "sign in"].iter().any(|w| text.trim_start().starts_with(w))
+        || ["Shop.Restock", "Shop.Discard", "Shop.TransferCart"].iter().any(|m| text.contains(m));
+    if engine.is_system() || author {
+        return None;
+    }
+    let session = engine.session();
+    let stored: Vec<ObjectId> = engine.store.all().iter().map(|o| o.id).collect();
+    let mut existing: Vec<ObjectId> = stored.clone();
+    existing.extend(engine.sessions.values().flat_map(|s| s.uncommitted.keys().copied()));
+    let mut known: Vec<ObjectId> = stored.into_iter().filter(|id| engine.knows(*id)).collect();
+    known.extend(session.uncommitted.keys().copied());
+    known.extend(ids_in(text));
+    known.extend(vars.values().iter().flatten().flat_map(ids_of));
+    known.extend(session.uncommitted.values().flat_map(|o| o.values.iter().flat_map(ids_of)));
+    Some((known, existing))
+}
+
+/// Panics when an error names an object that was there and the principal may not know of.
+fn check_named(e: &warden::eval::EvalError, (known, existing): &(Vec<ObjectId>, Vec<ObjectId>), text: &str, log: &str) {
+    for id in ids_in(&e.message) {
+        assert!(
+            known.contains(&id) || !existing.contains(&id),
+            "`{text}` failed with `{}`, which names {id}, an object the principal may not know of\n{log}",
+            e.message
+        );
+    }
+}
+
+/// The object ids a text names (`#12`; not a fresh anonymous session's name, `anonymous:#1`).
+fn ids_in(text: &str) -> Vec<ObjectId> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('#') {
+        let session = rest[..i].ends_with("anonymous:");
+        rest = &rest[i + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let (Ok(n), false) = (digits.parse(), session) {
+            out.push(ObjectId(n));
+        }
+    }
+    out
 }
 
 /// Whether to print each statement and its outcome as it runs (`WARDEN_FUZZ_LOG=1`).
