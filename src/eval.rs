@@ -80,6 +80,10 @@ pub struct Session {
     pub uncommitted: BTreeMap<ObjectId, Object>,
     /// Ids of objects created in this session and never committed.
     pub new: BTreeSet<ObjectId>,
+    /// The members of each committed object that this session changed since it last committed
+    /// it: a commit writes only these over the stored object, so a stale copy never undoes
+    /// what another session committed meanwhile.
+    pub changed: BTreeMap<ObjectId, BTreeSet<usize>>,
     /// The runtime session id (`X-Fx-Anonymous-Session-Id`) the client holds, once issued.
     pub runtime_id: Option<String>,
 }
@@ -563,6 +567,28 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// An object as it is committed (the store's, or an implied role object), whatever the
+    /// acting session changed in its copy: access rules judge committed objects so (section 4).
+    pub(crate) fn committed_object(&self, id: ObjectId) -> Option<Cow<'_, Object>> {
+        self.store.get(id).or_else(|| self.role_object(id).map(Cow::Borrowed))
+    }
+
+    /// An object's entity as committed (see [`Engine::committed_object`]).
+    pub(crate) fn committed_entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        self.store.entity_of(id).or_else(|| self.role_object(id).map(|o| o.entity))
+    }
+
+    /// The version of `object` that access rules judge: for an object the acting session
+    /// changed but has not committed, the committed one (changing a copy never changes what
+    /// the principal may do with it); a new object, or any other, as it is.
+    pub(crate) fn judged<'a>(&'a self, object: &'a Object) -> Cow<'a, Object> {
+        let session = self.session();
+        if session.new.contains(&object.id) || !session.uncommitted.contains_key(&object.id) {
+            return Cow::Borrowed(object);
+        }
+        self.store.get(object.id).unwrap_or(Cow::Borrowed(object))
+    }
+
     /// The implied `System.UserRole` objects are not stored; the engine holds them.
     fn role_object(&self, id: ObjectId) -> Option<&Object> {
         self.role_objects.get(id.role()?.index())
@@ -630,7 +656,10 @@ impl<'p> Engine<'p> {
     pub(crate) fn runaway(&self, span: Span) -> EvalError {
         let e = EvalError::new(
             codes::RUNAWAY,
-            format!("the statement took more than {} steps (statements run and objects examined)", self.step_budget),
+            format!(
+                "the statement took more than {} steps (statements run, objects examined, text and lists built)",
+                self.step_budget
+            ),
             span,
         );
         e.with_help("a loop, a recursive call or a retrieve does too much work; `--max-steps N` raises the limit")
@@ -640,19 +669,27 @@ impl<'p> Engine<'p> {
     /// them (committed ones, as this session changed them, and its own uncommitted ones), ascending.
     /// Each one found counts as a step.
     pub(crate) fn referrers_in_view(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
-        self.referrers(target, assoc, true)
+        self.referrers(target, assoc, Referrers::InView)
+    }
+
+    /// The committed objects whose association member refers to `target`, as committed (for
+    /// access rules, which judge committed objects). Each one found counts as a step.
+    pub(crate) fn committed_referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
+        self.referrers(target, assoc, Referrers::Committed)
     }
 
     /// Every object whose association member refers to `target`, whoever may see it: the
     /// committed referrers in the store and the acting session's own uncommitted ones (for
     /// delete behaviour, which applies to all of them). Each one found counts as a step.
     pub(crate) fn all_referrers(&self, target: ObjectId, assoc: AssocId) -> Vec<ObjectId> {
-        self.referrers(target, assoc, false)
+        self.referrers(target, assoc, Referrers::All)
     }
 
-    /// The committed referrers (with `in_view`, only those the session has not changed: its
-    /// own copy decides for them) and the session's own uncommitted referrers.
-    fn referrers(&self, target: ObjectId, assoc: AssocId, in_view: bool) -> Vec<ObjectId> {
+    /// The committed referrers (in the session's view, only those the session has not
+    /// changed: its own copy decides for them) and, but for committed ones only, the
+    /// session's own uncommitted referrers.
+    fn referrers(&self, target: ObjectId, assoc: AssocId, which: Referrers) -> Vec<ObjectId> {
+        let in_view = which == Referrers::InView;
         let program = self.program;
         let from = program.assoc(assoc).from;
         let session = self.session();
@@ -671,7 +708,7 @@ impl<'p> Engine<'p> {
             };
             out.extend(ids.into_iter().filter(|id| !in_view || !session.uncommitted.contains_key(id)));
         }
-        for (id, o) in &session.uncommitted {
+        for (id, o) in session.uncommitted.iter().filter(|_| which != Referrers::Committed) {
             let member = program.is_a(o.entity, from).then(|| eval_member_of(program, o.entity, assoc)).flatten();
             if member.is_some_and(|m| refers(&o.values[m], target)) {
                 out.push(*id);
@@ -691,6 +728,28 @@ impl<'p> Engine<'p> {
     /// Variables bound by `user` statements and tests live outside sessions.
     pub(crate) fn user_object(&self, name: &str) -> Option<ObjectId> {
         crate::store::user_by_name(self.program, self.store.as_ref(), name)
+    }
+}
+
+/// Which referrers [`Engine::referrers`] finds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Referrers {
+    /// As the acting session sees them.
+    InView,
+    /// Every committed one and the session's own uncommitted ones (delete behaviour).
+    All,
+    /// The committed ones, as committed (access rules).
+    Committed,
+}
+
+/// The steps a value costs where an expression builds or copies it: one per 16 characters of
+/// text or items of a list (shorter ones are free), so that a statement cannot double a text
+/// or a list until memory runs out within its step budget.
+pub(crate) fn size_steps(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => s.len() as u64 / 16,
+        Value::List(ids) => ids.len() as u64 / 16,
+        _ => 0,
     }
 }
 

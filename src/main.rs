@@ -131,8 +131,9 @@ struct Acting {
     /// The clock, as RFC 3339, for `now` and date tokens (default: the system clock).
     #[arg(long)]
     now: Option<String>,
-    /// The most steps one top-level statement may take (statements run and objects examined
-    /// by retrieves); reaching it is an error that rolls the statement back (default 10000000).
+    /// The most steps one top-level statement may take (statements run, objects examined by
+    /// retrieves, text and lists built); reaching it is an error that rolls the statement back
+    /// (default 10000000).
     #[arg(long, value_name = "N")]
     max_steps: Option<u64>,
     /// Output format (`json`: one document on stdout, on every path).
@@ -214,8 +215,8 @@ enum Command {
         /// memory, retrieves run as SQL). Both must give the same outcomes.
         #[arg(long, value_enum, default_value_t = Backend::Memory)]
         backend: Backend,
-        /// The most steps one top-level statement of a block may take (statements run and
-        /// objects examined by retrieves; default 10000000).
+        /// The most steps one top-level statement of a block may take (statements run, objects
+        /// examined by retrieves, text and lists built; default 10000000).
         #[arg(long, value_name = "N")]
         max_steps: Option<u64>,
         /// Output format (`json`: `{"tests": [...], "passed": N, "failed": N}`).
@@ -287,8 +288,8 @@ enum Command {
         /// A fixed clock, as RFC 3339 (default: the system clock).
         #[arg(long)]
         now: Option<String>,
-        /// The most steps one statement may take (statements run and objects examined by
-        /// retrieves; default 10000000).
+        /// The most steps one statement may take (statements run, objects examined by
+        /// retrieves, text and lists built; default 10000000).
         #[arg(long, value_name = "N")]
         max_steps: Option<u64>,
     },

@@ -344,6 +344,11 @@ impl Runtime<'_> {
             Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, None, true),
             Target::Instance(op, id) => {
                 if op.restricted() {
+                    // Even a restricted stream answers a 1b user only on its own instances.
+                    if let Some(refused) = self.instances.get(id).and_then(|i| self.not_started_as_anonymous(caller, i))
+                    {
+                        return refused;
+                    }
                     return Response::ok("signed-in users reach restricted streams");
                 }
                 self.on_instance(caller, *id, op.needs(), None, false)
@@ -420,16 +425,8 @@ impl Runtime<'_> {
         if !ops.contains(&needs) {
             return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, needs));
         }
-        // A signed-in user acting as anonymous reaches only the instances it started so.
-        if session.is_none() && self.acts_as_anonymous(caller, instance.resource) {
-            let mine = instance.started_as_anonymous_by.is_some() && instance.started_as_anonymous_by == caller.user;
-            if !mine {
-                return Response::refuse(
-                    403,
-                    Some(SESSION_NOT_FOUND),
-                    "the user acts as the anonymous role here, and another session started the instance",
-                );
-            }
+        if let Some(refused) = self.not_started_as_anonymous(caller, instance).filter(|_| session.is_none()) {
+            return refused;
         }
         if let Some(session) = session {
             if instance.session.is_none() || instance.session.as_deref() != session {
@@ -445,6 +442,23 @@ impl Runtime<'_> {
             return Response::refuse(404, None, "the instance was dismissed");
         }
         Response::ok(format!("{via}, with {}", needs.as_str()))
+    }
+
+    /// A signed-in user acting as anonymous on the instance's resource (scenario 1b) reaches
+    /// only the instances it started so: the refusal of any other, else `None`.
+    fn not_started_as_anonymous(&self, caller: &Caller<'_>, instance: &Instance) -> Option<Response> {
+        if !self.acts_as_anonymous(caller, instance.resource) {
+            return None;
+        }
+        let by = instance.started_as_anonymous_by;
+        if by.is_some() && by == caller.user {
+            return None;
+        }
+        Some(Response::refuse(
+            403,
+            Some(SESSION_NOT_FOUND),
+            "the user acts as the anonymous role here, and another session started the instance",
+        ))
     }
 
     /// The state of a component for the caller: disable wins over hide. A user acting as the

@@ -196,7 +196,9 @@ fn named_user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Opt
 }
 
 /// The problem a committed user object would leave in the store (see [`user_problems`]).
-pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -> Option<String> {
+/// With `name_other` false the message does not name the other user (for a principal, who
+/// may not know of it: that the Name is taken is all it learns).
+pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId, name_other: bool) -> Option<String> {
     if let Some((_, message)) = named_user_problem(program, store, id) {
         return Some(message);
     }
@@ -206,7 +208,10 @@ pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId) -
         .into_iter()
         .flat_map(|e| store.ids(e))
         .find(|other| *other != id && user_name(program, store, *other).as_deref() == Some(name.as_str()))
-        .map(|other| format!("another user, {other}, is named `{name}`"))
+        .map(|other| match name_other {
+            true => format!("another user, {other}, is named `{name}`"),
+            false => format!("another user is named `{name}`"),
+        })
 }
 
 /// Opens the store at `path` for `program`: a SQLite database by extension (see

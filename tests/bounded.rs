@@ -153,3 +153,91 @@ fn max_steps_is_an_option_of_eval_test_and_repl() {
         String::from_utf8_lossy(&repl.stderr)
     );
 }
+
+/// Steps never depend on a value the principal may not read: a principal's retrieve counts the
+/// objects its rules let it look at, whatever its own constraint narrows them to, so `R008`
+/// under a tight `--max-steps` cannot bisect a hidden `Cost` (LANGUAGE.md section 4).
+#[test]
+fn the_step_limit_does_not_reveal_a_hidden_value() {
+    let text = "module S {
+  entity Product {
+    Name: String
+    Cost: Decimal
+  }
+  module role Visitor
+  access Product for Visitor {
+    read Name
+  }
+}
+user role Guest: S.Visitor
+app S {
+  access: public
+  anonymous: Guest
+}
+";
+    let mut sources = SourceMap::new();
+    sources.add("s.rules", text);
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let limits = ["0", "1", "2.5", "5", "8", "100"];
+    let queries: Vec<String> = limits.iter().map(|l| format!("count(retrieve S.Product [Cost > {l}])")).collect();
+    let (program, stmts) = with_statements(checked.program, &queries.join("\n"));
+    let program = &program;
+    let product = program.entity_by_name("S.Product").unwrap();
+    for name in ["memory", "SQLite"] {
+        let mut store: Box<dyn Store> = match name {
+            "memory" => Box::new(MemoryStore::new()),
+            _ => Box::new(warden::store::SqliteStore::in_memory(program)),
+        };
+        for (i, cost) in [1, 3, 6, 9].into_iter().enumerate() {
+            let mut o = Object::new(program, ObjectId(i as u64 + 1), product);
+            o.values[0] = Value::String(format!("p{i}"));
+            o.values[1] = Value::Decimal(cost.into());
+            store.put(o);
+        }
+        let mut engine = Engine::new(program, store, 0);
+        engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
+        for budget in 1..12 {
+            engine.set_step_budget(budget);
+            let outcomes: Vec<String> = stmts
+                .iter()
+                .map(|s| match engine.run_top(s, &mut Vars::new()) {
+                    Ok(o) => format!("{o:?}"),
+                    Err(e) => e.code.to_string(),
+                })
+                .collect();
+            assert!(
+                outcomes.windows(2).all(|w| w[0] == w[1]),
+                "{name} store, {budget} steps: the outcome depends on Cost: {outcomes:?}"
+            );
+        }
+    }
+}
+
+/// Text and lists cost their size: a statement that doubles a text in a loop stops at the limit
+/// (with the default budget, at some 20 MB) instead of running out of memory.
+#[test]
+fn doubling_a_text_stops_at_the_limit() {
+    let (program, store) = setup(2);
+    let text = "let $s = 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz'
+let $all = retrieve M.Item
+for $a in $all { for $b in $all { for $c in $all { for $d in $all { for $e in $all { for $f in $all { $s = $s + $s } } } } } }
+length($s)";
+    let (program, stmts) = with_statements(program, text);
+    let program = &program;
+    let mut engine = Engine::new(program, Box::new(store), 0);
+    engine.act_as_anonymous(Some("A"), Default::default()).unwrap();
+    let mut vars = Vars::new();
+    for s in &stmts[..2] {
+        engine.run_top(s, &mut vars).unwrap();
+    }
+    // 2^6 doublings of 78 characters would be some 10^21 characters.
+    let err = engine.run_top(&stmts[2], &mut vars).unwrap_err();
+    assert_eq!(err.code, Code::R008);
+    // What the loop built before it stopped is bounded by the budget.
+    let Ok(warden::eval::Outcome::Value(warden::store::Value::Integer(length))) = engine.run_top(&stmts[3], &mut vars)
+    else {
+        panic!("length($s) is an Integer")
+    };
+    assert!(length < 40_000_000, "{length} characters");
+}

@@ -23,7 +23,7 @@ fn every_runtime_scenario_passes() {
     let program = program();
     for backend in [Backend::Memory, Backend::Sqlite] {
         let results = run_tests_on(&program, None, backend);
-        assert_eq!(results.len(), 17);
+        assert_eq!(results.len(), 18);
         for r in &results {
             assert_eq!(r.outcome, "passed", "{} ({backend:?} store): {:?}", r.name, r.message);
         }

@@ -8,7 +8,9 @@
 //!     may not see: changing what it may not see (members it may not read, objects it may
 //!     not see) never changes the answer, as long as what it does see stays the same;
 //! (c) sign-in never moves or deletes an object that the signing-in session could not see;
-//! (d) a principal's own statements link objects only to objects it may know of.
+//! (d) a principal's own statements link objects only to objects it may know of;
+//! (e) no error a principal's statement fails with names an object it may not know of (other
+//!     than one it named itself, or one its own uncommitted objects refer to).
 //!
 //! The default run is short; `cargo test --test security -- --ignored` runs the long one
 //! (more than 10^5 sessions), as `.ci/run` does.
@@ -58,6 +60,10 @@ module Shop {
     on delete System.User: cascade
   }
   association Cart_Fans: Cart ->* System.User
+  entity Tag { Note: String }
+  association Tag_Line: Tag -> Line {
+    on delete Line: prevent
+  }
 
   module role Visitor
   module role Buyer
@@ -211,8 +217,8 @@ fn target(pick: u8) -> String {
 fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
     let number = |n: u8| ["-3", "0", "3", "7", "12.5", "3000000000"][n as usize % 6];
     let text = |n: u8| ["'a'", "'Bb'", "'abcdefghijklmno'", "''"][n as usize % 4];
-    match op % 20 {
-        0 | 1 => format!("as {}", PRINCIPALS[a as usize % PRINCIPALS.len()]),
+    match op % 22 {
+        0 | 1 | 20 | 21 => format!("as {}", PRINCIPALS[a as usize % PRINCIPALS.len()]),
         2 => format!("$v{} = create Shop.Cart {{ Total = {}, Note = {} }}", a % 3, number(b), text(c)),
         3 => format!(
             "$v{} = create Shop.Line {{ Quantity = {}, Shop.Line_Cart = {}, Shop.Line_Product = {} }}",
@@ -240,6 +246,7 @@ fn statement(op: u8, a: u8, b: u8, c: u8) -> String {
         14 => format!("rollback {}", target(a)),
         15 => format!("sign in {}", ["alice", "bob", "mia"][a as usize % 3]),
         16 => format!("call Shop.Bump(Cart = {})", target(a)),
+        17 => format!("$v{} = create Shop.Tag {{ Note = 't', Shop.Tag_Line = {} }}", a % 3, target(b)),
         _ => {
             let (entity, constraints) = RETRIEVES[a as usize % RETRIEVES.len()];
             let constraint = constraints[b as usize % constraints.len()];
@@ -375,6 +382,30 @@ fn links(engine: &Engine<'_>) -> std::collections::BTreeSet<(ObjectId, usize, Ob
     out
 }
 
+/// The object ids a text names (`#12`; not a fresh anonymous session's name, `anonymous:#1`).
+fn ids_in(text: &str) -> Vec<ObjectId> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('#') {
+        let session = rest[..i].ends_with("anonymous:");
+        rest = &rest[i + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let (Ok(n), false) = (digits.parse(), session) {
+            out.push(ObjectId(n));
+        }
+    }
+    out
+}
+
+/// The object ids in a value.
+fn value_ids(value: &Value) -> Vec<ObjectId> {
+    match value {
+        Value::Object(id) => vec![*id],
+        Value::List(ids) => ids.clone(),
+        _ => Vec::new(),
+    }
+}
+
 fn refers(value: &Value, target: ObjectId) -> bool {
     match value {
         Value::Object(id) => *id == target,
@@ -385,8 +416,9 @@ fn refers(value: &Value, target: ObjectId) -> bool {
 
 static CASES: AtomicUsize = AtomicUsize::new(0);
 
-/// How much a run exercised each property: sessions, statements run, retrieves whose answer
-/// was compared over a changed store, sign-ins checked.
+/// How much a run exercised each property: sessions (of anonymous visitors and users that
+/// acted, distinct per sequence; system is none), statements run, retrieves whose answer was
+/// compared over a changed store, sign-ins checked.
 #[derive(Default)]
 struct Counts {
     sessions: Cell<usize>,
@@ -464,6 +496,27 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
                 .collect();
             (links(&memory), known, existed)
         });
+        // (e) what an error may name: what the principal may know of, what it named itself (in
+        // the statement or a variable), what its own uncommitted objects refer to.
+        let nameable: Option<std::collections::BTreeSet<ObjectId>> = (!full_rights).then(|| {
+            let store_ids = memory.store().all().iter().map(|o| o.id).collect::<Vec<_>>();
+            let session = memory.session();
+            store_ids
+                .into_iter()
+                .chain(session.uncommitted.keys().copied())
+                .filter(|id| memory.knows(*id))
+                .chain(ids_in(text))
+                .chain(vars.values().iter().flatten().flat_map(value_ids))
+                .chain(session.uncommitted.values().flat_map(|o| o.values.iter().flat_map(value_ids)))
+                .collect()
+        });
+        let existed_before: std::collections::BTreeSet<ObjectId> = memory
+            .store()
+            .all()
+            .iter()
+            .map(|o| o.id)
+            .chain(memory.sessions().map(|(_, s)| s).flat_map(|s| s.uncommitted.keys().copied()))
+            .collect();
         let fork_seed = (case as u64) << 16 | sessions.len() as u64;
         let forks: Vec<Engine<'_>> = match &view_before {
             Some(_) => (0..3).map(|k| memory.fork(Box::new(perturbed(&memory, program, fork_seed + k)))).collect(),
@@ -472,7 +525,10 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
         let outcome = memory.run_top(stmt, &mut vars);
         let outcome_sql = on_sqlite.run_top(stmt, &mut vars_sql);
         add(&counts.run, 1);
-        sessions.insert(memory.current().clone());
+        // The sessions of anonymous visitors and users that acted (system is not one).
+        if *memory.current() != SessionKey::System {
+            sessions.insert(memory.current().clone());
+        }
         // Both stores answer alike.
         match (&outcome, &outcome_sql) {
             (Ok(a), Ok(b)) => {
@@ -499,6 +555,18 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
                     memory.principal_name(),
                     from,
                     to
+                );
+            }
+        }
+        if let (Some(nameable), Err(e)) = (&nameable, &outcome) {
+            for id in ids_in(&e.message) {
+                prop_assert!(
+                    nameable.contains(&id) || !existed_before.contains(&id),
+                    "`{}` as {}: the error `{}` names {}, which it may not know of",
+                    text,
+                    memory.principal_name(),
+                    e.message,
+                    id
                 );
             }
         }
@@ -635,6 +703,13 @@ fn the_reported_attacks_fail() {
         // Probing ids.
         "change #7 { Total = 0 }",
         "change #99 { Total = 0 }",
+        // A delete refused because of an object the visitor cannot see does not name it.
+        "as system",
+        "$v0 = create Shop.Line { Shop.Line_Cart = #7 }",
+        "$v1 = create Shop.Tag { Note = 't', Shop.Tag_Line = $v0 }",
+        "commit [$v0, $v1]",
+        "as anonymous 'A'",
+        "delete #7",
     ];
     let stmts: Vec<Stmt> =
         texts.iter().map(|t| parse(&mut program, t).unwrap_or_else(|| panic!("`{t}` checks"))).collect();
@@ -664,6 +739,12 @@ fn the_reported_attacks_fail() {
             "0",
             "R001 no object #7 that you can see",
             "R001 no object #99 that you can see",
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "ok",
+            "R003 cannot delete Shop.Cart #7: association `Shop.Tag_Line` prevents it while associated objects exist",
         ]
     );
 }

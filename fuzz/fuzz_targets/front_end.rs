@@ -16,7 +16,7 @@ use warden::syntax::parse_file;
 
 /// Loads one file as `warden check` would, and returns its diagnostic codes with their
 /// severities, sorted (formatting moves spans, so order by position may change).
-fn codes(bytes: &[u8]) -> Vec<(&'static str, warden::diagnostic::Severity)> {
+fn codes(bytes: &[u8]) -> Vec<(warden::codes::Code, warden::diagnostic::Severity)> {
     let mut sources = SourceMap::new();
     sources.add_bytes("fuzz.rules", bytes.to_vec());
     let checked = warden::load::load(sources);

@@ -12,21 +12,24 @@
 //!   (referential integrity, unique user names, storable values);
 //! - every object a retrieve returns (the statement's own, and `retrieve E` for every entity
 //!   in every session) is one the session may know of: its own uncommitted object, or one
-//!   `can_see` allows.
+//!   `can_see` allows;
+//! - an error of a principal's statement (not `explain`, `expect`, `as`, `sign in` or a call of
+//!   a microflow with full rights, which are the author's) names no object the principal may
+//!   not know of, but for one it named itself (in the statement or a variable) or its own
+//!   uncommitted objects refer to.
 
 #![no_main]
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use smol_str::SmolStr;
 use warden::eval::{Engine, Outcome, SessionKey, Vars};
+use warden::model::flow::{Scope, Stmt};
 use warden::model::{Program, Type};
 use warden::source::SourceMap;
 use warden::store::{load_json, to_json, ObjectId, Value};
-use warden::syntax::ast::Stmt;
 
 /// The shop of examples/shop.rules, with more attribute types (Long, DateTime, a String
 /// without a limit), a specialization, a non-persistent entity, a microflow with full rights
@@ -657,28 +660,29 @@ enum Retrieved {
     Var(SmolStr),
 }
 
-/// The static types of the variables bound so far, as the REPL works them out.
-fn var_types(engine: &Engine<'_>, vars: &Vars) -> HashMap<SmolStr, Type> {
-    vars.iter()
-        .map(|(name, v)| {
-            let ty = match v {
-                Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
-                Value::List(ids) => {
-                    ids.first().and_then(|id| engine.object(*id)).map_or(Type::Unknown, |o| Type::List(o.entity))
-                }
-                Value::String(_) => Type::String,
-                Value::Integer(_) => Type::Long,
-                Value::Decimal(_) => Type::Decimal,
-                Value::Boolean(_) => Type::Boolean,
-                Value::DateTime(_) => Type::DateTime,
-                Value::Enum(e, _) => Type::Enum(*e),
-                Value::Instance(_) => Type::Instance,
-                Value::Duration { .. } => Type::Duration,
-                Value::Empty => Type::Unknown,
-            };
-            (name.clone(), ty)
-        })
-        .collect()
+/// The variables bound so far with their static types, as the REPL works them out: where a
+/// type is unknown statically (`let $x = #5`), the type of the value the variable holds now.
+fn var_types(engine: &Engine<'_>, vars: &Vars, scope: &Scope) -> Scope {
+    let mut refined = scope.clone();
+    for (slot, ty) in refined.types.iter_mut().enumerate() {
+        let Some(v) = vars.get(slot).filter(|_| *ty == Type::Unknown) else { continue };
+        *ty = match v {
+            Value::Object(id) => engine.object(*id).map_or(Type::Unknown, |o| Type::Object(o.entity)),
+            Value::List(ids) => {
+                ids.first().and_then(|id| engine.object(*id)).map_or(Type::Unknown, |o| Type::List(o.entity))
+            }
+            Value::String(_) => Type::String,
+            Value::Integer(_) => Type::Long,
+            Value::Decimal(_) => Type::Decimal,
+            Value::Boolean(_) => Type::Boolean,
+            Value::DateTime(_) => Type::DateTime,
+            Value::Enum(e, _) => Type::Enum(*e),
+            Value::Instance(_) => Type::Instance,
+            Value::Duration { .. } => Type::Duration,
+            Value::Empty => Type::Unknown,
+        };
+    }
+    refined
 }
 
 /// The ids a retrieve's value holds.
@@ -718,7 +722,7 @@ fn check_visible(engine: &Engine<'_>, ids: &[ObjectId], what: &str, log: &str) {
 /// The store saved as JSON loads again into the same document (`last` is the text checked
 /// last time, which need not be loaded again).
 fn check_store(program: &Program, engine: &Engine<'_>, last: &mut String, log: &str) {
-    let doc = to_json(program, engine.store.as_ref());
+    let doc = to_json(program, engine.store());
     let text = serde_json::to_string(&doc).expect("a document prints");
     if text == *last {
         return;
@@ -744,9 +748,8 @@ fn run(data: &[u8]) {
         let _ = writeln!(s, "retrieve {e}");
         s
     });
-    let file = program.sources.add("<sweep>", sweep_text.clone());
-    let sweep: Vec<Stmt> = warden::syntax::parse_statements(&sweep_text, file).expect("the sweep parses");
-    assert!(warden::check::check_statements(&mut program, &sweep, &HashMap::new()).is_empty());
+    let sweep: Vec<Stmt> =
+        warden::check::compile_statements(&mut program, "<sweep>", &sweep_text).expect("the sweep checks").stmts;
 
     // Statements are drawn first (the program grows a source file per statement).
     let mut u = Unstructured::new(data);
@@ -783,40 +786,48 @@ fn run(data: &[u8]) {
     // against the program first, then run by an engine resumed from the last state.
     let mut state = {
         let mut engine = Engine::new(&program, Box::new(store), now);
-        engine.step_budget = 100_000;
+        engine.set_step_budget(100_000);
         engine.into_state()
     };
     let mut vars = Vars::new();
+    let mut scope = Scope::default();
     let mut log = String::new();
     let mut last = String::new();
     for (text, stmts, retrieved) in parsed {
-        // `let` of a name bound before declares it afresh (the REPL would refuse it; the
-        // engine only overwrites the binding).
+        // `let` of a name bound before declares it afresh in a new slot (the REPL would refuse
+        // it): the old slot's name is retired.
         for line in text.lines() {
             if let Some(name) = line.strip_prefix("let $").and_then(|l| l.split(' ').next()) {
-                vars.remove(name);
+                for n in scope.names.iter_mut().filter(|n| n.as_str() == name) {
+                    *n = SmolStr::new("retired");
+                }
             }
         }
         let types = {
             let engine = Engine::resume(&program, state);
-            let types = var_types(&engine, &vars);
+            let types = var_types(&engine, &vars, &scope);
             state = engine.into_state();
             types
         };
-        let diagnostics = warden::check::check_statements(&mut program, &stmts, &types);
-        if let Some(d) = diagnostics.iter().find(|d| d.is_error()) {
+        let checked = warden::check::check_statements(&mut program, &stmts, &types);
+        if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
             if verbose() {
                 eprintln!("skipped> {text}");
             }
             note(&mut log, format!("skipped> {text}\n  -> {} {}", d.code, d.message));
             continue;
         }
+        scope = checked.scope;
         let mut engine = Engine::resume(&program, state);
-        for stmt in &stmts {
+        for stmt in &checked.stmts {
             if verbose() {
                 eprintln!("{}> {text}", engine.principal_name());
             }
+            let nameable = nameable(&engine, &text, &vars);
             let result = engine.run_top(stmt, &mut vars);
+            if let (Some(nameable), Err(e)) = (&nameable, &result) {
+                check_named(e, nameable, &text, &log);
+            }
             let outcome = match &result {
                 Ok(o) => format!("{o:?}"),
                 Err(e) => format!("{} {}", e.code, e.message),
@@ -825,7 +836,7 @@ fn run(data: &[u8]) {
             match (&retrieved, &result) {
                 (Retrieved::Outcome, Ok(Outcome::Value(v))) => check_visible(&engine, &ids_of(v), &text, &log),
                 (Retrieved::Var(name), Ok(_)) => {
-                    if let Some(v) = vars.get(name) {
+                    if let Some(v) = scope.slot(name).and_then(|slot| vars.get(slot)) {
                         check_visible(&engine, &ids_of(v), &text, &log);
                     }
                 }
@@ -839,6 +850,56 @@ fn run(data: &[u8]) {
         }
         state = engine.into_state();
     }
+}
+
+/// What an error of the acting principal's statement may name (`None`: anything, for system
+/// and the author's statements): what it may know of, what it named itself (the statement's
+/// `#ids`, its variables), what its own uncommitted objects refer to; and every id no object
+/// had, which the statement made.
+fn nameable(engine: &Engine<'_>, text: &str, vars: &Vars) -> Option<(Vec<ObjectId>, Vec<ObjectId>)> {
+    // The author's statements, and calls of microflows with full rights (what they fail with
+    // is their author's responsibility).
+    let author = ["explain", "expect", "as ", "sign in"].iter().any(|w| text.trim_start().starts_with(w))
+        || ["Shop.Restock", "Shop.Discard", "Shop.TransferCart"].iter().any(|m| text.contains(m));
+    if engine.is_system() || author {
+        return None;
+    }
+    let session = engine.session();
+    let stored: Vec<ObjectId> = engine.store().all().iter().map(|o| o.id).collect();
+    let mut existing: Vec<ObjectId> = stored.clone();
+    existing.extend(engine.sessions().map(|(_, s)| s).flat_map(|s| s.uncommitted.keys().copied()));
+    let mut known: Vec<ObjectId> = stored.into_iter().filter(|id| engine.knows(*id)).collect();
+    known.extend(session.uncommitted.keys().copied());
+    known.extend(ids_in(text));
+    known.extend(vars.values().iter().flatten().flat_map(ids_of));
+    known.extend(session.uncommitted.values().flat_map(|o| o.values.iter().flat_map(ids_of)));
+    Some((known, existing))
+}
+
+/// Panics when an error names an object that was there and the principal may not know of.
+fn check_named(e: &warden::eval::EvalError, (known, existing): &(Vec<ObjectId>, Vec<ObjectId>), text: &str, log: &str) {
+    for id in ids_in(&e.message) {
+        assert!(
+            known.contains(&id) || !existing.contains(&id),
+            "`{text}` failed with `{}`, which names {id}, an object the principal may not know of\n{log}",
+            e.message
+        );
+    }
+}
+
+/// The object ids a text names (`#12`; not a fresh anonymous session's name, `anonymous:#1`).
+fn ids_in(text: &str) -> Vec<ObjectId> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('#') {
+        let session = rest[..i].ends_with("anonymous:");
+        rest = &rest[i + 1..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let (Ok(n), false) = (digits.parse(), session) {
+            out.push(ObjectId(n));
+        }
+    }
+    out
 }
 
 /// Whether to print each statement and its outcome as it runs (`WARDEN_FUZZ_LOG=1`).
@@ -858,10 +919,11 @@ fn note(log: &mut String, line: String) {
 
 /// Runs `retrieve E` for every entity in every session but system's, checking what each returns.
 fn sweep_sessions(engine: &mut Engine<'_>, sweep: &[Stmt], log: &str) {
-    let acting = engine.current.clone();
-    let keys: Vec<SessionKey> = engine.sessions.keys().filter(|k| **k != SessionKey::System).cloned().collect();
+    let acting = engine.current().clone();
+    let keys: Vec<SessionKey> =
+        engine.sessions().map(|(k, _)| k).filter(|k| **k != SessionKey::System).cloned().collect();
     for key in keys {
-        engine.current = key;
+        engine.switch_to(&key);
         for stmt in sweep {
             let mut vars = Vars::new();
             if let Ok(Outcome::Value(v)) = engine.run_top(stmt, &mut vars) {
@@ -869,7 +931,7 @@ fn sweep_sessions(engine: &mut Engine<'_>, sweep: &[Stmt], log: &str) {
             }
         }
     }
-    engine.current = acting;
+    engine.switch_to(&acting);
 }
 
 fuzz_target!(|data: &[u8]| run(data));

@@ -43,6 +43,12 @@ fn load_store(program: &Program, path: Option<&Path>, writable: bool, out: &Out)
     if !path.exists() {
         return Err(out.io(format!("cannot read `{}`: no such file", path.display())));
     }
+    // A store that `--save` cannot write is an I/O problem (exit 2), as for a JSON store's lock.
+    if writable {
+        if let Err(e) = std::fs::OpenOptions::new().write(true).open(path) {
+            return Err(out.io(format!("cannot write `{}`: {e}", path.display())));
+        }
+    }
     store::open(program, path, writable).map_err(|errors| out.store(path, &errors))
 }
 

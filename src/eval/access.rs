@@ -36,7 +36,9 @@ impl<'p> Engine<'p> {
     /// The applicable rules whose constraint holds for the object.
     pub(crate) fn matching_rules(&self, object: &Object) -> Vec<usize> {
         let new = self.session().new.contains(&object.id);
-        let x = self.xeval(None);
+        let judged = self.judged(object);
+        let object = &*judged;
+        let x = XEval::rules(self);
         self.applicable_rules(object.entity)
             .into_iter()
             .filter(|&r| match &self.program.access_rules[r].constraint {
@@ -47,8 +49,8 @@ impl<'p> Engine<'p> {
             .collect()
     }
 
-    /// Evaluates constraints with full rights (access rules, system, microflows without
-    /// `apply entity access`).
+    /// Evaluates a retrieve's constraint with full rights (system, microflows without
+    /// `apply entity access`), in the session's view. Access rules use [`XEval::rules`].
     pub(crate) fn xeval<'a>(&'a self, vars: Option<&'a Vars>) -> XEval<'a, 'p> {
         XEval::new(self, vars, false)
     }
@@ -93,6 +95,10 @@ impl<'p> Engine<'p> {
         }
         let session = self.session();
         let new = session.new.contains(&object.id);
+        // A copy the session changed is judged as committed.
+        let judged = self.judged(object);
+        let object = &*judged;
+        let x = XEval::rules(self);
         for &r in self.rules_of(object.entity) {
             let rule = &self.program.access_rules[r];
             if !rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok()) {
@@ -111,7 +117,7 @@ impl<'p> Engine<'p> {
             let holds = match &rule.constraint {
                 None => true,
                 Some(_) if new => true,
-                Some(c) => self.xeval(None).holds(c, object),
+                Some(c) => x.holds(c, object),
             };
             if holds {
                 return true;
@@ -147,7 +153,8 @@ impl<'p> Engine<'p> {
         let allowed = self.allowed(op, object);
         let roles = &self.session().module_roles;
         let new = self.session().new.contains(&object.id);
-        let x = self.xeval(None);
+        let judged = self.judged(object);
+        let x = XEval::rules(self);
         let mut rules = Vec::new();
         for (ordinal, &r) in self.rules_of(object.entity).iter().enumerate() {
             let rule = &program.access_rules[r];
@@ -166,8 +173,8 @@ impl<'p> Engine<'p> {
                 Some(_) if op == Op::Create => None,
                 Some(_) if new => Some(true),
                 Some(c) => {
-                    trace_terms(&x, c, object, program, &mut terms);
-                    Some(x.holds(c, object))
+                    trace_terms(&x, c, &judged, program, &mut terms);
+                    Some(x.holds(c, &judged))
                 }
             };
             rules.push(RuleExplanation {

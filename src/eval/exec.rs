@@ -170,6 +170,7 @@ impl<'p> Engine<'p> {
                     let session = self.session_mut();
                     session.uncommitted.remove(&id);
                     session.new.remove(&id);
+                    session.changed.remove(&id);
                 }
                 Outcome::Nothing
             }
@@ -302,7 +303,8 @@ impl<'p> Engine<'p> {
         for id in written {
             self.check_references(id, span)?;
             if self.program.is_a(self.store.entity_of(id).unwrap_or(SYSTEM_USER_ROLE), SYSTEM_USER) {
-                if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+                let name_other = self.is_system();
+                if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id, name_other) {
                     return Err(EvalError::new(codes::INTEGRITY, format!("cannot commit user {id}: {problem}"), span));
                 }
             }
@@ -441,24 +443,30 @@ impl<'p> Engine<'p> {
                 }
                 (AssignOp::Set, _, v) => v,
                 (AssignOp::Add, Value::List(mut ids), v) => {
+                    let mut held: std::collections::HashSet<ObjectId> = ids.iter().copied().collect();
                     for add in value_ids(&v) {
-                        if !ids.contains(&add) {
+                        if held.insert(add) {
                             ids.push(add);
                         }
                     }
                     Value::List(ids)
                 }
                 (AssignOp::Remove, Value::List(ids), v) => {
-                    let remove = value_ids(&v);
+                    let remove: std::collections::HashSet<ObjectId> = value_ids(&v).into_iter().collect();
                     Value::List(ids.into_iter().filter(|i| !remove.contains(i)).collect())
                 }
                 (_, _, v) => v,
             };
             let new = coerce(self.program, entity, member, new);
+            // The set a `+=` or `-=` built is a value like any other: its size counts.
+            if self.charge(super::size_steps(&new)) {
+                return Err(self.runaway(mv.value.span));
+            }
             // INVARIANT: as above; nothing removed it meanwhile.
             #[expect(clippy::expect_used, reason = "an invariant of create and change")]
             let object = self.session_mut().uncommitted.get_mut(&id).expect("in the session");
             object.values[member] = new;
+            self.session_mut().changed.entry(id).or_default().insert(member);
         }
         let _ = span;
         Ok(())
@@ -530,19 +538,32 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// Writes the session's copy of an object to the store; true when something was written.
+    /// Writes the session's copy of an object to the store: a new object whole, a committed
+    /// one as the members the session changed over what is committed now (so a stale copy
+    /// never undoes another session's committed write). True when something was written.
     /// The caller checks the references ([`Engine::commit_objects`]).
     fn commit_object(&mut self, id: ObjectId, span: Span) -> Result<bool, EvalError> {
-        let Some(mut object) = self.session().uncommitted.get(&id).cloned() else {
+        let Some(copy) = self.session().uncommitted.get(&id).cloned() else {
             if self.store.entity_of(id).is_none() && id.role().is_none() {
                 return Err(EvalError::new(codes::RUNTIME, format!("object {id} does not exist"), span));
             }
             return Ok(false); // nothing changed
         };
-        let def = self.program.entity(object.entity);
+        let def = self.program.entity(copy.entity);
         if !def.persistent {
             return Ok(false); // non-persistent objects live in their session
         }
+        let session = self.session();
+        let mut object = match self.store.get(id).filter(|_| !session.new.contains(&id)) {
+            Some(stored) => {
+                let mut merged = stored.into_owned();
+                for &m in session.changed.get(&id).into_iter().flatten() {
+                    merged.values[m] = copy.values[m].clone();
+                }
+                merged
+            }
+            None => copy,
+        };
         if let Some(i) = def.changed_date {
             object.values[i] = Value::DateTime(self.now);
         }
@@ -556,6 +577,7 @@ impl<'p> Engine<'p> {
         let session = self.session_mut();
         session.uncommitted.remove(&id);
         session.new.remove(&id);
+        session.changed.remove(&id);
         Ok(true)
     }
 
@@ -586,16 +608,26 @@ impl<'p> Engine<'p> {
             self.store.remove(d);
             for s in self.sessions.values_mut() {
                 s.uncommitted.remove(&d);
+                s.changed.remove(&d);
             }
         }
         Ok(())
     }
 
     /// What deleting `id` does to associated objects: returns the objects to delete too,
-    /// clears references, or refuses (`prevent`).
+    /// clears references, or refuses (`prevent`). `doomed` starts with the object the
+    /// statement deletes.
     fn delete_effects(&mut self, id: ObjectId, doomed: &[ObjectId], span: Span) -> Result<Vec<ObjectId>, EvalError> {
         let Some(object) = self.object(id).map(Cow::into_owned) else { return Ok(Vec::new()) };
         let program = self.program;
+        // A refusal names the object only to a principal that may know of it (else the
+        // object the statement deletes, else none); the author's message is shown as it is.
+        let prevented = |engine: &Self, assoc: &AssocDef, message: Option<&str>| {
+            let known = |id: ObjectId| engine.is_system() || engine.knows(id);
+            let named = [object.id].into_iter().chain(doomed.first().copied()).find(|id| known(*id));
+            let named = named.and_then(|id| engine.object(id)).map(Cow::into_owned);
+            prevented(program, named.as_ref(), assoc, message, span)
+        };
         let mut cascade = Vec::new();
         for (a, assoc) in program.associations.iter().enumerate() {
             let a = AssocId(a as u32);
@@ -608,7 +640,7 @@ impl<'p> Engine<'p> {
                         DeleteRule::Cascade => cascade.extend(targets),
                         DeleteRule::Prevent(message) => {
                             if targets.iter().any(|t| !doomed.contains(t)) {
-                                return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                                return Err(prevented(self, assoc, message.as_deref()));
                             }
                         }
                     }
@@ -622,7 +654,7 @@ impl<'p> Engine<'p> {
                 match &assoc.on_delete_to {
                     DeleteRule::Cascade => cascade.extend(referrers),
                     DeleteRule::Prevent(message) if !referrers.is_empty() => {
-                        return Err(prevented(program, &object, assoc, message.as_deref(), span));
+                        return Err(prevented(self, assoc, message.as_deref()));
                     }
                     _ => {
                         for r in referrers {
@@ -682,6 +714,7 @@ impl<'p> Engine<'p> {
         #[expect(clippy::expect_used, reason = "an invariant of create")]
         let mut object = system.uncommitted.remove(&id).expect("create put it in the session");
         system.new.remove(&id);
+        system.changed.remove(&id);
         if let Some(i) = def.member("Name") {
             object.values[i] = Value::String(name.to_string());
         }
@@ -689,7 +722,7 @@ impl<'p> Engine<'p> {
             object.values[i] = Value::List(role_ids);
         }
         self.store.put(object);
-        if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id) {
+        if let Some(problem) = crate::store::user_problem(self.program, self.store.as_ref(), id, true) {
             return Err(EvalError::new(codes::INTEGRITY, format!("cannot make user `{name}`: {problem}"), span));
         }
         Ok(id)
@@ -864,15 +897,24 @@ fn coerce(program: &Program, entity: EntityId, member: usize, v: Value) -> Value
     }
 }
 
-fn prevented(program: &Program, object: &Object, assoc: &AssocDef, message: Option<&str>, span: Span) -> EvalError {
-    let text = match message {
-        Some(m) => m.to_string(),
-        None => format!(
+fn prevented(
+    program: &Program,
+    object: Option<&Object>,
+    assoc: &AssocDef,
+    message: Option<&str>,
+    span: Span,
+) -> EvalError {
+    let text = match (message, object) {
+        (Some(m), _) => m.to_string(),
+        (None, Some(object)) => format!(
             "cannot delete {} {}: association `{}` prevents it while associated objects exist",
             program.entity(object.entity).name,
             object.id,
             assoc.name
         ),
+        (None, None) => {
+            format!("cannot delete: association `{}` prevents it while associated objects exist", assoc.name)
+        }
     };
     EvalError::new(codes::PREVENTED, text, span)
 }

@@ -19,7 +19,25 @@ use crate::store::{Object, ObjectId, Value};
 pub(crate) const MAX_CALL_DEPTH: usize = 64;
 
 impl<'p> Engine<'p> {
+    /// Evaluates an expression. A value an expression builds or copies (a variable's, a
+    /// member's, the result of `+`, a list, a function) counts its size as steps.
     pub(crate) fn eval(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
+        let value = self.eval_value(e, frame)?;
+        let sized = matches!(
+            e.kind,
+            ExprKind::Var(_)
+                | ExprKind::Member { .. }
+                | ExprKind::Binary { .. }
+                | ExprKind::List(_)
+                | ExprKind::Function { .. }
+        );
+        if sized && self.charge(super::size_steps(&value)) {
+            return Err(self.runaway(e.span));
+        }
+        Ok(value)
+    }
+
+    fn eval_value(&mut self, e: &Expr, frame: &mut Frame<'_>) -> Result<Value, EvalError> {
         Ok(match &e.kind {
             ExprKind::Value(v) => v.clone(),
             ExprKind::Token(t) => self.token(*t),
@@ -274,15 +292,21 @@ impl<'p> Engine<'p> {
                         }
                         return Ok(ids);
                     }
-                    super::plan::Candidates::Check(ids) => ids,
+                    super::plan::Candidates::Check { ids, charge } => {
+                        if charge.is_some_and(|n| self.charge(n)) {
+                            return Err(self.runaway(span));
+                        }
+                        (ids, charge.is_none())
+                    }
                 };
+                let (candidates, per_candidate) = candidates;
                 // The principal's own constraint runs in its view: it reveals nothing it may not read.
                 let principal = frame.rights == Rights::Principal;
                 let x = if principal { self.xview(Some(vars)) } else { self.xeval(Some(vars)) };
                 let session = self.session();
                 let mut out = Vec::new();
                 for id in candidates {
-                    if self.charge(1) {
+                    if per_candidate && self.charge(1) {
                         return Err(self.runaway(span));
                     }
                     // Database retrieves see committed objects (as this session changed them)

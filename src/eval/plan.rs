@@ -41,7 +41,9 @@ enum Key<'c> {
 /// What a retrieve must look at (ascending ids).
 pub(crate) enum Candidates {
     /// Every object the retrieve may return is among these; each must pass the full check.
-    Check(Vec<ObjectId>),
+    /// With `charge`, the retrieve counts that many steps for looking at them, rather than
+    /// one per candidate (see [`Engine::view_charge`]).
+    Check { ids: Vec<ObjectId>, charge: Option<u64> },
     /// Exactly the objects the retrieve returns (an exact SQL query; the differential
     /// tests in `tests/sqlite.rs` hold such queries to the evaluator's answers).
     Answer(Vec<ObjectId>),
@@ -56,8 +58,11 @@ impl Engine<'_> {
         vars: &Vars,
         rights: Rights,
     ) -> Candidates {
+        // A principal's retrieve counts steps that do not depend on its own constraint.
+        let view = rights == Rights::Principal && !self.is_system();
         if self.plan == Plan::Naive {
-            return Candidates::Check(self.candidate_ids(entity));
+            let ids = self.candidate_ids(entity);
+            return Candidates::Check { charge: view.then(|| self.view_charge(entity)), ids };
         }
         let mut out: BTreeSet<ObjectId> = BTreeSet::new();
         let sql = self.store.speaks_sql().then(|| self.retrieve_sql(entity, query, vars, rights)).flatten();
@@ -77,15 +82,24 @@ impl Engine<'_> {
                     out.insert(*id);
                 }
             }
-            return Candidates::Check(out.into_iter().collect());
+            return Candidates::Check {
+                ids: out.into_iter().collect(),
+                charge: view.then(|| self.view_charge(entity)),
+            };
         }
+        let mut charge = 0u64;
         for e in self.program.specializations(entity) {
             if e == SYSTEM_USER_ROLE {
                 out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
+                charge += self.program.user_roles.len() as u64;
                 continue;
             }
             let by_query = query.and_then(|c| self.index_lookup(e, c, vars));
-            let by_rules = (rights == Rights::Principal && !self.is_system()).then(|| self.rules_lookup(e)).flatten();
+            let by_rules = view.then(|| self.rules_lookup(e)).flatten();
+            // As in [`Engine::view_charge`], without looking the rules' keys up twice.
+            if view {
+                charge += by_rules.as_ref().map_or_else(|| self.store.ids(e).len(), Vec::len) as u64;
+            }
             match (by_query, by_rules) {
                 (Some(a), Some(b)) => out.extend(if a.len() <= b.len() { a } else { b }),
                 (Some(a), None) | (None, Some(a)) => out.extend(a),
@@ -96,9 +110,28 @@ impl Engine<'_> {
         for (id, o) in &self.session().uncommitted {
             if self.program.is_a(o.entity, entity) {
                 out.insert(*id);
+                charge += 1;
             }
         }
-        Candidates::Check(out.into_iter().collect())
+        Candidates::Check { ids: out.into_iter().collect(), charge: view.then_some(charge) }
+    }
+
+    /// The steps a principal's retrieve of `entity` counts for looking at its candidates: the
+    /// objects its access rules can show (by their keys, else every object of each entity) and
+    /// its own uncommitted ones. Narrowing the candidates by the retrieve's own constraint
+    /// saves work but not steps, so the step limit never tells how many objects match a
+    /// constraint on a member the principal may not read (section 4).
+    pub(crate) fn view_charge(&self, entity: EntityId) -> u64 {
+        let mut charge = 0;
+        for e in self.program.specializations(entity) {
+            charge += if e == SYSTEM_USER_ROLE {
+                self.program.user_roles.len()
+            } else {
+                self.rules_lookup(e).map_or_else(|| self.store.ids(e).len(), |ids| ids.len())
+            };
+        }
+        let uncommitted = self.session().uncommitted.values().filter(|o| self.program.is_a(o.entity, entity)).count();
+        (charge + uncommitted) as u64
     }
 
     /// When every applicable rule of `e` has a key, the objects those rules can show.

@@ -41,6 +41,10 @@ pub(crate) struct XEval<'a, 'p> {
     /// objects it may know of, and a member it may not read has no value (every comparison
     /// on it is false). Access-rule constraints are evaluated without it, with full rights.
     pub(crate) view: bool,
+    /// Access-rule constraints: every object as committed, whatever the acting session
+    /// changed in its copies or created (section 4: changing a copy never changes what the
+    /// principal may do).
+    committed: bool,
     /// Decisions made during this evaluation: nothing changes while a constraint is evaluated.
     seen: RefCell<HashMap<ObjectId, bool>>,
     readable: RefCell<HashMap<(ObjectId, usize), bool>>,
@@ -54,8 +58,32 @@ impl<'a, 'p> XEval<'a, 'p> {
             user: engine.session().user,
             vars,
             view: view && !engine.is_system(),
+            committed: false,
             seen: RefCell::default(),
             readable: RefCell::default(),
+        }
+    }
+
+    /// An evaluation of access-rule constraints: full rights, over committed objects.
+    pub(crate) fn rules(engine: &'a Engine<'p>) -> XEval<'a, 'p> {
+        XEval { committed: true, ..XEval::new(engine, None, false) }
+    }
+
+    /// An object's entity, as this evaluation sees it.
+    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        if self.committed {
+            self.engine.committed_entity_of(id)
+        } else {
+            self.engine.entity_of(id)
+        }
+    }
+
+    /// An object, as this evaluation sees it.
+    fn object(&self, id: ObjectId) -> Option<Cow<'a, Object>> {
+        if self.committed {
+            self.engine.committed_object(id)
+        } else {
+            self.engine.object(id)
         }
     }
 
@@ -114,6 +142,11 @@ impl<'a, 'p> XEval<'a, 'p> {
                     return holds;
                 }
                 let (l, r) = (self.side(lhs, object), self.side(rhs, object));
+                // Comparing text costs its length, as anywhere else.
+                let size: u64 = l.values.iter().chain(&r.values).map(super::size_steps).sum();
+                if self.engine.charge(size) {
+                    return false;
+                }
                 compare_sides(&l, *op, &r)
             }
             Cond::Holds(operand) => self.side(operand, object).values.iter().any(|v| matches!(v, Value::Boolean(true))),
@@ -149,7 +182,7 @@ impl<'a, 'p> XEval<'a, 'p> {
 
     /// Whether the object with `id` is of `entity` (the step's filter on entities).
     fn arrives(&self, id: ObjectId, entity: EntityId) -> bool {
-        self.engine.entity_of(id).is_some_and(|e| self.engine.program.is_a(e, entity))
+        self.entity_of(id).is_some_and(|e| self.engine.program.is_a(e, entity))
     }
 
     /// The values of an operand for `object`.
@@ -159,6 +192,8 @@ impl<'a, 'p> XEval<'a, 'p> {
             Operand::Token(t) => Side { values: vec![self.token(t)], reach: Reach::Const },
             Operand::Var { slot, .. } => {
                 let value = self.vars.and_then(|v| v.get(*slot)).cloned().unwrap_or(Value::Empty);
+                // A list (or text) copied for every object costs its size every time.
+                self.engine.charge(super::size_steps(&value));
                 let values = match value {
                     Value::List(ids) => ids.into_iter().map(Value::Object).collect(),
                     other => vec![other],
@@ -168,6 +203,8 @@ impl<'a, 'p> XEval<'a, 'p> {
             Operand::Path(path) => self.path_side(object, path),
             Operand::Func { func, args } => {
                 let sides: Vec<Side> = args.iter().map(|a| self.side(a, object)).collect();
+                let size: u64 = sides.iter().flat_map(|s| &s.values).map(super::size_steps).sum();
+                self.engine.charge(size);
                 let reach = if sides.iter().any(|s| s.reach == Reach::Path) { Reach::Path } else { Reach::Const };
                 let first = sides.first().map(|s| s.values.clone()).unwrap_or_default();
                 let second = sides.get(1).and_then(|s| s.values.first().cloned());
@@ -240,11 +277,11 @@ impl<'a, 'p> XEval<'a, 'p> {
                     if next.iter().any(|n| n.id == id) {
                         continue;
                     }
-                    let Some(entity) = self.engine.entity_of(id) else { continue };
+                    let Some(entity) = self.entity_of(id) else { continue };
                     if !program.is_a(entity, step.entity) {
                         continue;
                     }
-                    let Some(target) = self.engine.object(id) else { continue };
+                    let Some(target) = self.object(id) else { continue };
                     if self.view {
                         if !self.known(&target) {
                             continue;
@@ -284,7 +321,11 @@ impl<'a, 'p> XEval<'a, 'p> {
             };
         }
         // Backwards: the from-side objects that refer to this one.
-        self.engine.referrers_in_view(object.id, step.assoc)
+        if self.committed {
+            self.engine.committed_referrers(object.id, step.assoc)
+        } else {
+            self.engine.referrers_in_view(object.id, step.assoc)
+        }
     }
 }
 

@@ -26,7 +26,7 @@ pub struct Scope {
 
 impl Scope {
     /// The slot of a name (the latest one declared under it).
-    pub(crate) fn slot(&self, name: &str) -> Option<Slot> {
+    pub fn slot(&self, name: &str) -> Option<Slot> {
         self.names.iter().rposition(|n| n == name)
     }
 
