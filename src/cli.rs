@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod diff;
 pub mod docs;
 pub mod eval;
 pub mod fmt;

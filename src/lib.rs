@@ -10,6 +10,7 @@
 //! - the embedding API: [`load`] (read and check programs), [`model`] (the checked program),
 //!   [`store`] (the object stores and their files), [`eval`] (principals, decisions,
 //!   statements, tests), [`runtime`] (FlowX requests and the two gates), [`audit`], [`matrix`],
+//!   [`diff`] (what a change gives or takes from each role),
 //!   [`fmt`], [`codes`] and [`diagnostic`] (what every stage reports), [`source`] (files and
 //!   spans), [`time`] (instants as the language reads and writes them);
 //! - for the `warden` binary and the tests, not a stable API: [`syntax`], [`check`]'s
@@ -25,6 +26,7 @@ extern crate alloc;
 pub mod audit;
 pub mod codes;
 pub mod diagnostic;
+pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod load;

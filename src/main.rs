@@ -89,6 +89,17 @@ impl From<ResultFormat> for Format {
     }
 }
 
+/// The formats of `diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For people.
+    Human,
+    /// One JSON document on stdout, on every path (failures add `error`).
+    Json,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+}
+
 /// The severity at which `audit` fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
@@ -350,6 +361,29 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
         format: ResultFormat,
     },
+    /// Show what a change of the rules gives or takes from each user role (the anonymous
+    /// role first): create, delete, visibility and member rights per entity, microflow calls,
+    /// resource operations, component conditions, the app's gates, and new audit findings.
+    ///
+    /// `warden diff OLD NEW` compares two files or directories; `warden diff --git REV [PATHS]`
+    /// compares PATHS (default `.`) in the working tree with the same paths at a git revision.
+    /// Exit status: 0; 1 when `--fail-on-widening ROLE` is given and ROLE gains anything (or
+    /// something changes for it that warden cannot order), or when a version does not check;
+    /// 2 for usage and I/O problems.
+    Diff {
+        /// OLD NEW, or with `--git`, the paths to compare (default `.`).
+        #[arg(value_name = "PATHS")]
+        paths: Vec<PathBuf>,
+        /// Compare the working tree with this git revision (`origin/main`, `HEAD~1`).
+        #[arg(long, value_name = "REV")]
+        git: Option<String>,
+        /// Exit 1 when this user role gains any right (use the anonymous role's name in CI).
+        #[arg(long, value_name = "ROLE")]
+        fail_on_widening: Option<String>,
+        /// Output format (`markdown` for a pull-request comment).
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+    },
     /// Explain a diagnostic code: its severity, meaning, an example and the fix (`warden explain-code A003`).
     ///
     /// Without a code, list every code, one per line. The explanations are also in
@@ -459,6 +493,12 @@ fn main() -> ExitCode {
             cli::eval::run_store(&paths, action, out(Format::Human, json!({})))
         }
         Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, out(format.into(), empty("matrix"))),
+        Command::Diff { paths, git, fail_on_widening, format } => {
+            let doc = if format == DiffFormat::Json { Format::Json } else { Format::Human };
+            let run =
+                cli::diff::Run { paths: &paths, git: git.as_deref(), fail_on_widening: fail_on_widening.as_deref() };
+            cli::diff::run(&run, format == DiffFormat::Markdown, out(doc, empty("diff")))
+        }
         Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
         Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
         Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),

@@ -168,6 +168,12 @@ fn every_format_prints_one_document_on_every_path() {
     cases.push((words(&["explain"]), "decision", 2, "no arguments"));
     cases.push((words(&["sql", RULES, "--as"]), "sql", 2, "an option without its value"));
     cases.push((words(&["matrix"]), "roles", 2, "no paths"));
+    cases.push((words(&["diff", good, good]), "changes", 0, "success"));
+    cases.push((words(&["diff", good, bad]), "changes", 1, "bad rules"));
+    cases.push((words(&["diff", good, missing]), "changes", 2, "missing file"));
+    cases.push((words(&["diff", good]), "changes", 2, "one path"));
+    cases.push((words(&["diff", good, good, "--fail-on-widening", "Nobody"]), "changes", 2, "an unknown role"));
+    cases.push((words(&["diff", good, "--bogus"]), "changes", 2, "an unknown option"));
 
     let mut failures = Vec::new();
     for (words, key, code, path) in &cases {

@@ -173,6 +173,7 @@ pub fn empty_document(command: &str) -> Option<(Value, bool)> {
         "explain" => (json!({ "decision": null, "rules": [] }), false),
         "sql" => (json!({ "sql": null, "params": [], "exact": null }), false),
         "matrix" => (json!({ "roles": [] }), false),
+        "diff" => (json!({ "changes": [], "findings": [] }), false),
         _ => return None,
     })
 }
