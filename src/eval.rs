@@ -6,6 +6,7 @@
 //! uncommitted objects; each top-level statement is one transaction.
 
 pub mod access;
+pub mod coverage;
 mod exec;
 mod expr;
 mod plan;
@@ -216,6 +217,8 @@ pub struct Engine<'p> {
     /// (Shop.Buyer)`) rather than by file and line, so that snapshot text does not change
     /// when a line is added above a rule.
     stable_rule_names: bool,
+    /// What the run exercised, when `warden test --coverage` asks.
+    coverage: coverage::Recorder,
 }
 
 impl<'p> Engine<'p> {
@@ -252,6 +255,7 @@ impl<'p> Engine<'p> {
             step_budget: DEFAULT_STEP_BUDGET,
             plan: Plan::Indexed,
             stable_rule_names: false,
+            coverage: None,
         }
     }
 

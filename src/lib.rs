@@ -10,7 +10,8 @@
 //! - the embedding API: [`load`] (read and check programs), [`model`] (the checked program),
 //!   [`store`] (the object stores and their files), [`eval`] (principals, decisions,
 //!   statements, tests), [`runtime`] (FlowX requests and the two gates), [`audit`], [`matrix`],
-//!   [`diff`] (what a change gives or takes from each role),
+//!   [`diff`] (what a change gives or takes from each role), [`mutate`] (which rules no test defends),
+//!   [`coverage`] (what the tests exercised),
 //!   [`fmt`], [`codes`] and [`diagnostic`] (what every stage reports), [`source`] (files and
 //!   spans), [`time`] (instants as the language reads and writes them);
 //! - for the `warden` binary and the tests, not a stable API: [`syntax`], [`check`]'s
@@ -25,6 +26,7 @@ extern crate alloc;
 // ---- The embedding API ----
 pub mod audit;
 pub mod codes;
+pub mod coverage;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;
@@ -32,6 +34,7 @@ pub mod fmt;
 pub mod load;
 pub mod matrix;
 pub mod model;
+pub mod mutate;
 pub mod runtime;
 pub mod source;
 pub mod store;

@@ -89,6 +89,17 @@ impl From<ResultFormat> for Format {
     }
 }
 
+/// The formats of `test --coverage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    /// A table per kind of item and the items not exercised.
+    Human,
+    /// An LCOV tracefile, for coverage viewers.
+    Lcov,
+    /// One JSON document.
+    Json,
+}
+
 /// The formats of `diff`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
@@ -235,8 +246,33 @@ enum Command {
         format: ResultFormat,
         /// Keep running: run again on every change of a rules, `.snap` or store file
         /// under the paths, until interrupted.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "mutate")]
         watch: bool,
+        /// Mutation testing: run the tests against small weakenings of the rules (a `where`
+        /// dropped, a read widened to a write, a rule granted to the anonymous role, ...) and
+        /// list each one no test notices. Exit 1 when one survives (or the score is below
+        /// `--fail-under`).
+        #[arg(long, conflicts_with = "accept")]
+        mutate: bool,
+        /// Report what the blocks exercised: access rules, each side of every `and`/`or` taken
+        /// true and false, member grants, microflow statements and branches, resource
+        /// permissions and component conditions, with every item not exercised.
+        #[arg(long, conflicts_with = "mutate")]
+        coverage: bool,
+        /// With `--coverage`: `human`, `lcov` (for coverage viewers) or `json`; `lcov` and `json`
+        /// on standard output move the test lines to standard error.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = CoverageFormat::Human, requires = "coverage")]
+        coverage_format: CoverageFormat,
+        /// With `--coverage`: write the report into this file instead of standard output.
+        #[arg(long, value_name = "FILE", requires = "coverage")]
+        coverage_output: Option<PathBuf>,
+        /// With `--coverage`, the lowest coverage that passes; with `--mutate`, the lowest mutation
+        /// score (default 100); in percent.
+        #[arg(long, value_name = "PERCENT")]
+        fail_under: Option<f64>,
+        /// With `--mutate`: how many mutants run at once (default: the machine's cores).
+        #[arg(long, value_name = "N", requires = "mutate")]
+        jobs: Option<usize>,
     },
     /// Run statements as a principal over a store and print each result.
     ///
@@ -427,15 +463,46 @@ fn main() -> ExitCode {
             };
             cli::audit::run(&paths, out(format.into(), empty("audit")), threshold)
         }
-        Command::Test { paths, filter, accept, backend, max_steps, format, watch } => {
+        Command::Test {
+            paths,
+            filter,
+            accept,
+            backend,
+            max_steps,
+            format,
+            watch,
+            mutate,
+            coverage,
+            coverage_format,
+            coverage_output,
+            fail_under,
+            jobs,
+        } => {
             let backend = match backend {
                 Backend::Memory => warden::eval::test::Backend::Memory,
                 Backend::Sqlite => warden::eval::test::Backend::Sqlite,
             };
             let out = out(format.into(), empty("test"));
             let max_steps = max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
-            let run = cli::test::Run { paths: &paths, filter: filter.as_deref(), accept, backend, max_steps };
-            if watch {
+            if fail_under.is_some() && !coverage && !mutate {
+                return out.usage("`--fail-under` needs `--coverage` or `--mutate`", None);
+            }
+            if fail_under.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+                return out.usage("`--fail-under` is a percentage, from 0 to 100", None);
+            }
+            let coverage = coverage.then(|| cli::test::Coverage {
+                format: match coverage_format {
+                    CoverageFormat::Human => cli::test::CoverageFormat::Human,
+                    CoverageFormat::Lcov => cli::test::CoverageFormat::Lcov,
+                    CoverageFormat::Json => cli::test::CoverageFormat::Json,
+                },
+                output: coverage_output,
+                fail_under,
+            });
+            let run = cli::test::Run { paths: &paths, filter: filter.as_deref(), accept, backend, max_steps, coverage };
+            if mutate {
+                cli::test::run_mutants(&run, &out, fail_under.unwrap_or(100.0), jobs)
+            } else if watch {
                 cli::watch::run(&run, &out)
             } else {
                 cli::test::run(&run, &out)

@@ -76,7 +76,7 @@ pub mod user_member {
 pub(crate) const USER_ROLE_NAME: MemberIndex = 0;
 
 /// A whole checked program.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Program {
     /// The files it was loaded from.
     pub sources: SourceMap,

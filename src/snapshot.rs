@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::eval::coverage::Hits;
 use crate::eval::test::{Backend, DEFAULT_NOW};
 use crate::eval::{Engine, Outcome, Vars};
 use crate::model::flow::TestDef;
@@ -106,9 +107,33 @@ pub(crate) fn run_snapshot_on(program: &Program, block: &TestDef, backend: Backe
 
 /// [`run_snapshot_on`], each top-level statement allowed `max_steps` steps.
 pub(crate) fn run_snapshot_with(program: &Program, block: &TestDef, backend: Backend, max_steps: u64) -> String {
+    run_snapshot_inner(program, block, backend, max_steps, false).0
+}
+
+/// What the snapshot blocks whose name contains `filter` exercise, for coverage; their
+/// text is not compared with the stored snapshots (the test run does that).
+pub fn snapshot_hits(program: &Program, filter: Option<&str>, backend: Backend, max_steps: u64) -> Hits {
+    let mut hits = Hits::default();
+    for block in program.tests.iter().filter(|t| t.snapshot && filter.is_none_or(|f| t.name.contains(f))) {
+        let (_, h) = crate::syntax::on_big_stack(|| run_snapshot_inner(program, block, backend, max_steps, true));
+        hits.merge(h.unwrap_or_default());
+    }
+    hits
+}
+
+fn run_snapshot_inner(
+    program: &Program,
+    block: &TestDef,
+    backend: Backend,
+    max_steps: u64,
+    record: bool,
+) -> (String, Option<Hits>) {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.set_step_budget(max_steps);
+    if record {
+        engine.record_coverage();
+    }
     // Rules by entity, ordinal and roles: a comment added above a rule changes no snapshot.
     engine.set_stable_rule_names(true);
     let mut vars = Vars::new();
@@ -138,7 +163,7 @@ pub(crate) fn run_snapshot_with(program: &Program, block: &TestDef, backend: Bac
             out.push('\n');
         }
     }
-    deterministic(&engine, program, &snap_dir, &out)
+    (deterministic(&engine, program, &snap_dir, &out), engine.coverage_hits())
 }
 
 /// Renumbers object ids from 1 in creation order, names implied objects

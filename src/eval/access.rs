@@ -41,10 +41,18 @@ impl<'p> Engine<'p> {
         let x = XEval::rules(self);
         self.applicable_rules(object.entity)
             .into_iter()
-            .filter(|&r| match &self.program.access_rules[r].constraint {
-                None => true,
-                Some(_) if new => true,
-                Some(c) => x.holds(c, object),
+            .filter(|&r| {
+                let holds = match &self.program.access_rules[r].constraint {
+                    None => true,
+                    Some(_) if new => true,
+                    Some(c) => x.holds(c, object),
+                };
+                if holds {
+                    self.cover(|h| {
+                        h.rules.insert(r);
+                    });
+                }
+                holds
             })
             .collect()
     }
@@ -120,6 +128,18 @@ impl<'p> Engine<'p> {
                 Some(c) => x.holds(c, object),
             };
             if holds {
+                self.cover(|h| {
+                    h.rules.insert(r);
+                    match op {
+                        Op::Read(m) => {
+                            h.grants.insert((r, m, rule.members[m] == MemberRight::Write));
+                        }
+                        Op::Write(m) => {
+                            h.grants.insert((r, m, true));
+                        }
+                        _ => {}
+                    }
+                });
                 return true;
             }
         }

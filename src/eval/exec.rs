@@ -143,6 +143,9 @@ impl<'p> Engine<'p> {
     pub(crate) fn exec(&mut self, stmt: &Stmt, frame: &mut Frame<'_>) -> Result<Flow, EvalError> {
         self.step(stmt.span)?;
         let span = stmt.span;
+        self.cover(|h| {
+            h.statements.insert(super::coverage::key(span));
+        });
         let outcome = match &stmt.kind {
             StmtKind::Set { var, value } => {
                 let v = self.eval(value, frame)?;
@@ -185,7 +188,11 @@ impl<'p> Engine<'p> {
                 Outcome::Nothing
             }
             StmtKind::If { cond, then, otherwise } => {
-                if self.condition(cond, frame)? {
+                let taken = self.condition(cond, frame)?;
+                self.cover(|h| {
+                    h.branches.insert((super::coverage::key(span), taken));
+                });
+                if taken {
                     return self.exec_block(&then.stmts, frame);
                 }
                 match otherwise {

@@ -17,6 +17,7 @@ impl Engine<'_> {
         let caller = self.caller(&name, &roles);
         let decision =
             Runtime { program: self.program, access: self.access, instances: &self.instances }.decide(&caller, req);
+        self.cover_request(req, &roles);
         let mut response = decision.response;
         let issued = decision.issues_session.then(runtime::new_session_id);
         if let Some(id) = runtime::apply(&mut self.instances, decision.effect, issued.as_deref()) {
@@ -39,8 +40,33 @@ impl Engine<'_> {
         self.session().runtime_id.clone()
     }
 
+    /// Records, for coverage, the permissions of the caller's roles on the resource a request is about.
+    fn cover_request(&self, req: &Request, roles: &[UserRoleId]) {
+        let resource = match &req.target {
+            runtime::Target::StartProcess(name) => self.program.resource_by_name(ResourceKind::Process, name),
+            runtime::Target::StartUiFlow(name) => self.program.resource_by_name(ResourceKind::UiFlow, name),
+            runtime::Target::Instance(_, id) => self.instances.get(id).map(|i| i.resource),
+            runtime::Target::StartWorkflow(..) | runtime::Target::Global(_) => None,
+        };
+        let Some(resource) = resource else { return };
+        let def = &self.program.resources[resource.index()];
+        self.cover(|h| {
+            for (role, _) in def.roles.iter().filter(|(r, _)| roles.contains(r)) {
+                h.permissions.insert((resource.index(), role.0));
+            }
+        });
+    }
+
     /// The state of a component for the acting principal: disable wins over hide.
     pub fn component_state(&self, kind: ResourceKind, resource: &str, component: &str) -> Option<ComponentState> {
+        if let Some(r) = self.program.resource_by_name(kind, resource) {
+            let at = self.program.resources[r.index()].components.iter().position(|c| c.name == component);
+            if let Some(c) = at {
+                self.cover(|h| {
+                    h.components.insert((r.index(), c));
+                });
+            }
+        }
         let name = self.principal_name();
         let caller = self.caller(&name, &self.session().roles);
         Runtime { program: self.program, access: self.access, instances: &self.instances }

@@ -29,6 +29,9 @@ pub struct TestResult {
     /// What `log` wrote.
     #[serde(skip)]
     pub log: Vec<String>,
+    /// What the test exercised, when run by [`run_tests_recording`].
+    #[serde(skip)]
+    pub hits: Option<super::coverage::Hits>,
 }
 
 /// The store test blocks run over. Every backend must give the same outcomes.
@@ -54,9 +57,16 @@ impl Backend {
 /// Runs one test block in a fresh store of the given kind, each top-level statement allowed
 /// `max_steps` steps.
 pub(crate) fn run_test_with(program: &Program, test: &TestDef, backend: Backend, max_steps: u64) -> TestResult {
+    run_test_inner(program, test, backend, max_steps, false)
+}
+
+fn run_test_inner(program: &Program, test: &TestDef, backend: Backend, max_steps: u64, record: bool) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
     engine.step_budget = max_steps;
+    if record {
+        engine.record_coverage();
+    }
     let mut vars = Vars::new();
     let mut failure = None;
     for stmt in &test.body.stmts {
@@ -74,6 +84,7 @@ pub(crate) fn run_test_with(program: &Program, test: &TestDef, backend: Backend,
         outcome: if failure.is_none() { "passed" } else { "failed" },
         message: failure.as_ref().map(|e| e.message.clone()),
         failure,
+        hits: engine.coverage_hits(),
         log: engine.log,
     }
 }
@@ -96,5 +107,22 @@ pub fn run_tests_with(program: &Program, filter: Option<&str>, backend: Backend,
         .filter(|t| !t.snapshot)
         .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
         .map(|t| crate::syntax::on_big_stack(|| run_test_with(program, t, backend, max_steps)))
+        .collect()
+}
+
+/// [`run_tests_with`], each test recording what it exercises into [`TestResult::hits`]
+/// (retrieves then check every object, so this is slower).
+pub fn run_tests_recording(
+    program: &Program,
+    filter: Option<&str>,
+    backend: Backend,
+    max_steps: u64,
+) -> Vec<TestResult> {
+    program
+        .tests
+        .iter()
+        .filter(|t| !t.snapshot)
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .map(|t| crate::syntax::on_big_stack(|| run_test_inner(program, t, backend, max_steps, true)))
         .collect()
 }

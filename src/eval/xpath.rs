@@ -129,12 +129,23 @@ impl<'a, 'p> XEval<'a, 'p> {
         readable
     }
 
+    /// Whether a term of an `and` or `or` holds, recorded for coverage.
+    fn holds_term(&self, cond: &Cond, object: &Object) -> bool {
+        let holds = self.holds(cond, object);
+        if let Some(span) = cond.span() {
+            self.engine.cover(|h| {
+                h.terms.insert((super::coverage::key(span), holds));
+            });
+        }
+        holds
+    }
+
     /// Whether the condition holds for `object`.
     pub(crate) fn holds(&self, cond: &Cond, object: &Object) -> bool {
         match cond {
             Cond::Const(b) => *b,
-            Cond::And(parts) => parts.iter().all(|c| self.holds(c, object)),
-            Cond::Or(parts) => parts.iter().any(|c| self.holds(c, object)),
+            Cond::And(parts) => parts.iter().all(|c| self.holds_term(c, object)),
+            Cond::Or(parts) => parts.iter().any(|c| self.holds_term(c, object)),
             Cond::Not(inner) => !self.holds(inner, object),
             Cond::Exists(path) => !self.reached(object, path).is_empty(),
             Cond::Compare { lhs, op, rhs, .. } => {

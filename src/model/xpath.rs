@@ -36,6 +36,22 @@ pub enum Cond {
     Holds(Operand),
 }
 
+impl Cond {
+    /// Where the condition is written, where it says (`true()` and function calls do not).
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            Cond::Compare { span, .. } => Some(*span),
+            Cond::Exists(path) => Some(path.span),
+            Cond::Not(inner) => inner.span(),
+            Cond::And(terms) | Cond::Or(terms) => {
+                let spans: Vec<Span> = terms.iter().filter_map(Cond::span).collect();
+                Some(spans.first()?.to(*spans.last()?))
+            }
+            Cond::Holds(_) | Cond::Const(_) => None,
+        }
+    }
+}
+
 /// A walk from the current object through associations.
 #[derive(Clone, Debug)]
 pub struct Path {

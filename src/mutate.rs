@@ -1,0 +1,279 @@
+//! Mutation testing of the rules: small weakenings of the checked program (a `where`
+//! dropped, a conjunct dropped, the current user replaced by `empty`, a read widened to a
+//! write, `create` or `delete` added, a rule granted to the anonymous role, an `allow` role
+//! removed, a resource operation flipped), each run against the program's `test` blocks. A
+//! mutant that no test notices is a rule no test defends.
+//!
+//! Mutants are made from the checked program, not from its text: nothing is parsed or checked
+//! again. A mutant is killed when a `test` block that passes on the program fails on it.
+//! Snapshot blocks do not count: a snapshot of the matrix or of a retrieve shows every change
+//! and would kill every mutant without defending any rule.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::eval::test::{run_test_with, Backend};
+use crate::model::xpath::{Cond, Operand, TokenExpr};
+use crate::model::{AccessRuleDef, MemberRight, ModuleRoleId, Operation, Program};
+use crate::source::Span;
+
+/// One change to the program.
+#[derive(Clone, Debug)]
+enum Edit {
+    DropWhere { rule: usize },
+    DropConjunct { rule: usize, index: usize },
+    CurrentUserToEmpty { rule: usize },
+    WidenToWrite { rule: usize, member: usize },
+    AddDelete { rule: usize },
+    AddCreate { rule: usize },
+    GrantAnonymous { rule: usize, role: ModuleRoleId },
+    RemoveAllow { microflow: usize, index: usize },
+    FlipOperation { resource: usize, role: usize, op: Operation },
+}
+
+/// A mutant: what it changes, in words, and where.
+#[derive(Clone, Debug)]
+pub struct Mutant {
+    /// What the mutant does, finishing "no test notices if ...".
+    pub description: String,
+    /// The declaration it changes.
+    pub span: Span,
+    edit: Edit,
+}
+
+/// What the tests said of one mutant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// What the mutant does.
+    pub description: String,
+    /// Where, as `path:line:column`.
+    pub at: String,
+    /// The first test that failed on it, if any did.
+    pub killed_by: Option<String>,
+}
+
+/// A mutation run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Every mutant, in the order they were made.
+    pub mutants: Vec<Verdict>,
+    /// How many were killed.
+    pub killed: usize,
+    /// The tests that pass on the program (only they can kill a mutant).
+    pub tests: usize,
+}
+
+impl Report {
+    /// The share of mutants killed, in percent (100 when there are none).
+    pub fn score(&self) -> f64 {
+        if self.mutants.is_empty() {
+            100.0
+        } else {
+            self.killed as f64 * 100.0 / self.mutants.len() as f64
+        }
+    }
+
+    /// The mutants no test noticed.
+    pub fn survivors(&self) -> impl Iterator<Item = &Verdict> {
+        self.mutants.iter().filter(|m| m.killed_by.is_none())
+    }
+}
+
+/// Every mutant of a program.
+pub fn mutants(program: &Program) -> Vec<Mutant> {
+    let mut out = Vec::new();
+    let anonymous_roles: Vec<ModuleRoleId> =
+        program.app.anonymous.map(|r| program.user_role(r).module_roles.clone()).unwrap_or_default();
+    for (i, rule) in program.access_rules.iter().enumerate() {
+        let name = rule_name(program, rule);
+        let mut push = |description: String, edit| out.push(Mutant { description, span: rule.span, edit });
+        if let Some(cond) = &rule.constraint {
+            push(format!("the `where` of {name} is dropped"), Edit::DropWhere { rule: i });
+            if let Cond::And(terms) = cond {
+                for (index, term) in terms.iter().enumerate() {
+                    let shown = program.sources.slice(term.span().unwrap_or(rule.span));
+                    push(format!("`{shown}` is dropped from {name}"), Edit::DropConjunct { rule: i, index });
+                }
+            }
+            if mentions_current_user(cond) {
+                push(
+                    format!("`[%CurrentUser%]` in {name} is replaced by `empty`"),
+                    Edit::CurrentUserToEmpty { rule: i },
+                );
+            }
+        }
+        let entity = program.entity(rule.entity);
+        for (m, right) in rule.members.iter().enumerate() {
+            if *right == MemberRight::Read {
+                let member = &entity.members[m].name;
+                push(
+                    format!("`read {member}` of {name} becomes `write {member}`"),
+                    Edit::WidenToWrite { rule: i, member: m },
+                );
+            }
+        }
+        if !rule.delete {
+            push(format!("{name} also grants `delete`"), Edit::AddDelete { rule: i });
+        }
+        if !rule.create {
+            push(format!("{name} also grants `create`"), Edit::AddCreate { rule: i });
+        }
+        if let Some(role) = anonymous_roles.iter().find(|r| !rule.roles.contains(r)) {
+            let role_name = &program.module_role(*role).name;
+            push(
+                format!("{name} is granted to the anonymous role too (module role `{role_name}`)"),
+                Edit::GrantAnonymous { rule: i, role: *role },
+            );
+        }
+    }
+    for (i, flow) in program.microflows.iter().enumerate() {
+        for (index, role) in flow.allow.iter().enumerate() {
+            out.push(Mutant {
+                description: format!(
+                    "`{}` is removed from the `allow` list of microflow `{}`",
+                    program.module_role(*role).name,
+                    flow.name
+                ),
+                span: flow.header,
+                edit: Edit::RemoveAllow { microflow: i, index },
+            });
+        }
+    }
+    for (i, resource) in program.resources.iter().enumerate() {
+        for (r, (role, ops)) in resource.roles.iter().enumerate() {
+            // Only the operations a request decides on: the others (ASSIGN, HOLD, ...) no
+            // request of a test can observe, so their mutants could never be killed.
+            for op in [Operation::View, Operation::Execute, Operation::SelfAssign] {
+                let verb = if ops.contains(&op) { "loses" } else { "gains" };
+                out.push(Mutant {
+                    description: format!(
+                        "user role `{}` {verb} {} on {} `{}`",
+                        program.user_role(*role).name,
+                        op.as_str(),
+                        resource.kind.as_str(),
+                        resource.name
+                    ),
+                    span: resource.span,
+                    edit: Edit::FlipOperation { resource: i, role: r, op },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `the access rule for `Shop.Cart` (Visitor, Buyer)`.
+fn rule_name(program: &Program, rule: &AccessRuleDef) -> String {
+    let roles: Vec<&str> = rule.roles.iter().map(|r| program.module_role(*r).name.as_str()).collect();
+    format!("the access rule for `{}` ({})", program.entity(rule.entity).name, roles.join(", "))
+}
+
+fn mentions_current_user(cond: &Cond) -> bool {
+    let mut found = false;
+    rewrite_current_user(&mut cond.clone(), &mut found);
+    found
+}
+
+/// Replaces every `[%CurrentUser%]` of a condition by `empty`; `found` says whether there was one.
+fn rewrite_current_user(cond: &mut Cond, found: &mut bool) {
+    let operand = |o: &mut Operand, found: &mut bool| {
+        if matches!(o, Operand::Token(TokenExpr::CurrentUser)) {
+            *o = Operand::Value(crate::model::value::Value::Empty);
+            *found = true;
+        }
+    };
+    match cond {
+        Cond::And(terms) | Cond::Or(terms) => terms.iter_mut().for_each(|t| rewrite_current_user(t, found)),
+        Cond::Not(inner) => rewrite_current_user(inner, found),
+        Cond::Compare { lhs, rhs, .. } => {
+            operand(lhs, found);
+            operand(rhs, found);
+        }
+        Cond::Holds(o) => operand(o, found),
+        Cond::Const(_) | Cond::Exists(_) => {}
+    }
+}
+
+/// The program with the mutant's change made.
+fn apply(program: &Program, mutant: &Mutant) -> Program {
+    let mut p = program.clone();
+    match mutant.edit {
+        Edit::DropWhere { rule } => {
+            p.access_rules[rule].constraint = None;
+            p.access_rules[rule].constraint_text = None;
+        }
+        Edit::DropConjunct { rule, index } => {
+            if let Some(Cond::And(terms)) = &mut p.access_rules[rule].constraint {
+                terms.remove(index);
+            }
+        }
+        Edit::CurrentUserToEmpty { rule } => {
+            if let Some(cond) = &mut p.access_rules[rule].constraint {
+                rewrite_current_user(cond, &mut false);
+            }
+        }
+        Edit::WidenToWrite { rule, member } => p.access_rules[rule].members[member] = MemberRight::Write,
+        Edit::AddDelete { rule } => p.access_rules[rule].delete = true,
+        Edit::AddCreate { rule } => p.access_rules[rule].create = true,
+        Edit::GrantAnonymous { rule, role } => p.access_rules[rule].roles.push(role),
+        Edit::RemoveAllow { microflow, index } => {
+            p.microflows[microflow].allow.remove(index);
+        }
+        Edit::FlipOperation { resource, role, op } => {
+            let ops = &mut p.resources[resource].roles[role].1;
+            match ops.iter().position(|o| *o == op) {
+                Some(at) => {
+                    ops.remove(at);
+                }
+                None => ops.push(op),
+            }
+        }
+    }
+    p
+}
+
+/// Runs the program's `test` blocks against every mutant on `threads` threads, each block's
+/// top-level statements allowed `max_steps` steps; `progress` is called after each mutant
+/// with the number done.
+pub fn run(program: &Program, threads: usize, max_steps: u64, progress: &(dyn Fn(usize, usize) + Sync)) -> Report {
+    let blocks: Vec<&crate::model::flow::TestDef> = program
+        .tests
+        .iter()
+        .filter(|t| !t.snapshot)
+        .filter(|t| {
+            crate::syntax::on_big_stack(|| run_test_with(program, t, Backend::Memory, max_steps)).outcome == "passed"
+        })
+        .collect();
+    let list = mutants(program);
+    let verdicts: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; list.len()]);
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(mutant) = list.get(i) else { break };
+                let mutated = apply(program, mutant);
+                let killed_by = blocks.iter().find_map(|t| {
+                    let result = crate::syntax::on_big_stack(|| run_test_with(&mutated, t, Backend::Memory, max_steps));
+                    (result.outcome != "passed").then(|| t.name.clone())
+                });
+                let file = program.sources.file(mutant.span.file);
+                let (line, column) = file.line_col(mutant.span.start as usize);
+                let verdict = Verdict {
+                    description: mutant.description.clone(),
+                    at: format!("{}:{line}:{column}", file.path.display()),
+                    killed_by,
+                };
+                if let Ok(mut v) = verdicts.lock() {
+                    v[i] = Some(verdict);
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, list.len());
+            });
+        }
+    });
+    let mutants: Vec<Verdict> = verdicts.into_inner().unwrap_or_default().into_iter().flatten().collect();
+    let killed = mutants.iter().filter(|m| m.killed_by.is_some()).count();
+    Report { mutants, killed, tests: blocks.len() }
+}
