@@ -7,7 +7,10 @@
 //! Mutants are made from the checked program, not from its text: nothing is parsed or checked
 //! again. A mutant is killed when a `test` block that passes on the program fails on it.
 //! Snapshot blocks do not count: a snapshot of the matrix or of a retrieve shows every change
-//! and would kill every mutant without defending any rule.
+//! and would kill every mutant without defending any rule. A mutant that changes no user
+//! role's rights ([`crate::diff`] finds no change: the module role it adds is already held
+//! through another, a role that gains `create` holds it through another module role) is
+//! equivalent: no test could notice it, so it is reported but not counted.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -52,6 +55,9 @@ pub struct Verdict {
     pub at: String,
     /// The first test that failed on it, if any did.
     pub killed_by: Option<String>,
+    /// No user role's rights change (the change is covered by another rule or role, or
+    /// the runtime ignores it): no test could notice, so it does not count.
+    pub equivalent: bool,
 }
 
 /// A mutation run.
@@ -61,23 +67,30 @@ pub struct Report {
     pub mutants: Vec<Verdict>,
     /// How many were killed.
     pub killed: usize,
+    /// How many change no user role's rights (not counted in the score).
+    pub equivalent: usize,
     /// The tests that pass on the program (only they can kill a mutant).
     pub tests: usize,
 }
 
 impl Report {
-    /// The share of mutants killed, in percent (100 when there are none).
+    /// How many mutants count: those that change some user role's rights.
+    pub fn counted(&self) -> usize {
+        self.mutants.len() - self.equivalent
+    }
+
+    /// The share of counted mutants killed, in percent (100 when there are none).
     pub fn score(&self) -> f64 {
-        if self.mutants.is_empty() {
+        if self.counted() == 0 {
             100.0
         } else {
-            self.killed as f64 * 100.0 / self.mutants.len() as f64
+            self.killed as f64 * 100.0 / self.counted() as f64
         }
     }
 
     /// The mutants no test noticed.
     pub fn survivors(&self) -> impl Iterator<Item = &Verdict> {
-        self.mutants.iter().filter(|m| m.killed_by.is_none())
+        self.mutants.iter().filter(|m| m.killed_by.is_none() && !m.equivalent)
     }
 }
 
@@ -106,7 +119,8 @@ pub fn mutants(program: &Program) -> Vec<Mutant> {
         }
         let entity = program.entity(rule.entity);
         for (m, right) in rule.members.iter().enumerate() {
-            if *right == MemberRight::Read {
+            // Users never write the system members, whatever a rule says: no mutant there.
+            if *right == MemberRight::Read && !entity.members[m].system {
                 let member = &entity.members[m].name;
                 push(
                     format!("`read {member}` of {name} becomes `write {member}`"),
@@ -120,7 +134,15 @@ pub fn mutants(program: &Program) -> Vec<Mutant> {
         if !rule.create {
             push(format!("{name} also grants `create`"), Edit::AddCreate { rule: i });
         }
-        if let Some(role) = anonymous_roles.iter().find(|r| !rule.roles.contains(r)) {
+        // A rule the anonymous role already holds through one of its module roles gains it
+        // nothing from another; the module role of the rule's own module is the likely mistake.
+        let module = &program.entity(rule.entity).module;
+        let candidate = anonymous_roles
+            .iter()
+            .find(|r| program.module_role(**r).name.starts_with(&format!("{module}.")))
+            .or(anonymous_roles.first());
+        let held = anonymous_roles.iter().any(|r| rule.roles.contains(r));
+        if let Some(role) = candidate.filter(|_| !held) {
             let role_name = &program.module_role(*role).name;
             push(
                 format!("{name} is granted to the anonymous role too (module role `{role_name}`)"),
@@ -205,14 +227,22 @@ fn apply(program: &Program, mutant: &Mutant) -> Program {
             p.access_rules[rule].constraint_text = None;
         }
         Edit::DropConjunct { rule, index } => {
-            if let Some(Cond::And(terms)) = &mut p.access_rules[rule].constraint {
-                terms.remove(index);
+            let rule = &mut p.access_rules[rule];
+            if let Some(Cond::And(terms)) = &mut rule.constraint {
+                let dropped = terms.remove(index);
+                // The text too, which the matrix and `warden diff` read.
+                if let Some(span) = dropped.span() {
+                    let gone = program.sources.slice(span);
+                    rule.constraint_text = rule.constraint_text.as_ref().map(|t| t.replacen(gone, "true()", 1));
+                }
             }
         }
         Edit::CurrentUserToEmpty { rule } => {
-            if let Some(cond) = &mut p.access_rules[rule].constraint {
+            let rule = &mut p.access_rules[rule];
+            if let Some(cond) = &mut rule.constraint {
                 rewrite_current_user(cond, &mut false);
             }
+            rule.constraint_text = rule.constraint_text.as_ref().map(|t| t.replace("'[%CurrentUser%]'", "empty"));
         }
         Edit::WidenToWrite { rule, member } => p.access_rules[rule].members[member] = MemberRight::Write,
         Edit::AddDelete { rule } => p.access_rules[rule].delete = true,
@@ -255,16 +285,23 @@ pub fn run(program: &Program, threads: usize, max_steps: u64, progress: &(dyn Fn
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(mutant) = list.get(i) else { break };
                 let mutated = apply(program, mutant);
-                let killed_by = blocks.iter().find_map(|t| {
-                    let result = crate::syntax::on_big_stack(|| run_test_with(&mutated, t, Backend::Memory, max_steps));
-                    (result.outcome != "passed").then(|| t.name.clone())
-                });
+                let equivalent = crate::diff::diff(program, &mutated, &[], &[]).changes.is_empty();
+                let killed_by = (!equivalent)
+                    .then(|| {
+                        blocks.iter().find_map(|t| {
+                            let result =
+                                crate::syntax::on_big_stack(|| run_test_with(&mutated, t, Backend::Memory, max_steps));
+                            (result.outcome != "passed").then(|| t.name.clone())
+                        })
+                    })
+                    .flatten();
                 let file = program.sources.file(mutant.span.file);
                 let (line, column) = file.line_col(mutant.span.start as usize);
                 let verdict = Verdict {
                     description: mutant.description.clone(),
                     at: format!("{}:{line}:{column}", file.path.display()),
                     killed_by,
+                    equivalent,
                 };
                 if let Ok(mut v) = verdicts.lock() {
                     v[i] = Some(verdict);
@@ -275,5 +312,6 @@ pub fn run(program: &Program, threads: usize, max_steps: u64, progress: &(dyn Fn
     });
     let mutants: Vec<Verdict> = verdicts.into_inner().unwrap_or_default().into_iter().flatten().collect();
     let killed = mutants.iter().filter(|m| m.killed_by.is_some()).count();
-    Report { mutants, killed, tests: blocks.len() }
+    let equivalent = mutants.iter().filter(|m| m.equivalent).count();
+    Report { mutants, killed, equivalent, tests: blocks.len() }
 }

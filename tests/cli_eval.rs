@@ -31,7 +31,7 @@ fn eval_as(who: &str, statements: &str) -> (Option<i32>, String, String) {
 fn examples_tests_pass() {
     let (code, out, _) = run(&["test", "examples/"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.ends_with("26 passed, 0 failed\n"), "21 tests and 5 snapshots: {out}");
+    assert!(out.ends_with("27 passed, 0 failed\n"), "22 tests and 5 snapshots: {out}");
     for file in ["app", "audit", "events", "quote", "shop"] {
         assert!(out.contains(&format!("examples/{file}.rules:")), "{file}.rules has blocks: {out}");
     }
@@ -81,10 +81,10 @@ fn a_failing_test_exits_1_and_shows_the_statement() {
         out.contains("expected `count(retrieve Events.Event) = 2` to hold: the left side is 1, the right side is 2"),
         "{out}"
     );
-    assert!(out.ends_with("25 passed, 1 failed\n"), "{out}");
+    assert!(out.ends_with("26 passed, 1 failed\n"), "{out}");
     let (_, json, _) = run(&["test", dir.to_str().unwrap(), "--format", "json"]);
     let doc: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["passed"], 25);
+    assert_eq!(doc["passed"], 26);
     assert_eq!(doc["failed"], 1);
     let failed = doc["tests"].as_array().unwrap().iter().find(|t| t["outcome"] == "failed").unwrap();
     assert_eq!(failed["name"], "visitors see public events only");

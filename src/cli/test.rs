@@ -224,6 +224,7 @@ pub fn run_mutants(run: &Run<'_>, out: &Out, fail_under: f64, jobs: Option<usize
             let mut doc = out.document([
                 ("mutants", serde_json::json!(report.mutants)),
                 ("killed", serde_json::json!(report.killed)),
+                ("equivalent", serde_json::json!(report.equivalent)),
                 ("score", serde_json::json!(score)),
             ]);
             if failed {
@@ -239,11 +240,12 @@ pub fn run_mutants(run: &Run<'_>, out: &Out, fail_under: f64, jobs: Option<usize
             }
             if !out.quiet {
                 println!(
-                    "{} mutants, {} killed by {} passing tests, {} survived: score {score:.1}% ({:.1} s)",
+                    "{} mutants, {} killed by {} passing tests, {} survived, {} equivalent: score {score:.1}% ({:.1} s)",
                     report.mutants.len(),
                     report.killed,
                     report.tests,
-                    report.mutants.len() - report.killed,
+                    report.counted() - report.killed,
+                    report.equivalent,
                     started.elapsed().as_secs_f64()
                 );
             }
