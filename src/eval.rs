@@ -726,6 +726,9 @@ impl<'p> Engine<'p> {
 
     /// The access rules of an entity.
     pub(crate) fn rules_of(&self, entity: EntityId) -> &[usize] {
+        self.cover(|h| {
+            h.entities.insert(entity.0);
+        });
         &self.rules_by_entity[entity.index()]
     }
 

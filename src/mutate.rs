@@ -17,7 +17,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::eval::test::{run_test_with, Backend};
+use crate::eval::coverage::Hits;
+use crate::eval::test::{run_test_recording, run_test_with, Backend};
 use crate::model::xpath::{Cond, Operand, TokenExpr};
 use crate::model::{AccessRuleDef, MemberRight, ModuleRoleId, Operation, Program};
 use crate::source::Span;
@@ -47,7 +48,7 @@ pub struct Mutant {
 }
 
 /// What the tests said of one mutant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     /// What the mutant does.
     pub description: String,
@@ -218,6 +219,28 @@ fn rewrite_current_user(cond: &mut Cond, found: &mut bool) {
     }
 }
 
+impl Mutant {
+    /// Whether a test whose run touched `hits` could notice the mutant: a change to an
+    /// entity's rules changes only decisions that consult them, a change to a microflow's
+    /// `allow` only calls of it, a change to a resource only requests about it. Every other
+    /// run of the mutant is the same run as on the program, so it need not be made.
+    fn may_affect(&self, program: &Program, hits: &Hits) -> bool {
+        match self.edit {
+            Edit::DropWhere { rule }
+            | Edit::DropConjunct { rule, .. }
+            | Edit::CurrentUserToEmpty { rule }
+            | Edit::WidenToWrite { rule, .. }
+            | Edit::AddDelete { rule }
+            | Edit::AddCreate { rule }
+            | Edit::GrantAnonymous { rule, .. } => {
+                hits.every_rule || hits.entities.contains(&program.access_rules[rule].entity.0)
+            }
+            Edit::RemoveAllow { microflow, .. } => hits.microflows.contains(&(microflow as u32)),
+            Edit::FlipOperation { resource, .. } => hits.resources.contains(&resource),
+        }
+    }
+}
+
 /// The program with the mutant's change made.
 fn apply(program: &Program, mutant: &Mutant) -> Program {
     let mut p = program.clone();
@@ -264,16 +287,30 @@ fn apply(program: &Program, mutant: &Mutant) -> Program {
     p
 }
 
-/// Runs the program's `test` blocks against every mutant on `threads` threads, each block's
-/// top-level statements allowed `max_steps` steps; `progress` is called after each mutant
-/// with the number done.
-pub fn run(program: &Program, threads: usize, max_steps: u64, progress: &(dyn Fn(usize, usize) + Sync)) -> Report {
-    let blocks: Vec<&crate::model::flow::TestDef> = program
+/// How a mutation run goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How many mutants run at once.
+    pub threads: usize,
+    /// The steps each top-level statement of a block may take.
+    pub max_steps: u64,
+    /// Run a mutant only against the tests that touched what it changes (the default; off
+    /// only to check that it changes no verdict).
+    pub prune: bool,
+}
+
+/// Runs the program's `test` blocks against every mutant; `progress` is called after each
+/// mutant with the number done and the number in all.
+pub fn run(program: &Program, options: Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Report {
+    let Options { threads, max_steps, prune } = options;
+    // The passing tests, each with what its run touched.
+    let blocks: Vec<(&crate::model::flow::TestDef, Hits)> = program
         .tests
         .iter()
         .filter(|t| !t.snapshot)
-        .filter(|t| {
-            crate::syntax::on_big_stack(|| run_test_with(program, t, Backend::Memory, max_steps)).outcome == "passed"
+        .filter_map(|t| {
+            let result = crate::syntax::on_big_stack(|| run_test_recording(program, t, Backend::Memory, max_steps));
+            (result.outcome == "passed").then(|| (t, result.hits.unwrap_or_default()))
         })
         .collect();
     let list = mutants(program);
@@ -288,11 +325,14 @@ pub fn run(program: &Program, threads: usize, max_steps: u64, progress: &(dyn Fn
                 let equivalent = crate::diff::diff(program, &mutated, &[], &[]).changes.is_empty();
                 let killed_by = (!equivalent)
                     .then(|| {
-                        blocks.iter().find_map(|t| {
-                            let result =
-                                crate::syntax::on_big_stack(|| run_test_with(&mutated, t, Backend::Memory, max_steps));
-                            (result.outcome != "passed").then(|| t.name.clone())
-                        })
+                        blocks.iter().filter(|(_, hits)| !prune || mutant.may_affect(program, hits)).find_map(
+                            |(t, _)| {
+                                let result = crate::syntax::on_big_stack(|| {
+                                    run_test_with(&mutated, t, Backend::Memory, max_steps)
+                                });
+                                (result.outcome != "passed").then(|| t.name.clone())
+                            },
+                        )
                     })
                     .flatten();
                 let file = program.sources.file(mutant.span.file);

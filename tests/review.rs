@@ -166,3 +166,19 @@ fn a_test_that_defends_a_rule_kills_its_mutants() {
         "{stdout}"
     );
 }
+
+/// Running a mutant only against the tests that touched what it changes gives the verdicts
+/// of running it against every test.
+#[test]
+fn pruning_the_tests_of_a_mutant_changes_no_verdict() {
+    let checked = warden::load::load_paths(&["examples/".into()]).unwrap();
+    assert!(!checked.has_errors());
+    let run = |prune| {
+        let options = warden::mutate::Options { threads: 2, max_steps: warden::eval::DEFAULT_STEP_BUDGET, prune };
+        warden::mutate::run(&checked.program, options, &|_, _| {})
+    };
+    let (pruned, full) = (run(true), run(false));
+    assert!(pruned.mutants.len() > 100, "{}", pruned.mutants.len());
+    assert!(pruned.killed > 40 && pruned.killed < pruned.counted(), "both verdicts occur");
+    assert_eq!(pruned.mutants, full.mutants);
+}

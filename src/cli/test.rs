@@ -213,7 +213,8 @@ pub fn run_mutants(run: &Run<'_>, out: &Out, fail_under: f64, jobs: Option<usize
         }
     };
     let started = std::time::Instant::now();
-    let report = warden::mutate::run(program, threads, run.max_steps, &progress);
+    let options = warden::mutate::Options { threads, max_steps: run.max_steps, prune: true };
+    let report = warden::mutate::run(program, options, &progress);
     if show_progress {
         eprintln!();
     }

@@ -35,6 +35,15 @@ pub struct Hits {
     pub permissions: HashSet<(usize, u32)>,
     /// Component conditions (resource index, component index) a decision evaluated.
     pub components: HashSet<(usize, usize)>,
+    /// Entities (by index) whose access rules a decision consulted: a change to their rules
+    /// can change only runs that consulted them.
+    pub entities: HashSet<u32>,
+    /// Microflows (by index) whose `allow` list a call consulted.
+    pub microflows: HashSet<u32>,
+    /// Resources (by index) a request was about.
+    pub resources: HashSet<usize>,
+    /// The run printed the matrix, which reads every rule.
+    pub every_rule: bool,
 }
 
 impl Hits {
@@ -47,6 +56,10 @@ impl Hits {
         self.branches.extend(other.branches);
         self.permissions.extend(other.permissions);
         self.components.extend(other.components);
+        self.entities.extend(other.entities);
+        self.microflows.extend(other.microflows);
+        self.resources.extend(other.resources);
+        self.every_rule |= other.every_rule;
     }
 }
 

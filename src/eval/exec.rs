@@ -271,7 +271,10 @@ impl<'p> Engine<'p> {
                 Outcome::Nothing
             }
             StmtKind::Explain(op) => Outcome::Text(self.explain_op(op, frame)?.render()),
-            StmtKind::Matrix => Outcome::Text(crate::matrix::render(&crate::matrix::build(self.program))),
+            StmtKind::Matrix => {
+                self.cover(|h| h.every_rule = true);
+                Outcome::Text(crate::matrix::render(&crate::matrix::build(self.program)))
+            }
             StmtKind::Invalid => return Err(not_checked(span)),
         };
         if frame.given {

@@ -390,6 +390,9 @@ impl<'p> Engine<'p> {
             return Ok(());
         }
         let def = self.program.microflow(id);
+        self.cover(|h| {
+            h.microflows.insert(id.0);
+        });
         if !self.gate_open() {
             return Err(format!("may not call {}: the app is not public", def.name));
         }

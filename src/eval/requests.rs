@@ -48,9 +48,15 @@ impl Engine<'_> {
             runtime::Target::Instance(_, id) => self.instances.get(id).map(|i| i.resource),
             runtime::Target::StartWorkflow(..) | runtime::Target::Global(_) => None,
         };
-        let Some(resource) = resource else { return };
+        let Some(resource) = resource else {
+            // What these consult is the runtime's business: count every resource as touched.
+            let all = self.program.resources.len();
+            self.cover(|h| h.resources.extend(0..all));
+            return;
+        };
         let def = &self.program.resources[resource.index()];
         self.cover(|h| {
+            h.resources.insert(resource.index());
             for (role, _) in def.roles.iter().filter(|(r, _)| roles.contains(r)) {
                 h.permissions.insert((resource.index(), role.0));
             }

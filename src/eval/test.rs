@@ -60,6 +60,11 @@ pub(crate) fn run_test_with(program: &Program, test: &TestDef, backend: Backend,
     run_test_inner(program, test, backend, max_steps, false)
 }
 
+/// [`run_test_with`], recording what the test exercises into [`TestResult::hits`].
+pub(crate) fn run_test_recording(program: &Program, test: &TestDef, backend: Backend, max_steps: u64) -> TestResult {
+    run_test_inner(program, test, backend, max_steps, true)
+}
+
 fn run_test_inner(program: &Program, test: &TestDef, backend: Backend, max_steps: u64, record: bool) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
     let mut engine = Engine::new(program, backend.fresh(program), now);
