@@ -490,7 +490,7 @@ fn main() -> ExitCode {
             if fail_under.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
                 return out.usage("`--fail-under` is a percentage, from 0 to 100", None);
             }
-            let coverage = coverage.then(|| cli::test::Coverage {
+            let coverage = coverage.then_some(cli::test::Coverage {
                 format: match coverage_format {
                     CoverageFormat::Human => cli::test::CoverageFormat::Human,
                     CoverageFormat::Lcov => cli::test::CoverageFormat::Lcov,

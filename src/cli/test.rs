@@ -158,7 +158,7 @@ pub fn run(run: &Run<'_>, out: &Out) -> ExitCode {
                 print_diff(&s.diff, out.color, &emit);
             }
             if snapshots.iter().any(|s| s.outcome != "passed" && s.file != std::path::Path::new(STDIN)) {
-                emit(format!("new snapshot text is in the .snap.new files; accept it with `warden test --accept`"));
+                emit("new snapshot text is in the .snap.new files; accept it with `warden test --accept`".to_string());
             }
             emit(format!("{passed} passed, {failed} failed"));
         }
@@ -268,7 +268,7 @@ fn print_diff(diff: &[(char, String)], color: bool, emit: &impl Fn(String)) {
     for (i, (tag, line)) in diff.iter().enumerate() {
         if !near(i) {
             if !skipped {
-                emit(format!("         ..."));
+                emit("         ...".to_string());
                 skipped = true;
             }
             continue;
@@ -278,7 +278,7 @@ fn print_diff(diff: &[(char, String)], color: bool, emit: &impl Fn(String)) {
         match (*tag, color) {
             ('-', true) => emit(format!("\x1b[31m{text}\x1b[0m")),
             ('+', true) => emit(format!("\x1b[32m{text}\x1b[0m")),
-            _ => emit(format!("{text}")),
+            _ => emit(text),
         }
     }
 }
