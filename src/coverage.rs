@@ -1,5 +1,5 @@
-//! Test coverage of the rules: which access rules, constraint terms (each side of every `and`
-//! and `or`, taken true and taken false), member grants, microflow statements and `if`
+//! Test coverage of the rules: which access rules, constraint terms (each rule's constraint
+//! and each side of every `and` and `or` in it, taken true and taken false), member grants, microflow statements and `if`
 //! branches, resource permissions and component conditions the `test` and `snapshot` blocks
 //! exercised, from the hits the engine records ([`crate::eval::coverage`]).
 
@@ -88,12 +88,18 @@ pub fn report(program: &Program, hits: &Hits) -> Report {
         items.push(Item { category, what, file: file.path.display().to_string(), line, column, covered });
     };
     for (i, rule) in program.access_rules.iter().enumerate() {
-        let roles: Vec<&str> = rule.roles.iter().map(|r| program.module_role(*r).name.as_str()).collect();
-        let name = format!("access {} for {}", program.entity(rule.entity).name, roles.join(", "));
-        push("rules", rule.span, name, hits.rules.contains(&i));
+        push("rules", rule.span, rule_name(program, rule), hits.rules.contains(&i));
     }
     for rule in &program.access_rules {
         if let Some(cond) = &rule.constraint {
+            // The whole constraint: did a test meet an object the rule lets through, and
+            // one it keeps out?
+            if let Some(span) = cond.span() {
+                for value in [true, false] {
+                    let what = format!("constraint of {} taken {value}", rule_name(program, rule));
+                    push("terms", span, what, hits.terms.contains(&(key(span), value)));
+                }
+            }
             terms(program, cond, &mut |span, text| {
                 for value in [true, false] {
                     let what = format!("`{text}` taken {value}");
@@ -148,6 +154,12 @@ pub fn report(program: &Program, hits: &Hits) -> Report {
         }
     }
     Report { items }
+}
+
+/// `access Shop.Product for Shop.Visitor`.
+fn rule_name(program: &Program, rule: &crate::model::AccessRuleDef) -> String {
+    let roles: Vec<&str> = rule.roles.iter().map(|r| program.module_role(*r).name.as_str()).collect();
+    format!("access {} for {}", program.entity(rule.entity).name, roles.join(", "))
 }
 
 /// Calls `f` with the span and text of each side of every `and` and `or` of a constraint.

@@ -36,29 +36,30 @@ fn tally(doc: &Value, category: &str) -> (u64, u64) {
 fn coverage_of_the_first_test_alone_counted_by_hand() {
     let doc = coverage(Some("priced"));
     // A visitor reads the name of a visible, priced product: the visitor's rule applies (the
-    // manager's never does), both terms of its `and` are true and neither false, and only
-    // its `read Name` is used; the microflow never runs.
+    // manager's never does), its constraint and both terms of its `and` are true and none
+    // false, and only its `read Name` is used; the microflow never runs.
     assert_eq!(tally(&doc, "rules"), (1, 2));
-    assert_eq!(tally(&doc, "terms"), (2, 4));
+    assert_eq!(tally(&doc, "terms"), (3, 6));
     assert_eq!(tally(&doc, "grants"), (1, 5));
     assert_eq!(tally(&doc, "statements"), (0, 3));
     assert_eq!(tally(&doc, "branches"), (0, 2));
-    assert_eq!(tally(&doc, "all"), (4, 16));
-    assert_eq!(doc["percent"], 25.0);
+    assert_eq!(tally(&doc, "all"), (5, 18));
+    assert!((doc["percent"].as_f64().unwrap() - 500.0 / 18.0).abs() < 1e-9);
 }
 
 #[test]
 fn coverage_of_both_tests_counted_by_hand() {
     let doc = coverage(None);
-    // The second test adds the manager's rule and its `write Hidden`, `Hidden = false()`
-    // taken false (the anonymous read of a hidden product; `and` stops there, so
-    // `Price > 0` is never false), and the microflow's `if` taken true with its `return`.
+    // The second test adds the manager's rule and its `write Hidden`, the visitor's
+    // constraint and `Hidden = false()` taken false (the anonymous read of a hidden product;
+    // `and` stops there, so `Price > 0` is never false), and the microflow's `if` taken true
+    // with its `return`.
     assert_eq!(tally(&doc, "rules"), (2, 2));
-    assert_eq!(tally(&doc, "terms"), (3, 4));
+    assert_eq!(tally(&doc, "terms"), (5, 6));
     assert_eq!(tally(&doc, "grants"), (2, 5));
     assert_eq!(tally(&doc, "statements"), (2, 3));
     assert_eq!(tally(&doc, "branches"), (1, 2));
-    assert_eq!(tally(&doc, "all"), (10, 16));
+    assert_eq!(tally(&doc, "all"), (12, 18));
     let missed: Vec<String> = doc["items"]
         .as_array()
         .unwrap()
@@ -94,16 +95,17 @@ fn coverage_as_lcov_into_a_file_and_fail_under() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 passed, 0 failed"));
     let lcov = std::fs::read_to_string(&file).unwrap();
     assert!(lcov.starts_with("TN:\nSF:tests/inputs/coverage/small.rules\n"), "{lcov}");
-    // Four terms (two sides, true and false) and two branches; three of the terms were hit.
-    assert!(lcov.contains("BRF:6\nBRH:4\n"), "{lcov}");
+    // Six terms (the constraint and its two sides, true and false) and two branches; five
+    // of the terms and one branch were hit.
+    assert!(lcov.contains("BRF:8\nBRH:6\n"), "{lcov}");
     assert!(lcov.contains("DA:23,1\n") && lcov.contains("DA:25,0\n"), "{lcov}");
     assert!(lcov.ends_with("end_of_record\n"));
-    // 62.5% passes 60 and fails 70.
+    // 66.7% passes 60 and fails 70.
     let run = |p: &str| warden().args(["test", SMALL, "--coverage", "--fail-under", p]).output().unwrap();
     assert_eq!(run("60").status.code(), Some(0));
     let out = run("70");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("coverage 62.5% is below 70% (--fail-under)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coverage 66.7% is below 70% (--fail-under)"));
     let out = warden().args(["test", SMALL, "--fail-under", "60"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--fail-under without --coverage or --mutate");
 }
@@ -113,7 +115,7 @@ fn the_test_document_carries_the_coverage() {
     let out = warden().args(["test", SMALL, "--coverage", "--format", "json"]).output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["passed"], 2);
-    assert_eq!(doc["coverage"]["tallies"]["all"]["covered"], 10);
+    assert_eq!(doc["coverage"]["tallies"]["all"]["covered"], 12);
 }
 
 #[test]
@@ -181,4 +183,18 @@ fn pruning_the_tests_of_a_mutant_changes_no_verdict() {
     assert!(pruned.mutants.len() > 100, "{}", pruned.mutants.len());
     assert!(pruned.killed > 40 && pruned.killed < pruned.counted(), "both verdicts occur");
     assert_eq!(pruned.mutants, full.mutants);
+}
+
+/// The web shop of the demo app defends every rule: each mutant of `shop.rules` is killed by a
+/// test (or changes no role's rights).
+#[test]
+fn every_mutant_of_the_web_shop_is_killed() {
+    let checked = warden::load::load_paths(&["examples/".into()]).unwrap();
+    let options = warden::mutate::Options { threads: 2, max_steps: warden::eval::DEFAULT_STEP_BUDGET, prune: true };
+    let report = warden::mutate::run(&checked.program, options, &|_, _| {});
+    let shop: Vec<_> = report.mutants.iter().filter(|m| m.at.starts_with("examples/shop.rules:")).collect();
+    assert!(shop.len() >= 25, "{}", shop.len());
+    let survivors: Vec<&str> =
+        shop.iter().filter(|m| m.killed_by.is_none() && !m.equivalent).map(|m| m.description.as_str()).collect();
+    assert!(survivors.is_empty(), "no test notices if: {survivors:#?}");
 }

@@ -45,7 +45,7 @@ impl<'p> Engine<'p> {
                 let holds = match &self.program.access_rules[r].constraint {
                     None => true,
                     Some(_) if new => true,
-                    Some(c) => x.holds(c, object),
+                    Some(c) => self.rule_holds(&x, c, object),
                 };
                 if holds {
                     self.cover(|h| {
@@ -55,6 +55,17 @@ impl<'p> Engine<'p> {
                 holds
             })
             .collect()
+    }
+
+    /// Whether a rule's constraint holds for the object, recorded for coverage.
+    fn rule_holds(&self, x: &XEval<'_, 'p>, cond: &Cond, object: &Object) -> bool {
+        let holds = x.holds(cond, object);
+        if let Some(span) = cond.span() {
+            self.cover(|h| {
+                h.terms.insert((super::coverage::key(span), holds));
+            });
+        }
+        holds
     }
 
     /// Evaluates a retrieve's constraint with full rights (system, microflows without
@@ -125,7 +136,7 @@ impl<'p> Engine<'p> {
             let holds = match &rule.constraint {
                 None => true,
                 Some(_) if new => true,
-                Some(c) => x.holds(c, object),
+                Some(c) => self.rule_holds(&x, c, object),
             };
             if holds {
                 self.cover(|h| {
