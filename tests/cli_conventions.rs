@@ -168,6 +168,10 @@ fn every_format_prints_one_document_on_every_path() {
     cases.push((words(&["explain"]), "decision", 2, "no arguments"));
     cases.push((words(&["sql", RULES, "--as"]), "sql", 2, "an option without its value"));
     cases.push((words(&["matrix"]), "roles", 2, "no paths"));
+    cases.push((words(&["test", good, "--coverage"]), "coverage", 0, "success"));
+    cases.push((words(&["test", good, "--coverage", "--fail-under", "99"]), "coverage", 1, "coverage below"));
+    cases.push((words(&["test", good, "--mutate"]), "mutants", 1, "mutants survive"));
+    cases.push((words(&["test", good, "--fail-under", "90"]), "tests", 2, "--fail-under alone"));
     cases.push((words(&["diff", good, good]), "changes", 0, "success"));
     cases.push((words(&["diff", good, bad]), "changes", 1, "bad rules"));
     cases.push((words(&["diff", good, missing]), "changes", 2, "missing file"));

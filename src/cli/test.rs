@@ -114,6 +114,11 @@ pub fn run(run: &Run<'_>, out: &Out) -> ExitCode {
             ]);
             if let Some(report) = &coverage {
                 doc["coverage"] = warden::coverage::to_json(report);
+                if let Some(limit) = run.coverage.as_ref().and_then(|c| c.fail_under).filter(|l| report.percent() < *l)
+                {
+                    let message = format!("coverage {:.1}% is below {limit}% (--fail-under)", report.percent());
+                    doc["error"] = super::output::error("coverage", &message, None);
+                }
             }
             out.print(&doc);
         }
