@@ -287,6 +287,9 @@ fn apply(program: &Program, mutant: &Mutant) -> Program {
     p
 }
 
+/// The stack of a worker: as deep as the parser's and the evaluator's own thread.
+const BIG_STACK: usize = 256 << 20;
+
 /// How a mutation run goes.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -316,40 +319,44 @@ pub fn run(program: &Program, options: Options, progress: &(dyn Fn(usize, usize)
     let list = mutants(program);
     let verdicts: Mutex<Vec<Option<Verdict>>> = Mutex::new(vec![None; list.len()]);
     let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let verdict_of = |mutant: &Mutant| {
+        let mutated = apply(program, mutant);
+        let equivalent = crate::diff::diff(program, &mutated, &[], &[]).changes.is_empty();
+        let killed_by = if equivalent {
+            None
+        } else {
+            blocks.iter().filter(|(_, hits)| !prune || mutant.may_affect(program, hits)).find_map(|(t, _)| {
+                let result = run_test_with(&mutated, t, Backend::Memory, max_steps);
+                (result.outcome != "passed").then(|| t.name.clone())
+            })
+        };
+        let file = program.sources.file(mutant.span.file);
+        let (line, column) = file.line_col(mutant.span.start as usize);
+        Verdict {
+            description: mutant.description.clone(),
+            at: format!("{}:{line}:{column}", file.path.display()),
+            killed_by,
+            equivalent,
+        }
+    };
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(mutant) = list.get(i) else { break };
+        let verdict = verdict_of(mutant);
+        if let Ok(mut v) = verdicts.lock() {
+            v[i] = Some(verdict);
+        }
+        progress(done.fetch_add(1, Ordering::Relaxed) + 1, list.len());
+    };
+    // Each worker has the deep stack evaluation needs (as `on_big_stack` gives one run), so
+    // that a test run is a call, not a thread of its own.
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(mutant) = list.get(i) else { break };
-                let mutated = apply(program, mutant);
-                let equivalent = crate::diff::diff(program, &mutated, &[], &[]).changes.is_empty();
-                let killed_by = (!equivalent)
-                    .then(|| {
-                        blocks.iter().filter(|(_, hits)| !prune || mutant.may_affect(program, hits)).find_map(
-                            |(t, _)| {
-                                let result = crate::syntax::on_big_stack(|| {
-                                    run_test_with(&mutated, t, Backend::Memory, max_steps)
-                                });
-                                (result.outcome != "passed").then(|| t.name.clone())
-                            },
-                        )
-                    })
-                    .flatten();
-                let file = program.sources.file(mutant.span.file);
-                let (line, column) = file.line_col(mutant.span.start as usize);
-                let verdict = Verdict {
-                    description: mutant.description.clone(),
-                    at: format!("{}:{line}:{column}", file.path.display()),
-                    killed_by,
-                    equivalent,
-                };
-                if let Ok(mut v) = verdicts.lock() {
-                    v[i] = Some(verdict);
-                }
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, list.len());
-            });
+            // A worker that cannot start leaves its share to the others, and to this thread.
+            let _ = std::thread::Builder::new().stack_size(BIG_STACK).spawn_scoped(scope, work);
         }
     });
+    crate::syntax::on_big_stack(work);
     let mutants: Vec<Verdict> = verdicts.into_inner().unwrap_or_default().into_iter().flatten().collect();
     let killed = mutants.iter().filter(|m| m.killed_by.is_some()).count();
     let equivalent = mutants.iter().filter(|m| m.equivalent).count();
