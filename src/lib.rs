@@ -37,6 +37,8 @@ pub mod time;
 
 // ---- The stages and the command line's helpers ----
 pub mod check;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod sarif;
 #[doc(hidden)]
 pub mod shell;
