@@ -569,12 +569,8 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
             out.push_str(&rules_of(program, &def.name, true));
         }
         Kind::ModuleRole => {
-            let holders: Vec<&str> = matrix
-                .roles
-                .iter()
-                .filter(|r| r.module_roles.contains(&def.name))
-                .map(|r| r.role.as_str())
-                .collect();
+            let holders: Vec<&str> =
+                matrix.roles.iter().filter(|r| r.module_roles.contains(&def.name)).map(|r| r.role.as_str()).collect();
             out.push_str(&format!(
                 "held by the user roles: {}\n\n",
                 if holders.is_empty() { "none".into() } else { holders.join(", ") }

@@ -1,0 +1,366 @@
+//! `warden lsp` driven over its standard input and output by a small scripted client:
+//! JSON-RPC frames in, frames out, over a workspace of several files written into a scratch
+//! directory. The frames each step receives are snapshotted (insta) with the scratch
+//! directory written `WORKSPACE`; request ids are the client's own sequence, so they are
+//! stable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const SHOP: &str = "module Shop {
+  entity Cart {
+    stores owner
+    Total: Decimal = 0
+    Note: String
+  }
+  module role Buyer
+  access Cart for Buyer {
+    create
+    read Total
+    where [System.owner = '[%CurrentUser%]']
+  }
+}
+";
+
+const ROLES: &str = "user role Customer: Shop.Buyer\n";
+
+const TESTS: &str = "test 'a cart keeps its total' {
+  let $c = create Shop.Cart { Total = 5 }
+  expect $c/Total = 5
+}
+";
+
+/// How long the client waits for one frame before it calls the server stuck.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    frames: mpsc::Receiver<Value>,
+    next_id: i64,
+    root: PathBuf,
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("warden-lsp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.canonicalize().unwrap()
+}
+
+/// Reads frames (`Content-Length` headers, then the body) until the stream ends.
+fn read_frames(stdout: impl Read + Send + 'static, tx: mpsc::Sender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').expect("a header line");
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.trim().parse::<usize>().expect("a length"));
+            }
+        }
+        let mut body = vec![0; length.expect("Content-Length")];
+        reader.read_exact(&mut body).expect("the body");
+        if tx.send(serde_json::from_slice(&body).expect("a JSON body")).is_err() {
+            return;
+        }
+    }
+}
+
+impl Client {
+    fn start(root: &Path) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("warden lsp starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, frames) = mpsc::channel();
+        std::thread::spawn(move || read_frames(stdout, tx));
+        Client { child, stdin, frames, next_id: 0, root: root.to_path_buf() }
+    }
+
+    fn uri(&self, name: &str) -> String {
+        format!("file://{}/{name}", self.root.display())
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = message.to_string();
+        self.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+
+    fn next(&self) -> Value {
+        self.frames.recv_timeout(PATIENCE).expect("a frame from the server")
+    }
+
+    /// Sends a request; returns every frame received up to and including its response.
+    fn request(&mut self, method: &str, params: Value) -> Vec<Value> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let mut out = Vec::new();
+        loop {
+            let frame = self.next();
+            let done = frame.get("id") == Some(&json!(id));
+            out.push(frame);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// The result of a request (the last frame's).
+    fn result(&mut self, method: &str, params: Value) -> Value {
+        let frames = self.request(method, params);
+        let last = frames.last().unwrap();
+        assert!(last.get("error").is_none(), "{method} failed: {last}");
+        last["result"].clone()
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// The diagnostics published for every file after a notification: one frame per file.
+    fn published(&mut self, files: usize) -> Vec<Value> {
+        (0..files).map(|_| self.next()).collect()
+    }
+
+    /// Frames as text with the scratch directory written `WORKSPACE`.
+    fn stable(&self, frames: &[Value]) -> String {
+        let text = serde_json::to_string_pretty(frames).unwrap();
+        text.replace(&format!("file://{}", self.root.display()), "file:///WORKSPACE")
+    }
+
+    fn position(&self, text: &str, needle: &str, nth: usize) -> Value {
+        let offset = text.match_indices(needle).nth(nth).unwrap_or_else(|| panic!("`{needle}` in the text")).0;
+        let line = text[..offset].matches('\n').count();
+        let column = offset - text[..offset].rfind('\n').map_or(0, |n| n + 1);
+        json!({"line": line, "character": column})
+    }
+}
+
+/// Applies text edits (ASCII text: columns are bytes) to a text.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let lines: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().unwrap() as usize;
+        let start = lines.get(line).copied().unwrap_or(text.len());
+        (start + p["character"].as_u64().unwrap() as usize).min(text.len())
+    };
+    let mut edits: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap().to_string()))
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+fn workspace(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("shop.rules"), SHOP).unwrap();
+    std::fs::write(dir.join("roles.rules"), ROLES).unwrap();
+    std::fs::write(dir.join("tests.rules"), TESTS).unwrap();
+    dir
+}
+
+fn initialize(client: &mut Client) -> Vec<Value> {
+    let root = format!("file://{}", client.root.display());
+    let mut frames = client.request("initialize", json!({"processId": null, "rootUri": root, "capabilities": {}}));
+    client.notify("initialized", json!({}));
+    // The three files' diagnostics follow the response.
+    frames.extend(client.published(3));
+    frames
+}
+
+/// The whole session the issue describes, step by step.
+#[test]
+fn a_session_from_initialize_to_shutdown() {
+    let root = workspace("session");
+    let mut c = Client::start(&root);
+    let tests_uri = c.uri("tests.rules");
+    let shop_uri = c.uri("shop.rules");
+
+    // Initialize: the capabilities, then every file's diagnostics (none: the program checks).
+    let frames = initialize(&mut c);
+    assert_eq!(frames[0]["result"]["serverInfo"]["name"], "warden");
+    insta::assert_snapshot!("initialize", c.stable(&frames));
+
+    // Open the tests file and make a typo: the diagnostic is at the typo, with its code, a link
+    // to its explanation and the did-you-mean help.
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": tests_uri, "languageId": "rules", "version": 1, "text": TESTS}}),
+    );
+    c.published(3);
+    let typo = TESTS.replace("expect $c/Total", "expect $c/Totl");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": tests_uri, "version": 2}, "contentChanges": [{"text": typo}]}),
+    );
+    let frames = c.published(3);
+    let tests_diags = frames.iter().find(|f| f["params"]["uri"] == tests_uri.as_str()).unwrap();
+    let diag = &tests_diags["params"]["diagnostics"][0];
+    assert_eq!(diag["range"]["start"], c.position(&typo, "Totl", 0));
+    assert_eq!(diag["range"]["end"]["character"], c.position(&typo, "Totl", 0)["character"].as_u64().unwrap() + 4);
+    insta::assert_snapshot!("typo_diagnostics", c.stable(&frames));
+
+    // The quick fix from its help: applying it makes the diagnostic disappear.
+    let actions = c.result(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": tests_uri}, "range": diag["range"], "context": {"diagnostics": [diag]}}),
+    );
+    insta::assert_snapshot!("quick_fix", c.stable(&[actions.clone()]));
+    let edits = actions[0]["edit"]["changes"][&tests_uri].as_array().unwrap().clone();
+    let fixed = apply(&typo, &edits);
+    assert_eq!(fixed, TESTS);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": tests_uri, "version": 3}, "contentChanges": [{"text": fixed}]}),
+    );
+    let frames = c.published(3);
+    assert!(frames.iter().all(|f| f["params"]["diagnostics"] == json!([])), "{frames:?}");
+
+    // Hover over the entity: its members and the matrix row of each user role.
+    let hover = c.result(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": tests_uri}, "position": c.position(TESTS, "Shop.Cart", 0)}),
+    );
+    let shown = hover["contents"]["value"].as_str().unwrap();
+    assert!(shown.contains("Total: Decimal = 0") && shown.contains("| Customer | yes |"), "{shown}");
+    insta::assert_snapshot!("hover_entity", shown);
+    // A member: its type and who may read or write it.
+    let hover = c.result(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": tests_uri}, "position": c.position(TESTS, "Total", 1)}),
+    );
+    insta::assert_snapshot!("hover_member", hover["contents"]["value"].as_str().unwrap());
+
+    // Definition across files: `Total` in the test is declared in shop.rules.
+    let definition = c.result(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": tests_uri}, "position": c.position(TESTS, "Total", 1)}),
+    );
+    assert_eq!(definition["uri"], shop_uri.as_str());
+    assert_eq!(definition["range"]["start"], c.position(SHOP, "Total", 0));
+    // References of the entity, across the three files.
+    let references = c.result(
+        "textDocument/references",
+        json!({"textDocument": {"uri": shop_uri}, "position": c.position(SHOP, "Cart", 0), "context": {"includeDeclaration": true}}),
+    );
+    insta::assert_snapshot!("references_entity", c.stable(&[references]));
+
+    // Completion after `$c/`: exactly the members of `$c`'s entity.
+    let completion = c.result(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": tests_uri}, "position": c.position(TESTS, "Total = 5\n", 0)}),
+    );
+    let labels: Vec<&str> = completion.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Note", "System.owner", "Total"]);
+
+    // Formatting: the edits turn the text into `warden fmt`'s.
+    let messy = SHOP.replace("  entity Cart {", "entity    Cart{").replace("read Total", "read   Total");
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": shop_uri, "languageId": "rules", "version": 1, "text": messy}}),
+    );
+    c.published(3);
+    let edits = c.result(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": shop_uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    insta::assert_snapshot!("formatting", c.stable(&[edits.clone()]));
+    assert_eq!(apply(&messy, edits.as_array().unwrap()), SHOP);
+
+    // The test's code lens runs it: it passes; after an edit that breaks it, it fails, and the
+    // failure is shown at the failing statement.
+    let lenses = c.result("textDocument/codeLens", json!({"textDocument": {"uri": tests_uri}}));
+    assert_eq!(lenses[0]["command"]["title"], "▶ run");
+    let command = lenses[0]["command"].clone();
+    let run = c
+        .request("workspace/executeCommand", json!({"command": command["command"], "arguments": command["arguments"]}));
+    assert_eq!(run[0]["result"]["outcome"], "passed");
+    c.published(3);
+    let lenses = c.result("textDocument/codeLens", json!({"textDocument": {"uri": tests_uri}}));
+    assert_eq!(lenses[0]["command"]["title"], "✓ passed · run again");
+    let broken = TESTS.replace("expect $c/Total = 5", "expect $c/Total = 6");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": tests_uri, "version": 4}, "contentChanges": [{"text": broken}]}),
+    );
+    c.published(3);
+    let mut run = c
+        .request("workspace/executeCommand", json!({"command": command["command"], "arguments": command["arguments"]}));
+    assert_eq!(run[0]["result"]["outcome"], "failed");
+    run.extend(c.published(3));
+    insta::assert_snapshot!("test_fails", c.stable(&run));
+    let lenses = c.result("textDocument/codeLens", json!({"textDocument": {"uri": tests_uri}}));
+    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✗ failed"), "{lenses}");
+
+    // Shutdown, then exit: status 0.
+    assert_eq!(c.result("shutdown", Value::Null), Value::Null);
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(0));
+}
+
+/// A frame that is not JSON, a header without a length, a message that is not JSON-RPC and a
+/// method the server does not know: each is answered with its error and the server goes on.
+#[test]
+fn bad_frames_and_unknown_methods_are_answered_and_the_server_goes_on() {
+    let root = workspace("bad-frames");
+    let mut c = Client::start(&root);
+    initialize(&mut c);
+    let mut answers = Vec::new();
+    c.send_raw(b"Content-Length: 9\r\n\r\n{not json");
+    answers.push(c.next());
+    c.send_raw(b"Content-Type: text/plain\r\n\r\n");
+    answers.push(c.next());
+    c.send(&json!([1, 2, 3]));
+    answers.push(c.next());
+    c.send(&json!({"jsonrpc": "2.0", "id": 41, "result": "no method"}));
+    answers.extend(c.request("warden/noSuchMethod", json!({})));
+    answers.extend(c.request("textDocument/hover", json!({"textDocument": 7})));
+    insta::assert_snapshot!("bad_frames", c.stable(&answers));
+    assert_eq!(answers[0]["error"]["code"], -32700);
+    assert_eq!(answers[1]["error"]["code"], -32700);
+    assert_eq!(answers[2]["error"]["code"], -32600);
+    assert_eq!(answers[3]["error"]["code"], -32601);
+    assert_eq!(answers[4]["error"]["code"], -32602);
+    // Still serving.
+    let tests_uri = c.uri("tests.rules");
+    let hover = c.result(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": tests_uri}, "position": c.position(TESTS, "$c", 1)}),
+    );
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("object of `Shop.Cart`"), "{hover}");
+    // `exit` without `shutdown`: status 1.
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(1));
+}
