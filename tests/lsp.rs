@@ -237,7 +237,7 @@ fn a_session_from_initialize_to_shutdown() {
         "textDocument/codeAction",
         json!({"textDocument": {"uri": tests_uri}, "range": diag["range"], "context": {"diagnostics": [diag]}}),
     );
-    insta::assert_snapshot!("quick_fix", c.stable(&[actions.clone()]));
+    insta::assert_snapshot!("quick_fix", c.stable(std::slice::from_ref(&actions)));
     let edits = actions[0]["edit"]["changes"][&tests_uri].as_array().unwrap().clone();
     let fixed = apply(&typo, &edits);
     assert_eq!(fixed, TESTS);
@@ -296,7 +296,7 @@ fn a_session_from_initialize_to_shutdown() {
         "textDocument/formatting",
         json!({"textDocument": {"uri": shop_uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
     );
-    insta::assert_snapshot!("formatting", c.stable(&[edits.clone()]));
+    insta::assert_snapshot!("formatting", c.stable(std::slice::from_ref(&edits)));
     assert_eq!(apply(&messy, edits.as_array().unwrap()), SHOP);
 
     // The test's code lens runs it: it passes; after an edit that breaks it, it fails, and the
