@@ -364,3 +364,308 @@ fn bad_frames_and_unknown_methods_are_answered_and_the_server_goes_on() {
     c.notify("exit", Value::Null);
     assert_eq!(c.child.wait().unwrap().code(), Some(1));
 }
+
+/// Copies the examples (rules, stores and snapshot files) into a scratch directory.
+fn examples(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for entry in std::fs::read_dir("examples").unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// Every `.rules` file of the examples, as the server publishes them.
+const EXAMPLE_FILES: usize = 5;
+
+fn hover_at(c: &mut Client, file: &str, text: &str, needle: &str, nth: usize) -> String {
+    let uri = c.uri(file);
+    let hover = c
+        .result("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": c.position(text, needle, nth)}));
+    hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("a hover at `{needle}`: {hover}")).to_string()
+}
+
+fn completion_labels(c: &mut Client, file: &str, text: &str) -> Vec<String> {
+    let uri = c.uri(file);
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rules", "version": 1, "text": text}}),
+    );
+    c.published(EXAMPLE_FILES + 1);
+    let end = c.position(text, "\u{0}", 0);
+    let result = c.result("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": end}));
+    c.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+    // Its diagnostics are cleared, and the others published again.
+    c.published(EXAMPLE_FILES + 1);
+    result.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+}
+
+/// The examples as a workspace: the audit's findings, hover, definition and references across
+/// files, completion by context, symbols, folding, rename (and its refusals).
+#[test]
+fn the_examples_in_an_editor() {
+    let root = examples("examples");
+    let mut c = Client::start(&root);
+    let init = format!("file://{}", root.display());
+    c.request("initialize", json!({"processId": null, "rootUri": init, "capabilities": {}}));
+    let published = c.published(EXAMPLE_FILES);
+    // The audit's findings, as warnings and information, in audit.rules only.
+    let mut findings = Vec::new();
+    for frame in &published {
+        let file = frame["params"]["uri"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        for d in frame["params"]["diagnostics"].as_array().unwrap() {
+            findings.push(format!(
+                "{file}:{} {} {}",
+                d["range"]["start"]["line"],
+                d["code"].as_str().unwrap(),
+                d["severity"]
+            ));
+        }
+    }
+    assert!(findings.iter().all(|f| f.starts_with("audit.rules:")), "{findings:?}");
+    insta::assert_snapshot!("examples_findings", findings.join("\n"));
+
+    let shop = std::fs::read_to_string(root.join("shop.rules")).unwrap();
+    let app = std::fs::read_to_string(root.join("app.rules")).unwrap();
+    // A microflow: its signature and who may call it.
+    let checkout = hover_at(&mut c, "shop.rules", &shop, "Checkout(", 0);
+    assert!(checkout.contains("microflow Checkout(Cart: Shop.Cart) allow Buyer apply entity access"), "{checkout}");
+    assert!(checkout.contains("may be called by: Shop.Buyer"), "{checkout}");
+    // A user role: its module roles and rules; a module role: who holds it.
+    let customer = hover_at(&mut c, "app.rules", &app, "Customer", 0);
+    assert!(customer.contains("module roles: Shop.Buyer, Quotes.Client"), "{customer}");
+    assert!(customer.contains("- `access Cart for Visitor, Buyer`"), "{customer}");
+    let buyer = hover_at(&mut c, "shop.rules", &shop, "Buyer", 0);
+    assert!(buyer.contains("held by the user roles: Customer, ShopManager"), "{buyer}");
+    // A token: its meaning.
+    let token = hover_at(&mut c, "shop.rules", &shop, "[%CurrentUser%]", 0);
+    assert!(token.contains("the user the session acts as"), "{token}");
+    insta::assert_snapshot!("examples_hover_entity", hover_at(&mut c, "shop.rules", &shop, "Cart {", 0));
+
+    // Definitions across files and kinds.
+    let definition = |c: &mut Client, file: &str, text: &str, needle: &str, nth: usize| {
+        let uri = c.uri(file);
+        let d = c.result(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": uri}, "position": c.position(text, needle, nth)}),
+        );
+        let target = d["uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a definition of `{needle}`: {d}"))
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        format!("{needle} -> {target}:{}:{}", d["range"]["start"]["line"], d["range"]["start"]["character"])
+    };
+    let found = [
+        definition(&mut c, "app.rules", &app, "Portal.HandOver", 0),
+        definition(&mut c, "app.rules", &app, "Shop.TransferCart", 0),
+        definition(&mut c, "app.rules", &app, "Shop.Buyer", 0),
+        definition(&mut c, "shop.rules", &shop, "Shop.CartStatus.Open", 0),
+        definition(&mut c, "shop.rules", &shop, "$Cart", 0),
+        definition(&mut c, "shop.rules", &shop, "$line/Quantity", 0),
+        definition(&mut c, "shop.rules", &shop, "Quantity *", 0),
+        definition(&mut c, "shop.rules", &shop, "Shop.CartLine_Cart/", 0),
+        definition(&mut c, "shop.rules", &shop, "CartStatus = Open", 0),
+        definition(&mut c, "shop.rules", &shop, "Visitor, Buyer", 0),
+    ];
+    insta::assert_snapshot!("examples_definitions", found.join("\n"));
+
+    // References of a module role, across files.
+    let uri = c.uri("shop.rules");
+    let refs = c.result(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": c.position(&shop, "Buyer\n  module role Manager", 0), "context": {"includeDeclaration": false}}),
+    );
+    let places: Vec<String> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{}:{}", l["uri"].as_str().unwrap().rsplit('/').next().unwrap(), l["range"]["start"]["line"]))
+        .collect();
+    insta::assert_snapshot!("examples_references_buyer", places.join("\n"));
+
+    // Completion by context (`\0` marks where it is asked).
+    let tokens = completion_labels(
+        &mut c,
+        "new.rules",
+        "module N {\n  entity E { A: String }\n  access E for Shop.Buyer {\n    read A\n    where [A = '[%Cur\u{0}",
+    );
+    assert_eq!(tokens, ["CurrentDateTime", "CurrentObject", "CurrentUser"]);
+    let roles = completion_labels(&mut c, "new.rules", "module N {\n  entity E { A: String }\n  access E for Vis\u{0}");
+    assert_eq!(roles, ["Visitor"]);
+    let operations = completion_labels(&mut c, "new.rules", "process P {\n  roles {\n    Guest: VIEW, \u{0}");
+    assert_eq!(operations, ["ASSIGN", "EXECUTE", "HOLD", "SELF_ASSIGN", "UNASSIGN", "UNHOLD", "VIEW"]);
+    let user_roles = completion_labels(&mut c, "new.rules", "process P {\n  roles {\n    Cus\u{0}");
+    assert_eq!(user_roles, ["Customer"]);
+    let entities = completion_labels(&mut c, "new.rules", "test 't' {\n  let $x = retrieve Shop.C\u{0}");
+    assert_eq!(entities, ["Shop.Cart", "Shop.CartLine"]);
+    let top = completion_labels(&mut c, "new.rules", "mod\u{0}");
+    assert_eq!(top, ["module"]);
+    let in_module = completion_labels(&mut c, "new.rules", "module N {\n  \u{0}");
+    assert_eq!(
+        in_module,
+        ["access", "association", "entity", "enumeration", "microflow", "module role", "non-persistent entity"]
+    );
+    let in_rule = completion_labels(
+        &mut c,
+        "new.rules",
+        "module N {\n  entity E { A: String }\n  access E for Shop.Buyer {\n    wr\u{0}",
+    );
+    assert_eq!(in_rule, ["write"]);
+    let types = completion_labels(&mut c, "new.rules", "module N {\n  entity E {\n    A: Dec\u{0}");
+    assert_eq!(types, ["Decimal"]);
+    // A path in a microflow: the members of the entity its association reaches.
+    let path = completion_labels(
+        &mut c,
+        "new.rules",
+        "module N {\n  microflow F(L: Shop.CartLine) {\n    let $p = $L/Shop.CartLine_Product/\u{0}",
+    );
+    assert_eq!(path, ["Cost", "InStock", "Name", "Price"]);
+
+    // Symbols and folding of shop.rules.
+    let symbols = c.result("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    fn outline(symbols: &Value, depth: usize, out: &mut String) {
+        for s in symbols.as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "{}{} ({}) {}\n",
+                "  ".repeat(depth),
+                s["name"].as_str().unwrap(),
+                s["kind"],
+                s["range"]["start"]["line"]
+            ));
+            outline(&s["children"], depth + 1, out);
+        }
+    }
+    let mut text = String::new();
+    outline(&symbols, 0, &mut text);
+    insta::assert_snapshot!("examples_symbols", text);
+    let folds = c.result("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+    let folds: Vec<String> =
+        folds.as_array().unwrap().iter().map(|f| format!("{}-{}", f["startLine"], f["endLine"])).collect();
+    assert!(folds.contains(&"4-119".to_string()) || folds.iter().any(|f| f.starts_with("4-")), "{folds:?}");
+    assert!(folds.contains(&"14-17".to_string()), "the entity Cart: {folds:?}");
+
+    // Rename: a microflow across files; a variable in its body; refused for a name a store
+    // file holds, for a taken name, and for what is not a name.
+    let rename = |c: &mut Client, needle: &str, nth: usize, to: &str| {
+        let position = c.position(&shop, needle, nth);
+        c.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": c.uri("shop.rules")}, "position": position, "newName": to}),
+        )
+        .pop()
+        .unwrap()
+    };
+    let edit = rename(&mut c, "TransferCart(", 0, "MoveCart");
+    let mut changed: Vec<String> = Vec::new();
+    for (file, edits) in edit["result"]["changes"].as_object().unwrap() {
+        for e in edits.as_array().unwrap() {
+            changed.push(format!(
+                "{}:{} {}",
+                file.rsplit('/').next().unwrap(),
+                e["range"]["start"]["line"],
+                e["newText"]
+            ));
+        }
+    }
+    changed.sort();
+    assert_eq!(changed, ["app.rules:11 \"MoveCart\"", "shop.rules:90 \"MoveCart\""]);
+    let edit = rename(&mut c, "$total", 0, "sum");
+    let edits = edit["result"]["changes"][&uri].as_array().unwrap();
+    assert_eq!(edits.len(), 6);
+    assert!(edits.iter().all(|e| e["newText"] == "$sum"));
+    let refused = rename(&mut c, "Quantity", 0, "Count");
+    assert_eq!(refused["error"]["code"], -32803);
+    insta::assert_snapshot!("examples_rename_refused", refused["error"]["message"].as_str().unwrap());
+    let taken = rename(&mut c, "Wishlist {", 0, "Product");
+    assert_eq!(taken["error"]["message"], "`Shop.Product` is declared already");
+    let not_a_name = rename(&mut c, "Wishlist {", 0, "a b");
+    assert!(not_a_name["error"]["message"].as_str().unwrap().contains("is not a name"), "{not_a_name}");
+}
+
+/// Quick fixes from help lines: `true` -> `true()`, `->>` -> `->*`, the audit's `where`; and a
+/// syntax error in one file leaves the others' names known.
+#[test]
+fn quick_fixes_and_syntax_errors() {
+    let root = workspace("fixes");
+    let mut c = Client::start(&root);
+    initialize(&mut c);
+    let shop_uri = c.uri("shop.rules");
+    let fix = |c: &mut Client, text: &str| -> (Value, String) {
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": c.uri("shop.rules"), "version": 9}, "contentChanges": [{"text": text}]}),
+        );
+        let frames = c.published(3);
+        let diags = frames.iter().find(|f| f["params"]["uri"] == c.uri("shop.rules").as_str()).unwrap()["params"]
+            ["diagnostics"]
+            .clone();
+        let d = diags.as_array().unwrap().first().unwrap_or_else(|| panic!("a diagnostic for:\n{text}")).clone();
+        let actions = c.result(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": c.uri("shop.rules")}, "range": d["range"], "context": {"diagnostics": [d]}}),
+        );
+        let action = &actions[0];
+        let edits = action["edit"]["changes"][&c.uri("shop.rules")]
+            .as_array()
+            .unwrap_or_else(|| panic!("a fix for {d}"))
+            .clone();
+        (d, apply(text, &edits))
+    };
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": shop_uri, "languageId": "rules", "version": 1, "text": SHOP}}),
+    );
+    c.published(3);
+    // A lone Boolean attribute as a constraint.
+    let with_flag = SHOP.replace("    Note: String\n", "    Note: String\n    Open: Boolean\n");
+    let lone = with_flag.replace("where [System.owner = '[%CurrentUser%]']", "where [Open]");
+    let (d, fixed) = fix(&mut c, &lone);
+    assert_eq!(fixed, with_flag.replace("where [System.owner = '[%CurrentUser%]']", "where [Open = true()]"), "{d}");
+    // `->>` for a reference set.
+    let assoc = SHOP.replace(
+        "  module role Buyer\n",
+        "  entity Tag { Name: String }\n  association Cart_Tag: Cart ->> Tag\n  module role Buyer\n",
+    );
+    let (_, fixed) = fix(&mut c, &assoc);
+    assert!(fixed.contains("association Cart_Tag: Cart ->* Tag\n"), "{fixed}");
+    // The audit's suggested `where` for an anonymous role's unconstrained delete.
+    let anonymous = format!(
+        "{}app A {{\n  access: public\n  anonymous: Guest\n}}\nuser role Guest: Shop.Buyer\n",
+        SHOP.replace(
+            "    create\n    read Total\n    where [System.owner = '[%CurrentUser%]']\n",
+            "    create\n    delete\n"
+        )
+    );
+    std::fs::write(root.join("roles.rules"), "").unwrap();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": c.uri("roles.rules"), "languageId": "rules", "version": 1, "text": ""}}),
+    );
+    c.published(3);
+    let (d, fixed) = fix(&mut c, &anonymous);
+    assert_eq!(d["code"], "A004", "{d}");
+    assert!(fixed.contains("    delete\n    where [System.owner = '[%CurrentUser%]']\n  }"), "{fixed}");
+    // A syntax error: reported in its file; the other files still see its names.
+    let broken = SHOP.replace("Total: Decimal = 0", "Total: Decimal = ");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 20}, "contentChanges": [{"text": broken}]}),
+    );
+    let frames = c.published(3);
+    let codes: Vec<String> =
+        frames
+            .iter()
+            .flat_map(|f| {
+                f["params"]["diagnostics"].as_array().unwrap().iter().map(|d| {
+                    format!("{} {}", f["params"]["uri"].as_str().unwrap().rsplit('/').next().unwrap(), d["code"])
+                })
+            })
+            .collect();
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    assert!(codes[0].starts_with("shop.rules \"E000"), "{codes:?}");
+}

@@ -108,14 +108,16 @@ impl Server {
         let program = &analysis.checked.program;
         let d = &self.workspace.docs[doc];
         let offset = convert::offset(&d.text, &d.lines, p.text_document_position.position);
-        // The variables of the test or microflow around the place (when the check read this text).
-        let vars: Vec<(String, crate::model::Type)> = if self.workspace.current(doc) {
-            navigate::body_at(program, FileId(doc as u32), offset)
-                .map(|(_, scope)| scope.names.iter().map(|n| n.to_string()).zip(scope.types.iter().copied()).collect())
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        // The variables of the test or microflow around the place: as the text binds them
+        // (it rarely parses while a path is typed), then as the last check typed them.
+        let mut vars = navigate::typed_in_text(program, &d.text[..offset]);
+        if let Some((_, scope)) = navigate::body_at(program, FileId(doc as u32), offset) {
+            for (name, ty) in scope.names.iter().zip(&scope.types) {
+                if !vars.iter().any(|(n, _)| n == name.as_str()) {
+                    vars.push((name.to_string(), *ty));
+                }
+            }
+        }
         let index = crate::shell::CompletionIndex::new(program, &[], &vars, Vec::new(), Vec::new());
         let (start, words) = index.complete_in_file(&d.text, offset);
         let range = convert::range(d, start, offset);
@@ -361,10 +363,12 @@ impl Server {
         // Stores and snapshots name entities, members, roles and values by their names.
         if def.kind != Kind::Variable && def.kind != Kind::Microflow && def.kind != Kind::Module {
             if let Some(file) = self.data_file_naming(&def) {
+                // Shown from the workspace's folder it is in.
+                let shown = self.workspace.roots.iter().find_map(|r| file.strip_prefix(r).ok()).unwrap_or(&file);
                 return Err(refuse(format!(
                     "`{}` is named in `{}`, which a rename of the rules would not change: rename it there too, or keep the name",
                     def.name,
-                    file.display()
+                    shown.display()
                 )));
             }
         }

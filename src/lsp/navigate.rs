@@ -285,6 +285,56 @@ pub(crate) fn body_at(program: &Program, file: FileId, offset: usize) -> Option<
         .or_else(|| program.microflows.iter().find(|m| inside(&m.span)).map(|m| (m.span, &m.scope)))
 }
 
+/// The variables the text before a place binds to objects, read from the text itself: the
+/// parameters of the microflow it is in (`Name: Module.Entity`), `let $v = create E`,
+/// `let $v = retrieve first E` and `for $v in retrieve E`. The innermost binding of a name wins.
+pub(crate) fn typed_in_text(program: &Program, before: &str) -> Vec<(String, Type)> {
+    let code = code_only(before);
+    // Only the current top-level declaration: from the last line that starts at column 0.
+    let start = code
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .rfind(|&i| code[i..].starts_with(|c: char| c.is_ascii_alphabetic()) && !code[i..].starts_with("}"));
+    let code = &code[start.unwrap_or(0)..];
+    let module = module_at(before, before.len());
+    let entity = |name: &str| {
+        program
+            .entity_by_name(name)
+            .or_else(|| module.as_ref().and_then(|m| program.entity_by_name(&format!("{m}.{name}"))))
+    };
+    let mut out: Vec<(String, Type)> = Vec::new();
+    let mut bind = |name: &str, e: Option<EntityId>| {
+        if let Some(e) = e {
+            out.retain(|(n, _)| n != name);
+            out.push((name.to_string(), Type::Object(e)));
+        }
+    };
+    let ws = words(code);
+    for (i, w) in ws.iter().enumerate() {
+        let next = |k: usize| ws.get(i + k).map(|w| w.text.as_str()).unwrap_or("");
+        let between = |k: usize| ws.get(i + k).map_or("", |n| code[w.end..n.start].trim());
+        if w.text == "microflow" {
+            // The parameters: `Name: Type` pairs up to the `)`.
+            let Some(open) = code[w.end..].find('(').map(|o| w.end + o) else { continue };
+            let close = code[open..].find(')').map_or(code.len(), |c| open + c);
+            for param in code[open + 1..close].split(',') {
+                if let Some((name, ty)) = param.split_once(':') {
+                    bind(name.trim(), entity(ty.trim()));
+                }
+            }
+        } else if let Some(var) = w.text.strip_prefix('$') {
+            if between(1) == "=" && next(1) == "create" {
+                bind(var, entity(next(2)));
+            } else if (between(1) == "=" && next(1) == "retrieve" && next(2) == "first")
+                || (i > 0 && ws[i - 1].text == "for" && next(1) == "in" && next(2) == "retrieve")
+            {
+                bind(var, entity(next(3)));
+            }
+        }
+    }
+    out
+}
+
 /// The declaration of a variable used at `offset`: its first appearance in its body.
 fn variable(program: &Program, file: FileId, text: &str, word: &Word) -> Option<Def> {
     let (body, scope) = body_at(program, file, word.start)?;
