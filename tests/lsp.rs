@@ -669,3 +669,39 @@ fn quick_fixes_and_syntax_errors() {
     assert_eq!(codes.len(), 1, "{codes:?}");
     assert!(codes[0].starts_with("shop.rules \"E000"), "{codes:?}");
 }
+
+/// A snapshot block's lenses: `run` records its text (a `.snap.new` beside the file when it is
+/// new or changed), `accept` appears while that file is there and takes it in, and the next run
+/// passes.
+#[test]
+fn a_snapshot_lens_runs_and_accepts() {
+    let root = workspace("snapshot");
+    std::fs::write(root.join("tests.rules"), format!("{TESTS}snapshot 'the matrix' {{\n  matrix\n}}\n")).unwrap();
+    let mut c = Client::start(&root);
+    initialize(&mut c);
+    let uri = c.uri("tests.rules");
+    let lenses = |c: &mut Client| -> Vec<String> {
+        let result = c.result("textDocument/codeLens", json!({"textDocument": {"uri": c.uri("tests.rules")}}));
+        result
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| format!("{} {}", l["range"]["start"]["line"], l["command"]["title"].as_str().unwrap()))
+            .collect()
+    };
+    assert_eq!(lenses(&mut c), ["0 ▶ run", "4 ▶ run"]);
+    let run = |c: &mut Client, command: &str| {
+        let frames =
+            c.request("workspace/executeCommand", json!({"command": command, "arguments": [uri, "the matrix"]}));
+        c.published(3);
+        frames[0]["result"]["outcome"].as_str().unwrap().to_string()
+    };
+    assert_eq!(run(&mut c, "warden.run"), "new");
+    assert!(root.join("tests.rules.snap.new").exists());
+    assert_eq!(lenses(&mut c), ["0 ▶ run", "4 ✗ new: no stored snapshot yet · run again", "4 accept"]);
+    assert_eq!(run(&mut c, "warden.accept"), "passed");
+    assert!(!root.join("tests.rules.snap.new").exists());
+    assert!(std::fs::read_to_string(root.join("tests.rules.snap")).unwrap().contains("Customer"));
+    assert_eq!(run(&mut c, "warden.run"), "passed");
+    assert_eq!(lenses(&mut c), ["0 ▶ run", "4 ✓ passed · run again"]);
+}
