@@ -40,7 +40,7 @@ impl Server {
         let text = &self.workspace.docs[place.doc].text;
         let word = navigate::word_at(text, place.offset)?;
         let defs = navigate::definitions(program);
-        let found = navigate::resolve(program, &defs, FileId(place.doc as u32), text, &word);
+        let found = navigate::resolve(program, &defs, FileId(place.doc as u32), &navigate::Source::new(text), &word);
         Some((word, found))
     }
 

@@ -128,59 +128,65 @@ pub(crate) fn token_at(text: &str, offset: usize) -> Option<(usize, usize, Strin
     Some((piece.start, piece.end, inner[open + 2..close].to_string()))
 }
 
-/// The module a byte offset is inside (`module NAME { ... }`), read from the code.
-pub(crate) fn module_at(text: &str, offset: usize) -> Option<String> {
-    let mut depth = 0usize;
-    let mut current: Option<(String, usize)> = None;
-    let mut last_words: Vec<String> = Vec::new();
-    for piece in scan::pieces(text) {
-        if piece.start >= offset {
-            break;
-        }
-        if piece.kind != PieceKind::Code {
-            continue;
-        }
-        let end = piece.end.min(offset);
-        let code = &text[piece.start..end];
-        let mut word = String::new();
-        for c in code.chars() {
-            if c.is_alphanumeric() || c == '_' || c == '.' {
-                word.push(c);
-                continue;
-            }
-            if !word.is_empty() {
-                last_words.push(std::mem::take(&mut word));
-                if last_words.len() > 2 {
-                    last_words.remove(0);
-                }
-            }
+/// A text read once for resolving many words in it: its code with strings and comments
+/// blanked, and where each `module NAME { ... }` lies.
+pub(crate) struct Source<'a> {
+    pub(crate) text: &'a str,
+    code: String,
+    modules: Vec<(usize, usize, String)>,
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn new(text: &'a str) -> Source<'a> {
+        let code = code_only(text);
+        let mut modules = Vec::new();
+        let mut depth = 0usize;
+        let mut open: Option<(usize, String)> = None;
+        let ws = words(&code);
+        let mut next_word = 0;
+        for (i, c) in code.char_indices() {
             match c {
                 '{' => {
-                    if depth == 0 && last_words.len() == 2 && last_words[0] == "module" {
-                        current = Some((last_words[1].clone(), depth));
+                    if depth == 0 {
+                        // `module NAME {`: the two words before the brace.
+                        while next_word < ws.len() && ws[next_word].end <= i {
+                            next_word += 1;
+                        }
+                        if next_word >= 2 {
+                            let (kw, name) = (&ws[next_word - 2], &ws[next_word - 1]);
+                            if kw.text == "module" && code[name.end..i].trim().is_empty() {
+                                open = Some((kw.start, name.text.clone()));
+                            }
+                        }
                     }
                     depth += 1;
                 }
                 '}' => {
                     depth = depth.saturating_sub(1);
-                    if current.as_ref().is_some_and(|(_, d)| *d == depth) {
-                        current = None;
+                    if depth == 0 {
+                        if let Some((start, name)) = open.take() {
+                            modules.push((start, i + 1, name));
+                        }
                     }
                 }
                 _ => {}
             }
-            if !c.is_whitespace() && c != '{' {
-                last_words.clear();
-            }
         }
-        if !word.is_empty() {
-            last_words.push(word);
-            if last_words.len() > 2 {
-                last_words.remove(0);
-            }
+        if let Some((start, name)) = open {
+            modules.push((start, code.len(), name));
         }
+        Source { text, code, modules }
     }
-    current.map(|(m, _)| m)
+
+    /// The module a byte offset is inside.
+    pub(crate) fn module_at(&self, offset: usize) -> Option<String> {
+        self.modules.iter().find(|(s, e, _)| *s <= offset && offset < *e).map(|(_, _, m)| m.clone())
+    }
+}
+
+/// The module a byte offset is inside (`module NAME { ... }`), read from the code.
+pub(crate) fn module_at(text: &str, offset: usize) -> Option<String> {
+    Source::new(&text[..text.floor_char_boundary(offset.min(text.len()))]).module_at(offset.saturating_sub(1))
 }
 
 /// Every declaration of a checked program (System's built-ins left out), with its name's span.
@@ -363,7 +369,8 @@ fn variable(program: &Program, file: FileId, text: &str, word: &Word) -> Option<
 /// The entity whose members a word at `start` names: after `/`, the entity the path before it
 /// reaches; else the innermost `access E for`, `entity E`, `create E {`, `change $v {` or
 /// `retrieve E [` around it.
-pub(crate) fn member_context(program: &Program, file: FileId, text: &str, start: usize) -> Vec<EntityId> {
+pub(crate) fn member_context(program: &Program, file: FileId, src: &Source, start: usize) -> Vec<EntityId> {
+    let text = src.text;
     let before = text[..start].trim_end_matches(' ');
     if let Some(path) = before.strip_suffix('/') {
         let prev = path.rsplit(|c: char| !(c.is_alphanumeric() || "_.$".contains(c))).next().unwrap_or("");
@@ -379,7 +386,7 @@ pub(crate) fn member_context(program: &Program, file: FileId, text: &str, start:
             return ids.iter().flat_map(|a| [program.assoc(*a).to, program.assoc(*a).from]).collect();
         }
         // A member path step: the entities that the member's association reaches.
-        let outer = member_context(program, file, text, prev_start);
+        let outer = member_context(program, file, src, prev_start);
         return outer
             .iter()
             .filter_map(|e| {
@@ -392,7 +399,7 @@ pub(crate) fn member_context(program: &Program, file: FileId, text: &str, start:
             })
             .collect();
     }
-    let module = module_at(text, start);
+    let module = src.module_at(start);
     let entity = |name: &str| {
         program
             .entity_by_name(name)
@@ -400,7 +407,7 @@ pub(crate) fn member_context(program: &Program, file: FileId, text: &str, start:
     };
     // Walk out through the open brackets around `start`.
     let mut depth = 0i32;
-    let code = code_only(&text[..start]);
+    let code = &src.code[..start];
     for (i, c) in code.char_indices().rev() {
         match c {
             '}' | ']' | ')' => depth += 1,
@@ -454,12 +461,12 @@ pub(crate) fn code_only(text: &str) -> String {
 
 /// The declarations a word at `word.start` of `file` names (usually one; a member of an
 /// unknown entity may name several).
-pub(crate) fn resolve(program: &Program, defs: &[Def], file: FileId, text: &str, word: &Word) -> Vec<Def> {
+pub(crate) fn resolve(program: &Program, defs: &[Def], file: FileId, src: &Source, word: &Word) -> Vec<Def> {
     if word.text.starts_with('$') {
-        return variable(program, file, text, word).into_iter().collect();
+        return variable(program, file, src.text, word).into_iter().collect();
     }
     let name = word.text.as_str();
-    let module = module_at(text, word.start);
+    let module = src.module_at(word.start);
     let qualified = module.as_ref().map(|m| format!("{m}.{name}"));
     let not_member = |d: &&Def| d.kind != Kind::Attribute;
     let by_name: Vec<Def> = defs.iter().filter(not_member).filter(|d| d.name == name).cloned().collect();
@@ -473,7 +480,7 @@ pub(crate) fn resolve(program: &Program, defs: &[Def], file: FileId, text: &str,
         }
     }
     // A member: of the entity its place reaches, or of any entity.
-    let context = member_context(program, file, text, word.start);
+    let context = member_context(program, file, src, word.start);
     let members: Vec<Def> = defs
         .iter()
         .filter(|d| d.kind == Kind::Attribute && d.local == name)
@@ -506,6 +513,7 @@ pub(crate) fn references(program: &Program, defs: &[Def], texts: &[&str], target
         if target.kind == Kind::Variable && target.at.file != file {
             continue;
         }
+        let mut src: Option<Source> = None;
         for w in words(text) {
             let local = target.local.as_str();
             let plausible = w.text == target.name || w.text == local || w.text.ends_with(&format!(".{local}"));
@@ -517,7 +525,8 @@ pub(crate) fn references(program: &Program, defs: &[Def], texts: &[&str], target
             {
                 continue;
             }
-            if resolve(program, defs, file, text, &w).iter().any(|d| same(d, target)) {
+            let src = src.get_or_insert_with(|| Source::new(text));
+            if resolve(program, defs, file, src, &w).iter().any(|d| same(d, target)) {
                 out.insert((file, w.start as u32, w.end as u32));
             }
         }
