@@ -425,6 +425,13 @@ fn the_examples_in_an_editor() {
         }
     }
     assert!(findings.iter().all(|f| f.starts_with("audit.rules:")), "{findings:?}");
+    // A001 points at the user role's module role, and at the user role as related information.
+    let audit = published.iter().find(|f| f["params"]["uri"].as_str().unwrap().ends_with("/audit.rules")).unwrap();
+    let a001 = audit["params"]["diagnostics"].as_array().unwrap().iter().find(|d| d["code"] == "A001").unwrap();
+    assert_eq!(a001["relatedInformation"][0]["message"], "declared here", "{a001}");
+    assert_eq!(a001["codeDescription"]["href"], "warden-explain-code:A001");
+    let explained = c.result("warden/explainCode", json!({"code": "a001"}));
+    assert!(explained.as_str().unwrap().starts_with("A001 (warning): "), "{explained}");
     insta::assert_snapshot!("examples_findings", findings.join("\n"));
 
     let shop = std::fs::read_to_string(root.join("shop.rules")).unwrap();

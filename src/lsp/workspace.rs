@@ -237,3 +237,51 @@ impl Workspace {
             && a.checked.program.sources.path(FileId(doc as u32)) == d.path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(files: &[(&str, &str)]) -> Workspace {
+        let mut w = Workspace::default();
+        for (path, text) in files {
+            w.doc_mut(Path::new(path)).set_text(text.to_string());
+        }
+        w
+    }
+
+    #[test]
+    fn only_changed_files_are_parsed_again() {
+        let mut w = workspace(&[
+            ("/w/a.rules", "module A {\n  entity E { N: String }\n}\n"),
+            ("/w/b.rules", "module B {\n  entity F { M: String }\n}\n"),
+            ("/w/c.rules", "user role U: A.R\nmodule A {\n  module role R\n}\n"),
+        ]);
+        w.analyze();
+        assert_eq!(w.last_parsed, 3);
+        w.analyze();
+        assert_eq!(w.last_parsed, 0);
+        w.doc_mut(Path::new("/w/b.rules")).set_text("module B {\n  entity F { M: Integer }\n}\n".into());
+        let analysis = w.analyze();
+        assert!(analysis.diagnostics.iter().all(Vec::is_empty));
+        assert_eq!(w.last_parsed, 1);
+        // A new file before the others moves their ids: they are parsed again.
+        w.doc_mut(Path::new("/w/0.rules")).set_text("module Z {\n}\n".into());
+        w.analyze();
+        assert_eq!(w.last_parsed, 4);
+    }
+
+    #[test]
+    fn a_syntax_error_keeps_the_last_good_declarations() {
+        let mut w = workspace(&[
+            ("/w/a.rules", "module A {\n  entity E { N: String }\n  module role R\n}\n"),
+            ("/w/b.rules", "user role U: A.R\n"),
+        ]);
+        assert!(w.analyze().diagnostics.iter().all(Vec::is_empty));
+        w.doc_mut(Path::new("/w/a.rules")).set_text("module A {\n  entity E { N: String \n  module role R\n}\n".into());
+        let analysis = w.analyze();
+        assert_eq!(analysis.diagnostics[0].len(), 1);
+        assert!(analysis.diagnostics[0][0].code.as_str().starts_with("E000"));
+        assert!(analysis.diagnostics[1].is_empty(), "{:?}", analysis.diagnostics[1]);
+    }
+}
