@@ -335,6 +335,34 @@ impl Server {
                 }
                 out
             }
+            "workspace/didChangeWatchedFiles" => {
+                let Ok(p) = parse::<lt::DidChangeWatchedFilesParams>(params) else { return Vec::new() };
+                let mut removed = Vec::new();
+                for change in p.changes {
+                    let Some(path) = path_of(&change.uri) else { continue };
+                    if path.extension().is_none_or(|e| e != "rules") {
+                        continue;
+                    }
+                    // An open file's text is the editor's.
+                    if self.workspace.index_of(&path).is_some_and(|i| self.workspace.docs[i].open) {
+                        continue;
+                    }
+                    match std::fs::read(&path) {
+                        Ok(bytes) if change.typ != lt::FileChangeType::DELETED => {
+                            self.workspace.doc_mut(&path).set_text(String::from_utf8_lossy(&bytes).into_owned());
+                        }
+                        _ => {
+                            if let Some(i) = self.workspace.index_of(&path) {
+                                self.workspace.docs.remove(i);
+                                removed.push(path);
+                            }
+                        }
+                    }
+                }
+                let mut out = self.publish_all();
+                out.extend(removed.iter().map(|p| publish(uri_of(p), Vec::new())));
+                out
+            }
             // `initialized`, `$/cancelRequest`, `$/setTrace` and unknown notifications: nothing to answer.
             _ => Vec::new(),
         }

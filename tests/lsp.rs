@@ -712,3 +712,23 @@ fn a_snapshot_lens_runs_and_accepts() {
     assert_eq!(run(&mut c, "warden.run"), "passed");
     assert_eq!(lenses(&mut c), ["0 ▶ run", "4 ✓ passed · run again"]);
 }
+
+/// Files created, changed and deleted on disk (`workspace/didChangeWatchedFiles`) join and
+/// leave the workspace.
+#[test]
+fn files_on_disk_join_and_leave_the_workspace() {
+    let root = workspace("watched");
+    let mut c = Client::start(&root);
+    initialize(&mut c);
+    std::fs::write(root.join("extra.rules"), "test 'x' {\n  let $c = create Shop.Crat\n}\n").unwrap();
+    let extra = c.uri("extra.rules");
+    c.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": extra, "type": 1}]}));
+    let frames = c.published(4);
+    let diags = &frames.iter().find(|f| f["params"]["uri"] == extra.as_str()).unwrap()["params"]["diagnostics"];
+    assert_eq!(diags[0]["message"], "unknown entity `Shop.Crat`\nhelp: did you mean `Shop.Cart`?", "{diags}");
+    std::fs::remove_file(root.join("extra.rules")).unwrap();
+    c.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": extra, "type": 3}]}));
+    let frames = c.published(4);
+    assert_eq!(frames[3]["params"]["uri"], extra.as_str());
+    assert!(frames.iter().all(|f| f["params"]["diagnostics"] == json!([])), "{frames:?}");
+}
