@@ -11,7 +11,11 @@ function activate(context) {
     "warden",
     "warden",
     { run: server, debug: server },
-    { documentSelector: [{ scheme: "file", language: "rules" }] }
+    {
+      documentSelector: [{ scheme: "file", language: "rules" }],
+      // Files changed outside the editor join the workspace's check.
+      synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/*.rules") },
+    }
   );
   // The explanation of a diagnostic's code (its link is `warden-explain-code:CODE`).
   context.subscriptions.push(
