@@ -371,8 +371,8 @@ enum Command {
     /// open, change and save (audit findings included), hover, go to definition, references,
     /// completion, formatting, symbols, folding, rename, quick fixes and code lenses that run
     /// test and snapshot blocks. docs/editors.md shows how VS Code, Neovim and Helix start it.
-    /// Exit status: 0 after `shutdown` and `exit`, 1 when the input ends or `exit` comes
-    /// without `shutdown`, 2 when standard input or output fails.
+    /// Exit status: 0 after `shutdown` and `exit` (or the end of the input), 1 when the input
+    /// ends or `exit` comes without `shutdown`, 2 when standard input or output fails.
     Lsp,
     /// Print the manual page (roff) of warden, or of one command (`warden man check | man -l -`).
     Man {

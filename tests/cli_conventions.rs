@@ -824,6 +824,7 @@ fn lsp_exit_statuses_and_help() {
     assert_eq!(r.stdout, frame(r#"{"jsonrpc":"2.0","id":1,"result":null}"#));
     assert_eq!(run_with(&["lsp"], &exit).code, 1, "exit without shutdown");
     assert_eq!(run_with(&["lsp"], "").code, 1, "the input ends");
+    assert_eq!(run_with(&["lsp"], &shutdown).code, 0, "the input ends after shutdown");
     let r = run(&["lsp", RULES]);
     assert_eq!(r.code, 2);
     assert!(r.stdout.is_empty() && r.stderr.contains("unexpected argument"), "{}", r.stderr);
