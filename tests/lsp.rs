@@ -298,6 +298,30 @@ fn a_session_from_initialize_to_shutdown() {
     );
     insta::assert_snapshot!("formatting", c.stable(std::slice::from_ref(&edits)));
     assert_eq!(apply(&messy, edits.as_array().unwrap()), SHOP);
+    // Range formatting: only the changes on the lines asked for.
+    let line = c.position(&messy, "read   Total", 0)["line"].clone();
+    let range = json!({"start": {"line": line, "character": 0}, "end": {"line": line, "character": 4}});
+    let edits = c.result(
+        "textDocument/rangeFormatting",
+        json!({"textDocument": {"uri": shop_uri}, "range": range, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(apply(&messy, edits.as_array().unwrap()), messy.replace("read   Total", "read Total"));
+    // A file with a syntax error is not formatted: the request fails and says why.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 2}, "contentChanges": [{"text": "module {"}]}),
+    );
+    c.published(3);
+    let refused = c.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": shop_uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(refused[0]["error"]["code"], -32803, "{refused:?}");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": shop_uri, "version": 3}, "contentChanges": [{"text": SHOP}]}),
+    );
+    c.published(3);
 
     // The test's code lens runs it: it passes; after an edit that breaks it, it fails, and the
     // failure is shown at the failing statement.
