@@ -538,7 +538,8 @@ pub(crate) fn references(program: &Program, defs: &[Def], texts: &[&str], target
 pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
     let sources = &program.sources;
     let mut out = format!("**{} `{}`**\n\n", def.kind.word(), def.name);
-    let matrix = crate::matrix::build(program);
+    // The whole matrix only for a user role; an entity or a member needs its own rows.
+    let matrix = || crate::matrix::build(program);
     match def.kind {
         Kind::Entity => {
             let Some(id) = program.entity_by_name(&def.name) else { return out };
@@ -551,10 +552,8 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
             out.push_str(
                 "```\n\n| user role | create | see | delete | read | write |\n| --- | --- | --- | --- | --- | --- |\n",
             );
-            let mut any = false;
-            for role in &matrix.roles {
-                let Some(r) = role.entities.iter().find(|r| r.entity == def.name) else { continue };
-                any = true;
+            let rows = crate::matrix::entity_rows(program, id);
+            for (role, anonymous, r) in &rows {
                 let cond = |list: &[Option<String>]| {
                     if list.is_empty() {
                         "no".to_string()
@@ -579,8 +578,8 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
                 };
                 out.push_str(&format!(
                     "| {}{} | {} | {} | {} | {} | {} |\n",
-                    role.role,
-                    if role.anonymous { " (anonymous)" } else { "" },
+                    role,
+                    if *anonymous { " (anonymous)" } else { "" },
                     if r.create { "yes" } else { "no" },
                     cond(&r.visible),
                     cond(&r.delete),
@@ -588,7 +587,7 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
                     grants("write"),
                 ));
             }
-            if !any {
+            if rows.is_empty() {
                 out.push_str("| (none) | no | no | no | — | — |\n");
             }
         }
@@ -596,13 +595,12 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
             let Some(entity) = def.entity else { return out };
             let e = program.entity(entity);
             let Some(m) = e.member(&def.local) else { return out };
+            let rows = crate::matrix::entity_rows(program, entity);
             out.push_str(&format!("```rules\n{}\n```\n\nof `{}`\n\n", member_line(program, &e.members[m]), e.name));
             for (right, word) in [("read", "may read"), ("write", "may write")] {
-                let roles: Vec<String> = matrix
-                    .roles
+                let roles: Vec<String> = rows
                     .iter()
-                    .filter_map(|role| {
-                        let r = role.entities.iter().find(|r| r.entity == e.name.as_str())?;
+                    .filter_map(|(role, _, r)| {
                         let m = r.members.iter().find(|m| m.member == def.local)?;
                         let grants: Vec<String> = m
                             .grants
@@ -610,7 +608,7 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
                             .filter(|(g, _)| g == right || (right == "read" && g == "write"))
                             .map(|(_, c)| c.as_ref().map_or(String::new(), |c| format!(" where `{c}`")))
                             .collect();
-                        (!grants.is_empty()).then(|| format!("{}{}", role.role, grants.join(" or")))
+                        (!grants.is_empty()).then(|| format!("{role}{}", grants.join(" or")))
                     })
                     .collect();
                 let who = if roles.is_empty() { "nobody".to_string() } else { roles.join("; ") };
@@ -618,7 +616,7 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
             }
         }
         Kind::UserRole => {
-            if let Some(role) = matrix.roles.iter().find(|r| r.role == def.name) {
+            if let Some(role) = matrix().roles.iter().find(|r| r.role == def.name) {
                 let anonymous = if role.anonymous { " (the app's anonymous role)" } else { "" };
                 out.push_str(&format!("module roles: {}{anonymous}\n\n", role.module_roles.join(", ")));
                 for e in &role.entities {
@@ -628,8 +626,12 @@ pub(crate) fn hover_text(program: &Program, def: &Def) -> String {
             out.push_str(&rules_of(program, &def.name, true));
         }
         Kind::ModuleRole => {
-            let holders: Vec<&str> =
-                matrix.roles.iter().filter(|r| r.module_roles.contains(&def.name)).map(|r| r.role.as_str()).collect();
+            let holders: Vec<&str> = program
+                .user_roles
+                .iter()
+                .filter(|r| r.module_roles.iter().any(|m| program.module_role(*m).name == def.name))
+                .map(|r| r.name.as_str())
+                .collect();
             out.push_str(&format!(
                 "held by the user roles: {}\n\n",
                 if holders.is_empty() { "none".into() } else { holders.join(", ") }
