@@ -52,7 +52,20 @@ pub fn serve(mut input: impl BufRead, mut output: impl Write) -> std::io::Result
                 if matches!(&message, Message::Notification(n) if n.method == "exit") {
                     return Ok(server.shut_down);
                 }
-                server.handle(message)
+                let id = match &message {
+                    Message::Request(r) => Some(r.id.clone()),
+                    _ => None,
+                };
+                // A bug in one answer must not end the session: the request gets an internal
+                // error, and the server goes on.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.handle(message))) {
+                    Ok(messages) => messages,
+                    Err(_) => id
+                        .map(|id| error_response(id, ErrorCode::InternalError, "warden lsp failed on this request"))
+                        .into_iter()
+                        .map(Message::Response)
+                        .collect(),
+                }
             }
             Err((Some(id), code, message)) => vec![error_response(id, code, message).into()],
             Err((None, code, message)) => {

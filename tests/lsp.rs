@@ -756,3 +756,37 @@ fn files_on_disk_join_and_leave_the_workspace() {
     assert_eq!(frames[3]["params"]["uri"], extra.as_str());
     assert!(frames.iter().all(|f| f["params"]["diagnostics"] == json!([])), "{frames:?}");
 }
+
+/// Every request at every sixth position of a file of the examples (and past its end) is
+/// answered without an internal error.
+#[test]
+fn every_position_is_answered() {
+    let root = examples("positions");
+    let mut c = Client::start(&root);
+    let init = format!("file://{}", root.display());
+    c.request("initialize", json!({"processId": null, "rootUri": init, "capabilities": {}}));
+    c.published(EXAMPLE_FILES);
+    let uri = c.uri("shop.rules");
+    let shop = std::fs::read_to_string(root.join("shop.rules")).unwrap();
+    let mut positions: Vec<(usize, usize)> = Vec::new();
+    for (line, text) in shop.lines().enumerate() {
+        positions.extend((0..=text.len() + 1).step_by(6).map(|ch| (line, ch)));
+    }
+    positions.push((shop.lines().count() + 3, 0));
+    for (line, character) in positions {
+        let at = json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
+        let mut with_context = at.clone();
+        with_context["context"] = json!({"includeDeclaration": true});
+        for (method, params) in [
+            ("textDocument/hover", &at),
+            ("textDocument/definition", &at),
+            ("textDocument/completion", &at),
+            ("textDocument/references", &with_context),
+            ("textDocument/prepareRename", &at),
+        ] {
+            let frames = c.request(method, params.clone());
+            let last = frames.last().unwrap();
+            assert_ne!(last["error"]["code"], -32603, "{method} at {line}:{character}: {last}");
+        }
+    }
+}

@@ -382,7 +382,7 @@ impl Server {
         let mut changes: std::collections::HashMap<lt::Url, Vec<lt::TextEdit>> = Default::default();
         for span in spans {
             let Some(d) = self.workspace.docs.get(span.file.0 as usize) else { continue };
-            let written = &d.text[span.range()];
+            let Some(written) = d.text.get(span.range()) else { continue };
             // Only the local part changes: `Shop.Cart` becomes `Shop.Basket`.
             let local_len = if written.ends_with(def.local.as_str()) { def.local.len() } else { written.len() };
             let start = span.end as usize - local_len;
