@@ -76,7 +76,7 @@ pub fn build(program: &Program) -> Matrix {
 
 /// One entity's row for every user role that has a rule on it, in the matrix's order (the
 /// anonymous role first): the role's name, whether it is the anonymous role, and its rights.
-pub(crate) fn entity_rows(program: &Program, entity: EntityId) -> Vec<(String, bool, EntityRights)> {
+pub fn entity_rows(program: &Program, entity: EntityId) -> Vec<(String, bool, EntityRights)> {
     let mut order: Vec<UserRoleId> = (0..program.user_roles.len() as u32).map(UserRoleId).collect();
     order.sort_by_key(|r| (!program.user_role(*r).anonymous, r.0));
     order
