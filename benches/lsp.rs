@@ -5,7 +5,8 @@
 //! change is reused; the whole program is checked again, and audited.
 //!
 //! Run with `cargo bench --bench lsp`; the parse and check of the whole program from text is
-//! measured beside it, for the ratio.
+//! measured beside it, for the ratio, and the parts of an edit: parsing the edited file,
+//! checking the parsed program, auditing it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly on a broken fixture")]
 
@@ -83,6 +84,20 @@ fn bench(c: &mut Criterion) {
         sources.add(name.as_str(), body.clone());
     }
     group.bench_function("parse_and_check_10k_rules_11_files", |b| b.iter(|| warden::load::load(sources.clone())));
+    // Its parts: parsing the edited file, checking the parsed program, auditing it.
+    let edited_file = files[3].1.clone();
+    group.bench_function("parse_one_file_1k_rules", |b| {
+        b.iter(|| warden::syntax::parse_file(&edited_file, warden::source::FileId(3)))
+    });
+    let trees: Vec<_> = sources
+        .files()
+        .map(|(id, f)| warden::syntax::parse_file(&f.text, id).unwrap())
+        .collect();
+    group.bench_function("check_parsed_10k_rules_11_files", |b| {
+        b.iter(|| warden::check::check(sources.clone(), &trees))
+    });
+    let checked = warden::check::check(sources.clone(), &trees);
+    group.bench_function("audit_10k_rules", |b| b.iter(|| warden::audit::audit(&checked.program)));
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }
