@@ -89,10 +89,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("parse_one_file_1k_rules", |b| {
         b.iter(|| warden::syntax::parse_file(&edited_file, warden::source::FileId(3)))
     });
-    let trees: Vec<_> = sources
-        .files()
-        .map(|(id, f)| warden::syntax::parse_file(&f.text, id).unwrap())
-        .collect();
+    let trees: Vec<_> = sources.files().map(|(id, f)| warden::syntax::parse_file(&f.text, id).unwrap()).collect();
     group.bench_function("check_parsed_10k_rules_11_files", |b| {
         b.iter(|| warden::check::check(sources.clone(), &trees))
     });
