@@ -15,7 +15,8 @@
 //!   [`fmt`], [`codes`] and [`diagnostic`] (what every stage reports), [`source`] (files and
 //!   spans), [`time`] (instants as the language reads and writes them);
 //! - for the `warden` binary and the tests, not a stable API: [`syntax`], [`check`]'s
-//!   internals, [`snapshot`], [`sarif`] and [`shell`] (the REPL's logic).
+//!   internals, [`snapshot`], [`sarif`] and [`shell`] (the REPL's logic), and `lsp` (the
+//!   language server of `warden lsp`, with the `lsp` feature).
 //!
 //! Items not needed outside a module are `pub(crate)`.
 
@@ -42,6 +43,8 @@ pub mod time;
 
 // ---- The stages and the command line's helpers ----
 pub mod check;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod sarif;
 #[doc(hidden)]
 pub mod shell;

@@ -434,6 +434,16 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Serve the Language Server Protocol on standard input and output, for editors.
+    ///
+    /// The workspace is every .rules file under the client's folders, checked together as
+    /// `warden check DIR` checks them, with the open files' unsaved text: diagnostics on
+    /// open, change and save (audit findings included), hover, go to definition, references,
+    /// completion, formatting, symbols, folding, rename, quick fixes and code lenses that run
+    /// test and snapshot blocks. docs/editors.md shows how VS Code, Neovim and Helix start it.
+    /// Exit status: 0 after `shutdown` and `exit` (or the end of the input), 1 when the input
+    /// ends or `exit` comes without `shutdown`, 2 when standard input or output fails.
+    Lsp,
     /// Print the manual page (roff) of warden, or of one command (`warden man check | man -l -`).
     Man {
         /// A command, for its own page (`warden-check(1)`).
@@ -569,6 +579,14 @@ fn main() -> ExitCode {
         Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
         Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
         Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),
+        Command::Lsp => match warden::lsp::serve(std::io::stdin().lock(), std::io::stdout().lock()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: warden lsp: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -74,6 +74,21 @@ pub fn build(program: &Program) -> Matrix {
     Matrix { roles }
 }
 
+/// One entity's row for every user role that has a rule on it, in the matrix's order (the
+/// anonymous role first): the role's name, whether it is the anonymous role, and its rights.
+pub fn entity_rows(program: &Program, entity: EntityId) -> Vec<(String, bool, EntityRights)> {
+    let mut order: Vec<UserRoleId> = (0..program.user_roles.len() as u32).map(UserRoleId).collect();
+    order.sort_by_key(|r| (!program.user_role(*r).anonymous, r.0));
+    order
+        .into_iter()
+        .filter_map(|r| {
+            let def = program.user_role(r);
+            let rights = entity_rights(program, &def.module_roles, entity)?;
+            Some((def.name.to_string(), def.anonymous, rights))
+        })
+        .collect()
+}
+
 fn entity_rights(program: &Program, roles: &[ModuleRoleId], entity: EntityId) -> Option<EntityRights> {
     let rules: Vec<&AccessRuleDef> = program
         .access_rules

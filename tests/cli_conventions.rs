@@ -813,3 +813,30 @@ fn test_watch_runs_again_on_a_change() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// `warden lsp`: its help says what it serves and its exit statuses, which are as documented
+/// (0 after `shutdown` and `exit`, 1 when the input ends or `exit` comes alone); it takes no
+/// paths and no `--format` (usage, exit 2); and it writes nothing but frames on stdout.
+#[test]
+fn lsp_exit_statuses_and_help() {
+    let help = run(&["lsp", "--help"]);
+    assert_eq!(help.code, 0);
+    for line in
+        ["Language Server Protocol", "docs/editors.md", "0 after `shutdown` and `exit`", "1 when the input ends"]
+    {
+        assert!(help.stdout.contains(line), "`{line}` in:\n{}", help.stdout);
+    }
+    let frame = |body: &str| format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    let shutdown = frame(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#);
+    let exit = frame(r#"{"jsonrpc":"2.0","method":"exit"}"#);
+    let r = run_with(&["lsp"], &format!("{shutdown}{exit}"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, frame(r#"{"jsonrpc":"2.0","id":1,"result":null}"#));
+    assert_eq!(run_with(&["lsp"], &exit).code, 1, "exit without shutdown");
+    assert_eq!(run_with(&["lsp"], "").code, 1, "the input ends");
+    assert_eq!(run_with(&["lsp"], &shutdown).code, 0, "the input ends after shutdown");
+    let r = run(&["lsp", RULES]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty() && r.stderr.contains("unexpected argument"), "{}", r.stderr);
+    assert_eq!(run(&["lsp", "--format", "json"]).code, 2);
+}

@@ -199,3 +199,14 @@ fn completion_and_continuation_in_a_terminal() {
     p.exp_eof().unwrap();
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// The REPL's completion is the language server's: tokens inside `'[%`, roles after `for`.
+#[test]
+fn tokens_and_roles_complete_as_in_the_editor() {
+    let mut s = shell();
+    assert_eq!(
+        complete(&mut s, "retrieve Events.Event [Starts > '[%BeginOfCurrentD"),
+        strings(&["BeginOfCurrentDay", "BeginOfCurrentDayUTC"])
+    );
+    assert!(complete(&mut s, "explain for ").contains(&"Events.Visitor".to_string()));
+}

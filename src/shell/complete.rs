@@ -1,7 +1,11 @@
-//! Tab completion for the shell, by context: after `$v/` the members of `$v`'s
-//! entity, after `retrieve` and `create` entities, after `call` microflows,
-//! inside `create E { ... }` and `change $v { ... }` the members of that entity,
-//! after `:as` principals; anywhere else every name.
+//! Completion by context, for the shell's line editor and the language server alike (one
+//! function, [`CompletionIndex::complete`] for a line typed at the REPL and
+//! [`CompletionIndex::complete_in_file`] for a place in a `.rules` file): after `$v/` the
+//! members of `$v`'s entity, after `retrieve` and `create` entities, after `call` microflows,
+//! inside `create E { ... }` and `change $v { ... }` the members of that entity, after `:as`
+//! principals, inside `'[%` the tokens, after `for` the roles, inside `roles { }` user roles
+//! and operations; in a file, the keywords that fit where the word stands; anywhere else every
+//! name.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +29,12 @@ pub struct CompletionIndex {
     associations: Vec<String>,
     /// Resource and user role names.
     others: Vec<String>,
+    /// Module role names, qualified and local.
+    module_roles: Vec<String>,
+    /// User role names.
+    user_roles: Vec<String>,
+    /// Enumeration names.
+    enums: Vec<String>,
     /// Variables (with `$`), with the entity of the object each holds.
     vars: Vec<(String, Option<String>)>,
     /// Principals `:as` takes.
@@ -94,6 +104,13 @@ impl CompletionIndex {
                 .map(|r| r.name.to_string())
                 .chain(program.user_roles.iter().map(|r| r.name.to_string()))
                 .collect(),
+            module_roles: program
+                .module_roles
+                .iter()
+                .flat_map(|r| [r.name.to_string(), r.name.rsplit('.').next().unwrap_or("").to_string()])
+                .collect(),
+            user_roles: program.user_roles.iter().map(|r| r.name.to_string()).collect(),
+            enums: program.enums.iter().map(|e| e.name.to_string()).collect(),
             vars,
             principals,
             users,
@@ -102,6 +119,17 @@ impl CompletionIndex {
 
     /// Completions of the word before `pos` in `line`: where the word starts, and the candidates.
     pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        self.complete_where(line, pos, Place::Repl)
+    }
+
+    /// Completions of the word before `pos` in the text of a `.rules` file (the text up to
+    /// `pos` is what counts): as at the REPL, and the keywords that fit where the word stands
+    /// (top level, inside a module, an entity, an access rule, a body).
+    pub fn complete_in_file(&self, text: &str, pos: usize) -> (usize, Vec<String>) {
+        self.complete_where(text, pos, Place::File)
+    }
+
+    fn complete_where(&self, line: &str, pos: usize, place: Place) -> (usize, Vec<String>) {
         let pos = line.floor_char_boundary(pos.min(line.len()));
         let before = &line[..pos];
         let start = before
@@ -111,24 +139,89 @@ impl CompletionIndex {
             .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         let head = &before[..start];
-        let pool = self.pool(head, word);
+        let pool = match self.special(head, place) {
+            Some(pool) => pool,
+            None => self.pool(head, word, place),
+        };
         (start, matching(&pool, word))
     }
 
+    /// The places whose candidates are not names: tokens, roles, operations, and in a file the
+    /// keywords of a declaration's body.
+    fn special(&self, head: &str, place: Place) -> Option<Vec<String>> {
+        if head.ends_with("'[%") || head.ends_with("\"[%") {
+            return Some(crate::model::xpath::token_names());
+        }
+        let opener = innermost_open(head);
+        if let Some((i, '{')) = opener {
+            let before: Vec<&str> = head[..i].split_whitespace().rev().take(4).collect();
+            if before.first() == Some(&"roles") {
+                let line = head[i..].rsplit(['\n', ',']).next().unwrap_or("");
+                let after_colon = head[i..].rsplit('\n').next().unwrap_or("").contains(':');
+                let _ = line;
+                return Some(if after_colon {
+                    crate::model::Operation::ALL.iter().map(|o| o.as_str().to_string()).collect()
+                } else {
+                    self.user_roles.clone()
+                });
+            }
+        }
+        let words: Vec<&str> = head.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
+        // `for A, B` up to the `{`: roles.
+        let tail: Vec<&str> = words.iter().rev().take_while(|w| !w.contains(['{', '}', '[', ']'])).copied().collect();
+        if tail.contains(&"for") && place == Place::File {
+            let mut roles = self.module_roles.clone();
+            roles.extend(self.user_roles.iter().cloned());
+            return Some(roles);
+        }
+        if words.last() == Some(&"for") {
+            let mut roles = self.module_roles.clone();
+            roles.extend(self.user_roles.iter().cloned());
+            return Some(roles);
+        }
+        if place != Place::File || head.ends_with('/') {
+            return None;
+        }
+        let last = words.last().copied().unwrap_or("");
+        let keywords = |list: &[&str]| Some(list.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+        match opener {
+            None => keywords(TOP_KEYWORDS),
+            Some((i, '{')) => {
+                let line_start = head[..i].rfind('\n').map_or(0, |n| n + 1);
+                let opener_words: Vec<&str> = head[line_start..i].split_whitespace().collect();
+                match opener_words.first().copied() {
+                    Some("module") => keywords(MODULE_KEYWORDS),
+                    Some("access") => keywords(ACCESS_KEYWORDS),
+                    Some("entity" | "non-persistent") => {
+                        if last.ends_with(':') {
+                            let mut types: Vec<String> = ATTRIBUTE_TYPES.iter().map(|t| t.to_string()).collect();
+                            types.extend(self.enums.iter().cloned());
+                            Some(types)
+                        } else {
+                            keywords(&["stores"])
+                        }
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The candidates that fit where the word stands.
-    fn pool(&self, head: &str, word: &str) -> Vec<String> {
+    fn pool(&self, head: &str, word: &str, place: Place) -> Vec<String> {
         let trimmed = head.trim_start();
         // `:command` itself, then its argument.
-        if trimmed.is_empty() && word.starts_with(':') {
+        if place == Place::Repl && trimmed.is_empty() && word.starts_with(':') {
             return self.commands.clone();
         }
-        if let Some(rest) = trimmed.strip_prefix(':') {
+        if let (Place::Repl, Some(rest)) = (place, trimmed.strip_prefix(':')) {
             let (command, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             match command {
                 "as" => return self.principals.clone(),
                 "signin" => return self.users.clone(),
                 "help" => return self.commands.clone(),
-                "explain" | "type" => return self.pool(arg, word),
+                "explain" | "type" => return self.pool(arg, word, place),
                 _ => return Vec::new(),
             }
         }
@@ -219,6 +312,48 @@ impl CompletionIndex {
         let suffix = format!(".{name}");
         self.entities.keys().find(|e| e.ends_with(&suffix)).cloned()
     }
+}
+
+/// Where completion is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// A line typed at the REPL.
+    Repl,
+    /// A place in a `.rules` file.
+    File,
+}
+
+/// Keywords of a file's top level.
+const TOP_KEYWORDS: &[&str] =
+    &["module", "user role", "app", "process", "ui flow", "template", "workflow", "test", "snapshot"];
+/// Keywords of a module's body.
+const MODULE_KEYWORDS: &[&str] =
+    &["entity", "non-persistent entity", "association", "enumeration", "module role", "access", "microflow"];
+/// Keywords of an access rule's body.
+const ACCESS_KEYWORDS: &[&str] = &["create", "delete", "read", "write", "where"];
+/// The attribute types.
+const ATTRIBUTE_TYPES: &[&str] =
+    &["String", "Integer", "Long", "Decimal", "Boolean", "DateTime", "AutoNumber", "HashedString"];
+
+/// The innermost `{`, `[` or `(` left open in `head`, and where it is (strings and comments
+/// skipped).
+fn innermost_open(head: &str) -> Option<(usize, char)> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    for piece in crate::syntax::scan::pieces(head) {
+        if piece.kind != crate::syntax::scan::PieceKind::Code {
+            continue;
+        }
+        for (i, c) in head[piece.start..piece.end].char_indices() {
+            match c {
+                '{' | '[' | '(' => stack.push((piece.start + i, c)),
+                '}' | ']' | ')' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    stack.pop()
 }
 
 /// The candidates that start with `word` (any case), or failing that whose local part does.

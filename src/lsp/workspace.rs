@@ -1,0 +1,289 @@
+//! The workspace a language server holds: every `.rules` file of its folders (as `warden check
+//! DIR` loads them, so declarations cross files), the open documents' unsaved text over them,
+//! each file's parse kept until its text changes, and the last check of the whole program.
+
+use std::path::{Path, PathBuf};
+
+use crate::check::{self, Checked};
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, SourceMap};
+use crate::syntax::{self, ast};
+
+/// One file of the workspace.
+pub(crate) struct Doc {
+    /// Its path.
+    pub(crate) path: PathBuf,
+    /// Its current text (the editor's, when it is open).
+    pub(crate) text: String,
+    /// Whether the editor has it open.
+    pub(crate) open: bool,
+    /// Where its lines start (byte offsets).
+    pub(crate) lines: Vec<usize>,
+    /// The file id the current text was parsed with and its syntax error, once parsed.
+    parsed: Option<(FileId, Option<Diagnostic>)>,
+    /// The text that is checked, with its tree: the current text when it parses, else the last
+    /// one that did (so that one unfinished edit does not turn every use of its names elsewhere
+    /// into errors), else nothing.
+    checked_text: String,
+    tree: ast::File,
+    /// E0007 when its bytes on disk are not text.
+    not_text: Option<Diagnostic>,
+}
+
+impl Doc {
+    pub(crate) fn new(path: PathBuf, text: String) -> Doc {
+        let lines = line_starts(&text);
+        Doc {
+            path,
+            text,
+            open: false,
+            lines,
+            parsed: None,
+            checked_text: String::new(),
+            tree: ast::File { items: Vec::new() },
+            not_text: None,
+        }
+    }
+
+    /// Replaces the text; the parse is dropped.
+    pub(crate) fn set_text(&mut self, text: String) {
+        if text != self.text {
+            self.lines = line_starts(&text);
+            self.text = text;
+            self.parsed = None;
+            self.not_text = None;
+        }
+    }
+
+    /// Whether the current text has a syntax error (or is not text).
+    pub(crate) fn broken(&self) -> bool {
+        self.not_text.is_some() || self.parsed.as_ref().is_some_and(|p| p.1.is_some())
+    }
+
+    /// Parses the current text as file `id` unless it is parsed already; whether it parsed now.
+    fn parse(&mut self, id: FileId) -> bool {
+        let moved = self.parsed.as_ref().is_some_and(|p| p.0 != id);
+        if !moved && self.parsed.is_some() {
+            return false;
+        }
+        if self.not_text.is_some() {
+            self.parsed = Some((id, None));
+            self.checked_text.clear();
+            self.tree = ast::File { items: Vec::new() };
+            return true;
+        }
+        match syntax::parse_file(&self.text, id) {
+            Ok(tree) => {
+                self.checked_text.clone_from(&self.text);
+                self.tree = tree;
+                self.parsed = Some((id, None));
+            }
+            Err(e) => {
+                if moved {
+                    // The last good tree carries the old file id: parse its text again.
+                    self.tree = syntax::parse_file(&self.checked_text, id).unwrap_or(ast::File { items: Vec::new() });
+                }
+                self.parsed = Some((id, Some(Diagnostic::from(e))));
+            }
+        }
+        true
+    }
+}
+
+/// Where each line starts.
+pub(crate) fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
+/// The whole workspace and its last analysis.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    /// The folders it loads.
+    pub(crate) roots: Vec<PathBuf>,
+    /// Its files, sorted by path; a file's index is its [`FileId`] in [`Analysis::checked`].
+    pub(crate) docs: Vec<Doc>,
+    /// The last analysis, or `None` until the first.
+    pub(crate) analysis: Option<Analysis>,
+    /// How many files were parsed by the last analysis (the others were reused).
+    pub(crate) last_parsed: usize,
+}
+
+/// What the checker and the audit found, by file.
+pub(crate) struct Analysis {
+    /// The checked program: the sources are the docs' texts in order (a broken doc's last good
+    /// text in place of its own).
+    pub(crate) checked: Checked,
+    /// Every diagnostic to show, by doc index: syntax errors, check errors and warnings, and
+    /// the audit's findings when the program checks.
+    pub(crate) diagnostics: Vec<Vec<Diagnostic>>,
+}
+
+impl Workspace {
+    /// Loads every `.rules` file under the roots (a root without any is an empty workspace).
+    pub(crate) fn load(&mut self, roots: Vec<PathBuf>) {
+        self.roots = roots;
+        let mut docs = Vec::new();
+        for root in &self.roots {
+            let Ok(sources) = crate::load::read_sources(std::slice::from_ref(root)) else { continue };
+            for (id, file) in sources.files() {
+                let mut doc = Doc::new(file.path.clone(), file.text.clone());
+                doc.not_text = crate::load::not_text(id, file);
+                docs.push(doc);
+            }
+        }
+        docs.sort_by(|a, b| a.path.cmp(&b.path));
+        docs.dedup_by(|a, b| a.path == b.path);
+        self.docs = docs;
+        self.analysis = None;
+    }
+
+    /// The index of a doc by path.
+    pub(crate) fn index_of(&self, path: &Path) -> Option<usize> {
+        self.docs.binary_search_by(|d| d.path.as_path().cmp(path)).ok()
+    }
+
+    /// The doc at a path, added (in path order) when it is not in the workspace yet.
+    pub(crate) fn doc_mut(&mut self, path: &Path) -> &mut Doc {
+        let index = match self.docs.binary_search_by(|d| d.path.as_path().cmp(path)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.docs.insert(i, Doc::new(path.to_path_buf(), String::new()));
+                i
+            }
+        };
+        &mut self.docs[index]
+    }
+
+    /// Removes a doc that is neither open nor under a root (closed after it was opened alone),
+    /// or reads it again from disk when it is under a root.
+    pub(crate) fn close(&mut self, path: &Path) {
+        let Some(i) = self.index_of(path) else { return };
+        let under_root = self.roots.iter().any(|r| path.starts_with(r));
+        match std::fs::read(path) {
+            Ok(bytes) if under_root => {
+                let doc = &mut self.docs[i];
+                doc.open = false;
+                doc.set_text(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            _ => {
+                self.docs.remove(i);
+            }
+        }
+    }
+
+    /// Parses what changed and checks the whole program again.
+    pub(crate) fn analyze(&mut self) -> &Analysis {
+        let mut sources = SourceMap::new();
+        let mut parsed = 0;
+        for (i, doc) in self.docs.iter_mut().enumerate() {
+            if doc.parse(FileId(i as u32)) {
+                parsed += 1;
+            }
+            sources.add(doc.path.clone(), doc.checked_text.clone());
+        }
+        self.last_parsed = parsed;
+        // The trees are lent to the checker and given back.
+        let files: Vec<ast::File> =
+            self.docs.iter_mut().map(|d| std::mem::replace(&mut d.tree, ast::File { items: Vec::new() })).collect();
+        let (checked, files) = syntax::on_big_stack(move || {
+            let checked = check::check(sources, &files);
+            (checked, files)
+        });
+        for (doc, tree) in self.docs.iter_mut().zip(files) {
+            doc.tree = tree;
+        }
+        let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); self.docs.len()];
+        for (i, doc) in self.docs.iter().enumerate() {
+            if let Some(d) = &doc.not_text {
+                diagnostics[i].push(d.clone());
+            } else if let Some((_, Some(d))) = &doc.parsed {
+                diagnostics[i].push(d.clone());
+            }
+        }
+        let broken: Vec<bool> = self.docs.iter().map(Doc::broken).collect();
+        let mut found = checked.diagnostics.clone();
+        if !checked.has_errors() {
+            found.extend(crate::audit::audit(&checked.program));
+        }
+        for d in found {
+            let i = d.span.file.0 as usize;
+            // A broken doc was checked in its last good text: those spans point elsewhere now.
+            if i < diagnostics.len() && !broken[i] {
+                diagnostics[i].push(d);
+            }
+        }
+        for list in &mut diagnostics {
+            crate::diagnostic::sort(list);
+        }
+        self.analysis.insert(Analysis { checked, diagnostics })
+    }
+
+    /// The analysis, made when there is none yet.
+    pub(crate) fn analysis(&mut self) -> &Analysis {
+        if self.analysis.is_none() {
+            self.analyze();
+        }
+        // INVARIANT: analyze() has just filled it.
+        #[expect(clippy::expect_used, reason = "filled just above")]
+        self.analysis.as_ref().expect("an analysis")
+    }
+
+    /// Whether the doc's text is the one the last analysis checked (so spans into it hold).
+    pub(crate) fn current(&self, doc: usize) -> bool {
+        let Some(a) = &self.analysis else { return false };
+        let Some(d) = self.docs.get(doc) else { return false };
+        doc < a.checked.program.sources.files().count()
+            && a.checked.program.sources.file(FileId(doc as u32)).text == d.text
+            && a.checked.program.sources.path(FileId(doc as u32)) == d.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(files: &[(&str, &str)]) -> Workspace {
+        let mut w = Workspace::default();
+        for (path, text) in files {
+            w.doc_mut(Path::new(path)).set_text(text.to_string());
+        }
+        w
+    }
+
+    #[test]
+    fn only_changed_files_are_parsed_again() {
+        let mut w = workspace(&[
+            ("/w/a.rules", "module A {\n  entity E { N: String }\n}\n"),
+            ("/w/b.rules", "module B {\n  entity F { M: String }\n}\n"),
+            ("/w/c.rules", "user role U: A.R\nmodule A {\n  module role R\n}\n"),
+        ]);
+        w.analyze();
+        assert_eq!(w.last_parsed, 3);
+        w.analyze();
+        assert_eq!(w.last_parsed, 0);
+        w.doc_mut(Path::new("/w/b.rules")).set_text("module B {\n  entity F { M: Integer }\n}\n".into());
+        let analysis = w.analyze();
+        assert!(analysis.diagnostics.iter().all(Vec::is_empty));
+        assert_eq!(w.last_parsed, 1);
+        // A new file before the others moves their ids: they are parsed again.
+        w.doc_mut(Path::new("/w/0.rules")).set_text("module Z {\n}\n".into());
+        w.analyze();
+        assert_eq!(w.last_parsed, 4);
+    }
+
+    #[test]
+    fn a_syntax_error_keeps_the_last_good_declarations() {
+        let mut w = workspace(&[
+            ("/w/a.rules", "module A {\n  entity E { N: String }\n  module role R\n}\n"),
+            ("/w/b.rules", "user role U: A.R\n"),
+        ]);
+        assert!(w.analyze().diagnostics.iter().all(Vec::is_empty));
+        w.doc_mut(Path::new("/w/a.rules")).set_text("module A {\n  entity E { N: String \n  module role R\n}\n".into());
+        let analysis = w.analyze();
+        assert_eq!(analysis.diagnostics[0].len(), 1);
+        use crate::codes::Code;
+        let syntax = [Code::E0001, Code::E0002, Code::E0003, Code::E0004, Code::E0005, Code::E0006];
+        assert!(syntax.contains(&analysis.diagnostics[0][0].code), "{:?}", analysis.diagnostics[0]);
+        assert!(analysis.diagnostics[1].is_empty(), "{:?}", analysis.diagnostics[1]);
+    }
+}
