@@ -94,8 +94,7 @@ fn visible_carts_sqlite(c: &mut Criterion) {
         let _ = std::fs::remove_file(&path);
         {
             let memory = store(&program, n);
-            let mut sqlite = SqliteStore::open(&program, &path, Mode::Create).unwrap();
-            warden::store::sqlite::copy_into(&memory, &mut sqlite).unwrap();
+            warden::store::sqlite::import(&program, &memory, &path).unwrap();
         }
         let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
         let mut engine = Engine::new(&program, Box::new(sqlite), 0);

@@ -235,12 +235,15 @@ fn read_json(program: &Program, path: &std::path::Path) -> Result<MemoryStore, V
 /// Copies the store at `from` into a new store at `to` (either may be JSON or SQLite;
 /// a SQLite target must not exist yet). Returns how many objects were copied.
 pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) -> Result<usize, Vec<StoreError>> {
-    let source = open(program, from, false)?;
+    let source: Box<dyn Store> = match sqlite::is_sqlite_path(from) {
+        // Every object read and checked, as the JSON loader checks.
+        true => Box::new(load_into_memory(program, from)?),
+        false => open(program, from, false)?,
+    };
     let count = source.all().iter().filter(|o| o.id.role().is_none()).count();
     let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
     if sqlite::is_sqlite_path(to) {
-        let mut target = SqliteStore::open(program, to, sqlite::Mode::Create)?;
-        sqlite::copy_into(source.as_ref(), &mut target).map_err(|e| at(e.to_string()))?;
+        sqlite::import(program, source.as_ref(), to)?;
     } else {
         save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
     }
@@ -264,9 +267,6 @@ pub(crate) fn load_into_memory(program: &Program, path: &std::path::Path) -> Res
     if !sqlite::is_sqlite_path(path) {
         return read_json(program, path);
     }
-    let source = SqliteStore::open(program, path, sqlite::Mode::Read)?;
-    let mut memory = MemoryStore::new();
-    sqlite::copy_into(&source, &mut memory)
-        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: e.to_string() }])?;
-    Ok(memory)
+    // Every object read and checked, as the JSON loader checks.
+    SqliteStore::open(program, path, sqlite::Mode::Read)?.to_memory(program)
 }

@@ -12,7 +12,7 @@
 use super::exec::Rights;
 use super::{Engine, Vars};
 use crate::model::value::Value as XValue;
-use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, TokenExpr};
+use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, Step, TokenExpr};
 use crate::model::*;
 use crate::model::{CmpOp, Multiplicity};
 use crate::store::sqlite::{entity_source, link_table, quote, table_name};
@@ -489,8 +489,11 @@ impl Translator<'_, '_> {
         })
     }
 
-    /// Walks a path's steps as joins inside `EXISTS`, and applies `end` to the column it ends in
-    /// (`id` for a path that ends in objects).
+    /// A path's steps as semi-joins (`column IN (SELECT id FROM ... WHERE ...)`), innermost
+    /// last, with `end` applied to the column the path ends in (`id` for a path that ends in
+    /// objects). Each subquery stands alone (nothing in it refers to the rows outside), so
+    /// SQLite runs it once and answers it from its indexes: from the far end of the path
+    /// through the reference and link-table indexes, rather than once per row.
     fn along(
         &mut self,
         path: &Path,
@@ -506,86 +509,99 @@ impl Translator<'_, '_> {
         if !self.paths || self.view {
             return None;
         }
+        self.steps(&path.steps, &path.end, entity, alias, end)
+    }
+
+    /// The steps left of a path from the object `current` of `entity`: a condition on it.
+    fn steps<F>(
+        &mut self,
+        steps: &[Step],
+        path_end: &PathEnd,
+        entity: EntityId,
+        current: &str,
+        end: F,
+    ) -> Option<String>
+    where
+        F: FnOnce(&mut Self, &str, Option<AttrType>) -> Option<String>,
+    {
         let program = self.engine.program;
-        let mut from = Vec::new();
-        let mut wheres = Vec::new();
-        let (mut current, mut current_entity) = (alias.to_string(), entity);
-        let last = path.steps.len() - 1;
-        let mut role_end = None;
-        for (i, step) in path.steps.iter().enumerate() {
-            let assoc = program.assoc(step.assoc);
-            let set = assoc.multiplicity == Multiplicity::ReferenceSet;
-            if step.entity == SYSTEM_USER_ROLE {
-                // The implied role objects have no table: only `System.UserRoles` compared with an object.
-                if i != last || step.filter.is_some() || !step.forward || !matches!(path.end, PathEnd::Object) {
-                    return None;
+        let Some((step, rest)) = steps.split_first() else {
+            return match path_end {
+                PathEnd::Object => end(self, &format!("{current}.id"), None),
+                PathEnd::Attribute { member, ty } => {
+                    let column = format!("{current}.{}", quote(&program.entity(entity).members[*member].name));
+                    end(self, &column, Some(*ty))
                 }
-                let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                if set {
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
-                    wheres.push(format!("{l}.owner = {current}.id"));
-                    role_end = Some(format!("{l}.target"));
-                } else {
-                    let column = format!("{current}.{}", quote(&program.entity(current_entity).members[member].name));
-                    wheres.push(format!("{column} IS NOT NULL"));
-                    role_end = Some(column);
-                }
-                break;
-            }
-            if program.specializations(step.entity).iter().any(|e| !program.entity(*e).persistent) {
+            };
+        };
+        let assoc = program.assoc(step.assoc);
+        let set = assoc.multiplicity == Multiplicity::ReferenceSet;
+        if step.entity == SYSTEM_USER_ROLE {
+            // The implied role objects have no table: only `System.UserRoles` compared with an object.
+            if !rest.is_empty() || step.filter.is_some() || !step.forward || !matches!(path_end, PathEnd::Object) {
                 return None;
             }
-            let next = self.alias();
-            let source = quote(&entity_source(program, step.entity));
-            match (step.forward, set) {
-                (true, false) => {
-                    let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                    let column = quote(&program.entity(current_entity).members[member].name);
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{next}.id = {current}.{column}"));
-                }
-                (true, true) => {
-                    let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{l}.owner = {current}.id AND {next}.id = {l}.target"));
-                }
-                (false, false) => {
-                    let member = super::xpath::member_of(program, step.entity, step.assoc)?;
-                    let column = quote(&program.entity(step.entity).members[member].name);
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{next}.{column} = {current}.id"));
-                }
-                (false, true) => {
-                    let member = super::xpath::member_of(program, step.entity, step.assoc)?;
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, step.entity, member))));
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{l}.target = {current}.id AND {next}.id = {l}.owner"));
-                }
+            let member = super::xpath::member_of(program, entity, step.assoc)?;
+            if set {
+                let l = self.alias();
+                let link = quote(&link_table(program, entity, member));
+                let pred = end(self, &format!("{l}.target"), None)?;
+                return Some(format!("{current}.id IN (SELECT {l}.owner FROM {link} AS {l} WHERE {pred})"));
             }
-            if let Some(filter) = &step.filter {
-                wheres.push(self.cond_inner(filter, step.entity, &next)?);
-            }
-            current = next;
-            current_entity = step.entity;
+            let column = format!("{current}.{}", quote(&program.entity(entity).members[member].name));
+            let pred = end(self, &column, None)?;
+            return Some(format!("({column} IS NOT NULL AND {pred})"));
         }
-        let last_pred = match (&role_end, &path.end) {
-            (Some(column), _) => end(self, column, None)?,
-            (None, PathEnd::Object) => end(self, &format!("{current}.id"), None)?,
-            (None, PathEnd::Attribute { member, ty }) => {
-                let column = format!("{current}.{}", quote(&program.entity(current_entity).members[*member].name));
-                end(self, &column, Some(*ty))?
-            }
-        };
-        wheres.push(last_pred);
-        if from.is_empty() {
-            // Only the object's own reference to a role: no table to walk.
-            return Some(format!("({})", wheres.join(" AND ")));
+        if program.specializations(step.entity).iter().any(|e| !program.entity(*e).persistent) {
+            return None;
         }
-        Some(format!("EXISTS (SELECT 1 FROM {} WHERE {})", from.join(", "), wheres.join(" AND ")))
+        let next = self.alias();
+        let source = quote(&entity_source(program, step.entity));
+        // What the object reached must satisfy: the step's filter, then the rest of the path.
+        let mut wheres = Vec::new();
+        if let Some(filter) = &step.filter {
+            wheres.push(self.cond_inner(filter, step.entity, &next)?);
+        }
+        let link =
+            |l: &str, owner: EntityId, member: usize| format!("{} AS {l}", quote(&link_table(program, owner, member)));
+        Some(match (step.forward, set) {
+            (true, false) => {
+                let member = super::xpath::member_of(program, entity, step.assoc)?;
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                let column = format!("{current}.{}", quote(&program.entity(entity).members[member].name));
+                format!(
+                    "({column} IS NOT NULL AND {column} IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    wheres.join(" AND ")
+                )
+            }
+            (true, true) => {
+                let member = super::xpath::member_of(program, entity, step.assoc)?;
+                let l = self.alias();
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!(
+                    "{current}.id IN (SELECT {l}.owner FROM {} WHERE {l}.target IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    link(&l, entity, member),
+                    wheres.join(" AND ")
+                )
+            }
+            (false, false) => {
+                let member = super::xpath::member_of(program, step.entity, step.assoc)?;
+                let column = format!("{next}.{}", quote(&program.entity(step.entity).members[member].name));
+                wheres.insert(0, format!("{column} IS NOT NULL"));
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!("{current}.id IN (SELECT {column} FROM {source} AS {next} WHERE {})", wheres.join(" AND "))
+            }
+            (false, true) => {
+                let member = super::xpath::member_of(program, step.entity, step.assoc)?;
+                let l = self.alias();
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!(
+                    "{current}.id IN (SELECT {l}.target FROM {} WHERE {l}.owner IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    link(&l, step.entity, member),
+                    wheres.join(" AND ")
+                )
+            }
+        })
     }
 
     /// `column op v` for any of the values (an attribute of type `ty`, or an object id for `None`),
