@@ -1,6 +1,7 @@
 //! Object stores: the [`Store`] trait, runtime [`Value`]s and objects, and the
 //! in-memory store that loads and saves the JSON format of the spec.
 
+pub mod dialect;
 pub mod file;
 mod json;
 mod memory;
@@ -125,6 +126,10 @@ pub trait Store {
     /// Whether the store runs SQL queries ([`Store::select_ids`]).
     fn speaks_sql(&self) -> bool {
         false
+    }
+    /// How the store spells SQL (`None`: it speaks none).
+    fn dialect(&self) -> Option<dialect::Dialect> {
+        None
     }
     /// The ids a SQL query selects, for a store that speaks SQL (`None`: it cannot; the caller scans).
     fn select_ids(&self, _sql: &str, _params: &[SqlValue]) -> Option<Vec<ObjectId>> {

@@ -291,3 +291,31 @@ fn an_import_builds_every_index() {
     let next: String = conn.query_row("SELECT value FROM warden_meta WHERE key = 'next_id'", [], |r| r.get(0)).unwrap();
     assert_eq!(next, (USERS + TAGS + CARTS + LINES + 1).to_string());
 }
+
+#[test]
+fn the_translation_speaks_postgres_through_its_dialect() {
+    let mut program = program();
+    let text = "\
+retrieve Shop.Line [Shop.Line_Cart/Shop.Cart/Status = 'Open']
+retrieve Shop.Cart [Total > 5 and not(Status = 'Paid')]
+retrieve Shop.Tag [Name = 'VIP' or contains(Name, 'e')]
+retrieve Shop.Cart [Shop.Cart_Tag/Shop.Tag[starts-with(Name, 'o')]]";
+    let stmts = warden::check::compile_statements(&mut program, "<pg>", text).unwrap().stmts;
+    let program = &program;
+    let mut engine = Engine::new(program, Box::new(memory(program)), NOW);
+    engine.act_as(&PrincipalName::User("u3".into())).unwrap();
+    for stmt in &stmts {
+        let lite = engine.sql_of_in(stmt, warden::store::dialect::Dialect::Sqlite).unwrap();
+        let pg = engine.sql_of_in(stmt, warden::store::dialect::Dialect::Postgres).unwrap();
+        // The same query, the same parameters: only the spelling differs.
+        assert_eq!(pg.params, lite.params);
+        assert_eq!(pg.exact, lite.exact);
+        assert!(!pg.text.contains('?') && !pg.text.contains("warden_"), "{}", pg.text);
+        for n in 1..=pg.params.len() {
+            assert!(pg.text.contains(&format!("${n}")), "no ${n} in {}", pg.text);
+        }
+        assert_eq!(lite.text.matches('?').count(), lite.params.len(), "{}", lite.text);
+    }
+    let pg = engine.sql_of_in(&stmts[2], warden::store::dialect::Dialect::Postgres).unwrap().text;
+    assert!(pg.contains("lower(") && pg.contains("strpos("), "{pg}");
+}

@@ -32,6 +32,7 @@ use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
+use super::dialect::Dialect;
 use super::file::SaveError;
 use super::{CommitError, MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
 use crate::model::Multiplicity;
@@ -130,10 +131,7 @@ pub(crate) fn link_table(program: &Program, entity: EntityId, member: usize) -> 
     format!("{}/{}", program.entity(m.declared_in).name, m.name)
 }
 
-/// Quotes an identifier for SQL.
-pub fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use super::dialect::quote;
 
 /// Whether objects of the entity live in a table (persistent, and not the implied role objects).
 fn stores(program: &Program, entity: EntityId) -> bool {
@@ -1511,6 +1509,10 @@ impl Store for SqliteStore {
 
     fn speaks_sql(&self) -> bool {
         self.mirror.is_none()
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Sqlite)
     }
 
     fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {
