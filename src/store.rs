@@ -223,9 +223,19 @@ pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId, n
 /// [`sqlite::is_sqlite_path`]), else the JSON format. A writable SQLite store commits
 /// every outermost transaction to its file; a JSON store is written only by [`save_json`].
 pub fn open(program: &Program, path: &std::path::Path, writable: bool) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    open_with(program, path, writable, sqlite::DEFAULT_CACHE_OBJECTS)
+}
+
+/// [`open`], a SQLite store keeping up to `cache_objects` objects in memory.
+pub fn open_with(
+    program: &Program,
+    path: &std::path::Path,
+    writable: bool,
+    cache_objects: usize,
+) -> Result<Box<dyn Store>, Vec<StoreError>> {
     if sqlite::is_sqlite_path(path) {
         let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
-        return Ok(Box::new(SqliteStore::open(program, path, mode)?));
+        return Ok(Box::new(SqliteStore::open_with(program, path, mode, cache_objects)?));
     }
     Ok(Box::new(read_json(program, path)?))
 }

@@ -1,23 +1,28 @@
 //! The SQLite store: one table per persistent entity, a link table per
 //! reference set, derived from the program.
 //!
-//! Reads are served from a mirror of the database kept in memory (the
-//! [`Store`] trait hands out borrowed objects); every write goes through to
-//! SQLite at once, inside a SQLite transaction that follows the evaluator's:
-//! the outermost `begin` opens one (`BEGIN IMMEDIATE`), nested ones are
-//! savepoints, and a rollback undoes both the mirror and the database. Because
-//! the database always holds what the evaluator sees, retrieves can run as one
-//! SQL query ([`Store::select_ids`]).
+//! Nothing is loaded whole. Opening reads no objects; each object is read from
+//! its table when the evaluator asks for it (prepared, cached statements), and
+//! the objects used recently stay in a bounded cache ([`DEFAULT_CACHE_OBJECTS`],
+//! [`SqliteStore::open_with`]). Retrieves run as one SQL query
+//! ([`Store::select_ids`]); reference look-ups, column matches and scans run as
+//! SQL too. Every write goes through to SQLite at once, inside a SQLite
+//! transaction that follows the evaluator's: the outermost `begin` opens one
+//! (`BEGIN IMMEDIATE`), nested ones are savepoints, and a rollback undoes the
+//! database and empties the cache. Because the database always holds what the
+//! evaluator sees, its tables answer every read.
 //!
 //! Opened for writing, the store takes the write lock (`BEGIN IMMEDIATE`) before
 //! it reads the file, and the first outermost transaction goes on in it: nothing
 //! another process commits can slip in between what was read and what is written.
-//! A later outermost transaction that finds the file changed by another process
-//! fails rather than overwrite it. Opened for reading only (read-only, so it works on
-//! a file the process may not write), the whole session runs inside one read
-//! transaction: one consistent snapshot. Changes made then stay in the mirror, and
-//! retrieves stop running as SQL, since the tables no longer hold what the
-//! evaluator sees.
+//! Between outermost transactions it keeps a read transaction open, so it goes on
+//! reading the file as it last committed it; a later outermost transaction that
+//! finds the file changed by another process fails rather than overwrite it.
+//! Opened for reading only (read-only, so it works on a file the process may not
+//! write), the whole session runs inside one read transaction: one consistent
+//! snapshot. The first change then reads every object into memory, where the
+//! changes stay, and retrieves stop running as SQL, since the tables no longer
+//! hold what the evaluator sees.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
