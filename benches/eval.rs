@@ -112,6 +112,22 @@ fn visible_carts_sqlite(c: &mut Criterion) {
         };
         assert_eq!(by_hand().len(), n / 1000);
         group.bench_with_input(BenchmarkId::new("hand_written_sql", n), &n, |b, _| b.iter(by_hand));
+        // From nothing: open the file (no objects read), act as the user, run the retrieve.
+        let open_and_retrieve = || {
+            let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
+            let mut engine = Engine::new(&program, Box::new(sqlite), 0);
+            engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+            engine.run_top(stmt, &mut Vars::new()).unwrap()
+        };
+        assert_eq!(open_and_retrieve(), warden::eval::Outcome::Value(Value::Integer((n / 1000) as i64)));
+        group.bench_with_input(BenchmarkId::new("warden_open_and_retrieve", n), &n, |b, _| b.iter(open_and_retrieve));
+        let open_and_query = || -> usize {
+            let conn =
+                rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            let mut q = conn.prepare(r#"SELECT id FROM "Shop.Cart" WHERE "System.owner" = ?"#).unwrap();
+            q.query_map([42i64], |r| r.get::<_, i64>(0)).unwrap().count()
+        };
+        group.bench_with_input(BenchmarkId::new("hand_open_and_query", n), &n, |b, _| b.iter(open_and_query));
     }
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);

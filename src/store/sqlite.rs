@@ -522,6 +522,7 @@ impl SqliteStore {
         store.held = store.persist;
         store.next = store.read_next().map_err(|e| fail(path, e))?;
         store.version = store.data_version().map_err(|e| fail(path, e))?;
+        store.preload_users(program).map_err(|e| fail(path, e))?;
         let users = super::user_problems(program, &store);
         if !users.is_empty() {
             return Err(users
@@ -819,46 +820,72 @@ impl SqliteStore {
     /// [`SqliteStore::to_memory`].
     fn read_all(&self) -> rusqlite::Result<Vec<Object>> {
         let mut objects = Vec::new();
-        for (e, table) in self.schema.tables.iter().enumerate() {
-            let (Some(table), Some(Some(template))) = (table, self.templates.get(e)) else { continue };
-            let entity = EntityId(e as u32);
-            let start = objects.len();
-            let mut stmt = self.conn.prepare_cached(&table.scan_sql)?;
+        for e in 0..self.schema.tables.len() {
+            objects.extend(self.read_table(EntityId(e as u32))?);
+        }
+        objects.sort_unstable_by_key(|o| o.id);
+        Ok(objects)
+    }
+
+    /// Every object of one table, ascending by id.
+    fn read_table(&self, entity: EntityId) -> rusqlite::Result<Vec<Object>> {
+        let mut objects = Vec::new();
+        let (Some(Some(table)), Some(Some(template))) =
+            (self.schema.tables.get(entity.index()), self.templates.get(entity.index()))
+        else {
+            return Ok(objects);
+        };
+        let mut stmt = self.conn.prepare_cached(&table.scan_sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = ObjectId(row.get::<_, i64>(0)? as u64);
+            let mut values = template.clone();
+            let mut k = 1;
+            for (i, c) in table.columns.iter().enumerate() {
+                let Column::Value { ty, .. } = c else { continue };
+                values[i] = decode(ty, row.get_ref(k)?).unwrap_or(Value::Empty);
+                k += 1;
+            }
+            objects.push(Object { id, entity, values });
+        }
+        drop(rows);
+        for (i, c) in table.columns.iter().enumerate() {
+            let Column::Link { table: link } = c else { continue };
+            let select = format!(
+                "SELECT l.owner, l.target FROM {} l JOIN {} o ON o.id = l.owner ORDER BY l.owner, l.position",
+                quote(link),
+                quote(&table.name)
+            );
+            let mut stmt = self.conn.prepare_cached(&select)?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                let id = ObjectId(row.get::<_, i64>(0)? as u64);
-                let mut values = template.clone();
-                let mut k = 1;
-                for (i, c) in table.columns.iter().enumerate() {
-                    let Column::Value { ty, .. } = c else { continue };
-                    values[i] = decode(ty, row.get_ref(k)?).unwrap_or(Value::Empty);
-                    k += 1;
-                }
-                objects.push(Object { id, entity, values });
-            }
-            drop(rows);
-            for (i, c) in table.columns.iter().enumerate() {
-                let Column::Link { table: link } = c else { continue };
-                let select = format!(
-                    "SELECT l.owner, l.target FROM {} l JOIN {} o ON o.id = l.owner ORDER BY l.owner, l.position",
-                    quote(link),
-                    quote(&table.name)
-                );
-                let mut stmt = self.conn.prepare_cached(&select)?;
-                let mut rows = stmt.query([])?;
-                let mine = &mut objects[start..];
-                while let Some(row) = rows.next()? {
-                    let (owner, target): (i64, i64) = (row.get(0)?, row.get(1)?);
-                    if let Ok(p) = mine.binary_search_by_key(&(owner as u64), |o| o.id.0) {
-                        if let Value::List(ids) = &mut mine[p].values[i] {
-                            ids.push(ObjectId(target as u64));
-                        }
+                let (owner, target): (i64, i64) = (row.get(0)?, row.get(1)?);
+                if let Ok(p) = objects.binary_search_by_key(&(owner as u64), |o| o.id.0) {
+                    if let Value::List(ids) = &mut objects[p].values[i] {
+                        ids.push(ObjectId(target as u64));
                     }
                 }
             }
         }
-        objects.sort_unstable_by_key(|o| o.id);
         Ok(objects)
+    }
+
+    /// Reads the users into the cache in one pass per table, when they fit in half of it (the
+    /// checks at open read every user; one query per user would cost more).
+    fn preload_users(&self, program: &Program) -> rusqlite::Result<()> {
+        let room = self.cache.borrow().cap / 2;
+        for e in program.specializations(crate::model::SYSTEM_USER) {
+            let Some(table) = self.table(e) else { continue };
+            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {})", quote(&table.name), room + 1);
+            let count: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
+            if count as usize > room.saturating_sub(self.cache.borrow().len()) {
+                continue;
+            }
+            for o in self.read_table(e)? {
+                self.cache.borrow_mut().insert(o);
+            }
+        }
+        Ok(())
     }
 
     /// Opened to read only, the first change: every object of the file into memory, where
