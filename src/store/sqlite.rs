@@ -366,6 +366,11 @@ impl Cache {
         self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.entity)
     }
 
+    /// One member of a cached object (`None`: not cached), without copying the object.
+    fn value(&self, id: ObjectId, member: usize) -> Option<Option<Value>> {
+        self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.values.get(member).cloned())
+    }
+
     fn insert(&mut self, object: Object) {
         if self.cap == 0 {
             return;
@@ -1302,6 +1307,9 @@ impl Store for SqliteStore {
         if let Some(mirror) = &self.mirror {
             return mirror.value(id, member);
         }
+        if let Some(value) = self.cache.borrow().value(id, member) {
+            return value;
+        }
         self.fetch(id).and_then(|o| o.values.get(member).cloned())
     }
 
@@ -1513,8 +1521,9 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare_cached(&sql).ok()?;
         let rows = stmt
             .query_map([], |r| {
+                let id: i64 = r.get(0)?;
                 let value = decode(ty, r.get_ref(1)?).unwrap_or(Value::Empty);
-                Ok(test(&value).then(|| ObjectId(r.get::<_, i64>(0).unwrap_or(0) as u64)))
+                Ok(test(&value).then_some(ObjectId(id as u64)))
             })
             .ok()?;
         rows.filter_map(|r| r.transpose()).collect::<rusqlite::Result<Vec<_>>>().ok()
