@@ -94,8 +94,7 @@ fn visible_carts_sqlite(c: &mut Criterion) {
         let _ = std::fs::remove_file(&path);
         {
             let memory = store(&program, n);
-            let mut sqlite = SqliteStore::open(&program, &path, Mode::Create).unwrap();
-            warden::store::sqlite::copy_into(&memory, &mut sqlite).unwrap();
+            warden::store::sqlite::import(&program, &memory, &path).unwrap();
         }
         let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
         let mut engine = Engine::new(&program, Box::new(sqlite), 0);
@@ -113,10 +112,78 @@ fn visible_carts_sqlite(c: &mut Criterion) {
         };
         assert_eq!(by_hand().len(), n / 1000);
         group.bench_with_input(BenchmarkId::new("hand_written_sql", n), &n, |b, _| b.iter(by_hand));
+        // From nothing: open the file (no objects read), act as the user, run the retrieve.
+        let open_and_retrieve = || {
+            let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
+            let mut engine = Engine::new(&program, Box::new(sqlite), 0);
+            engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+            engine.run_top(stmt, &mut Vars::new()).unwrap()
+        };
+        assert_eq!(open_and_retrieve(), warden::eval::Outcome::Value(Value::Integer((n / 1000) as i64)));
+        group.bench_with_input(BenchmarkId::new("warden_open_and_retrieve", n), &n, |b, _| b.iter(open_and_retrieve));
+        let open_and_query = || -> usize {
+            let conn =
+                rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            let mut q = conn.prepare(r#"SELECT id FROM "Shop.Cart" WHERE "System.owner" = ?"#).unwrap();
+            q.query_map([42i64], |r| r.get::<_, i64>(0)).unwrap().count()
+        };
+        group.bench_with_input(BenchmarkId::new("hand_open_and_query", n), &n, |b, _| b.iter(open_and_query));
     }
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, decision, visible_carts, visible_carts_without_index, visible_carts_sqlite);
+/// A path rule over a SQLite store: the lines of user 42's carts (`[Shop.Line_Cart/Shop.Cart/
+/// System.owner = $u]`, one line per cart), which warden runs as semi-joins from the owner
+/// index, against the `JOIN` written by hand on the same database, in the same run.
+fn path_sqlite(c: &mut Criterion) {
+    let mut program = program();
+    let text = "let $u = retrieve first System.User [Name = 'user42']
+count(retrieve Shop.Line [Shop.Line_Cart/Shop.Cart/System.owner = $u])";
+    let stmts = warden::check::compile_statements(&mut program, "<bench>", text).unwrap().stmts;
+    let mut group = c.benchmark_group("path_rule_sqlite");
+    group.sample_size(10);
+    let dir = std::env::temp_dir().join(format!("warden-bench-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 1_000_000usize;
+    let path = dir.join("lines.db");
+    let _ = std::fs::remove_file(&path);
+    {
+        let mut memory = store(&program, n);
+        let line = program.entity_by_name("Shop.Line").unwrap();
+        let (owner, cart) = (
+            program.entity(line).member("System.owner").unwrap(),
+            program.entity(line).member("Shop.Line_Cart").unwrap(),
+        );
+        for k in 0..n as u64 {
+            let mut o = warden::store::Object::new(&program, warden::store::ObjectId(1001 + n as u64 + k), line);
+            o.values[owner] = Value::Object(warden::store::ObjectId(shop::owner_of(k)));
+            o.values[cart] = Value::Object(warden::store::ObjectId(1001 + k));
+            warden::store::Store::put(&mut memory, o);
+        }
+        warden::store::sqlite::import(&program, &memory, &path).unwrap();
+    }
+    let sqlite = SqliteStore::open(&program, &path, Mode::Read).unwrap();
+    let mut engine = Engine::new(&program, Box::new(sqlite), 0);
+    let mut vars = Vars::new();
+    engine.run_top(&stmts[0], &mut vars).unwrap();
+    let expected = warden::eval::Outcome::Value(Value::Integer((n / 1000) as i64));
+    assert_eq!(engine.run_top(&stmts[1], &mut vars).unwrap(), expected);
+    group.bench_function(BenchmarkId::new("warden", n), |b| b.iter(|| engine.run_top(&stmts[1], &mut vars).unwrap()));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let by_hand = || -> Vec<i64> {
+        let mut q = conn
+            .prepare_cached(
+                r#"SELECT l.id FROM "Shop.Line" l JOIN "Shop.Cart" c ON c.id = l."Shop.Line_Cart" WHERE c."System.owner" = ?"#,
+            )
+            .unwrap();
+        q.query_map([42i64], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(by_hand().len(), n / 1000);
+    group.bench_function(BenchmarkId::new("hand_written_join", n), |b| b.iter(by_hand));
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, decision, visible_carts, visible_carts_without_index, visible_carts_sqlite, path_sqlite);
 criterion_main!(benches);

@@ -158,6 +158,10 @@ struct Acting {
     /// (default 10000000).
     #[arg(long, value_name = "N")]
     max_steps: Option<u64>,
+    /// The most objects a SQLite store keeps in memory (it reads objects when asked; default
+    /// 100000, a few tens of MB whatever the store's size).
+    #[arg(long, value_name = "N")]
+    cache_objects: Option<usize>,
     /// Output format (`json`: one document on stdout, on every path).
     #[arg(long, value_enum, default_value_t = ResultFormat::Human)]
     format: ResultFormat,
@@ -171,6 +175,7 @@ impl Acting {
             principal: self.principal.parse().unwrap_or(warden::eval::PrincipalName::System),
             now: self.now.as_deref(),
             max_steps: self.max_steps,
+            cache_objects: self.cache_objects,
             out,
         }
     }

@@ -1,6 +1,7 @@
 //! Object stores: the [`Store`] trait, runtime [`Value`]s and objects, and the
 //! in-memory store that loads and saves the JSON format of the spec.
 
+pub mod dialect;
 pub mod file;
 mod json;
 mod memory;
@@ -126,6 +127,10 @@ pub trait Store {
     fn speaks_sql(&self) -> bool {
         false
     }
+    /// How the store spells SQL (`None`: it speaks none).
+    fn dialect(&self) -> Option<dialect::Dialect> {
+        None
+    }
     /// The ids a SQL query selects, for a store that speaks SQL (`None`: it cannot; the caller scans).
     fn select_ids(&self, _sql: &str, _params: &[SqlValue]) -> Option<Vec<ObjectId>> {
         None
@@ -218,9 +223,19 @@ pub(crate) fn user_problem(program: &Program, store: &dyn Store, id: ObjectId, n
 /// [`sqlite::is_sqlite_path`]), else the JSON format. A writable SQLite store commits
 /// every outermost transaction to its file; a JSON store is written only by [`save_json`].
 pub fn open(program: &Program, path: &std::path::Path, writable: bool) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    open_with(program, path, writable, sqlite::DEFAULT_CACHE_OBJECTS)
+}
+
+/// [`open`], a SQLite store keeping up to `cache_objects` objects in memory.
+pub fn open_with(
+    program: &Program,
+    path: &std::path::Path,
+    writable: bool,
+    cache_objects: usize,
+) -> Result<Box<dyn Store>, Vec<StoreError>> {
     if sqlite::is_sqlite_path(path) {
         let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
-        return Ok(Box::new(SqliteStore::open(program, path, mode)?));
+        return Ok(Box::new(SqliteStore::open_with(program, path, mode, cache_objects)?));
     }
     Ok(Box::new(read_json(program, path)?))
 }
@@ -235,12 +250,15 @@ fn read_json(program: &Program, path: &std::path::Path) -> Result<MemoryStore, V
 /// Copies the store at `from` into a new store at `to` (either may be JSON or SQLite;
 /// a SQLite target must not exist yet). Returns how many objects were copied.
 pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) -> Result<usize, Vec<StoreError>> {
-    let source = open(program, from, false)?;
+    let source: Box<dyn Store> = match sqlite::is_sqlite_path(from) {
+        // Every object read and checked, as the JSON loader checks.
+        true => Box::new(load_into_memory(program, from)?),
+        false => open(program, from, false)?,
+    };
     let count = source.all().iter().filter(|o| o.id.role().is_none()).count();
     let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
     if sqlite::is_sqlite_path(to) {
-        let mut target = SqliteStore::open(program, to, sqlite::Mode::Create)?;
-        sqlite::copy_into(source.as_ref(), &mut target).map_err(|e| at(e.to_string()))?;
+        sqlite::import(program, source.as_ref(), to)?;
     } else {
         save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
     }
@@ -264,9 +282,6 @@ pub(crate) fn load_into_memory(program: &Program, path: &std::path::Path) -> Res
     if !sqlite::is_sqlite_path(path) {
         return read_json(program, path);
     }
-    let source = SqliteStore::open(program, path, sqlite::Mode::Read)?;
-    let mut memory = MemoryStore::new();
-    sqlite::copy_into(&source, &mut memory)
-        .map_err(|e| vec![StoreError { path: path.display().to_string(), message: e.to_string() }])?;
-    Ok(memory)
+    // Every object read and checked, as the JSON loader checks.
+    SqliteStore::open(program, path, sqlite::Mode::Read)?.to_memory(program)
 }

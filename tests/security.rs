@@ -451,7 +451,10 @@ fn run_sequence(ops: &[(u8, u8, u8, u8)], counts: &Counts) -> Result<(), TestCas
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("store.db");
     let _ = std::fs::remove_file(&file);
-    let sqlite = SqliteStore::open(program, &file, Mode::Create).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+    // The store reads objects when asked: with no cache, one that keeps evicting, or room for all.
+    let cache = [0, 2, 5, 100_000][case % 4];
+    let sqlite = SqliteStore::open_with(program, &file, Mode::Create, cache)
+        .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
     let now = warden::time::parse_instant("2026-11-22T10:00:00Z").unwrap();
     let mut memory = Engine::new(program, Box::new(MemoryStore::new()), now);
     let mut on_sqlite = Engine::new(program, Box::new(sqlite), now);

@@ -240,10 +240,12 @@ proptest! {
         docs in prop::collection::vec(doc(), 0..12),
         who in 0usize..7,
         picks in prop::collection::vec(0..CONSTRAINTS.len(), 1..6),
+        cache in prop_oneof![Just(0usize), Just(1), Just(3), Just(100_000)],
     ) {
         let mut program = program();
         let mut memory = MemoryStore::new();
-        let mut sqlite = SqliteStore::in_memory(&program);
+        // The SQLite store reads objects when asked: with no cache, a cache that keeps evicting, or room for all.
+        let mut sqlite = SqliteStore::in_memory_with(&program, cache);
         fill(&program, &mut memory, &docs);
         fill(&program, &mut sqlite, &docs);
         let text: String = picks.iter().map(|&c| format!("retrieve Docs.Doc {}\n", CONSTRAINTS[c])).collect();
@@ -270,6 +272,7 @@ proptest! {
             // What the principal sees of each object, and may do with it, is the same too.
             prop_assert_eq!(on_sqlite.show(&Value::List(actual.clone())), on_memory.show(&Value::List(expected)));
         }
+        prop_assert_eq!(on_sqlite.store().all(), on_memory.store().all());
         for id in (1..9 + docs.len() as u64).map(ObjectId) {
             let (a, b) = (on_memory.store().get(id).unwrap().into_owned(), on_sqlite.store().get(id).unwrap().into_owned());
             prop_assert_eq!(&a, &b);

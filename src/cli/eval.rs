@@ -26,6 +26,8 @@ pub struct Setup<'a> {
     pub now: Option<&'a str>,
     /// The step limit of each top-level statement (`--max-steps`), else the default.
     pub max_steps: Option<u64>,
+    /// How many objects a SQLite store keeps in memory (`--cache-objects`), else the default.
+    pub cache_objects: Option<usize>,
     /// How failures and results are printed.
     pub out: Out,
 }
@@ -38,7 +40,13 @@ fn load_program(setup: &Setup<'_>) -> Result<Checked, ExitCode> {
     Ok(checked)
 }
 
-fn load_store(program: &Program, path: Option<&Path>, writable: bool, out: &Out) -> Result<Box<dyn Store>, ExitCode> {
+fn load_store(
+    program: &Program,
+    path: Option<&Path>,
+    writable: bool,
+    cache_objects: Option<usize>,
+    out: &Out,
+) -> Result<Box<dyn Store>, ExitCode> {
     let Some(path) = path else { return Ok(Box::new(MemoryStore::new())) };
     if !path.exists() {
         return Err(out.io(format!("cannot read `{}`: no such file", path.display())));
@@ -49,7 +57,8 @@ fn load_store(program: &Program, path: Option<&Path>, writable: bool, out: &Out)
             return Err(out.io(format!("cannot write `{}`: {e}", path.display())));
         }
     }
-    store::open(program, path, writable).map_err(|errors| out.store(path, &errors))
+    let cache_objects = cache_objects.unwrap_or(store::sqlite::DEFAULT_CACHE_OBJECTS);
+    store::open_with(program, path, writable, cache_objects).map_err(|errors| out.store(path, &errors))
 }
 
 fn clock(now: Option<&str>, out: &Out) -> Result<i64, ExitCode> {
@@ -176,7 +185,7 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
             ),
             None => None,
         };
-        let store = load_store(&program, setup.store, save, out)?;
+        let store = load_store(&program, setup.store, save, setup.cache_objects, out)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
@@ -266,7 +275,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false, out)?;
+        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<operation>", format!("explain {operation}"), &setup)?;
         let one = "give one operation, such as 'read #5/Total'";
@@ -299,7 +308,15 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
 
 /// Runs `warden matrix`.
 pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
-    let setup = Setup { paths, store: None, principal: PrincipalName::System, now: None, max_steps: None, out };
+    let setup = Setup {
+        paths,
+        store: None,
+        principal: PrincipalName::System,
+        now: None,
+        max_steps: None,
+        cache_objects: None,
+        out,
+    };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
@@ -318,7 +335,7 @@ pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false, out)?;
+        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
         let program = &program;
@@ -367,7 +384,15 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
     let (rules, ends) =
         if action == StoreAction::Schema { (paths, &paths[paths.len()..]) } else { paths.split_at(paths.len() - 2) };
     let quiet = out.quiet;
-    let setup = Setup { paths: rules, store: None, principal: PrincipalName::System, now: None, max_steps: None, out };
+    let setup = Setup {
+        paths: rules,
+        store: None,
+        principal: PrincipalName::System,
+        now: None,
+        max_steps: None,
+        cache_objects: None,
+        out,
+    };
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,

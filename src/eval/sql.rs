@@ -12,10 +12,11 @@
 use super::exec::Rights;
 use super::{Engine, Vars};
 use crate::model::value::Value as XValue;
-use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, TokenExpr};
+use crate::model::xpath::{Cond, Func, Operand, Path, PathEnd, Step, TokenExpr};
 use crate::model::*;
 use crate::model::{CmpOp, Multiplicity};
-use crate::store::sqlite::{entity_source, link_table, quote, table_name};
+use crate::store::dialect::{quote, Dialect};
+use crate::store::sqlite::{entity_source, link_table, table_name};
 use crate::store::{ObjectId, SqlValue, Value};
 
 /// A query with its parameters.
@@ -59,6 +60,18 @@ impl Engine<'_> {
         vars: &Vars,
         rights: Rights,
     ) -> Option<SqlQuery> {
+        self.retrieve_sql_in(entity, query, vars, rights, self.store.dialect().unwrap_or_default())
+    }
+
+    /// [`Engine::retrieve_sql`] in a given dialect.
+    fn retrieve_sql_in(
+        &self,
+        entity: EntityId,
+        query: Option<&Cond>,
+        vars: &Vars,
+        rights: Rights,
+        dialect: Dialect,
+    ) -> Option<SqlQuery> {
         let program = self.program;
         let stored: Vec<EntityId> =
             program.specializations(entity).into_iter().filter(|e| *e != SYSTEM_USER_ROLE).collect();
@@ -67,6 +80,7 @@ impl Engine<'_> {
         }
         let mut t = Translator {
             engine: self,
+            dialect,
             vars: Some(vars),
             params: Vec::new(),
             aliases: 0,
@@ -88,7 +102,7 @@ impl Engine<'_> {
                 let mark = t.params.len();
                 for r in self.applicable_rules(e) {
                     match &program.access_rules[r].constraint {
-                        None => alternatives.push("1".to_string()),
+                        None => alternatives.push(t.yes()),
                         Some(c) => match t.cond(c, e, "o") {
                             Some(sql) => alternatives.push(sql),
                             None => unknown = true,
@@ -116,13 +130,15 @@ impl Engine<'_> {
             let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
             selects.push(format!("SELECT o.id FROM {} AS o{where_}", quote(&table_name(program, e))));
         }
-        let text = if selects.is_empty() { "SELECT NULL WHERE 0".to_string() } else { selects.join("\nUNION ALL\n") };
+        let text = if selects.is_empty() { t.dialect.nothing() } else { selects.join("\nUNION ALL\n") };
         Some(SqlQuery { text, params: t.params, exact: t.exact })
     }
 }
 
 struct Translator<'a, 'p> {
     engine: &'a Engine<'p>,
+    /// How the store spells SQL.
+    dialect: Dialect,
     vars: Option<&'a Vars>,
     params: Vec<SqlValue>,
     aliases: usize,
@@ -156,7 +172,7 @@ impl Translator<'_, '_> {
     fn readable(&mut self, entity: EntityId, member: usize, alias: &str) -> Option<String> {
         let engine = self.engine;
         if !self.view || engine.read_implied(entity, member) {
-            return Some("1".into());
+            return Some(self.yes());
         }
         // The rules that grant the member, with full rights (access-rule constraints see everything).
         self.view = false;
@@ -168,7 +184,7 @@ impl Translator<'_, '_> {
                 continue;
             }
             match &rule.constraint {
-                None => alternatives.push("1".to_string()),
+                None => alternatives.push(self.yes()),
                 Some(c) => match self.cond_inner(c, entity, alias) {
                     Some(sql) => alternatives.push(sql),
                     None => failed = true,
@@ -179,7 +195,7 @@ impl Translator<'_, '_> {
         if failed {
             return None;
         }
-        Some(if alternatives.is_empty() { "0".into() } else { format!("({})", alternatives.join(" OR ")) })
+        Some(if alternatives.is_empty() { self.no() } else { format!("({})", alternatives.join(" OR ")) })
     }
 
     /// What `sql` translates, where the principal may read the member, else false. The
@@ -192,15 +208,30 @@ impl Translator<'_, '_> {
     ) -> Option<String> {
         let readable = match member {
             Some((entity, member)) => self.readable(entity, member, alias)?,
-            None => "1".into(),
+            None => self.yes(),
         };
         let sql = sql(self)?;
-        Some(if readable == "1" { sql } else { format!("({readable} AND {sql})") })
+        Some(if readable == self.yes() { sql } else { format!("({readable} AND {sql})") })
     }
 
     fn param(&mut self, v: SqlValue) -> String {
         self.params.push(v);
-        "?".to_string()
+        self.dialect.param(self.params.len())
+    }
+
+    /// A condition that always holds.
+    fn yes(&self) -> String {
+        self.dialect.truth(true).into()
+    }
+
+    /// A condition that never holds.
+    fn no(&self) -> String {
+        self.dialect.truth(false).into()
+    }
+
+    /// A condition that holds exactly when `b`.
+    fn truth(&self, b: bool) -> String {
+        self.dialect.truth(b).into()
     }
 
     fn alias(&mut self) -> String {
@@ -221,20 +252,20 @@ impl Translator<'_, '_> {
 
     fn cond_inner(&mut self, c: &Cond, entity: EntityId, alias: &str) -> Option<String> {
         match c {
-            Cond::Const(b) => Some(if *b { "1" } else { "0" }.into()),
+            Cond::Const(b) => Some(self.truth(*b)),
             Cond::And(parts) | Cond::Or(parts) => {
                 let joiner = if matches!(c, Cond::And(_)) { " AND " } else { " OR " };
                 let sql: Option<Vec<String>> = parts.iter().map(|p| self.cond_inner(p, entity, alias)).collect();
                 Some(format!("({})", sql?.join(joiner)))
             }
             Cond::Not(inner) => Some(format!("NOT {}", self.cond_inner(inner, entity, alias)?)),
-            Cond::Exists(path) => self.along(path, entity, alias, |_, _, _| Some("1".into())),
+            Cond::Exists(path) => self.along(path, entity, alias, |t, _, _| Some(t.yes())),
             Cond::Holds(operand) => {
                 let Operand::Func { func, args } = operand else { return None };
                 if func.def().result != crate::model::functions::XResult::Boolean {
                     return None;
                 }
-                let name = func.def().sql;
+                let func = *func;
                 let [Operand::Path(path), arg] = args.as_slice() else { return None };
                 let [Const::Value(XValue::String(text))] = <[Const; 1]>::try_from(self.constants(arg)?).ok()? else {
                     return None;
@@ -243,9 +274,10 @@ impl Translator<'_, '_> {
                 let own = path.steps.is_empty().then_some((entity, member));
                 self.when_readable(own, alias, |t| {
                     t.along(path, entity, alias, |t, column, _| {
-                        Some(format!("{name}({column}, {})", t.param(SqlValue::Text(text.clone()))))
+                        let pattern = t.param(SqlValue::Text(text.clone()));
+                        t.dialect.text_test(func, column, &pattern)
                     })
-                    .map(|s| if path.steps.is_empty() { format!("IFNULL({s}, 0)") } else { s })
+                    .map(|s| if path.steps.is_empty() { t.dialect.or_false(&s) } else { s })
                 })
             }
             Cond::Compare { lhs, op, rhs, .. } => {
@@ -305,9 +337,9 @@ impl Translator<'_, '_> {
         let text = |t: AttrType| matches!(t, AttrType::String(_) | AttrType::HashedString);
         let compared = match (tx, ty) {
             (l, r) if integer(l) && integer(r) => format!("{x} {sql_op} {y}"),
-            (l, r) if number(l) && number(r) => format!("warden_decimal_cmp({x}, {y}) {sql_op} 0"),
+            (l, r) if number(l) && number(r) => format!("{} {sql_op} 0", self.dialect.decimal_cmp(&x, &y)),
             (l, r) if text(l) && text(r) => match op {
-                CmpOp::Eq | CmpOp::Ne => format!("warden_fold({x}) {sql_op} warden_fold({y})"),
+                CmpOp::Eq | CmpOp::Ne => format!("{} {sql_op} {}", self.dialect.fold(&x), self.dialect.fold(&y)),
                 _ => format!("{x} {sql_op} {y}"),
             },
             (AttrType::Boolean, AttrType::Boolean) | (AttrType::DateTime, AttrType::DateTime) => {
@@ -317,8 +349,7 @@ impl Translator<'_, '_> {
                 format!("{x} {sql_op} {y}")
             }
             // Values of different kinds are only unequal.
-            _ if op == CmpOp::Ne => "1".to_string(),
-            _ => "0".to_string(),
+            _ => self.truth(op == CmpOp::Ne),
         };
         Some(format!("({readable_a} AND {readable_b} AND {x} IS NOT NULL AND {y} IS NOT NULL AND {compared})"))
     }
@@ -337,12 +368,6 @@ impl Translator<'_, '_> {
         if func.def().result != crate::model::functions::XResult::Integer {
             return None;
         }
-        let name = func.def().sql;
-        let more = match func {
-            // The part and the zone are checked names from the program, not data.
-            Func::DatePart(part, tz) => format!(", {}, '{}'", part as usize, tz.name()),
-            _ => String::new(),
-        };
         let values = self.constants(other)?;
         let own = match (path.steps.is_empty(), &path.end) {
             (true, PathEnd::Attribute { member, .. }) => Some((entity, *member)),
@@ -350,7 +375,8 @@ impl Translator<'_, '_> {
         };
         self.when_readable(own, alias, |t| {
             t.along(path, entity, alias, |t, column, _| {
-                t.any(&format!("{name}({column}{more})"), Some(AttrType::Integer), op, &values)
+                let expr = t.dialect.integer_function(func, column)?;
+                t.any(&expr, Some(AttrType::Integer), op, &values)
             })
         })
     }
@@ -425,7 +451,7 @@ impl Translator<'_, '_> {
                         parts.push(format!("({column} IS NOT NULL AND {column} = {p})"));
                     }
                 }
-                Some(if parts.is_empty() { "0".to_string() } else { format!("({})", parts.join(" OR ")) })
+                Some(if parts.is_empty() { t.no() } else { format!("({})", parts.join(" OR ")) })
             });
         }
         let reachable = |id: ObjectId| self.engine.entity_of(id).is_some_and(|e| program.is_a(e, step.entity));
@@ -471,10 +497,9 @@ impl Translator<'_, '_> {
         for (c, reachable) in consts {
             let part = match c {
                 // Only `!=` holds between an object and `empty` or a value of another kind.
-                Const::Value(_) => (if op == CmpOp::Ne { "1" } else { "0" }).to_string(),
+                Const::Value(_) => self.truth(op == CmpOp::Ne),
                 // An object the session cannot reach is equal to no reference.
-                Const::Object(_) if !reachable && op == CmpOp::Eq => "0".to_string(),
-                Const::Object(_) if !reachable && op == CmpOp::Ne => "1".to_string(),
+                Const::Object(_) if !reachable => self.truth(op == CmpOp::Ne),
                 Const::Object(id) => {
                     let p = self.param(SqlValue::Integer(id.0 as i64));
                     format!("{column} {sql_op} {p}")
@@ -483,14 +508,17 @@ impl Translator<'_, '_> {
             parts.push(part);
         }
         Some(match parts.len() {
-            0 => "0".to_string(),
+            0 => self.no(),
             1 => parts.pop().unwrap_or_default(),
             _ => format!("({})", parts.join(" OR ")),
         })
     }
 
-    /// Walks a path's steps as joins inside `EXISTS`, and applies `end` to the column it ends in
-    /// (`id` for a path that ends in objects).
+    /// A path's steps as semi-joins (`column IN (SELECT id FROM ... WHERE ...)`), innermost
+    /// last, with `end` applied to the column the path ends in (`id` for a path that ends in
+    /// objects). Each subquery stands alone (nothing in it refers to the rows outside), so
+    /// SQLite runs it once and answers it from its indexes: from the far end of the path
+    /// through the reference and link-table indexes, rather than once per row.
     fn along(
         &mut self,
         path: &Path,
@@ -506,93 +534,106 @@ impl Translator<'_, '_> {
         if !self.paths || self.view {
             return None;
         }
+        self.steps(&path.steps, &path.end, entity, alias, end)
+    }
+
+    /// The steps left of a path from the object `current` of `entity`: a condition on it.
+    fn steps<F>(
+        &mut self,
+        steps: &[Step],
+        path_end: &PathEnd,
+        entity: EntityId,
+        current: &str,
+        end: F,
+    ) -> Option<String>
+    where
+        F: FnOnce(&mut Self, &str, Option<AttrType>) -> Option<String>,
+    {
         let program = self.engine.program;
-        let mut from = Vec::new();
-        let mut wheres = Vec::new();
-        let (mut current, mut current_entity) = (alias.to_string(), entity);
-        let last = path.steps.len() - 1;
-        let mut role_end = None;
-        for (i, step) in path.steps.iter().enumerate() {
-            let assoc = program.assoc(step.assoc);
-            let set = assoc.multiplicity == Multiplicity::ReferenceSet;
-            if step.entity == SYSTEM_USER_ROLE {
-                // The implied role objects have no table: only `System.UserRoles` compared with an object.
-                if i != last || step.filter.is_some() || !step.forward || !matches!(path.end, PathEnd::Object) {
-                    return None;
+        let Some((step, rest)) = steps.split_first() else {
+            return match path_end {
+                PathEnd::Object => end(self, &format!("{current}.id"), None),
+                PathEnd::Attribute { member, ty } => {
+                    let column = format!("{current}.{}", quote(&program.entity(entity).members[*member].name));
+                    end(self, &column, Some(*ty))
                 }
-                let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                if set {
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
-                    wheres.push(format!("{l}.owner = {current}.id"));
-                    role_end = Some(format!("{l}.target"));
-                } else {
-                    let column = format!("{current}.{}", quote(&program.entity(current_entity).members[member].name));
-                    wheres.push(format!("{column} IS NOT NULL"));
-                    role_end = Some(column);
-                }
-                break;
-            }
-            if program.specializations(step.entity).iter().any(|e| !program.entity(*e).persistent) {
+            };
+        };
+        let assoc = program.assoc(step.assoc);
+        let set = assoc.multiplicity == Multiplicity::ReferenceSet;
+        if step.entity == SYSTEM_USER_ROLE {
+            // The implied role objects have no table: only `System.UserRoles` compared with an object.
+            if !rest.is_empty() || step.filter.is_some() || !step.forward || !matches!(path_end, PathEnd::Object) {
                 return None;
             }
-            let next = self.alias();
-            let source = quote(&entity_source(program, step.entity));
-            match (step.forward, set) {
-                (true, false) => {
-                    let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                    let column = quote(&program.entity(current_entity).members[member].name);
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{next}.id = {current}.{column}"));
-                }
-                (true, true) => {
-                    let member = super::xpath::member_of(program, current_entity, step.assoc)?;
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, current_entity, member))));
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{l}.owner = {current}.id AND {next}.id = {l}.target"));
-                }
-                (false, false) => {
-                    let member = super::xpath::member_of(program, step.entity, step.assoc)?;
-                    let column = quote(&program.entity(step.entity).members[member].name);
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{next}.{column} = {current}.id"));
-                }
-                (false, true) => {
-                    let member = super::xpath::member_of(program, step.entity, step.assoc)?;
-                    let l = self.alias();
-                    from.push(format!("{} AS {l}", quote(&link_table(program, step.entity, member))));
-                    from.push(format!("{source} AS {next}"));
-                    wheres.push(format!("{l}.target = {current}.id AND {next}.id = {l}.owner"));
-                }
+            let member = super::xpath::member_of(program, entity, step.assoc)?;
+            if set {
+                let l = self.alias();
+                let link = quote(&link_table(program, entity, member));
+                let pred = end(self, &format!("{l}.target"), None)?;
+                return Some(format!("{current}.id IN (SELECT {l}.owner FROM {link} AS {l} WHERE {pred})"));
             }
-            if let Some(filter) = &step.filter {
-                wheres.push(self.cond_inner(filter, step.entity, &next)?);
-            }
-            current = next;
-            current_entity = step.entity;
+            let column = format!("{current}.{}", quote(&program.entity(entity).members[member].name));
+            let pred = end(self, &column, None)?;
+            return Some(format!("({column} IS NOT NULL AND {pred})"));
         }
-        let last_pred = match (&role_end, &path.end) {
-            (Some(column), _) => end(self, column, None)?,
-            (None, PathEnd::Object) => end(self, &format!("{current}.id"), None)?,
-            (None, PathEnd::Attribute { member, ty }) => {
-                let column = format!("{current}.{}", quote(&program.entity(current_entity).members[*member].name));
-                end(self, &column, Some(*ty))?
-            }
-        };
-        wheres.push(last_pred);
-        if from.is_empty() {
-            // Only the object's own reference to a role: no table to walk.
-            return Some(format!("({})", wheres.join(" AND ")));
+        if program.specializations(step.entity).iter().any(|e| !program.entity(*e).persistent) {
+            return None;
         }
-        Some(format!("EXISTS (SELECT 1 FROM {} WHERE {})", from.join(", "), wheres.join(" AND ")))
+        let next = self.alias();
+        let source = quote(&entity_source(program, step.entity));
+        // What the object reached must satisfy: the step's filter, then the rest of the path.
+        let mut wheres = Vec::new();
+        if let Some(filter) = &step.filter {
+            wheres.push(self.cond_inner(filter, step.entity, &next)?);
+        }
+        let link =
+            |l: &str, owner: EntityId, member: usize| format!("{} AS {l}", quote(&link_table(program, owner, member)));
+        Some(match (step.forward, set) {
+            (true, false) => {
+                let member = super::xpath::member_of(program, entity, step.assoc)?;
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                let column = format!("{current}.{}", quote(&program.entity(entity).members[member].name));
+                format!(
+                    "({column} IS NOT NULL AND {column} IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    wheres.join(" AND ")
+                )
+            }
+            (true, true) => {
+                let member = super::xpath::member_of(program, entity, step.assoc)?;
+                let l = self.alias();
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!(
+                    "{current}.id IN (SELECT {l}.owner FROM {} WHERE {l}.target IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    link(&l, entity, member),
+                    wheres.join(" AND ")
+                )
+            }
+            (false, false) => {
+                let member = super::xpath::member_of(program, step.entity, step.assoc)?;
+                let column = format!("{next}.{}", quote(&program.entity(step.entity).members[member].name));
+                wheres.insert(0, format!("{column} IS NOT NULL"));
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!("{current}.id IN (SELECT {column} FROM {source} AS {next} WHERE {})", wheres.join(" AND "))
+            }
+            (false, true) => {
+                let member = super::xpath::member_of(program, step.entity, step.assoc)?;
+                let l = self.alias();
+                wheres.push(self.steps(rest, path_end, step.entity, &next, end)?);
+                format!(
+                    "{current}.id IN (SELECT {l}.target FROM {} WHERE {l}.owner IN (SELECT {next}.id FROM {source} AS {next} WHERE {}))",
+                    link(&l, step.entity, member),
+                    wheres.join(" AND ")
+                )
+            }
+        })
     }
 
     /// `column op v` for any of the values (an attribute of type `ty`, or an object id for `None`),
     /// with the empty-value rules of the evaluator. Always 0 or 1.
     fn any(&mut self, column: &str, ty: Option<AttrType>, op: CmpOp, values: &[Const]) -> Option<String> {
         if values.is_empty() {
-            return Some("0".into());
+            return Some(self.no());
         }
         let parts: Option<Vec<String>> = values.iter().map(|v| self.one(column, ty, op, v)).collect();
         let parts = parts?;
@@ -610,7 +651,7 @@ impl Translator<'_, '_> {
             Const::Object(id) => {
                 // Objects compare by id; only with an object column (a reference or `id`).
                 if ty.is_some() {
-                    return Some(if op == CmpOp::Ne { "1" } else { "0" }.to_string());
+                    return Some(self.truth(op == CmpOp::Ne));
                 }
                 let p = self.param(SqlValue::Integer(id.0 as i64));
                 return Some(match op {
@@ -624,7 +665,7 @@ impl Translator<'_, '_> {
             return Some(match op {
                 CmpOp::Eq => format!("({column} IS NULL)"),
                 CmpOp::Ne => format!("({column} IS NOT NULL)"),
-                _ => "0".into(),
+                _ => self.no(),
             });
         }
         // Two-valued whatever the column holds, and still a plain `column op ?` term
@@ -633,13 +674,13 @@ impl Translator<'_, '_> {
             CmpOp::Ne => format!("({column} IS NULL OR {p})"),
             _ => format!("({column} IS NOT NULL AND {p})"),
         };
-        let mismatch = || Some(if op == CmpOp::Ne { "1" } else { "0" }.to_string());
-        let Some(ty) = ty else { return mismatch() };
+        let mismatch = Some(self.truth(op == CmpOp::Ne));
+        let Some(ty) = ty else { return mismatch };
         match (ty, v) {
             (AttrType::String(_) | AttrType::HashedString, XValue::String(s)) => Some(match op {
                 CmpOp::Eq | CmpOp::Ne => {
                     let p = self.param(SqlValue::Text(s.to_lowercase()));
-                    wrap(format!("warden_fold({column}) {sql_op} {p}"))
+                    wrap(format!("{} {sql_op} {p}", self.dialect.fold(column)))
                 }
                 _ => {
                     let p = self.param(SqlValue::Text(s.clone()));
@@ -653,7 +694,7 @@ impl Translator<'_, '_> {
             }
             (AttrType::Integer | AttrType::Long | AttrType::AutoNumber | AttrType::Decimal, XValue::Decimal(n)) => {
                 let p = self.param(SqlValue::Text(n.to_string()));
-                Some(wrap(format!("warden_decimal_cmp({column}, {p}) {sql_op} 0")))
+                Some(wrap(format!("{} {sql_op} 0", self.dialect.decimal_cmp(column, &p))))
             }
             (AttrType::Boolean, XValue::Boolean(b)) => {
                 let p = self.param(SqlValue::Integer(*b as i64));
@@ -672,7 +713,7 @@ impl Translator<'_, '_> {
                 // The checker refuses ordering an enumeration (E0515).
                 _ => None,
             },
-            (AttrType::Enum(_), XValue::Enum(..)) => mismatch(),
+            (AttrType::Enum(_), XValue::Enum(..)) => mismatch,
             // Other pairs: the evaluator's order of mixed kinds is not worth mirroring here.
             _ => None,
         }
@@ -701,6 +742,11 @@ impl Engine<'_> {
     /// The query a `retrieve Entity [...]` expression (alone or as a statement's value, such as
     /// `count(retrieve ...)`) runs on a SQL store, as the acting principal.
     pub fn sql_of(&self, stmt: &crate::model::flow::Stmt) -> Result<SqlQuery, super::EvalError> {
+        self.sql_of_in(stmt, self.store.dialect().unwrap_or_default())
+    }
+
+    /// [`Engine::sql_of`] spelled in `dialect`, whatever the store speaks.
+    pub fn sql_of_in(&self, stmt: &crate::model::flow::Stmt, dialect: Dialect) -> Result<SqlQuery, super::EvalError> {
         use crate::model::flow::{ExprKind, Source, StmtKind};
         let none = || {
             super::EvalError::new(
@@ -719,7 +765,7 @@ impl Engine<'_> {
         let ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } = &expr.kind else {
             return Err(none());
         };
-        self.retrieve_sql(*entity, constraint.as_ref(), &Vars::new(), Rights::Principal).ok_or_else(|| {
+        self.retrieve_sql_in(*entity, constraint.as_ref(), &Vars::new(), Rights::Principal, dialect).ok_or_else(|| {
             super::EvalError::new(
                 super::codes::UNSUPPORTED,
                 format!("{} is not kept in tables (it is not persistent)", self.program.entity(*entity).name),

@@ -47,11 +47,6 @@ impl MemoryStore {
         MemoryStore { next: 1, ..MemoryStore::default() }
     }
 
-    /// The id `allocate_id` hands out next.
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next.max(1)
-    }
-
     /// Never hands out ids below `next` (a store file remembers ids it gave out and deleted).
     pub(crate) fn raise_next(&mut self, next: u64) {
         self.next = self.next.max(next);

@@ -1,34 +1,43 @@
 //! The SQLite store: one table per persistent entity, a link table per
 //! reference set, derived from the program.
 //!
-//! Reads are served from a mirror of the database kept in memory (the
-//! [`Store`] trait hands out borrowed objects); every write goes through to
-//! SQLite at once, inside a SQLite transaction that follows the evaluator's:
-//! the outermost `begin` opens one (`BEGIN IMMEDIATE`), nested ones are
-//! savepoints, and a rollback undoes both the mirror and the database. Because
-//! the database always holds what the evaluator sees, retrieves can run as one
-//! SQL query ([`Store::select_ids`]).
+//! Nothing is loaded whole. Opening reads no objects; each object is read from
+//! its table when the evaluator asks for it (prepared, cached statements), and
+//! the objects used recently stay in a bounded cache ([`DEFAULT_CACHE_OBJECTS`],
+//! [`SqliteStore::open_with`]). Retrieves run as one SQL query
+//! ([`Store::select_ids`]); reference look-ups, column matches and scans run as
+//! SQL too. Every write goes through to SQLite at once, inside a SQLite
+//! transaction that follows the evaluator's: the outermost `begin` opens one
+//! (`BEGIN IMMEDIATE`), nested ones are savepoints, and a rollback undoes the
+//! database and empties the cache. Because the database always holds what the
+//! evaluator sees, its tables answer every read.
 //!
 //! Opened for writing, the store takes the write lock (`BEGIN IMMEDIATE`) before
 //! it reads the file, and the first outermost transaction goes on in it: nothing
 //! another process commits can slip in between what was read and what is written.
-//! A later outermost transaction that finds the file changed by another process
-//! fails rather than overwrite it. Opened for reading only (read-only, so it works on
-//! a file the process may not write), the whole session runs inside one read
-//! transaction: one consistent snapshot. Changes made then stay in the mirror, and
-//! retrieves stop running as SQL, since the tables no longer hold what the
-//! evaluator sees.
+//! Between outermost transactions it keeps a read transaction open, so it goes on
+//! reading the file as it last committed it; a later outermost transaction that
+//! finds the file changed by another process fails rather than overwrite it.
+//! Opened for reading only (read-only, so it works on a file the process may not
+//! write), the whole session runs inside one read transaction: one consistent
+//! snapshot. The first change then reads every object into memory, where the
+//! changes stay, and retrieves stop running as SQL, since the tables no longer
+//! hold what the evaluator sees.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use rusqlite::types::{Value as Sql, ValueRef};
-use rusqlite::{params_from_iter, Connection, OpenFlags};
+use rusqlite::{params_from_iter, Connection, OpenFlags, OptionalExtension};
 use rust_decimal::Decimal;
 use smol_str::SmolStr;
 
+use super::dialect::Dialect;
 use super::file::SaveError;
 use super::{CommitError, MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
 use crate::model::Multiplicity;
@@ -87,6 +96,10 @@ struct Table {
     name: String,
     /// One per member, by member index.
     columns: Vec<Column>,
+    /// Its value columns of one row: `SELECT c1, c2 FROM t WHERE id = ?`.
+    row_sql: String,
+    /// Every row with its id, ascending: `SELECT id, c1, c2 FROM t ORDER BY id`.
+    scan_sql: String,
 }
 
 /// The tables a program needs, by entity id (`None`: not stored).
@@ -97,6 +110,8 @@ struct Schema {
     links: Vec<String>,
     /// Views over an entity and its specializations, by name, with their SQL.
     views: Vec<(String, String)>,
+    /// Which table holds the object `?1`: the entity's index (empty: no tables).
+    locate: String,
 }
 
 /// The table of an entity: its qualified name.
@@ -121,10 +136,7 @@ pub(crate) fn link_table(program: &Program, entity: EntityId, member: usize) -> 
     format!("{}/{}", program.entity(m.declared_in).name, m.name)
 }
 
-/// Quotes an identifier for SQL.
-pub fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use super::dialect::quote;
 
 /// Whether objects of the entity live in a table (persistent, and not the implied role objects).
 fn stores(program: &Program, entity: EntityId) -> bool {
@@ -156,8 +168,25 @@ impl Schema {
                         MemberKind::Association(_) => Column::Value { name: m.name.clone(), ty: ColType::Reference },
                         MemberKind::Attribute(ty) => Column::Value { name: m.name.clone(), ty: col_type(program, ty) },
                     })
+                    .collect::<Vec<Column>>();
+                let name = table_name(program, e);
+                let values: Vec<String> = columns
+                    .iter()
+                    .filter_map(|c| match c {
+                        Column::Value { name, .. } => Some(quote(name)),
+                        Column::Link { .. } => None,
+                    })
                     .collect();
-                Some(Table { name: table_name(program, e), columns })
+                let row_sql = match values.is_empty() {
+                    true => format!("SELECT 1 FROM {} WHERE id = ?", quote(&name)),
+                    false => format!("SELECT {} FROM {} WHERE id = ?", values.join(", "), quote(&name)),
+                };
+                let scan_sql = format!(
+                    "SELECT id{} FROM {} ORDER BY id",
+                    values.iter().map(|v| format!(", {v}")).collect::<String>(),
+                    quote(&name)
+                );
+                Some(Table { name, columns, row_sql, scan_sql })
             })
             .collect::<Vec<_>>();
         let mut views = Vec::new();
@@ -180,7 +209,13 @@ impl Schema {
             };
             views.push((source, body));
         }
-        Schema { tables, links, views }
+        let locate = tables
+            .iter()
+            .enumerate()
+            .filter_map(|(e, t)| Some(format!("SELECT {e} FROM {} WHERE id = ?1", quote(&t.as_ref()?.name))))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        Schema { tables, links, views, locate }
     }
 }
 
@@ -231,17 +266,18 @@ impl Schema {
         let mut out =
             vec![format!("CREATE {temp}TABLE IF NOT EXISTS warden_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")];
         for table in self.tables.iter().flatten() {
-            out.extend(table.create_statements(temp));
+            out.extend(table.create_statements(temp, true));
         }
         for link in &self.links {
-            out.extend(link_statements(link, temp));
+            out.extend(link_statements(link, temp, true));
         }
         out
     }
 }
 
 impl Table {
-    fn create_statements(&self, temp: &str) -> Vec<String> {
+    /// Its `CREATE TABLE` and, with `indexes`, its `CREATE INDEX` statements.
+    fn create_statements(&self, temp: &str, indexes: bool) -> Vec<String> {
         let mut columns = vec!["id INTEGER PRIMARY KEY".to_string()];
         let mut out = Vec::new();
         for c in &self.columns {
@@ -258,19 +294,19 @@ impl Table {
             }
         }
         let mut all = vec![format!("CREATE {temp}TABLE IF NOT EXISTS {} ({})", quote(&self.name), columns.join(", "))];
-        if temp.is_empty() {
+        if temp.is_empty() && indexes {
             all.extend(out);
         }
         all
     }
 }
 
-fn link_statements(link: &str, temp: &str) -> Vec<String> {
+fn link_statements(link: &str, temp: &str, indexes: bool) -> Vec<String> {
     let mut out = vec![format!(
         "CREATE {temp}TABLE IF NOT EXISTS {} (owner INTEGER NOT NULL, position INTEGER NOT NULL, target INTEGER NOT NULL, PRIMARY KEY (owner, position))",
         quote(link)
     )];
-    if temp.is_empty() {
+    if temp.is_empty() && indexes {
         out.push(format!(
             "CREATE INDEX IF NOT EXISTS {} ON {} (target)",
             quote(&format!("{link}(target)")),
@@ -291,11 +327,97 @@ pub enum Mode {
     Create,
 }
 
+/// How many objects a SQLite store keeps in memory when not told otherwise (`--cache-objects`):
+/// a few hundred bytes each, so a process over a store of any size stays well under 100 MB.
+pub const DEFAULT_CACHE_OBJECTS: usize = 100_000;
+
+/// The objects most recently read or written, at most `cap` of them, in two generations:
+/// new entries go to the young one; when it holds half the capacity it becomes the old one
+/// (the previous old one is dropped), and an entry found in the old one moves back to the
+/// young one. Every operation is O(1), and what is used often stays.
+#[derive(Debug, Default)]
+struct Cache {
+    cap: usize,
+    young: HashMap<ObjectId, Object>,
+    old: HashMap<ObjectId, Object>,
+    /// How many objects it holds, for [`SqliteStore::cache_gauge`].
+    gauge: Arc<AtomicUsize>,
+}
+
+impl Cache {
+    fn new(cap: usize) -> Cache {
+        Cache { cap, ..Cache::default() }
+    }
+
+    fn measure(&self) {
+        self.gauge.store(self.len(), Ordering::Relaxed);
+    }
+
+    fn get(&mut self, id: ObjectId) -> Option<Object> {
+        if let Some(o) = self.young.get(&id) {
+            return Some(o.clone());
+        }
+        let o = self.old.remove(&id)?;
+        self.insert(o.clone());
+        Some(o)
+    }
+
+    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+        self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.entity)
+    }
+
+    /// One member of a cached object (`None`: not cached), without copying the object.
+    fn value(&self, id: ObjectId, member: usize) -> Option<Option<Value>> {
+        self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.values.get(member).cloned())
+    }
+
+    fn insert(&mut self, object: Object) {
+        if self.cap == 0 {
+            return;
+        }
+        self.old.remove(&object.id);
+        self.young.insert(object.id, object);
+        if self.young.len() >= self.cap.div_ceil(2) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.measure();
+    }
+
+    fn remove(&mut self, id: ObjectId) {
+        self.young.remove(&id);
+        self.old.remove(&id);
+        self.measure();
+    }
+
+    fn clear(&mut self) {
+        self.young = HashMap::new();
+        self.old = HashMap::new();
+        self.measure();
+    }
+
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
-    mem: MemoryStore,
     conn: Connection,
     schema: Schema,
+    /// Each stored entity's members at their defaults, by entity index (`None`: no table).
+    templates: Vec<Option<Vec<Value>>>,
+    /// Objects recently read or written (the tables hold the truth).
+    cache: RefCell<Cache>,
+    /// Objects without a table (of non-persistent entities, or with a role object's id), as the
+    /// evaluator put them: they live only as long as the process.
+    side: MemoryStore,
+    /// Opened to read only, and changed since: every object of the file, read into memory at the
+    /// first change, holds the changes (the file is never written). Retrieves then no longer run
+    /// as SQL, since the tables no longer hold what the evaluator sees.
+    mirror: Option<MemoryStore>,
+    /// The id `allocate_id` hands out next, and what it was at each open transaction's `begin`.
+    next: u64,
+    nexts: Vec<u64>,
     /// Open evaluator transactions.
     depth: usize,
     /// How many of them exist in SQLite: savepoints are taken only when a write needs them,
@@ -304,13 +426,14 @@ pub struct SqliteStore {
     persist: bool,
     /// The write transaction taken at open, not yet claimed by an outermost `begin`.
     held: bool,
-    /// `PRAGMA data_version` when the mirror was last known to match the file.
+    /// Between the outermost transactions of a writable store, a read transaction that keeps
+    /// the file as this process last committed it in view (what another process commits
+    /// meanwhile makes the next `begin` fail rather than mix into what this one reads).
+    pinned: bool,
+    /// `PRAGMA data_version` when this process last knew the file.
     version: i64,
     /// A write that failed since the last commit: the next commit reports it and rolls back.
     failure: Option<CommitError>,
-    /// Opened to read only, and changed since: the changes live in the mirror alone, so
-    /// the file's tables no longer answer for the store and retrieves are not run as SQL.
-    diverged: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -323,10 +446,43 @@ fn fail(at: &Path, message: impl std::fmt::Display) -> Vec<StoreError> {
     vec![StoreError { path: at.display().to_string(), message: message.to_string() }]
 }
 
+/// Each stored entity's members at their defaults.
+fn templates(program: &Program, schema: &Schema) -> Vec<Option<Vec<Value>>> {
+    schema
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(e, t)| t.as_ref().map(|_| Object::new(program, ObjectId(0), EntityId(e as u32)).values))
+        .collect()
+}
+
 impl SqliteStore {
-    /// Opens (or, with [`Mode::Create`], makes) the store at `path` for `program`.
+    /// Opens (or, with [`Mode::Create`], makes) the store at `path` for `program`, keeping
+    /// up to [`DEFAULT_CACHE_OBJECTS`] objects in memory.
     /// A database whose tables do not fit the program is refused, naming every difference.
     pub fn open(program: &Program, path: &Path, mode: Mode) -> Result<SqliteStore, Vec<StoreError>> {
+        SqliteStore::open_with(program, path, mode, DEFAULT_CACHE_OBJECTS)
+    }
+
+    /// [`SqliteStore::open`], keeping up to `cache_objects` objects in memory. Opening reads
+    /// no objects: each is read when the evaluator asks for it, and retrieves run as SQL.
+    pub fn open_with(
+        program: &Program,
+        path: &Path,
+        mode: Mode,
+        cache_objects: usize,
+    ) -> Result<SqliteStore, Vec<StoreError>> {
+        SqliteStore::open_inner(program, path, mode, cache_objects, true)
+    }
+
+    /// [`SqliteStore::open_with`]; a new store's indexes are made only with `indexes`.
+    fn open_inner(
+        program: &Program,
+        path: &Path,
+        mode: Mode,
+        cache_objects: usize,
+        indexes: bool,
+    ) -> Result<SqliteStore, Vec<StoreError>> {
         if mode == Mode::Create && path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(true) {
             return Err(fail(path, "already exists; give a new file to import into"));
         }
@@ -342,7 +498,9 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(path, e))?;
         let schema = Schema::of(program);
-        let mut store = SqliteStore::new(conn, schema.clone(), mode != Mode::Read);
+        let templates = templates(program, &schema);
+        let persist = mode != Mode::Read;
+        let mut store = SqliteStore::new(conn, schema.clone(), templates.clone(), persist, cache_objects);
         if let Err(e) = store.prepare(path, mode) {
             // Reading a write-ahead-logged database needs its `-shm` file; where that cannot be
             // made (a read-only directory or file), read the file as it stands.
@@ -351,7 +509,7 @@ impl SqliteStore {
             }
             let uri = format!("file:{}?immutable=1", uri_path(path));
             let conn = Connection::open_with_flags(uri, flags).map_err(|e| fail(path, e))?;
-            store = SqliteStore::new(conn, schema, false);
+            store = SqliteStore::new(conn, schema, templates, false, cache_objects);
             store.prepare(path, mode).map_err(|e| fail(path, e))?;
         }
         let problems = store.fit(program);
@@ -361,44 +519,84 @@ impl SqliteStore {
                 .map(|m| StoreError { path: path.display().to_string(), message: m })
                 .collect());
         }
-        store.create_missing(mode).map_err(|e| fail(path, e))?;
+        store.create_missing(mode, indexes).map_err(|e| fail(path, e))?;
         // Read inside the transaction the run goes on in: for writing, under the write lock;
         // for reading, one snapshot that is never committed.
         let begin = if store.persist { "BEGIN IMMEDIATE" } else { "BEGIN" };
         store.conn.execute_batch(begin).map_err(|e| fail(path, e))?;
         store.held = store.persist;
-        store.load(program)?;
+        store.next = store.read_next().map_err(|e| fail(path, e))?;
         store.version = store.data_version().map_err(|e| fail(path, e))?;
+        store.preload_users(program).map_err(|e| fail(path, e))?;
+        let users = super::user_problems(program, &store);
+        if !users.is_empty() {
+            return Err(users
+                .into_iter()
+                .map(|(id, member, message)| {
+                    let entity = store.entity_of(id).unwrap_or(crate::model::SYSTEM_USER);
+                    StoreError { path: format!("{}#{}.{member}", table_name(program, entity), id.0), message }
+                })
+                .collect());
+        }
         Ok(store)
     }
 
-    fn new(conn: Connection, schema: Schema, persist: bool) -> SqliteStore {
+    fn new(
+        conn: Connection,
+        schema: Schema,
+        templates: Vec<Option<Vec<Value>>>,
+        persist: bool,
+        cache_objects: usize,
+    ) -> SqliteStore {
         SqliteStore {
-            mem: MemoryStore::new(),
             conn,
             schema,
+            templates,
+            cache: RefCell::new(Cache::new(cache_objects)),
+            side: MemoryStore::new(),
+            mirror: None,
+            next: 1,
+            nexts: Vec::new(),
             depth: 0,
             issued: 0,
             persist,
             held: false,
+            pinned: false,
             version: 0,
             failure: None,
-            diverged: false,
         }
     }
 
     /// A new, empty store in memory (for tests: the same tables and queries, no file).
+    pub fn in_memory(program: &Program) -> SqliteStore {
+        SqliteStore::in_memory_with(program, DEFAULT_CACHE_OBJECTS)
+    }
+
+    /// [`SqliteStore::in_memory`], keeping up to `cache_objects` objects in memory.
     // INVARIANT: a new in-memory database always opens and takes the schema: only a process
     // out of memory fails here.
     #[expect(clippy::expect_used, reason = "an in-memory database fails only without memory")]
-    pub fn in_memory(program: &Program) -> SqliteStore {
+    pub fn in_memory_with(program: &Program, cache_objects: usize) -> SqliteStore {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-        let mut store = SqliteStore::new(conn, Schema::of(program), true);
+        let schema = Schema::of(program);
+        let templates = templates(program, &schema);
+        let mut store = SqliteStore::new(conn, schema, templates, true, cache_objects);
         let path = Path::new(":memory:");
         store.prepare(path, Mode::Create).expect("a new in-memory database takes the schema");
-        store.create_missing(Mode::Create).expect("a new in-memory database takes the schema");
+        store.create_missing(Mode::Create, true).expect("a new in-memory database takes the schema");
         store.version = store.data_version().expect("SQLite answers PRAGMA data_version");
         store
+    }
+
+    /// How many objects the cache holds now (at most the capacity it was opened with).
+    pub fn cached_objects(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
+    /// A gauge that shows how many objects the cache holds, readable after the store was
+    /// handed to an engine.
+    pub fn cache_gauge(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.cache.borrow().gauge)
     }
 
     fn prepare(&mut self, path: &Path, mode: Mode) -> Result<(), String> {
@@ -521,19 +719,20 @@ impl SqliteStore {
     }
 
     /// Creates tables the program declares and the file lacks (nothing is lost by that),
-    /// as temporary tables when the file is only read; and the views.
-    fn create_missing(&mut self, mode: Mode) -> Result<(), String> {
+    /// as temporary tables when the file is only read; and the views. With `indexes` false
+    /// (a new store filled by [`import`]), the indexes are left for later.
+    fn create_missing(&mut self, mode: Mode, indexes: bool) -> Result<(), String> {
         let temp = mode == Mode::Read;
         let existing = self.existing_tables();
         let mut statements = Vec::new();
         for table in self.schema.tables.iter().flatten() {
             if !existing.contains_key(&table.name) || !temp {
-                statements.extend(table.create_statements(if temp { "TEMP " } else { "" }));
+                statements.extend(table.create_statements(if temp { "TEMP " } else { "" }, indexes));
             }
         }
         for link in &self.schema.links {
             if !existing.contains_key(link) || !temp {
-                statements.extend(link_statements(link, if temp { "TEMP " } else { "" }));
+                statements.extend(link_statements(link, if temp { "TEMP " } else { "" }, indexes));
             }
         }
         for (name, body) in &self.schema.views {
@@ -546,8 +745,203 @@ impl SqliteStore {
         })
     }
 
-    /// Reads every object into the mirror, checking values against the schema.
-    fn load(&mut self, program: &Program) -> Result<(), Vec<StoreError>> {
+    /// The id to hand out next: above every id in the tables and the one the file remembers
+    /// (ids of deleted objects are never handed out again).
+    fn read_next(&self) -> rusqlite::Result<u64> {
+        let mut next: u64 = self
+            .conn
+            .query_row("SELECT value FROM warden_meta WHERE key = 'next_id'", [], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        for table in self.schema.tables.iter().flatten() {
+            let max: Option<i64> =
+                self.conn.query_row(&format!("SELECT max(id) FROM {}", quote(&table.name)), [], |r| r.get(0))?;
+            if let Some(max) = max.filter(|m| *m > 0) {
+                next = next.max(max as u64 + 1);
+            }
+        }
+        Ok(next)
+    }
+
+    /// Which table holds an object.
+    fn locate(&self, id: ObjectId) -> rusqlite::Result<Option<EntityId>> {
+        if self.schema.locate.is_empty() || id.0 == 0 || id.0 >= super::ROLE_OBJECT_BASE {
+            return Ok(None);
+        }
+        let mut stmt = self.conn.prepare_cached(&self.schema.locate)?;
+        let entity = stmt.query_row([id.0 as i64], |r| r.get::<_, i64>(0)).optional()?;
+        Ok(entity.map(|e| EntityId(e as u32)))
+    }
+
+    /// An object's row (and reference-set rows) from the entity's table. A value the column
+    /// cannot hold for the member reads as empty (a file written by warden holds none).
+    fn read_object(&self, entity: EntityId, id: ObjectId) -> rusqlite::Result<Option<Object>> {
+        let (Some(Some(table)), Some(Some(template))) =
+            (self.schema.tables.get(entity.index()), self.templates.get(entity.index()))
+        else {
+            return Ok(None);
+        };
+        let mut values = template.clone();
+        let found = self
+            .conn
+            .prepare_cached(&table.row_sql)?
+            .query_row([id.0 as i64], |row| {
+                let mut k = 0;
+                for (i, c) in table.columns.iter().enumerate() {
+                    let Column::Value { ty, .. } = c else { continue };
+                    values[i] = decode(ty, row.get_ref(k)?).unwrap_or(Value::Empty);
+                    k += 1;
+                }
+                Ok(())
+            })
+            .optional()?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        for (i, c) in table.columns.iter().enumerate() {
+            let Column::Link { table: link } = c else { continue };
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!("SELECT target FROM {} WHERE owner = ? ORDER BY position", quote(link)))?;
+            let targets = stmt.query_map([id.0 as i64], |r| r.get::<_, i64>(0))?;
+            values[i] = Value::List(targets.map(|t| t.map(|t| ObjectId(t as u64))).collect::<Result<_, _>>()?);
+        }
+        Ok(Some(Object { id, entity, values }))
+    }
+
+    /// An object of a table, from the cache or the file.
+    fn fetch(&self, id: ObjectId) -> Option<Object> {
+        if let Some(o) = self.cache.borrow_mut().get(id) {
+            return Some(o);
+        }
+        let entity = self.locate(id).ok()??;
+        let object = self.read_object(entity, id).ok()??;
+        self.cache.borrow_mut().insert(object.clone());
+        Some(object)
+    }
+
+    /// Every object of every table, ascending by id, read without the checks of
+    /// [`SqliteStore::to_memory`].
+    fn read_all(&self) -> rusqlite::Result<Vec<Object>> {
+        let mut objects = Vec::new();
+        for e in 0..self.schema.tables.len() {
+            objects.extend(self.read_table(EntityId(e as u32))?);
+        }
+        objects.sort_unstable_by_key(|o| o.id);
+        Ok(objects)
+    }
+
+    /// Every object of one table, ascending by id.
+    fn read_table(&self, entity: EntityId) -> rusqlite::Result<Vec<Object>> {
+        let mut objects = Vec::new();
+        let (Some(Some(table)), Some(Some(template))) =
+            (self.schema.tables.get(entity.index()), self.templates.get(entity.index()))
+        else {
+            return Ok(objects);
+        };
+        let mut stmt = self.conn.prepare_cached(&table.scan_sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = ObjectId(row.get::<_, i64>(0)? as u64);
+            let mut values = template.clone();
+            let mut k = 1;
+            for (i, c) in table.columns.iter().enumerate() {
+                let Column::Value { ty, .. } = c else { continue };
+                values[i] = decode(ty, row.get_ref(k)?).unwrap_or(Value::Empty);
+                k += 1;
+            }
+            objects.push(Object { id, entity, values });
+        }
+        drop(rows);
+        for (i, c) in table.columns.iter().enumerate() {
+            let Column::Link { table: link } = c else { continue };
+            let select = format!(
+                "SELECT l.owner, l.target FROM {} l JOIN {} o ON o.id = l.owner ORDER BY l.owner, l.position",
+                quote(link),
+                quote(&table.name)
+            );
+            let mut stmt = self.conn.prepare_cached(&select)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let (owner, target): (i64, i64) = (row.get(0)?, row.get(1)?);
+                if let Ok(p) = objects.binary_search_by_key(&(owner as u64), |o| o.id.0) {
+                    if let Value::List(ids) = &mut objects[p].values[i] {
+                        ids.push(ObjectId(target as u64));
+                    }
+                }
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Reads the users into the cache in one pass per table, when they fit in half of it (the
+    /// checks at open read every user; one query per user would cost more).
+    fn preload_users(&self, program: &Program) -> rusqlite::Result<()> {
+        let room = self.cache.borrow().cap / 2;
+        for e in program.specializations(crate::model::SYSTEM_USER) {
+            let Some(table) = self.table(e) else { continue };
+            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {})", quote(&table.name), room + 1);
+            let count: i64 = self.conn.query_row(&sql, [], |r| r.get(0))?;
+            if count as usize > room.saturating_sub(self.cache.borrow().len()) {
+                continue;
+            }
+            for o in self.read_table(e)? {
+                self.cache.borrow_mut().insert(o);
+            }
+        }
+        Ok(())
+    }
+
+    /// Opened to read only, the first change: every object of the file into memory, where
+    /// this and every later change stays.
+    fn diverge(&mut self) {
+        if self.persist || self.mirror.is_some() {
+            return;
+        }
+        let mut mirror = MemoryStore::new();
+        for o in self.read_all().unwrap_or_default() {
+            mirror.put(o);
+        }
+        for _ in 0..self.depth {
+            mirror.begin();
+        }
+        self.mirror = Some(mirror);
+        self.cache.borrow_mut().clear();
+    }
+
+    /// The table an entity's objects live in.
+    fn table(&self, entity: EntityId) -> Option<&Table> {
+        self.schema.tables.get(entity.index()).and_then(Option::as_ref)
+    }
+
+    /// Whether an object lives in a table (not in [`SqliteStore::side`]).
+    fn tabled(&self, object: &Object) -> bool {
+        object.id.role().is_none() && self.table(object.entity).is_some()
+    }
+
+    /// Ends the read transaction kept between outermost transactions.
+    fn unpin(&mut self) {
+        if self.pinned {
+            self.pinned = false;
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+
+    /// Keeps the file as this process last committed it in view until the next `begin`.
+    fn pin(&mut self) {
+        if self.persist && !self.pinned && self.conn.is_autocommit() {
+            let pinned = self
+                .conn
+                .execute_batch("BEGIN")
+                .and_then(|()| self.conn.query_row("SELECT count(*) FROM warden_meta", [], |r| r.get::<_, i64>(0)));
+            self.pinned = pinned.is_ok();
+        }
+    }
+
+    /// Every object of the file in memory, each value checked against the schema and every
+    /// reference against its target, as the JSON loader checks (`warden store export`).
+    pub(crate) fn to_memory(&self, program: &Program) -> Result<MemoryStore, Vec<StoreError>> {
         let mut errors = Vec::new();
         let mut objects: Vec<Object> = Vec::new();
         let mut position: HashMap<u64, usize> = HashMap::new();
@@ -671,17 +1065,8 @@ impl SqliteStore {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let next: u64 = self
-            .conn
-            .query_row("SELECT value FROM warden_meta WHERE key = 'next_id'", [], |r| r.get::<_, String>(0))
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        for o in objects {
-            self.mem.put(o);
-        }
-        self.mem.raise_next(next);
-        Ok(())
+        check.raise_next(self.next);
+        Ok(check)
     }
 
     /// Writes one object's row and reference-set rows.
@@ -758,14 +1143,10 @@ impl SqliteStore {
         if self.failure.is_some() {
             return;
         }
-        if !self.persist {
-            // Read only (the file may not be writable): the change stays in the mirror.
-            self.diverged = true;
-            return;
-        }
         let alone = self.depth == 0 && self.persist && !self.held;
         let result = (|| {
             if alone {
+                self.unpin();
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
             }
             while self.issued < self.depth {
@@ -778,6 +1159,7 @@ impl SqliteStore {
                     Ok(()) => self.save_next().and_then(|()| self.conn.execute_batch("COMMIT"))?,
                     Err(_) => self.conn.execute_batch("ROLLBACK")?,
                 }
+                self.pin();
             }
             r
         })();
@@ -793,7 +1175,7 @@ impl SqliteStore {
     fn save_next(&self) -> rusqlite::Result<()> {
         self.conn
             .prepare_cached("UPDATE warden_meta SET value = ? WHERE key = 'next_id'")?
-            .execute([self.mem.next_id().to_string()])?;
+            .execute([self.next.max(1).to_string()])?;
         Ok(())
     }
 
@@ -895,43 +1277,101 @@ fn decode(ty: &ColType, value: ValueRef<'_>) -> Result<Value, String> {
 
 impl Store for SqliteStore {
     fn get(&self, id: ObjectId) -> Option<Cow<'_, Object>> {
-        self.mem.get(id)
+        if let Some(o) = self.side.get(id) {
+            return Some(o);
+        }
+        if let Some(mirror) = &self.mirror {
+            return mirror.get(id);
+        }
+        self.fetch(id).map(Cow::Owned)
     }
 
     fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
-        self.mem.entity_of(id)
+        if let Some(e) = self.side.entity_of(id) {
+            return Some(e);
+        }
+        if let Some(mirror) = &self.mirror {
+            return mirror.entity_of(id);
+        }
+        if let Some(e) = self.cache.borrow().entity_of(id) {
+            return Some(e);
+        }
+        // The object is read whole: what asks for its entity mostly asks for its members next.
+        self.fetch(id).map(|o| o.entity)
     }
 
     fn value(&self, id: ObjectId, member: usize) -> Option<Value> {
-        self.mem.value(id, member)
+        if self.side.entity_of(id).is_some() {
+            return self.side.value(id, member);
+        }
+        if let Some(mirror) = &self.mirror {
+            return mirror.value(id, member);
+        }
+        if let Some(value) = self.cache.borrow().value(id, member) {
+            return value;
+        }
+        self.fetch(id).and_then(|o| o.values.get(member).cloned())
     }
 
     fn ids(&self, entity: EntityId) -> Vec<ObjectId> {
-        self.mem.ids(entity)
+        let Some(table) = self.table(entity) else { return self.side.ids(entity) };
+        if let Some(mirror) = &self.mirror {
+            return mirror.ids(entity);
+        }
+        let sql = format!("SELECT id FROM {} ORDER BY id", quote(&table.name));
+        self.query_ids(&sql, &[]).unwrap_or_default()
     }
 
     fn put(&mut self, object: Object) {
-        let previous = self.mem.get(object.id).map(Cow::into_owned);
+        self.next = self.next.max(object.id.0.saturating_add(1));
+        if !self.tabled(&object) {
+            // Out of a table (an object that changed entity): its rows go.
+            if self.side.entity_of(object.id).is_none() && self.get(object.id).is_some() {
+                self.remove(object.id);
+            }
+            self.side.put(object);
+            return;
+        }
+        if self.side.entity_of(object.id).is_some() {
+            self.side.remove(object.id);
+        }
+        self.diverge();
+        if let Some(mirror) = &mut self.mirror {
+            mirror.put(object);
+            return;
+        }
+        let previous = self.fetch(object.id);
         self.written(|s| s.write(&object, previous.as_ref()));
-        self.mem.put(object);
+        self.cache.borrow_mut().insert(object);
     }
 
     fn remove(&mut self, id: ObjectId) -> Option<Object> {
-        let old = self.mem.remove(id)?;
+        if self.side.entity_of(id).is_some() {
+            return self.side.remove(id);
+        }
+        self.diverge();
+        if let Some(mirror) = &mut self.mirror {
+            return mirror.remove(id);
+        }
+        let old = self.fetch(id)?;
+        self.cache.borrow_mut().remove(id);
         self.written(|s| s.delete_rows(&old));
         Some(old)
     }
 
     fn allocate_id(&mut self) -> ObjectId {
-        self.mem.allocate_id()
+        let id = ObjectId(self.next.max(1));
+        self.next = id.0 + 1;
+        id
     }
 
     fn begin(&mut self) {
         if self.depth == 0 && self.persist && self.held {
-            // The transaction taken at open, under which the mirror was read.
+            // The transaction taken at open, under which the file was first read.
             self.held = false;
             self.issued = 1;
         } else if self.depth == 0 && self.persist {
+            self.unpin();
             let fresh = self.conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| self.data_version());
             match fresh {
                 Ok(v) if v == self.version => self.issued = 1,
@@ -942,12 +1382,20 @@ impl Store for SqliteStore {
                     self.failure.get_or_insert(CommitError::Database { reason: e.to_string() });
                 }
             }
+            if self.failure.is_some() {
+                // What this process read may no longer be what the file holds.
+                self.cache.borrow_mut().clear();
+            }
             if !self.conn.is_autocommit() {
                 self.issued = 1;
             }
         }
         self.depth += 1;
-        self.mem.begin();
+        self.nexts.push(self.next);
+        self.side.begin();
+        if let Some(mirror) = &mut self.mirror {
+            mirror.begin();
+        }
     }
 
     fn commit(&mut self) -> Result<(), CommitError> {
@@ -966,9 +1414,10 @@ impl Store for SqliteStore {
         }
         self.depth = self.depth.saturating_sub(1);
         let closing = self.issued > self.depth;
+        let outermost = self.depth == 0 && self.persist;
         let result = if !closing {
             Ok(())
-        } else if self.depth == 0 && self.persist {
+        } else if outermost {
             self.save_next()
                 .and_then(|()| self.conn.execute_batch("COMMIT"))
                 .and_then(|()| self.data_version())
@@ -979,11 +1428,18 @@ impl Store for SqliteStore {
         self.issued = self.issued.min(self.depth);
         match result {
             Ok(()) => {
-                self.mem.commit()?;
+                self.nexts.pop();
+                self.side.commit()?;
+                if let Some(mirror) = &mut self.mirror {
+                    mirror.commit()?;
+                }
+                if outermost {
+                    self.pin();
+                }
                 Ok(())
             }
             Err(e) => {
-                // Still open in SQLite: undo it there and in the mirror.
+                // Still open in SQLite: undo it there and in memory.
                 self.depth += 1;
                 self.issued = self.depth;
                 self.failure = None;
@@ -995,6 +1451,7 @@ impl Store for SqliteStore {
 
     fn rollback(&mut self) {
         self.depth = self.depth.saturating_sub(1);
+        let wrote = self.issued > self.depth || self.failure.is_some();
         if self.issued > self.depth {
             let sql = if self.depth == 0 && self.persist {
                 "ROLLBACK".to_string()
@@ -1009,31 +1466,98 @@ impl Store for SqliteStore {
         if self.depth == 0 {
             self.failure = None;
         }
-        self.mem.rollback();
+        if let Some(next) = self.nexts.pop() {
+            self.next = next;
+        }
+        self.side.rollback();
+        if let Some(mirror) = &mut self.mirror {
+            mirror.rollback();
+        }
+        if wrote {
+            // The cache may hold what was just undone.
+            self.cache.borrow_mut().clear();
+        }
+        if self.depth == 0 {
+            self.pin();
+        }
     }
 
     fn all(&self) -> Vec<Cow<'_, Object>> {
-        self.mem.all()
+        let mut out: Vec<Cow<'_, Object>> = match &self.mirror {
+            Some(mirror) => mirror.all(),
+            None => self.read_all().unwrap_or_default().into_iter().map(Cow::Owned).collect(),
+        };
+        out.extend(self.side.all());
+        out.sort_by_key(|o| o.id);
+        out
     }
 
     fn matching(&self, entity: EntityId, member: usize, value: &Value) -> Option<Vec<ObjectId>> {
-        self.mem.matching(entity, member, value)
+        let Some(table) = self.table(entity) else { return self.side.matching(entity, member, value) };
+        if let Some(mirror) = &self.mirror {
+            return mirror.matching(entity, member, value);
+        }
+        let Column::Value { name, ty } = table.columns.get(member)? else { return None };
+        let param = match (ty, value) {
+            (ColType::Reference, Value::Object(_))
+            | (ColType::Boolean, Value::Boolean(_))
+            | (ColType::Integer, Value::Integer(_))
+            | (ColType::DateTime, Value::DateTime(_))
+            | (ColType::Enum(..), Value::Enum(..)) => encode(ty, value),
+            (_, Value::Object(_) | Value::Boolean(_) | Value::Enum(..)) => return Some(Vec::new()),
+            _ => return None,
+        };
+        let sql = format!("SELECT id FROM {} WHERE {} = ? ORDER BY id", quote(&table.name), quote(name));
+        self.query_ids(&sql, &[param]).ok()
     }
 
     fn filter(&self, entity: EntityId, member: usize, test: &dyn Fn(&Value) -> bool) -> Option<Vec<ObjectId>> {
-        self.mem.filter(entity, member, test)
+        let Some(table) = self.table(entity) else { return self.side.filter(entity, member, test) };
+        if let Some(mirror) = &self.mirror {
+            return mirror.filter(entity, member, test);
+        }
+        let Column::Value { name, ty } = table.columns.get(member)? else { return None };
+        let sql = format!("SELECT id, {} FROM {} ORDER BY id", quote(name), quote(&table.name));
+        let mut stmt = self.conn.prepare_cached(&sql).ok()?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: i64 = r.get(0)?;
+                let value = decode(ty, r.get_ref(1)?).unwrap_or(Value::Empty);
+                Ok(test(&value).then_some(ObjectId(id as u64)))
+            })
+            .ok()?;
+        rows.filter_map(|r| r.transpose()).collect::<rusqlite::Result<Vec<_>>>().ok()
     }
 
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
-        self.mem.referrers(entity, member, target)
+        let Some(table) = self.table(entity) else { return self.side.referrers(entity, member, target) };
+        if let Some(mirror) = &self.mirror {
+            return mirror.referrers(entity, member, target);
+        }
+        let sql = match table.columns.get(member)? {
+            Column::Value { name, ty: ColType::Reference } => {
+                format!("SELECT id FROM {} WHERE {} = ? ORDER BY id", quote(&table.name), quote(name))
+            }
+            Column::Value { .. } => return Some(Vec::new()),
+            Column::Link { table: link } => format!(
+                "SELECT DISTINCT l.owner FROM {} AS l JOIN {} AS o ON o.id = l.owner WHERE l.target = ? ORDER BY l.owner",
+                quote(link),
+                quote(&table.name)
+            ),
+        };
+        self.query_ids(&sql, &[Sql::Integer(target.0 as i64)]).ok()
     }
 
     fn speaks_sql(&self) -> bool {
-        !self.diverged
+        self.mirror.is_none()
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        Some(Dialect::Sqlite)
     }
 
     fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {
-        if self.diverged {
+        if self.mirror.is_some() {
             return None;
         }
         let params: Vec<Sql> = params
@@ -1096,15 +1620,86 @@ pub fn save_over(
     Ok(super::file::fingerprint_of(program, &target))
 }
 
-/// Copies every object of one store into another (import and export).
-pub fn copy_into(from: &dyn Store, to: &mut dyn Store) -> Result<(), CommitError> {
-    to.begin();
-    for o in from.all() {
-        if o.id.role().is_none() {
-            to.put(o.into_owned());
+/// Registers warden's SQL functions (`warden_fold`, the XPath functions, `warden_decimal_cmp`)
+/// on a connection, so that it can run (or explain) the queries of [`Store::select_ids`].
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    functions::register(conn)
+}
+
+/// Makes a new store at `path` holding every object of `source` (`warden store import`): one
+/// transaction, one prepared statement per table, and the indexes built after the rows.
+/// Returns how many objects it holds.
+pub fn import(program: &Program, source: &dyn Store, path: &Path) -> Result<usize, Vec<StoreError>> {
+    let mut store = SqliteStore::open_inner(program, path, Mode::Create, 0, false)?;
+    store.fill(source).map_err(|e| fail(path, e))
+}
+
+impl SqliteStore {
+    /// Inserts every object of `source` into this new store's tables (inside the write
+    /// transaction taken at open), builds the indexes and commits.
+    fn fill(&mut self, source: &dyn Store) -> rusqlite::Result<usize> {
+        let mut count = 0;
+        let mut next = self.next;
+        for (e, table) in self.schema.tables.iter().enumerate() {
+            let Some(table) = table else { continue };
+            let values: Vec<(usize, &ColType)> = table
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c {
+                    Column::Value { ty, .. } => Some((i, ty)),
+                    Column::Link { .. } => None,
+                })
+                .collect();
+            let names: Vec<String> = std::iter::once("id".to_string())
+                .chain(table.columns.iter().filter_map(|c| match c {
+                    Column::Value { name, .. } => Some(quote(name)),
+                    Column::Link { .. } => None,
+                }))
+                .collect();
+            let mut insert = self.conn.prepare(&format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                quote(&table.name),
+                names.join(", "),
+                vec!["?"; names.len()].join(", ")
+            ))?;
+            let mut links: Vec<(usize, rusqlite::Statement<'_>)> = Vec::new();
+            for (i, c) in table.columns.iter().enumerate() {
+                if let Column::Link { table: link } = c {
+                    let sql = format!("INSERT INTO {} (owner, position, target) VALUES (?, ?, ?)", quote(link));
+                    links.push((i, self.conn.prepare(&sql)?));
+                }
+            }
+            let mut row: Vec<Sql> = Vec::with_capacity(names.len());
+            for id in source.ids(EntityId(e as u32)) {
+                let Some(object) = source.get(id) else { continue };
+                if id.role().is_some() {
+                    continue;
+                }
+                next = next.max(id.0.saturating_add(1));
+                row.clear();
+                row.push(Sql::Integer(id.0 as i64));
+                row.extend(values.iter().map(|(i, ty)| encode(ty, &object.values[*i])));
+                insert.execute(params_from_iter(row.iter()))?;
+                for (i, stmt) in &mut links {
+                    if let Value::List(targets) = &object.values[*i] {
+                        for (p, t) in targets.iter().enumerate() {
+                            stmt.execute([id.0 as i64, p as i64, t.0 as i64])?;
+                        }
+                    }
+                }
+                count += 1;
+            }
         }
+        for statement in self.schema.create_statements(false) {
+            self.conn.execute_batch(&statement)?;
+        }
+        self.next = next;
+        self.held = false;
+        self.save_next()?;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(count)
     }
-    to.commit()
 }
 
 mod functions {
