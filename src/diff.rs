@@ -101,11 +101,23 @@ impl Diff {
 
 /// The difference between `old` and `new`, with the audit findings of each.
 pub fn diff(old: &Program, new: &Program, old_findings: &[Diagnostic], new_findings: &[Diagnostic]) -> Diff {
+    let (old_matrix, new_matrix) = (matrix::build(old), matrix::build(new));
+    let mut diff = diff_with(old, new, &old_matrix, &new_matrix);
+    diff.findings = new_audit_findings(new, old_findings, new_findings);
+    diff
+}
+
+/// The difference between a program and a changed copy of it (the same entities, by id) whose
+/// access rules differ at most on `entities`: only their rows of the matrix are compared.
+pub(crate) fn diff_of_copy(old: &Program, new: &Program, entities: &[crate::model::EntityId]) -> Diff {
+    diff_with(old, new, &matrix::build_for(old, entities), &matrix::build_for(new, entities))
+}
+
+fn diff_with(old: &Program, new: &Program, old_matrix: &Matrix, new_matrix: &Matrix) -> Diff {
     let mut changes = Vec::new();
     let anonymous: BTreeSet<String> =
         [old, new].iter().filter_map(|p| p.app.anonymous.map(|r| p.user_role(r).name.to_string())).collect();
     app_changes(old, new, &mut changes);
-    let (old_matrix, new_matrix) = (matrix::build(old), matrix::build(new));
     for role in role_names(old, new, &anonymous) {
         let is_anonymous = anonymous.contains(&role);
         let mut push = |subject: &str, direction, what: String, before: Option<String>, after: Option<String>| {
@@ -119,11 +131,11 @@ pub fn diff(old: &Program, new: &Program, old_findings: &[Diagnostic], new_findi
                 after,
             })
         };
-        entity_changes(role_entities(&old_matrix, &role), role_entities(&new_matrix, &role), &mut push);
+        entity_changes(role_entities(old_matrix, &role), role_entities(new_matrix, &role), &mut push);
         microflow_changes(old, new, &role, &mut push);
         resource_changes(old, new, &role, &mut push);
     }
-    Diff { changes, findings: new_audit_findings(new, old_findings, new_findings), anonymous_roles: anonymous }
+    Diff { changes, findings: Vec::new(), anonymous_roles: anonymous }
 }
 
 /// Every user role of either version: the anonymous role first, then by name.

@@ -52,16 +52,20 @@ pub struct MemberRights {
 
 /// Builds the matrix.
 pub fn build(program: &Program) -> Matrix {
+    let all: Vec<EntityId> = (0..program.entities.len() as u32).map(EntityId).collect();
+    build_for(program, &all)
+}
+
+/// The matrix of some entities only (every user role, with the rows of those entities).
+pub fn build_for(program: &Program, only: &[EntityId]) -> Matrix {
     let mut order: Vec<UserRoleId> = (0..program.user_roles.len() as u32).map(UserRoleId).collect();
     order.sort_by_key(|r| (!program.user_role(*r).anonymous, r.0));
     let roles = order
         .into_iter()
         .map(|r| {
             let def = program.user_role(r);
-            let mut entities: Vec<EntityRights> = (0..program.entities.len() as u32)
-                .map(EntityId)
-                .filter_map(|e| entity_rights(program, &def.module_roles, e))
-                .collect();
+            let mut entities: Vec<EntityRights> =
+                only.iter().filter_map(|e| entity_rights(program, &def.module_roles, *e)).collect();
             entities.sort_by(|a, b| a.entity.cmp(&b.entity));
             RoleRights {
                 role: def.name.to_string(),

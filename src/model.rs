@@ -122,6 +122,36 @@ pub struct Program {
 }
 
 impl Program {
+    /// A copy without the test and snapshot blocks, for a changed program that runs the
+    /// original's blocks (mutation testing): the blocks are most of a large program.
+    pub(crate) fn copy_without_tests(&self) -> Program {
+        Program {
+            sources: self.sources.clone(),
+            entities: self.entities.clone(),
+            associations: self.associations.clone(),
+            enums: self.enums.clone(),
+            module_roles: self.module_roles.clone(),
+            user_roles: self.user_roles.clone(),
+            access_rules: self.access_rules.clone(),
+            microflows: self.microflows.clone(),
+            app: self.app.clone(),
+            resources: self.resources.clone(),
+            workflows: self.workflows.clone(),
+            tests: Vec::new(),
+            modules: self.modules.clone(),
+            assoc_index: self.assoc_index.clone(),
+            poisoned_members: self.poisoned_members.clone(),
+            poisoned_entities: self.poisoned_entities.clone(),
+            anonymous_unresolved: self.anonymous_unresolved,
+            entity_names: self.entity_names.clone(),
+            enum_names: self.enum_names.clone(),
+            module_role_names: self.module_role_names.clone(),
+            user_role_names: self.user_role_names.clone(),
+            microflow_names: self.microflow_names.clone(),
+            resource_names: self.resource_names.clone(),
+        }
+    }
+
     /// An entity by id.
     pub fn entity(&self, id: EntityId) -> &EntityDef {
         &self.entities[id.index()]
