@@ -30,6 +30,11 @@ pub(crate) const AUTHENTICATION_REQUIRED: &str = "Full authentication is require
 pub(crate) const ANONYMOUS_EVENT_TYPES: [&str; 3] =
     ["UI_FLOW_WORKFLOW_RESPONSE", "UI_FLOW_FILE_UPLOAD", "UI_FLOW_FILE_UPLOAD_MULTIPLE"];
 
+/// Whether an anonymous session may stream a generic event type (others are restricted like chat).
+pub fn is_anonymous_event_type(kind: &str) -> bool {
+    ANONYMOUS_EVENT_TYPES.contains(&kind)
+}
+
 /// A process instance or UI flow session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
@@ -146,14 +151,24 @@ pub fn new_session_id() -> String {
 }
 
 /// A fresh, unguessable instance id.
+fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
+    loop {
+        let id = new_instance_key();
+        if !existing.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// 63 random bits, never 0: an instance id before the check that no instance has it.
 // INVARIANT: as for `new_session_id`.
 #[expect(clippy::expect_used, reason = "no unguessable id without the generator")]
-fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
+pub fn new_instance_key() -> u64 {
     loop {
         let mut bytes = [0u8; 8];
         getrandom::getrandom(&mut bytes).expect("the operating system's random generator");
         let id = u64::from_le_bytes(bytes) >> 1;
-        if id != 0 && !existing.contains_key(&id) {
+        if id != 0 {
             return id;
         }
     }
