@@ -205,6 +205,9 @@ fn kind_of(name: &str) -> Option<ResourceKind> {
     }
 }
 
+/// kind, resource, session, started_by, dismissed.
+type InstanceRow = (String, String, Option<String>, Option<i64>, bool);
+
 impl SqliteRuntimeState {
     /// Opens the state in the SQLite database at `path` (which must exist), creating its
     /// tables when missing.
@@ -212,6 +215,8 @@ impl SqliteRuntimeState {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
+        // WAL, as the store itself: a reader's snapshot never blocks the state's writes.
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_error)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS warden_runtime_instances (
                 id INTEGER PRIMARY KEY, kind TEXT NOT NULL, resource TEXT NOT NULL,
@@ -252,7 +257,7 @@ impl RuntimeState for SqliteRuntimeState {
 
     fn instance(&self, program: &Program, id: u64) -> Result<Option<Instance>, String> {
         let Ok(key) = i64::try_from(id) else { return Ok(None) };
-        let row: Option<(String, String, Option<String>, Option<i64>, bool)> = self
+        let row: Option<InstanceRow> = self
             .conn
             .query_row(
                 "SELECT kind, resource, session, started_by, dismissed FROM warden_runtime_instances WHERE id = ?1",

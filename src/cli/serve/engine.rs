@@ -110,13 +110,19 @@ struct Engine {
     quiet: bool,
 }
 
+/// The program, its build id and the store.
+type Loaded = (Program, String, Box<dyn Store>);
+
+/// A signed-in caller: its Name, `System.User` object and user roles.
+type SignedIn = (String, ObjectId, Vec<UserRoleId>);
+
 /// The program, its build id and the store, or the problem, as text.
 fn load(
     paths: &[PathBuf],
     store_path: Option<&std::path::Path>,
     build_override: Option<&str>,
     out: Option<&Out>,
-) -> Result<(Program, String, Box<dyn Store>), (String, Option<ExitCode>)> {
+) -> Result<Loaded, (String, Option<ExitCode>)> {
     let sources = warden::load::read_sources(paths).map_err(|e| {
         let text = e.to_string();
         (text.clone(), out.map(|o| o.io(text)))
@@ -132,7 +138,9 @@ fn load(
     }
     let program = checked.program;
     let store: Box<dyn Store> = match store_path {
-        Some(path) => match warden::store::open(&program, path, true) {
+        // The server never changes objects: it reads the store (a SQLite store as one snapshot,
+        // which never blocks the runtime state's writes beside it).
+        Some(path) => match warden::store::open(&program, path, false) {
             Ok(s) => s,
             Err(errors) => {
                 let text = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ");
@@ -392,7 +400,7 @@ impl Engine {
     }
 
     /// Who the caller is: a valid bearer's user, or an anonymous session.
-    fn caller(&self, auth: &Auth) -> Result<(Bearer, Option<(String, ObjectId, Vec<UserRoleId>)>), String> {
+    fn caller(&self, auth: &Auth) -> Result<(Bearer, Option<SignedIn>), String> {
         match auth {
             Auth::None => Ok((Bearer::None, None)),
             Auth::Malformed => Ok((Bearer::Invalid, None)),

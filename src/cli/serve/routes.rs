@@ -585,7 +585,7 @@ async fn stream(
         Some(Ok(o)) => o,
         Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "offset must be a non-negative integer"),
     };
-    let anonymous_type = kind.as_deref().is_none_or(|k| warden::runtime::is_anonymous_event_type(k));
+    let anonymous_type = kind.as_deref().is_none_or(warden::runtime::is_anonymous_event_type);
     if matches!(auth(&headers), Auth::None) && anonymous_type {
         match headers.get(BUILD_HEADER).and_then(|v| v.to_str().ok()) {
             None => {
