@@ -64,6 +64,8 @@ pub enum Target {
     Instance(InstanceOp, u64),
     /// An endpoint without an instance.
     Global(GlobalEndpoint),
+    /// The data model paths of a process or UI flow by name (VIEW on the resource, no instance).
+    ResourceDataModelPaths(ResourceKind, String),
 }
 
 impl InstanceOp {
@@ -356,6 +358,7 @@ impl Runtime<'_> {
             Target::Global(_) => Response::ok("signed-in users reach every endpoint"),
             Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
             Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::ResourceDataModelPaths(kind, name) => self.on_resource(caller, *kind, name, &[Operation::View]),
             Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, None, true),
             Target::Instance(op, id) => {
                 if op.restricted() {
@@ -399,21 +402,27 @@ impl Runtime<'_> {
             Target::Global(_) => Response::ok("a public build serves its assets"),
             Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
             Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::ResourceDataModelPaths(kind, name) => self.on_resource(caller, *kind, name, &[Operation::View]),
             Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, session, true),
             Target::Instance(op, id) => self.on_instance(caller, *id, op.needs(), session, false),
         }
     }
 
     fn start(&self, caller: &Caller<'_>, kind: ResourceKind, name: &str) -> Response {
-        let Some(resource) = self.program.resource_by_name(kind, name) else {
-            return Response::refuse(404, None, format!("no {} named {name}", kind.as_str()));
-        };
-        let (ops, via) = self.operations(caller, resource);
         let needed: &[Operation] = if kind == ResourceKind::Process {
             &[Operation::Execute, Operation::SelfAssign]
         } else {
             &[Operation::Execute]
         };
+        self.on_resource(caller, kind, name, needed)
+    }
+
+    /// The operations `needed` on a resource by name (a start, or its data model paths).
+    fn on_resource(&self, caller: &Caller<'_>, kind: ResourceKind, name: &str, needed: &[Operation]) -> Response {
+        let Some(resource) = self.program.resource_by_name(kind, name) else {
+            return Response::refuse(404, None, format!("no {} named {name}", kind.as_str()));
+        };
+        let (ops, via) = self.operations(caller, resource);
         if let Some(missing) = needed.iter().find(|op| !ops.contains(op)) {
             return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, *missing));
         }

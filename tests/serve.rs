@@ -72,6 +72,22 @@ fn scenario_1a_anonymous_starts_and_uses_a_resource() {
         assert_eq!(a.status, 200, "{a:?}");
         assert_eq!(a.json()["buildId"], "b1");
     }
+    // Data model paths by resource: VIEW on it, no instance, no session needed.
+    for path in [
+        "/rtm/api/runtime/app/Forms/build/b1/process-name/PublicOnly/data-model-paths",
+        "/rtm/api/runtime/app/Forms/build/b1/process-rdi/ViewOnly/data-model-paths",
+        "/rtm/api/runtime/app/Forms/build/b1/ui-flow-name/Apply/data-model-paths",
+        "/rtm/api/runtime/app/Forms/build/b1/ui-flow-rdi/Apply/data-model-paths",
+    ] {
+        assert_eq!(call(&agent, "GET", &server.url(path), &h, None).status, 200, "{path}");
+    }
+    for path in [
+        "/rtm/api/runtime/app/Forms/build/b1/process-name/Internal/data-model-paths",
+        "/rtm/api/runtime/app/Forms/build/b1/ui-flow-name/StaffOnly/data-model-paths",
+    ] {
+        let a = call(&agent, "GET", &server.url(path), &h, None);
+        assert_eq!((a.status, a.detail().as_str()), (403, NO_ACCESS), "{path}");
+    }
     // By rdi: the resource's name.
     let a =
         call(&agent, "POST", &server.url("/rtm/api/runtime/app/Forms/build/b1/process-rdi/PublicOnly/start"), &h, None);
@@ -632,4 +648,43 @@ fn rules_that_do_not_check_are_refused_before_listening() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_panic_in_a_request_never_takes_the_server_down() {
+    let rules = serve::inputs().join("forms.rules");
+    let server =
+        Server::start_with_env(&[rules.to_str().unwrap(), "--build-id", "b1"], &[("WARDEN_SERVE_TEST_PANICS", "1")]);
+    let agent = agent();
+    for path in ["/__warden/test/panic", "/__warden/test/panic-engine", "/__warden/test/panic"] {
+        let a = call(&agent, "GET", &server.url(path), &[], None);
+        assert_eq!(a.status, 500, "{path}: {a:?}");
+        assert_eq!(a.json()["status"], 500);
+        // The server and its engine go on.
+        let (pi, session) = anonymous_start(&agent, &server, "PublicOnly");
+        assert_eq!(
+            call(&agent, "GET", &server.url(&status(&pi)), &[("X-Fx-Anonymous-Session-Id", &session)], None).status,
+            200
+        );
+    }
+    assert!(server.log().contains("panicked"), "{}", server.log());
+    // Without the variable, the routes do not exist.
+    let plain = Server::forms(&[]);
+    assert_eq!(call(&agent, "GET", &plain.url("/__warden/test/panic"), &[], None).status, 404);
+}
+
+#[test]
+fn a_slow_client_times_out() {
+    use std::io::{Read, Write};
+    let server = Server::forms(&["--request-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // Headers that promise a body, then only part of it.
+    write!(stream, "POST /__warden/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"user\"").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // The server goes on.
+    assert_eq!(call(&agent(), "GET", &server.url("/healthz"), &[], None).status, 200);
 }

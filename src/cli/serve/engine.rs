@@ -58,6 +58,9 @@ pub enum Job {
     Reset { reply: oneshot::Sender<()> },
     /// Reload the rules and the store from their files.
     Reload,
+    /// Panic on the engine thread: only with `WARDEN_SERVE_TEST_PANICS=1`, for the test that
+    /// a panic in one request never takes the server down.
+    Panic { reply: oneshot::Sender<()> },
 }
 
 /// The routes' end of the channel.
@@ -382,6 +385,10 @@ impl Engine {
                 let _ = reply.send(());
             }
             Job::Reload => self.reload(),
+            Job::Panic { reply } => {
+                drop(reply);
+                panic!("WARDEN_SERVE_TEST_PANICS: a panic on the engine thread");
+            }
         }
     }
 

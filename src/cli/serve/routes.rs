@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use warden::model::{AccessLevel, GlobalEndpoint, InstanceOp};
+use warden::model::{AccessLevel, GlobalEndpoint, InstanceOp, ResourceKind};
 use warden::runtime::Target;
 
 use super::engine::{After, Auth, Handle, Job, Outcome};
@@ -86,6 +86,10 @@ pub fn router(shared: Shared) -> Router {
         // Data model paths.
         .route("/rtm/api/runtime/process-instance/{id}/data-model-paths", get(data_model_paths))
         .route("/rtm/api/runtime/ui-flow-session/{id}/data-model-paths", get(data_model_paths))
+        .route("/rtm/api/runtime/app/{app}/build/{build}/process-name/{name}/data-model-paths", get(process_paths))
+        .route("/rtm/api/runtime/app/{app}/build/{build}/process-rdi/{name}/data-model-paths", get(process_paths))
+        .route("/rtm/api/runtime/app/{app}/build/{build}/ui-flow-name/{name}/data-model-paths", get(ui_flow_paths))
+        .route("/rtm/api/runtime/app/{app}/build/{build}/ui-flow-rdi/{name}/data-model-paths", get(ui_flow_paths))
         // Public assets of the build.
         .route("/rtm/api/runtime/app/{app}/build/{build}/rt/enumeration", get(enumerations))
         .route("/rtm/api/runtime/app/{app}/build/{build}/rt/enumeration/{*rest}", get(enumerations_rest))
@@ -110,6 +114,13 @@ pub fn router(shared: Shared) -> Router {
         .route("/cms/api/languages/{*rest}", any(languages))
         .layer(RequestBodyLimitLayer::new(MAX_BODY));
     let timeout = Duration::from_secs(options.request_timeout);
+    // The test that a panic never takes the server down needs a request that panics.
+    let rest = if std::env::var_os("WARDEN_SERVE_TEST_PANICS").is_some_and(|v| v == "1") {
+        rest.route("/__warden/test/panic", get(panic_in_handler))
+            .route("/__warden/test/panic-engine", get(panic_in_engine))
+    } else {
+        rest
+    };
     Router::new()
         .merge(uploads)
         .merge(rest)
@@ -231,6 +242,17 @@ macro_rules! tri {
             Err(r) => return r,
         }
     };
+}
+
+async fn panic_in_handler() -> Response {
+    panic!("WARDEN_SERVE_TEST_PANICS: a panic in a handler");
+}
+
+async fn panic_in_engine(State(st): S) -> Response {
+    match st.engine.ask(|reply| Job::Panic { reply }).await {
+        Some(()) => (StatusCode::OK, Json(json!({}))).into_response(),
+        None => unavailable(),
+    }
 }
 
 async fn healthz(State(st): S) -> Response {
@@ -380,6 +402,28 @@ async fn data_in(State(st): S, Path((id, _, _)): Path<(String, String, String)>,
 
 async fn data_model_paths(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Response {
     on_instance(&st, &headers, &id, InstanceOp::DataModelPaths, After::Nothing, json!({ "paths": [] })).await
+}
+
+async fn resource_paths(st: &Shared, headers: &HeaderMap, app: &str, build: &str, target: Target) -> Response {
+    tri!(check_app(st, Some(app), Some(build), None));
+    let outcome = tri!(decide(st, headers, target, After::Nothing).await);
+    served(&outcome, json!({ "paths": [] }))
+}
+
+async fn process_paths(
+    State(st): S,
+    Path((app, build, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    resource_paths(&st, &headers, &app, &build, Target::ResourceDataModelPaths(ResourceKind::Process, name)).await
+}
+
+async fn ui_flow_paths(
+    State(st): S,
+    Path((app, build, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    resource_paths(&st, &headers, &app, &build, Target::ResourceDataModelPaths(ResourceKind::UiFlow, name)).await
 }
 
 async fn action(
