@@ -152,13 +152,15 @@ async fn wait_for_signal() {
     }
 }
 
-/// A stable build id: the FNV-1a hash of the sources, in path order, as 16 hex digits.
+/// A stable build id: the FNV-1a hash of the sources' file names and texts, in path order, as
+/// 16 hex digits (the same rules give the same id from any working directory).
 pub fn build_id(sources: &warden::source::SourceMap) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut files: Vec<_> = sources.files().map(|(_, f)| f).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for file in files {
-        for byte in file.path.to_string_lossy().bytes().chain([0]).chain(file.text.bytes()).chain([0]) {
+        let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for byte in name.bytes().chain([0]).chain(file.text.bytes()).chain([0]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
