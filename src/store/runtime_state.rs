@@ -103,9 +103,20 @@ pub fn decide(
 #[derive(Debug, Default)]
 pub struct MemoryRuntimeState {
     access: Option<AccessLevel>,
-    instances: BTreeMap<u64, Instance>,
+    instances: BTreeMap<u64, Stored>,
     events: BTreeMap<u64, Vec<(String, String)>>,
     tokens: BTreeMap<String, Token>,
+}
+
+/// An instance as kept: its resource by kind and name, so that a reloaded program (whose
+/// resource ids may differ) finds the same resource, or none.
+#[derive(Clone, Debug)]
+struct Stored {
+    kind: ResourceKind,
+    resource: String,
+    session: Option<String>,
+    started_as_anonymous_by: Option<ObjectId>,
+    dismissed: bool,
 }
 
 impl MemoryRuntimeState {
@@ -127,11 +138,48 @@ impl RuntimeState for MemoryRuntimeState {
 
     fn instance(&self, program: &Program, id: u64) -> Result<Option<Instance>, String> {
         // An instance whose resource a reload removed is gone with it.
-        Ok(self.instances.get(&id).filter(|i| i.resource.index() < program.resources.len()).cloned())
+        Ok(self.instances.get(&id).and_then(|s| {
+            Some(Instance {
+                kind: s.kind,
+                resource: program.resource_by_name(s.kind, &s.resource)?,
+                session: s.session.clone(),
+                started_as_anonymous_by: s.started_as_anonymous_by,
+                dismissed: s.dismissed,
+            })
+        }))
     }
 
-    fn apply(&mut self, _program: &Program, effect: Effect, issued: Option<&str>) -> Result<Option<u64>, String> {
-        Ok(runtime::apply(&mut self.instances, effect, issued))
+    fn apply(&mut self, program: &Program, effect: Effect, issued: Option<&str>) -> Result<Option<u64>, String> {
+        match effect {
+            Effect::None => Ok(None),
+            Effect::Dismiss(id) => {
+                if let Some(s) = self.instances.get_mut(&id) {
+                    s.dismissed = true;
+                }
+                Ok(None)
+            }
+            Effect::Start(instance) => {
+                let id = loop {
+                    let id = runtime::new_instance_key();
+                    if !self.instances.contains_key(&id) {
+                        break id;
+                    }
+                };
+                let session = issued.map(str::to_string).or(instance.session);
+                let resource = program.resources[instance.resource.index()].name.to_string();
+                self.instances.insert(
+                    id,
+                    Stored {
+                        kind: instance.kind,
+                        resource,
+                        session,
+                        started_as_anonymous_by: instance.started_as_anonymous_by,
+                        dismissed: false,
+                    },
+                );
+                Ok(Some(id))
+            }
+        }
     }
 
     fn push_event(&mut self, instance: u64, kind: &str, data: &str) -> Result<(), String> {
