@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
 cargo build --release --locked --quiet
-cargo build --release --locked --quiet -p warden-bench --bin serve-baseline
+cargo build --release --locked --quiet -p warden-serve-baseline
 
 if [ -z "${CERBOS:-}" ]; then
   (cd "$TMP" && npm pack --silent @cerbos/cerbos-linux-x64@0.55.0 >/dev/null && tar xzf cerbos-cerbos-linux-x64-0.55.0.tgz)
