@@ -9,6 +9,8 @@ pub mod fmt;
 pub mod output;
 pub mod render;
 pub mod repl;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod test;
 pub mod watch;
 

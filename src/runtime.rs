@@ -30,6 +30,11 @@ pub(crate) const AUTHENTICATION_REQUIRED: &str = "Full authentication is require
 pub(crate) const ANONYMOUS_EVENT_TYPES: [&str; 3] =
     ["UI_FLOW_WORKFLOW_RESPONSE", "UI_FLOW_FILE_UPLOAD", "UI_FLOW_FILE_UPLOAD_MULTIPLE"];
 
+/// Whether an anonymous session may stream a generic event type (others are restricted like chat).
+pub fn is_anonymous_event_type(kind: &str) -> bool {
+    ANONYMOUS_EVENT_TYPES.contains(&kind)
+}
+
 /// A process instance or UI flow session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
@@ -59,6 +64,8 @@ pub enum Target {
     Instance(InstanceOp, u64),
     /// An endpoint without an instance.
     Global(GlobalEndpoint),
+    /// The data model paths of a process or UI flow by name (VIEW on the resource, no instance).
+    ResourceDataModelPaths(ResourceKind, String),
 }
 
 impl InstanceOp {
@@ -146,14 +153,24 @@ pub fn new_session_id() -> String {
 }
 
 /// A fresh, unguessable instance id.
+fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
+    loop {
+        let id = new_instance_key();
+        if !existing.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// 63 random bits, never 0: an instance id before the check that no instance has it.
 // INVARIANT: as for `new_session_id`.
 #[expect(clippy::expect_used, reason = "no unguessable id without the generator")]
-fn new_instance_id(existing: &BTreeMap<u64, Instance>) -> u64 {
+pub fn new_instance_key() -> u64 {
     loop {
         let mut bytes = [0u8; 8];
         getrandom::getrandom(&mut bytes).expect("the operating system's random generator");
         let id = u64::from_le_bytes(bytes) >> 1;
-        if id != 0 && !existing.contains_key(&id) {
+        if id != 0 {
             return id;
         }
     }
@@ -341,6 +358,7 @@ impl Runtime<'_> {
             Target::Global(_) => Response::ok("signed-in users reach every endpoint"),
             Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
             Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::ResourceDataModelPaths(kind, name) => self.on_resource(caller, *kind, name, &[Operation::View]),
             Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, None, true),
             Target::Instance(op, id) => {
                 if op.restricted() {
@@ -384,21 +402,27 @@ impl Runtime<'_> {
             Target::Global(_) => Response::ok("a public build serves its assets"),
             Target::StartProcess(name) => self.start(caller, ResourceKind::Process, name),
             Target::StartUiFlow(name) => self.start(caller, ResourceKind::UiFlow, name),
+            Target::ResourceDataModelPaths(kind, name) => self.on_resource(caller, *kind, name, &[Operation::View]),
             Target::StartWorkflow(_, parent) => self.on_instance(caller, *parent, Operation::Execute, session, true),
             Target::Instance(op, id) => self.on_instance(caller, *id, op.needs(), session, false),
         }
     }
 
     fn start(&self, caller: &Caller<'_>, kind: ResourceKind, name: &str) -> Response {
-        let Some(resource) = self.program.resource_by_name(kind, name) else {
-            return Response::refuse(404, None, format!("no {} named {name}", kind.as_str()));
-        };
-        let (ops, via) = self.operations(caller, resource);
         let needed: &[Operation] = if kind == ResourceKind::Process {
             &[Operation::Execute, Operation::SelfAssign]
         } else {
             &[Operation::Execute]
         };
+        self.on_resource(caller, kind, name, needed)
+    }
+
+    /// The operations `needed` on a resource by name (a start, or its data model paths).
+    fn on_resource(&self, caller: &Caller<'_>, kind: ResourceKind, name: &str, needed: &[Operation]) -> Response {
+        let Some(resource) = self.program.resource_by_name(kind, name) else {
+            return Response::refuse(404, None, format!("no {} named {name}", kind.as_str()));
+        };
+        let (ops, via) = self.operations(caller, resource);
         if let Some(missing) = needed.iter().find(|op| !ops.contains(op)) {
             return Response::refuse(403, Some(NO_ACCESS), lacking(&via, &ops, *missing));
         }

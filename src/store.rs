@@ -5,6 +5,7 @@ pub mod dialect;
 pub mod file;
 mod json;
 mod memory;
+pub mod runtime_state;
 pub mod sqlite;
 
 use std::borrow::Cow;
@@ -145,6 +146,25 @@ pub(crate) fn user_by_name(program: &Program, store: &dyn Store, name: &str) -> 
         .into_iter()
         .flat_map(|e| store.ids(e))
         .find(|id| matches!(store.value(*id, name_index), Some(Value::String(s)) if s == name))
+}
+
+/// A `System.User` by Name, with its user roles: whom a bearer token signs in as.
+pub fn user_with_roles(
+    program: &Program,
+    store: &dyn Store,
+    name: &str,
+) -> Option<(ObjectId, Vec<crate::model::UserRoleId>)> {
+    let id = user_by_name(program, store, name)?;
+    let roles = store
+        .entity_of(id)
+        .and_then(|e| program.entity(e).member("System.UserRoles"))
+        .and_then(|index| store.value(id, index))
+        .map(|v| match v {
+            Value::List(ids) => ids.iter().filter_map(|id| id.role()).collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    Some((id, roles))
 }
 
 /// What a store may not hold about users (docs/cli.md, the store): two users with one Name, and

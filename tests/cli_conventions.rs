@@ -840,3 +840,33 @@ fn lsp_exit_statuses_and_help() {
     assert!(r.stdout.is_empty() && r.stderr.contains("unexpected argument"), "{}", r.stderr);
     assert_eq!(run(&["lsp", "--format", "json"]).code, 2);
 }
+
+/// `warden serve`: its help says what it does and how it exits; wrong arguments exit 2, rules
+/// that do not check exit 1, and an address in use exits 2, each before anything listens.
+#[test]
+fn serve_help_and_exit_statuses() {
+    let help = run(&["serve", "--help"]).stdout;
+    for line in [
+        "Serve the FlowX anonymous runtime over HTTP",
+        "Exit status: 0 when stopped",
+        "--bind",
+        "--allow-origin",
+        "--token-ttl",
+        "--max-upload",
+        "--watch",
+    ] {
+        assert!(help.contains(line), "`{line}` in:\n{help}");
+    }
+    let p = paths();
+    assert_eq!(run(&["serve"]).code, 2, "no paths");
+    assert_eq!(run(&["serve", RULES, "--bind", "localhost"]).code, 2, "an address without a port");
+    assert_eq!(run(&["serve", RULES, "--format", "json"]).code, 2, "serve has no --format");
+    assert_eq!(run(&["serve", &p.missing]).code, 2, "a missing file");
+    assert_eq!(run(&["serve", &p.bad_rules, "--bind", "127.0.0.1:0"]).code, 1, "rules that do not check");
+    assert_eq!(run(&["serve", RULES, "--store", &p.bad_store, "--bind", "127.0.0.1:0"]).code, 1, "a bad store");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let r = run(&["serve", RULES, "--bind", &addr]);
+    assert_eq!(r.code, 2, "an address in use: {}", r.stderr);
+    assert!(r.stderr.contains("cannot listen on"), "{}", r.stderr);
+}

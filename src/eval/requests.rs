@@ -46,6 +46,7 @@ impl Engine<'_> {
             runtime::Target::StartProcess(name) => self.program.resource_by_name(ResourceKind::Process, name),
             runtime::Target::StartUiFlow(name) => self.program.resource_by_name(ResourceKind::UiFlow, name),
             runtime::Target::Instance(_, id) => self.instances.get(id).map(|i| i.resource),
+            runtime::Target::ResourceDataModelPaths(kind, name) => self.program.resource_by_name(*kind, name),
             runtime::Target::StartWorkflow(..) | runtime::Target::Global(_) => None,
         };
         let Some(resource) = resource else {

@@ -688,7 +688,8 @@ impl SqliteStore {
             expected.push(link);
         }
         for name in existing.keys() {
-            if !expected.contains(&name.as_str()) {
+            // `warden serve` keeps its runtime state beside the objects (store::runtime_state).
+            if !expected.contains(&name.as_str()) && !name.starts_with(super::runtime_state::TABLE_PREFIX) {
                 problems.push(format!(
                     "table `{name}` belongs to an entity or reference set the program no longer declares; \
                      its rows would be lost"

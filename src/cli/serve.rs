@@ -1,0 +1,180 @@
+//! `warden serve`: the FlowX anonymous runtime over HTTP, for front-end teams (docs/serve.md).
+//!
+//! The HTTP layer (tokio, axum, tower-http) only maps paths and headers to a
+//! [`warden::runtime::Request`] and the decision back to a response: every decision is
+//! [`warden::runtime::Runtime::decide`] with its effect applied, in one step of
+//! [`warden::store::runtime_state`], the same function the `request` statement uses.
+//!
+//! The engine runs on one dedicated thread per store, fed by a channel: the program, the store
+//! and the runtime state are synchronous and single-writer (the SQLite connection is not
+//! `Sync`), so one thread serializes decisions with no lock to contend for, while the tokio
+//! workers handle connections, CORS, timeouts and streams.
+
+mod engine;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::output::Out;
+
+/// What `warden serve` was asked for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The rules.
+    pub paths: Vec<PathBuf>,
+    /// The store (JSON or SQLite); none: an empty store.
+    pub store: Option<PathBuf>,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// `{wks}`.
+    pub workspace: String,
+    /// `{buildId}` (default: a stable hash of the program).
+    pub build_id: Option<String>,
+    /// Allowed origins (none: any).
+    pub allow_origin: Vec<String>,
+    /// How long a token from `POST /__warden/token` lives, in seconds.
+    pub token_ttl: u64,
+    /// The largest upload, in bytes.
+    pub max_upload: usize,
+    /// A JSON file of fixed tokens: `{"TOKEN": "alice"}`.
+    pub users: Option<PathBuf>,
+    /// Reload the rules and the store when they change.
+    pub watch: bool,
+    /// How long one request may take to be answered, in seconds.
+    pub request_timeout: u64,
+}
+
+/// What the routes read about the program, updated by a reload.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    /// `{appId}`.
+    pub app: String,
+    /// `{buildId}`.
+    pub build: String,
+    /// `{wks}`.
+    pub workspace: String,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(options: Options, out: &Out) -> ExitCode {
+    if options.paths.iter().any(|p| p.as_os_str() == "-") && options.watch {
+        return out.usage("`--watch` cannot watch standard input; give files or directories", None);
+    }
+    let meta =
+        Arc::new(RwLock::new(Meta { app: String::new(), build: String::new(), workspace: options.workspace.clone() }));
+    let engine = match engine::start(&options, meta.clone(), out) {
+        Ok(engine) => engine,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return out.io(format!("cannot start the server's runtime: {e}")),
+    };
+    let code = runtime.block_on(serve(&options, engine.handle.clone(), meta, out));
+    // Every request is answered: the engine drains its queue, then closes the store.
+    drop(runtime);
+    engine.stop();
+    code
+}
+
+async fn serve(options: &Options, engine: engine::Handle, meta: Arc<RwLock<Meta>>, out: &Out) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(options.bind).await {
+        Ok(l) => l,
+        Err(e) => return out.io(format!("cannot listen on {}: {e}", options.bind)),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return out.io(format!("cannot listen on {}: {e}", options.bind)),
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {addr}, which is not a loopback address: warden serve is an emulator \
+             (anyone who reaches it can sign in as any user); bind to 127.0.0.1 unless you mean it"
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = routes::router(routes::Shared {
+        engine,
+        meta: meta.clone(),
+        stop: stop_rx,
+        options: Arc::new(options.clone()),
+    });
+    {
+        let m = meta.read().map(|m| m.clone()).ok();
+        if let Some(m) = m {
+            eprintln!(
+                "warden serve: listening on http://{addr} (app `{}`, build `{}`, workspace `{}`); Ctrl-C stops",
+                m.app, m.build, m.workspace
+            );
+        }
+    }
+    let shutdown = async move {
+        wait_for_signal().await;
+        eprintln!("warden serve: stopping; answering the requests in flight");
+        let _ = stop_tx.send(true);
+    };
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    match served {
+        Ok(()) => {
+            eprintln!("warden serve: stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => out.io(format!("the server failed: {e}")),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// A stable build id: the FNV-1a hash of the sources' file names and texts, in path order, as
+/// 16 hex digits (the same rules give the same id from any working directory).
+pub fn build_id(sources: &warden::source::SourceMap) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut files: Vec<_> = sources.files().map(|(_, f)| f).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for file in files {
+        let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for byte in name.bytes().chain([0]).chain(file.text.bytes()).chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// How often an open event stream looks for new events.
+pub const STREAM_POLL: Duration = Duration::from_millis(200);
