@@ -27,7 +27,7 @@ use crate::source::Span;
 use crate::store::{Object, ObjectId, Store, Value};
 
 pub use exec::Outcome;
-pub use plan::Plan;
+pub use plan::{ConstraintPlan, EntityPlan, Plan, PlanExplanation};
 pub use sql::SqlQuery;
 
 /// A principal named on the command line: `system`, `anonymous`, `anonymous:NAME` or a user's Name.

@@ -15,6 +15,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use super::exec::Rights;
 use super::xpath::{compare_values, member_of};
 use super::{Engine, Vars};
@@ -459,5 +461,235 @@ impl Key<'_> {
             Key::Or(parts) => parts.iter().any(Key::has_path),
             Key::Assoc(..) | Key::Attribute { .. } => false,
         }
+    }
+}
+
+/// How a retrieve finds its candidates, for `warden explain --plan`: per entity it reads
+/// (the retrieved one and its specializations), the acting principal's applicable rules and
+/// the retrieve's own constraint, each with its plan or the reason it has none.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanExplanation {
+    /// Who acts.
+    pub principal: String,
+    /// The retrieve as written.
+    pub retrieve: String,
+    /// The engine's plan: `indexed`, `scan` or `naive`.
+    pub plan: &'static str,
+    /// Whether the store answers with one SQL query (`warden sql` prints it).
+    pub sql: bool,
+    /// One entry per entity read.
+    pub entities: Vec<EntityPlan>,
+}
+
+/// The plan for one entity of a retrieve.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntityPlan {
+    /// The entity.
+    pub entity: String,
+    /// Where its candidates come from, in one sentence.
+    pub candidates: String,
+    /// The applicable rules (none for system, whose retrieves see everything).
+    pub rules: Vec<ConstraintPlan>,
+    /// The retrieve's own constraint.
+    pub query: Option<ConstraintPlan>,
+}
+
+/// The plan of one constraint.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConstraintPlan {
+    /// The rule (`file:line`), or `retrieve` for the retrieve's own constraint.
+    pub source: String,
+    /// The constraint as written (`None`: the rule has none).
+    pub constraint: Option<String>,
+    /// Whether it has a key (otherwise every object of the entity is a candidate).
+    pub keyed: bool,
+    /// The key in words, or why there is none.
+    pub plan: String,
+}
+
+impl PlanExplanation {
+    /// The plan as text, as `warden explain --plan` prints it.
+    pub fn render(&self) -> String {
+        let store = if self.sql { ", one SQL query (`warden sql` prints it)" } else { "" };
+        let mut out = format!("plan {} for {}: {}{store}\n", self.plan, self.principal, self.retrieve);
+        for e in &self.entities {
+            out.push_str(&format!("  {}: {}\n", e.entity, e.candidates));
+            for c in e.rules.iter().chain(&e.query) {
+                let what =
+                    c.constraint.as_deref().map_or_else(|| "no constraint".to_string(), |c| format!("where {c}"));
+                out.push_str(&format!("    {} {what}\n      {}\n", c.source, c.plan));
+            }
+        }
+        out
+    }
+}
+
+impl Engine<'_> {
+    /// The plan of a retrieve statement (`retrieve E [...]`, perhaps inside `count(...)`), as
+    /// the acting principal runs it with a retrieve's rights.
+    pub fn plan_of(&self, stmt: &crate::model::flow::Stmt) -> Result<PlanExplanation, super::EvalError> {
+        use crate::model::flow::{ExprKind, Source, StmtKind};
+        let none = || {
+            super::EvalError::new(
+                super::codes::UNSUPPORTED,
+                "give a retrieve from the store, such as `retrieve Shop.Cart [Status = 'Open']`",
+                stmt.span,
+            )
+        };
+        let mut expr = match &stmt.kind {
+            StmtKind::Expr(e) | StmtKind::Set { value: e, .. } => e,
+            _ => return Err(none()),
+        };
+        while let ExprKind::Function { args, .. } = &expr.kind {
+            expr = args.first().ok_or_else(none)?;
+        }
+        let ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } = &expr.kind else {
+            return Err(none());
+        };
+        let program = self.program;
+        let text = program.sources.file(expr.span.file).text.get(expr.span.start as usize..expr.span.end as usize);
+        let system = self.is_system();
+        let mut entities = Vec::new();
+        for e in program.specializations(*entity) {
+            let name = program.entity(e).name.to_string();
+            if e == SYSTEM_USER_ROLE {
+                let candidates = "the user roles, held by the engine".into();
+                entities.push(EntityPlan { entity: name, candidates, rules: Vec::new(), query: None });
+                continue;
+            }
+            let mut rules = Vec::new();
+            if !system && self.gate_open() {
+                for r in self.applicable_rules(e) {
+                    let rule = &program.access_rules[r];
+                    let file = program.sources.file(rule.span.file);
+                    let (line, _) = file.line_col(rule.span.start as usize);
+                    let source = format!("rule {}:{line}", file.path.display());
+                    rules.push(self.constraint_plan(e, source, rule.constraint.as_ref(), rule.constraint_text.clone()));
+                }
+            }
+            let query = constraint.as_ref().map(|c| {
+                // The retrieve's constraint as written: its text from the first bracket.
+                let text = text.and_then(|t| t.find('[').map(|at| t[at..].to_string()));
+                let mut plan = self.constraint_plan(e, "retrieve".into(), Some(c), text);
+                if plan.keyed && key(c).is_some_and(|k| k.has_path()) {
+                    plan.plan
+                        .push_str(" (unless the session has uncommitted changes: then every candidate is checked)");
+                }
+                plan
+            });
+            let by_rules = !system && rules.iter().all(|r| r.keyed);
+            let by_query = query.as_ref().is_some_and(|q| q.keyed);
+            let candidates = if !system && !self.gate_open() {
+                "none: the app is not public".to_string()
+            } else if !system && rules.is_empty() {
+                "none: no access rule names the principal's module roles".to_string()
+            } else {
+                match (by_rules, by_query) {
+                    (true, true) => "the smaller of the rules' keys and the retrieve's key, then the full check",
+                    (true, false) => "the rules' keys, then the full check of each",
+                    (false, true) => "the retrieve's key, then the full check of each",
+                    (false, false) => "every object of the entity, each through the full check",
+                }
+                .to_string()
+            };
+            entities.push(EntityPlan { entity: name, candidates, rules, query });
+        }
+        Ok(PlanExplanation {
+            principal: self.principal_name(),
+            retrieve: text.unwrap_or_default().to_string(),
+            plan: match self.plan {
+                Plan::Indexed => "indexed",
+                Plan::Scan => "scan",
+                Plan::Naive => "naive",
+            },
+            sql: self.store.speaks_sql(),
+            entities,
+        })
+    }
+
+    /// The plan of one constraint on exactly `e`.
+    fn constraint_plan(&self, e: EntityId, source: String, c: Option<&Cond>, text: Option<String>) -> ConstraintPlan {
+        let (keyed, plan) = match c {
+            None => (false, "no constraint: every object of the entity".to_string()),
+            Some(c) => match (self.plan, key(c)) {
+                (Plan::Naive, _) => (false, "the naive plan: every object of the entity".to_string()),
+                (_, Some(k)) => (true, self.describe_key(e, &k)),
+                (_, None) => (false, format!("no key, every object of the entity: {}", no_key(c))),
+            },
+        };
+        ConstraintPlan { source, constraint: text, keyed, plan }
+    }
+
+    /// A key in words.
+    fn describe_key(&self, e: EntityId, k: &Key) -> String {
+        let program = self.program;
+        let index = if self.plan == Plan::Indexed { "the reference index" } else { "a column scan" };
+        match k {
+            Key::Assoc(a, _) => format!("{index} on {}", program.assoc(*a).name),
+            Key::Attribute { member, .. } => {
+                format!("a column scan of {}", program.entity(e).members.get(*member).map_or("?", |m| m.name.as_str()))
+            }
+            Key::Or(parts) => {
+                let each: Vec<String> = parts.iter().map(|p| self.describe_key(e, p)).collect();
+                format!("the union of: {}", each.join("; "))
+            }
+            Key::Path { path, end } => {
+                let Some(last) = path.steps.last() else { return String::new() };
+                let far = program.entity(last.entity);
+                let start = match (&path.end, end) {
+                    (PathEnd::Attribute { member, .. }, Some(_)) => {
+                        format!(
+                            "a column scan of {}/{}",
+                            far.name,
+                            far.members.get(*member).map_or("?", |m| m.name.as_str())
+                        )
+                    }
+                    (PathEnd::Object, Some(_)) => format!("the {} compared with", far.name),
+                    (_, None) => format!("the {} its predicate's key finds", far.name),
+                };
+                let steps: Vec<String> = path
+                    .steps
+                    .iter()
+                    .rev()
+                    .map(|s| {
+                        let name = &program.assoc(s.assoc).name;
+                        if s.forward {
+                            format!("{name} ({index})")
+                        } else {
+                            format!("{name} (its values)")
+                        }
+                    })
+                    .collect();
+                format!("a semi-join from the far end: {start}, then back through {}", steps.join(", "))
+            }
+        }
+    }
+}
+
+/// Why a condition has no key, in words.
+fn no_key(c: &Cond) -> String {
+    match c {
+        Cond::Not(_) => "`not(...)` holds for the objects a key would not find, so only a full check is exact".into(),
+        Cond::Const(_) => "a constant".into(),
+        Cond::Holds(_) => "a function of the object's members".into(),
+        Cond::Exists(_) => "an existence test without a keyed predicate at its end reaches any object".into(),
+        Cond::Compare { lhs, rhs, .. } => {
+            let is_path = |o: &Operand| matches!(o, Operand::Path(_));
+            if is_path(lhs) && is_path(rhs) {
+                "it compares two members with each other".into()
+            } else if matches!(lhs, Operand::Func { .. }) || matches!(rhs, Operand::Func { .. }) {
+                "a function of the object's members".into()
+            } else {
+                "the object's own association compared otherwise than `=` with the user or a variable".into()
+            }
+        }
+        Cond::And(parts) => match parts.first() {
+            Some(first) => format!("no part has one; the first: {}", no_key(first)),
+            None => "empty".into(),
+        },
+        Cond::Or(parts) => match parts.iter().find(|p| key(p).is_none()) {
+            Some(part) => format!("a part of the `or` has none: {}", no_key(part)),
+            None => "a part of the `or` has none".into(),
+        },
     }
 }
