@@ -630,6 +630,10 @@ impl<'p> Engine<'p> {
         if session.uncommitted.contains_key(&id) || session.user == Some(id) {
             return true;
         }
+        let Some(entity) = self.store.entity_of(id) else { return false };
+        if let Some(seen) = self.allowed_by_columns(Op::See, id, entity) {
+            return seen;
+        }
         let Some(object) = self.store.get(id) else { return false };
         self.is_system() || (self.program.entity(object.entity).persistent && self.can_see(&object))
     }

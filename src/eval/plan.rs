@@ -57,7 +57,10 @@ pub(crate) enum Candidates {
     /// Every object the retrieve may return is among these; each must pass the full check.
     /// With `charge`, the retrieve counts that many steps for looking at them, rather than
     /// one per candidate (see [`Engine::view_charge`]).
-    Check { ids: Vec<ObjectId>, charge: Option<u64> },
+    /// With `visible`, every candidate that is committed and unchanged by the session is visible
+    /// to the principal: the candidates are exactly what the rules' keys find, and every
+    /// applicable rule is exactly its key ([`exact_key`]), so its check can be skipped.
+    Check { ids: Vec<ObjectId>, charge: Option<u64>, visible: bool },
     /// Exactly the objects the retrieve returns (an exact SQL query; the differential
     /// tests in `tests/sqlite.rs` hold such queries to the evaluator's answers).
     Answer(Vec<ObjectId>),
@@ -76,7 +79,7 @@ impl Engine<'_> {
         let view = rights == Rights::Principal && !self.is_system();
         if self.plan == Plan::Naive {
             let ids = self.candidate_ids(entity);
-            return Candidates::Check { charge: view.then(|| self.view_charge(entity)), ids };
+            return Candidates::Check { charge: view.then(|| self.view_charge(entity)), ids, visible: false };
         }
         let mut out: BTreeSet<ObjectId> = BTreeSet::new();
         let sql = self.store.speaks_sql().then(|| self.retrieve_sql(entity, query, vars, rights)).flatten();
@@ -99,13 +102,16 @@ impl Engine<'_> {
             return Candidates::Check {
                 ids: out.into_iter().collect(),
                 charge: view.then(|| self.view_charge(entity)),
+                visible: false,
             };
         }
         let mut charge = 0u64;
+        let mut visible = view;
         for e in self.program.specializations(entity) {
             if e == SYSTEM_USER_ROLE {
                 out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
                 charge += self.program.user_roles.len() as u64;
+                visible = false;
                 continue;
             }
             let by_query = query.and_then(|c| self.index_lookup(e, c, vars));
@@ -114,10 +120,24 @@ impl Engine<'_> {
             if view {
                 charge += by_rules.as_ref().map_or_else(|| self.store.ids(e).len(), Vec::len) as u64;
             }
+            let exact = by_rules.is_some() && self.rules_exact(e);
             match (by_query, by_rules) {
-                (Some(a), Some(b)) => out.extend(if a.len() <= b.len() { a } else { b }),
-                (Some(a), None) | (None, Some(a)) => out.extend(a),
-                (None, None) => out.extend(self.store.ids(e)),
+                (Some(a), Some(b)) if a.len() < b.len() => {
+                    visible = false;
+                    out.extend(a);
+                }
+                (_, Some(b)) => {
+                    visible &= exact;
+                    out.extend(b);
+                }
+                (Some(a), None) => {
+                    visible = false;
+                    out.extend(a);
+                }
+                (None, None) => {
+                    visible = false;
+                    out.extend(self.store.ids(e));
+                }
             }
         }
         // The session's own uncommitted objects are seen as changed, whatever the index says.
@@ -127,7 +147,7 @@ impl Engine<'_> {
                 charge += 1;
             }
         }
-        Candidates::Check { ids: out.into_iter().collect(), charge: view.then_some(charge) }
+        Candidates::Check { ids: out.into_iter().collect(), charge: view.then_some(charge), visible }
     }
 
     /// The steps a principal's retrieve of `entity` counts for looking at its candidates: the
@@ -163,6 +183,17 @@ impl Engine<'_> {
             out.extend(self.lookup(e, key(rule.constraint.as_ref()?)?, &Vars::new())?);
         }
         Some(out)
+    }
+
+    /// Whether every applicable rule of `e` is exactly its key (see [`exact_key`]), so that the
+    /// objects [`Engine::rules_lookup`] finds are exactly the committed objects it shows.
+    fn rules_exact(&self, e: EntityId) -> bool {
+        let session = self.session();
+        self.rules_of(e).iter().all(|&r| {
+            let rule = &self.program.access_rules[r];
+            !rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok())
+                || rule.constraint.as_ref().is_some_and(|c| exact_key(self.program, c))
+        })
     }
 
     /// The objects of `e` a keyed conjunct of a retrieve's own constraint allows.
@@ -376,6 +407,38 @@ fn key(c: &Cond) -> Option<Key<'_>> {
         Cond::And(parts) => parts.iter().filter_map(key).min_by_key(|k| u8::from(k.has_path())),
         Cond::Or(parts) => parts.iter().map(key).collect::<Option<Vec<_>>>().map(Key::Or),
         _ => own_key(c).or_else(|| path_key(c)),
+    }
+}
+
+/// Whether the objects a condition's key finds are exactly those it holds for, when access
+/// rules judge them (committed objects, full rights): a comparison with a key that reads the
+/// member the evaluator compares, with the same comparison (the object's own reference with the
+/// user, where the step arrives at the association's target; an own attribute; a path without
+/// predicates ending in an attribute, or in objects compared with `=`), or an `or` of such.
+fn exact_key(program: &Program, c: &Cond) -> bool {
+    match c {
+        Cond::Or(parts) => parts.iter().all(|p| exact_key(program, p)),
+        Cond::Compare { lhs, rhs, .. } => match own_key(c) {
+            Some(Key::Attribute { .. }) => true,
+            Some(Key::Assoc(a, other)) => {
+                let own = [lhs, rhs].into_iter().find_map(|side| match side {
+                    Operand::Path(p) if own_association(p) => Some(&p.steps[0]),
+                    _ => None,
+                });
+                matches!(other, Operand::Token(TokenExpr::CurrentUser))
+                    && matches!(lhs, Operand::Path(_))
+                    && own.is_some_and(|step| step.entity == program.assoc(a).to)
+            }
+            Some(_) => false,
+            None => match path_key(c) {
+                Some(Key::Path { path, end: Some((op, _, _)) }) => {
+                    path.steps.iter().all(|s| s.filter.is_none())
+                        && (matches!(path.end, PathEnd::Attribute { .. }) || op == CmpOp::Eq)
+                }
+                _ => false,
+            },
+        },
+        _ => false,
     }
 }
 
