@@ -329,9 +329,6 @@ impl<'p> Engine<'p> {
                                 Some(true)
                             };
                             if let Some(seen) = seen {
-                                if seen && principal {
-                                    x.mark_visible(id);
-                                }
                                 if seen && constraint.as_ref().is_none_or(|c| x.holds_by_columns(c, id, e)) {
                                     out.push(id);
                                 }

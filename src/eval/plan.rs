@@ -81,9 +81,9 @@ impl Engine<'_> {
             let ids = self.candidate_ids(entity);
             return Candidates::Check { charge: view.then(|| self.view_charge(entity)), ids, visible: false };
         }
-        let mut out: BTreeSet<ObjectId> = BTreeSet::new();
         let sql = self.store.speaks_sql().then(|| self.retrieve_sql(entity, query, vars, rights)).flatten();
         if let Some((q, ids)) = sql.and_then(|q| self.store.select_ids(&q.text, &q.params).map(|ids| (q, ids))) {
+            let mut out: BTreeSet<ObjectId> = BTreeSet::new();
             let roles = self.program.is_a(SYSTEM_USER_ROLE, entity);
             if q.exact && !roles && self.session().uncommitted.is_empty() {
                 let mut ids = ids;
@@ -105,6 +105,8 @@ impl Engine<'_> {
                 visible: false,
             };
         }
+        // A vector, sorted once at the end: the keys' answers are ascending already.
+        let mut out: Vec<ObjectId> = Vec::new();
         let mut charge = 0u64;
         let mut visible = view;
         for e in self.program.specializations(entity) {
@@ -143,11 +145,13 @@ impl Engine<'_> {
         // The session's own uncommitted objects are seen as changed, whatever the index says.
         for (id, o) in &self.session().uncommitted {
             if self.program.is_a(o.entity, entity) {
-                out.insert(*id);
+                out.push(*id);
                 charge += 1;
             }
         }
-        Candidates::Check { ids: out.into_iter().collect(), charge: view.then_some(charge), visible }
+        out.sort_unstable();
+        out.dedup();
+        Candidates::Check { ids: out, charge: view.then_some(charge), visible }
     }
 
     /// The steps a principal's retrieve of `entity` counts for looking at its candidates: the

@@ -209,6 +209,23 @@ impl<'a, 'p> XEval<'a, 'p> {
                         }
                     }
                 }
+                // An attribute against a constant or a token: one comparison, nothing built.
+                let read = |member: usize| self.engine.store.value(id, member).unwrap_or(Value::Empty);
+                let pair = match (own_attribute(lhs), own_attribute(rhs)) {
+                    (Some(m), _) => self.single(rhs).map(|c| (read(m), c, false)),
+                    (_, Some(m)) => self.single(lhs).map(|c| (read(m), c, true)),
+                    _ => None,
+                };
+                if let Some((value, constant, flipped)) = pair {
+                    if self.engine.charge(super::size_steps(&value) + super::size_steps(&constant)) {
+                        return false;
+                    }
+                    return if flipped {
+                        compare_values(&constant, *op, &value, false)
+                    } else {
+                        compare_values(&value, *op, &constant, false)
+                    };
+                }
                 let placeholder = Object { id, entity, values: Vec::new() };
                 let side = |operand: &Operand| match own_attribute(operand) {
                     Some(member) => Side {
@@ -286,6 +303,15 @@ impl<'a, 'p> XEval<'a, 'p> {
                 let values = first.iter().map(|v| func.apply(v, second.as_ref())).collect();
                 Side { values, reach }
             }
+        }
+    }
+
+    /// A constant or a token side as its one value (`None`: another kind of side).
+    fn single<'o>(&self, operand: &'o Operand) -> Option<Cow<'o, Value>> {
+        match operand {
+            Operand::Value(v) => Some(Cow::Borrowed(v)),
+            Operand::Token(t) => Some(Cow::Owned(self.token(t))),
+            _ => None,
         }
     }
 
