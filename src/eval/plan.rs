@@ -651,8 +651,15 @@ impl Engine<'_> {
             } else if !system && rules.is_empty() {
                 "none: no access rule names the principal's module roles".to_string()
             } else {
+                let exact = by_rules && self.rules_exact(e);
                 match (by_rules, by_query) {
+                    (true, true) if exact => {
+                        "the smaller of the rules' keys and the retrieve's key; the rules' keys are exact, so when they are the smaller no object is checked for visibility again"
+                    }
                     (true, true) => "the smaller of the rules' keys and the retrieve's key, then the full check",
+                    (true, false) if exact => {
+                        "the rules' keys, which are exact: committed objects are not checked for visibility again"
+                    }
                     (true, false) => "the rules' keys, then the full check of each",
                     (false, true) => "the retrieve's key, then the full check of each",
                     (false, false) => "every object of the entity, each through the full check",
