@@ -116,7 +116,7 @@ impl Engine<'_> {
                 visible = false;
                 continue;
             }
-            let by_query = query.and_then(|c| self.index_lookup(e, c, vars));
+            let by_query = query.and_then(|c| self.index_lookup(e, c, vars, view));
             let by_rules = view.then(|| self.rules_lookup(e)).flatten();
             // As in [`Engine::view_charge`], without looking the rules' keys up twice.
             if view {
@@ -201,11 +201,14 @@ impl Engine<'_> {
     }
 
     /// The objects of `e` a keyed conjunct of a retrieve's own constraint allows.
-    fn index_lookup(&self, e: EntityId, c: &Cond, vars: &Vars) -> Option<Vec<ObjectId>> {
+    fn index_lookup(&self, e: EntityId, c: &Cond, vars: &Vars, view: bool) -> Option<Vec<ObjectId>> {
         let key = key(c)?;
         // A retrieve's own constraint sees the session's uncommitted copies, which the
-        // store's columns and index do not hold: a path through them is not planned.
-        if key.has_path() && !self.session().uncommitted.is_empty() {
+        // store's columns and index do not hold: a path through them is not planned. Nor is
+        // it in a principal's view: the path may cross members the principal may not read,
+        // and the candidates' checks, which count steps, would then follow what it may not
+        // know (its rules' keys still narrow the candidates).
+        if key.has_path() && (view || !self.session().uncommitted.is_empty()) {
             return None;
         }
         self.lookup(e, key, vars)
@@ -639,8 +642,14 @@ impl Engine<'_> {
                 let text = text.and_then(|t| t.find('[').map(|at| t[at..].to_string()));
                 let mut plan = self.constraint_plan(e, "retrieve".into(), Some(c), text);
                 if plan.keyed && key(c).is_some_and(|k| k.has_path()) {
-                    plan.plan
-                        .push_str(" (unless the session has uncommitted changes: then every candidate is checked)");
+                    if system {
+                        plan.plan.push_str(" (unless the session has uncommitted changes)");
+                    } else {
+                        plan.keyed = false;
+                        plan.plan = "not used for a principal: a path may cross members it may not read, so its \
+                                     own path constraint never narrows the candidates (the rules' keys do)"
+                            .into();
+                    }
                 }
                 plan
             });
