@@ -292,6 +292,12 @@ impl<'p> Engine<'p> {
                         }
                         return Ok(ids);
                     }
+                    super::plan::Candidates::Exact { ids, charge } => {
+                        if self.charge(charge.unwrap_or(ids.len() as u64)) {
+                            return Err(self.runaway(span));
+                        }
+                        return Ok(ids);
+                    }
                     super::plan::Candidates::Check { ids, charge, visible } => {
                         if charge.is_some_and(|n| self.charge(n)) {
                             return Err(self.runaway(span));

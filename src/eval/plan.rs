@@ -61,6 +61,9 @@ pub(crate) enum Candidates {
     /// to the principal: the candidates are exactly what the rules' keys find, and every
     /// applicable rule is exactly its key ([`exact_key`]), so its check can be skipped.
     Check { ids: Vec<ObjectId>, charge: Option<u64>, visible: bool },
+    /// Exactly the objects the retrieve returns, found by exact keys on a session that has
+    /// changed nothing; counted as [`Candidates::Check`] counts (`charge`, else one step each).
+    Exact { ids: Vec<ObjectId>, charge: Option<u64> },
     /// Exactly the objects the retrieve returns (an exact SQL query; the differential
     /// tests in `tests/sqlite.rs` hold such queries to the evaluator's answers).
     Answer(Vec<ObjectId>),
@@ -109,11 +112,16 @@ impl Engine<'_> {
         let mut out: Vec<ObjectId> = Vec::new();
         let mut charge = 0u64;
         let mut visible = view;
+        // Whether the candidates are exactly the answer for committed objects: the rules' keys
+        // (if any) and the retrieve's key are exact, and the session has changed nothing.
+        let unchanged = self.session().uncommitted.is_empty();
+        let mut answered = unchanged;
         for e in self.program.specializations(entity) {
             if e == SYSTEM_USER_ROLE {
                 out.extend((0..self.program.user_roles.len()).map(|i| ObjectId::of_role(UserRoleId(i as u32))));
                 charge += self.program.user_roles.len() as u64;
                 visible = false;
+                answered = false;
                 continue;
             }
             let by_query = query.and_then(|c| self.index_lookup(e, c, vars, view));
@@ -123,24 +131,50 @@ impl Engine<'_> {
                 charge += by_rules.as_ref().map_or_else(|| self.store.ids(e).len(), Vec::len) as u64;
             }
             let exact = by_rules.is_some() && self.rules_exact(e);
+            let query_ok = match query {
+                None => true,
+                Some(c) => by_query.is_some() && self.query_exact(e, c, view),
+            };
+            let rules_ok = if view { exact } else { by_rules.is_none() };
             match (by_query, by_rules) {
+                // Exact keys on both sides: the answer is where they meet.
+                (Some(a), Some(b)) if answered && rules_ok && query_ok => {
+                    // Several rules' answers follow each other in `b`: sorted before searching.
+                    let (mut a, mut b) = (a, b);
+                    a.sort_unstable();
+                    b.sort_unstable();
+                    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+                    out.extend(small.into_iter().filter(|id| large.binary_search(id).is_ok()));
+                }
+                (Some(a), None) | (None, Some(a)) if answered && rules_ok && query_ok => out.extend(a),
+                (None, None) if answered && rules_ok && query_ok => out.extend(self.store.ids(e)),
                 (Some(a), Some(b)) if a.len() < b.len() => {
                     visible = false;
+                    answered = false;
                     out.extend(a);
                 }
                 (_, Some(b)) => {
                     visible &= exact;
+                    answered = false;
                     out.extend(b);
                 }
                 (Some(a), None) => {
                     visible = false;
+                    answered = false;
                     out.extend(a);
                 }
                 (None, None) => {
                     visible = false;
+                    answered = false;
                     out.extend(self.store.ids(e));
                 }
             }
+        }
+        if answered {
+            // Several rules may find the same object.
+            out.sort_unstable();
+            out.dedup();
+            return Candidates::Exact { ids: out, charge: view.then_some(charge) };
         }
         // The session's own uncommitted objects are seen as changed, whatever the index says.
         for (id, o) in &self.session().uncommitted {
@@ -187,6 +221,26 @@ impl Engine<'_> {
             out.extend(self.lookup(e, key(rule.constraint.as_ref()?)?, &Vars::new())?);
         }
         Some(out)
+    }
+
+    /// Whether a retrieve's own constraint on `e` is exactly its key as the retrieve evaluates it:
+    /// with full rights, as for the rules ([`exact_key`]); in a principal's view, only keys on
+    /// the object's own attributes that the principal may read wherever it sees the object.
+    fn query_exact(&self, e: EntityId, c: &Cond, view: bool) -> bool {
+        if !exact_key(self.program, c) {
+            return false;
+        }
+        if !view {
+            return true;
+        }
+        fn readable(engine: &Engine<'_>, e: EntityId, k: &Key) -> bool {
+            match k {
+                Key::Attribute { member, .. } => engine.read_implied(e, *member),
+                Key::Or(parts) => parts.iter().all(|p| readable(engine, e, p)),
+                Key::Assoc(..) | Key::Path { .. } => false,
+            }
+        }
+        key(c).is_some_and(|k| readable(self, e, &k))
     }
 
     /// Whether every applicable rule of `e` is exactly its key (see [`exact_key`]), so that the
