@@ -715,7 +715,15 @@ impl Engine<'_> {
                 "none: no access rule names the principal's module roles".to_string()
             } else {
                 let exact = by_rules && self.rules_exact(e);
+                let query_exact = match constraint {
+                    None => true,
+                    Some(c) => by_query && self.query_exact(e, c, !system),
+                };
+                let answered = if system { query_exact } else { exact && query_exact };
                 match (by_rules, by_query) {
+                    _ if answered && self.plan != Plan::Naive => {
+                        "exact keys: the answer itself (where the keys meet), nothing checked again, while the session has changed nothing"
+                    }
                     (true, true) if exact => {
                         "the smaller of the rules' keys and the retrieve's key; the rules' keys are exact, so when they are the smaller no object is checked for visibility again"
                     }
