@@ -143,8 +143,7 @@ impl Engine<'_> {
                     let (mut a, mut b) = (a, b);
                     a.sort_unstable();
                     b.sort_unstable();
-                    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-                    out.extend(small.into_iter().filter(|id| large.binary_search(id).is_ok()));
+                    out.extend(meet(&a, &b));
                 }
                 (Some(a), None) | (None, Some(a)) if answered && rules_ok && query_ok => out.extend(a),
                 (None, None) if answered && rules_ok && query_ok => out.extend(self.store.ids(e)),
@@ -469,6 +468,23 @@ fn key(c: &Cond) -> Option<Key<'_>> {
         Cond::Or(parts) => parts.iter().map(key).collect::<Option<Vec<_>>>().map(Key::Or),
         _ => own_key(c).or_else(|| path_key(c)),
     }
+}
+
+/// The ids in both ascending lists, ascending (a merge: linear in both).
+fn meet(a: &[ObjectId], b: &[ObjectId]) -> Vec<ObjectId> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len().min(b.len())));
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(*x);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Whether the objects a condition's key finds are exactly those it holds for, when access
