@@ -160,7 +160,7 @@ impl<'p> Engine<'p> {
         if !self.program.entity(entity).persistent {
             return Some(false);
         }
-        let x = XEval::rules(self);
+        let x = XEval::rules_of_user(self, session.user);
         let grants = |rule: &AccessRuleDef| {
             rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok())
                 && match op {

@@ -69,6 +69,19 @@ impl<'a, 'p> XEval<'a, 'p> {
         XEval { committed: true, ..XEval::new(engine, None, false) }
     }
 
+    /// [`XEval::rules`] for the acting session's `user`, when the caller has looked it up.
+    pub(crate) fn rules_of_user(engine: &'a Engine<'p>, user: Option<ObjectId>) -> XEval<'a, 'p> {
+        XEval {
+            engine,
+            user,
+            vars: None,
+            view: false,
+            committed: true,
+            seen: RefCell::default(),
+            readable: RefCell::default(),
+        }
+    }
+
     /// An object's entity, as this evaluation sees it.
     fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
         if self.committed {
