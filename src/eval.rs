@@ -28,7 +28,7 @@ use crate::source::Span;
 use crate::store::{Object, ObjectId, Store, Value};
 
 pub use exec::Outcome;
-pub use plan::Plan;
+pub use plan::{ConstraintPlan, EntityPlan, Plan, PlanExplanation};
 pub use sql::SqlQuery;
 
 /// A principal named on the command line: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
@@ -633,6 +633,10 @@ impl<'p> Engine<'p> {
         let session = self.session();
         if session.uncommitted.contains_key(&id) || session.user == Some(id) {
             return true;
+        }
+        let Some(entity) = self.store.entity_of(id) else { return false };
+        if let Some(seen) = self.allowed_by_columns(Op::See, id, entity) {
+            return seen;
         }
         let Some(object) = self.store.get(id) else { return false };
         self.is_system() || (self.program.entity(object.entity).persistent && self.can_see(&object))

@@ -311,10 +311,18 @@ enum Command {
     /// the store or the operation are wrong (they do not check or load); 4 no
     /// decision because evaluating the operation failed (such as an object the
     /// principal cannot see).
+    ///
+    /// With `--plan`, OP is a retrieve (`'retrieve Shop.Line [Status = 1]'`) and the
+    /// answer is how it finds its candidates: for each entity it reads, the principal's
+    /// rules and the retrieve's constraint with their keys (the reference index, a
+    /// column scan, a semi-join along a path) or why they have none; exit 0.
     Explain {
         /// Files or directories, then the operation (OP).
         #[arg(required = true, value_name = "PATHS... OP")]
         paths: Vec<PathBuf>,
+        /// Explain a retrieve's plan instead of a decision.
+        #[arg(long)]
+        plan: bool,
         #[command(flatten)]
         acting: Acting,
     },
@@ -577,7 +585,18 @@ fn main() -> ExitCode {
             let out = out(acting.format.into(), empty("eval"));
             cli::eval::run_eval(acting.setup(&paths, out), expression, script, save)
         }
-        Command::Explain { mut paths, acting } => {
+        Command::Explain { mut paths, acting, plan: true } => {
+            let out = out(acting.format.into(), json!({ "plan": null }));
+            if paths.len() < 2 {
+                return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
+            }
+            let retrieve = paths.pop().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Some(quoted) = cli::eval::unquoted(&mut paths, &retrieve, &["retrieve", "count(retrieve"]) {
+                return out.usage(format!("the retrieve is one argument; quote it: {quoted}"), None);
+            }
+            cli::eval::run_plan(acting.setup(&paths, out), retrieve)
+        }
+        Command::Explain { mut paths, acting, plan: false } => {
             let mut out = out(acting.format.into(), empty("explain"));
             out.wrong = cli::explain_exit::WRONG;
             out.failed = cli::explain_exit::FAILED;

@@ -142,6 +142,16 @@ fn every_format_prints_one_document_on_every_path() {
     cases.push((words(&["eval", RULES, "--save", "-e", "1"]), "results", 2, "--save without --store"));
     cases.push((words(&["explain", RULES]), "decision", 2, "no operation"));
     cases.push((words(&["sql", RULES]), "sql", 2, "no retrieve"));
+    // `explain --plan`: a retrieve's plan, or why there is none.
+    let plan = |rules: &str, store: &str, principal: &str, what: &str| {
+        words(&["explain", rules, "--store", store, "--as", principal, "--plan", what])
+    };
+    cases.push((plan(good, STORE, "noor", "retrieve Events.Event"), "plan", 0, "success"));
+    cases.push((plan(bad, STORE, "noor", "retrieve Events.Event"), "plan", 1, "bad rules"));
+    cases.push((plan(good, bad_store, "noor", "retrieve Events.Event"), "plan", 1, "bad store"));
+    cases.push((plan(good, STORE, "nobody", "retrieve Events.Event"), "plan", 2, "unknown principal"));
+    cases.push((plan(good, STORE, "noor", "1 + 2"), "plan", 1, "not a retrieve"));
+    cases.push((words(&["explain", RULES, "--plan"]), "plan", 2, "no retrieve"));
     cases.push((
         words(&["explain", RULES, "--store", STORE, "--as", "noor", "read #99"]),
         "decision",

@@ -273,3 +273,67 @@ fn matrix_of_the_examples() {
     assert_eq!(doc["roles"][0]["role"], "Guest");
     assert_eq!(doc["roles"][0]["anonymous"], true);
 }
+
+/// `explain --plan` names each constraint's key, or why it has none.
+#[test]
+fn explain_plan_names_each_key_and_each_fallback() {
+    let dir = std::env::temp_dir().join(format!("warden-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("shop.rules");
+    std::fs::write(
+        &rules,
+        r#"
+module Shop {
+  enumeration Status { Open, CheckedOut }
+  entity Cart {
+    stores owner
+    Status: Status = Open
+  }
+  entity Line { Qty: Integer = 1 }
+  association Line_Cart: Line -> Cart
+  module role Buyer
+  access Line for Buyer {
+    read Qty
+    where [Shop.Line_Cart/Shop.Cart/System.owner = '[%CurrentUser%]']
+  }
+  access Line for Buyer {
+    read Qty
+    where [not(Shop.Line_Cart/Shop.Cart/Status = 'Open')]
+  }
+}
+user role B: Shop.Buyer
+"#,
+    )
+    .unwrap();
+    let store = dir.join("shop.store.json");
+    std::fs::write(
+        &store,
+        r#"{"format": "warden-store/1", "objects": [
+            {"id": 1, "entity": "System.User", "Name": "ann", "UserRoles": ["B"]}]}"#,
+    )
+    .unwrap();
+    let plan = |who: &str| {
+        let out = Command::cargo_bin("warden")
+            .unwrap()
+            .args(["explain", rules.to_str().unwrap(), "--store", store.to_str().unwrap(), "--as", who, "--plan"])
+            .arg("retrieve Shop.Line [Shop.Line_Cart/Shop.Cart/Status = 'CheckedOut']")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = plan("ann");
+    assert!(text.starts_with("plan indexed for ann: retrieve Shop.Line"), "{text}");
+    // One rule has no key (`not`), and a principal's own path constraint does not narrow.
+    assert!(text.contains("Shop.Line: every object of the entity, each through the full check"), "{text}");
+    assert!(
+        text.contains("a semi-join from the far end: the System.User compared with, then back through System.owner (the reference index), Shop.Line_Cart (the reference index)"),
+        "{text}"
+    );
+    assert!(text.contains("no key, every object of the entity: `not(...)`"), "{text}");
+    assert!(text.contains("not used for a principal"), "{text}");
+    let text = plan("system");
+    assert!(text.contains("Shop.Line: exact keys: the answer itself"), "{text}");
+    assert!(text.contains("a semi-join from the far end: a column scan of Shop.Cart/Status"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -109,7 +109,7 @@ impl Options {
             }
         }
         for w in &o.only {
-            if !["w1", "w2", "w3", "w4"].contains(&w.as_str()) {
+            if !["w1", "w2", "w3", "w4", "w5"].contains(&w.as_str()) {
                 usage(&format!("unknown workload `{w}`"));
             }
         }
@@ -148,7 +148,7 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("error: {problem}");
     }
-    eprintln!("usage: cargo run --release -p warden-bench [-- [--quick] [--only w1,w2,w3,w4] [--full-cedar]]");
+    eprintln!("usage: cargo run --release -p warden-bench [-- [--quick] [--only w1,w2,w3,w4,w5] [--full-cedar]]");
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
 
@@ -289,8 +289,15 @@ fn w2(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: &mut Option<(f64, f64, u
     eprintln!("W2: which carts may user 42 see");
     let cfg = opts.fast();
     let slow = opts.slow();
-    let program = shop::program();
-    let statements = warden::syntax::parse_statements("count(retrieve Shop.Cart)", FileId(0)).unwrap();
+    let mut program = shop::program();
+    // The evaluator runs statements in their checked form.
+    let text = "count(retrieve Shop.Cart)";
+    let file = program.sources.add("w2 statement", text.to_string());
+    let parsed = warden::syntax::parse_statements(text, file).unwrap();
+    let checked = warden::check::check_statements(&mut program, &parsed, &Default::default());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let statements = checked.stmts;
+    let program = program;
     let stmt = &statements[0];
 
     // regorus: one evaluation per cart, the per-object cost measured over 10^4 carts.
@@ -337,7 +344,15 @@ fn w2(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: &mut Option<(f64, f64, u
         let scan = |carts: &[shop::Cart]| carts.iter().filter(|c| c.owner == 42).count();
         assert_eq!(scan(&carts), expected);
         let fl = measure(&format!("floor, {label} carts"), &cfg, || scan(black_box(&carts)));
-        drop(carts);
+        // The like-for-like floor of an indexed query: a hand-built index from owner to carts.
+        let mut by_owner: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+        for (k, c) in carts.iter().enumerate() {
+            by_owner.entry(c.owner).or_default().push(k as u32);
+        }
+        let indexed = |owner: u32| by_owner.get(&owner).map_or(0, Vec::len);
+        assert_eq!(indexed(42), expected);
+        let fi = measure(&format!("floor (hand-written index), {label} carts"), &cfg, || indexed(black_box(42)));
+        drop((carts, by_owner));
 
         if n <= cedar_max || opts.full_cedar {
             let (entities, bytes) = weigh(|| once(|| cedar.entities(cedar_side::all_users(), 0..n as u64)));
@@ -367,10 +382,10 @@ fn w2(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: &mut Option<(f64, f64, u
             warden: format!("{} ({}/obj)", time(wa.median), time(per(&wa))),
             cedar: ce.cell(n),
             regorus: format!("{} [{engine_name}]", rego_per.cell(n)),
-            floor: format!("{} ({}/obj)", time(fl.median), time(per(&fl))),
+            floor: format!("{} ({}/obj); hand-written index {}", time(fl.median), time(per(&fl)), time(fi.median)),
             cedar_x: ratio(cedar_x),
             regorus_x: ratio(rego_per.per_object / per(&wa)),
-            floor_x: ratio(wa.median / fl.median),
+            floor_x: format!("{} (÷ index: {})", ratio(wa.median / fl.median), ratio(wa.median / fi.median)),
             goal: if n == 1_000_000 { "≥ 500× cedar per object; < 1 ms" } else { "≥ 500× cedar per object" }.into(),
             met: verdict(cedar_x >= 500.0 && fast_enough),
         });
@@ -563,6 +578,193 @@ fn w4(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: Option<(f64, f64, usize)
     });
 }
 
+/// W5's program: lines reach their cart's owner through an association; clerks see open carts.
+const W5_PROGRAM: &str = r#"
+module P {
+  enumeration Status { Open, CheckedOut }
+  entity Cart {
+    stores owner
+    Status: Status = Open
+  }
+  entity Line { Qty: Integer = 1 }
+  association Line_Cart: Line -> Cart
+  module role Buyer
+  module role Clerk
+  access Cart for Buyer { read Status where [System.owner = '[%CurrentUser%]'] }
+  access Line for Buyer { read Qty where [P.Line_Cart/P.Cart/System.owner = '[%CurrentUser%]'] }
+  access Cart for Clerk { read Status where [Status = 'Open'] }
+}
+user role B: P.Buyer
+user role C: P.Clerk
+"#;
+
+/// W5's data: 1,000 users (user 1 a Clerk, the rest Buyers), `n` carts owned round-robin, 1% of
+/// them checked out (every hundredth), and one line per cart. Ids: users 1..=1000, cart `k` is
+/// `1001 + k`, its line `1001 + n + k`.
+fn w5_store(program: &warden::model::Program, n: usize) -> warden::store::MemoryStore {
+    use warden::store::{Object, ObjectId};
+    let mut s = warden::store::MemoryStore::new();
+    let user = program.entity_by_name("System.User").unwrap();
+    let (cart, line) = (program.entity_by_name("P.Cart").unwrap(), program.entity_by_name("P.Line").unwrap());
+    let (b, c) = (program.user_role_by_name("B").unwrap(), program.user_role_by_name("C").unwrap());
+    let u = program.entity(user);
+    let (name, roles) = (u.member("Name").unwrap(), u.member("System.UserRoles").unwrap());
+    for i in 1..=1000u64 {
+        let mut o = Object::new(program, ObjectId(i), user);
+        o.values[name] = Value::String(format!("user{i}"));
+        o.values[roles] = Value::List(vec![ObjectId::of_role(if i == 1 { c } else { b })]);
+        s.put(o);
+    }
+    let (owner, status) =
+        (program.entity(cart).member("System.owner").unwrap(), program.entity(cart).member("Status").unwrap());
+    let checked_out = Value::Enum(program.enum_by_name("P.Status").unwrap(), 1);
+    for k in 0..n as u64 {
+        let mut o = Object::new(program, ObjectId(1001 + k), cart);
+        o.values[owner] = Value::Object(ObjectId(1 + k % 1000));
+        if k % 100 == 0 {
+            o.values[status] = checked_out.clone();
+        }
+        s.put(o);
+    }
+    let (to_cart, qty) =
+        (program.entity(line).member("P.Line_Cart").unwrap(), program.entity(line).member("Qty").unwrap());
+    for k in 0..n as u64 {
+        let mut o = Object::new(program, ObjectId(1001 + n as u64 + k), line);
+        o.values[to_cart] = Value::Object(ObjectId(1001 + k));
+        o.values[qty] = Value::Integer((k % 10) as i64);
+        s.put(o);
+    }
+    s
+}
+
+/// W5: the shapes of issue 19 at 10^6 carts and 10^6 lines, each next to a hand-written floor
+/// measured in the same run: a rule through an association (floor: a join over hand-built
+/// indexes), a large answer and its count (floor: a scan of a byte column), and one decision
+/// including the fetch of the object.
+fn w5(opts: &Options, rows: &mut Vec<Row>) {
+    eprintln!("W5: plans (path rule, large answer, decision with fetch)");
+    let cfg = opts.fast();
+    let slow = opts.slow();
+    let n = 1_000_000usize;
+    let mut sources = SourceMap::new();
+    sources.add("w5.rules", W5_PROGRAM);
+    let checked = warden::load::load(sources);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let mut program = checked.program;
+    let parse = |program: &mut warden::model::Program, text: &str| {
+        let file = program.sources.add("w5 statements", text.to_string());
+        let stmts = warden::syntax::parse_statements(text, file).unwrap();
+        let checked = warden::check::check_statements(program, &stmts, &Default::default());
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        checked.stmts.into_iter().next().unwrap()
+    };
+    let path_count = parse(&mut program, "count(retrieve P.Line)");
+    let open_list = parse(&mut program, "retrieve P.Cart [Status = 'Open']");
+    let open_count = parse(&mut program, "count(retrieve P.Cart [Status = 'Open'])");
+    let mut engine = Engine::new(&program, Box::new(w5_store(&program, n)), NOW);
+    let mut vars = Vars::new();
+
+    // The hand-written floor: plain columns and the two indexes a join needs.
+    let owners: Vec<u32> = (0..n as u64).map(|k| (1 + k % 1000) as u32).collect();
+    let statuses: Vec<u8> = (0..n).map(|k| u8::from(k % 100 == 0)).collect();
+    let mut carts_of: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for (k, o) in owners.iter().enumerate() {
+        carts_of.entry(*o).or_default().push(k as u32);
+    }
+    let lines_of: Vec<Vec<u32>> = (0..n as u32).map(|k| vec![k]).collect();
+
+    // A rule through an association: user 42's lines (0.1% of them).
+    engine.act_as(&PrincipalName::User("user42".into())).unwrap();
+    let want = Outcome::Value(Value::Integer((n / 1000) as i64));
+    assert_eq!(engine.run_top(&path_count, &mut vars).unwrap(), want);
+    let wa = measure("warden path rule, 10^6 lines", &cfg, || engine.run_top(&path_count, &mut vars).unwrap());
+    let join = |user: u32| -> usize {
+        carts_of.get(&user).map_or(0, |carts| carts.iter().map(|c| lines_of[*c as usize].len()).sum())
+    };
+    assert_eq!(join(42), n / 1000);
+    let fl = measure("hand-written index join, 10^6 lines", &cfg, || join(black_box(42)));
+    rows.push(Row {
+        workload:
+            "W5 path rule `[P.Line_Cart/P.Cart/System.owner = '[%CurrentUser%]']`, user 42's lines of 10^6 (0.1%)"
+                .into(),
+        warden: format!("{} ({}/result)", time(wa.median), time(wa.median / (n / 1000) as f64)),
+        floor: format!("{} (index join)", time(fl.median)),
+        floor_x: ratio(wa.median / fl.median),
+        goal: "≤ 1 ms".into(),
+        met: verdict(wa.median <= 1e6),
+        ..Row::default()
+    });
+
+    // A large answer: the open carts (99%), as a Clerk whose rule is `[Status = 'Open']`.
+    engine.act_as(&PrincipalName::User("user1".into())).unwrap();
+    let open = n - n / 100;
+    assert_eq!(engine.run_top(&open_count, &mut vars).unwrap(), Outcome::Value(Value::Integer(open as i64)));
+    let wl = measure("warden retrieve [Status = 'Open'], 10^6 carts", &slow, || {
+        engine.run_top(&open_list, &mut vars).unwrap()
+    });
+    let wc = measure("warden count(retrieve [Status = 'Open']), 10^6 carts", &slow, || {
+        engine.run_top(&open_count, &mut vars).unwrap()
+    });
+    let scan = |s: &[u8]| -> Vec<u32> { (0..s.len() as u32).filter(|k| s[*k as usize] == 0).collect() };
+    let count = |s: &[u8]| s.iter().filter(|v| **v == 0).count();
+    assert_eq!(scan(&statuses).len(), open);
+    assert_eq!(count(&statuses), open);
+    let fs = measure("floor: byte column scan into a Vec, 10^6", &slow, || scan(black_box(&statuses)));
+    let fc = measure("floor: byte column count, 10^6", &slow, || count(black_box(&statuses)));
+    rows.push(Row {
+        workload: "W5 large answer `retrieve P.Cart [Status = 'Open']` as a Clerk, 10^6 carts (99%)".into(),
+        warden: format!("{} ({}/result)", time(wl.median), time(wl.median / open as f64)),
+        floor: format!("{} (byte column scan)", time(fs.median)),
+        floor_x: ratio(wl.median / fs.median),
+        goal: "≤ 30 ms".into(),
+        met: verdict(wl.median <= 30e6),
+        ..Row::default()
+    });
+    rows.push(Row {
+        workload: "W5 its count, `count(retrieve P.Cart [Status = 'Open'])`".into(),
+        warden: time(wc.median),
+        floor: format!("{} (byte column count)", time(fc.median)),
+        floor_x: ratio(wc.median / fc.median),
+        goal: "≤ 2 ms".into(),
+        met: verdict(wc.median <= 2e6),
+        ..Row::default()
+    });
+    drop(engine);
+
+    // One decision including the fetch: W1's setting, the object named by id.
+    let shop_program = shop::program();
+    let (engine, total, own, other) = shop::decision_setup(&shop_program);
+    let (own, other) = (own.id, other.id);
+    assert!(engine.allowed_id(Op::Read(total), own) && !engine.allowed_id(Op::Read(total), other));
+    let (_, carts) = shop::plain(2_000);
+    let plain_user = shop::User { id: 42, name: "user42".into(), roles: shop::CUSTOMER };
+    for (case, id, k) in [("allow", own, 41usize), ("deny", other, 42)] {
+        let wf = measure(&format!("warden decision by id, {case}"), &cfg, || {
+            engine.allowed_id(Op::Read(total), black_box(id))
+        });
+        let wg = measure(&format!("warden store.get then decision, {case}"), &cfg, || {
+            let o = engine.store().get(black_box(id)).unwrap();
+            engine.allowed(Op::Read(total), &o)
+        });
+        let fl = measure(&format!("floor fetch + decision, {case}"), &cfg, || {
+            let c = &black_box(&carts)[black_box(k)];
+            shop::may_read_cart(&plain_user, c, shop::CartMember::Total, NOW)
+        });
+        rows.push(Row {
+            workload: format!(
+                "W5 W1 including the fetch ({case}): `allowed_id` from columns (`store.get` + `allowed`: {})",
+                time(wg.median)
+            ),
+            warden: time(wf.median),
+            floor: time(fl.median),
+            floor_x: ratio(wf.median / fl.median),
+            goal: "≤ 50 ns".into(),
+            met: verdict(wf.median <= 50.0),
+            ..Row::default()
+        });
+    }
+}
+
 fn main() {
     let opts = Options::parse();
     let info = machine();
@@ -580,6 +782,9 @@ fn main() {
     }
     if opts.runs("w4") {
         w4(&opts, &mut rows, cedar_bytes);
+    }
+    if opts.runs("w5") {
+        w5(&opts, &mut rows);
     }
     println!("Machine: {info}{}\n", if opts.quick { " — quick run (fewer samples)" } else { "" });
     table::print(&rows);

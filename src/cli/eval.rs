@@ -372,6 +372,40 @@ pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
     run().unwrap_or_else(|code| code)
 }
 
+/// Runs `warden explain --plan`: how a retrieve finds its candidates.
+pub fn run_plan(setup: Setup<'_>, retrieve: String) -> ExitCode {
+    let out = &setup.out;
+    let run = || -> Result<ExitCode, ExitCode> {
+        let checked = load_program(&setup)?;
+        let mut program = checked.program;
+        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
+        let now = clock(setup.now, out)?;
+        let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
+        let program = &program;
+        let mut engine = Engine::new(program, store, now);
+        act_as(&mut engine, &setup)?;
+        let plan = match stmts.as_slice() {
+            [stmt] => engine.plan_of(stmt),
+            _ => Err(warden::eval::EvalError::new(
+                warden::codes::Code::R007,
+                "give one retrieve, such as 'retrieve Shop.Cart'",
+                Default::default(),
+            )),
+        };
+        match plan {
+            Ok(plan) => {
+                match setup.out.format {
+                    Format::Json | Format::Sarif => out.print(&serde_json::json!({ "plan": plan })),
+                    Format::Human => print!("{}", warden::diagnostic::clean(&plan.render())),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(out.evaluation(&e.into(), &program.sources)),
+        }
+    };
+    run().unwrap_or_else(|code| code)
+}
+
 /// Runs `warden store import|export|schema`.
 pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
     let needs = if action == StoreAction::Schema { 1 } else { 3 };

@@ -12,7 +12,7 @@ use super::xpath::{compare_sides, XEval};
 use super::{Engine, SessionKey, Vars};
 use crate::model::xpath::Cond;
 use crate::model::*;
-use crate::store::{Object, Value};
+use crate::store::{Object, ObjectId, Value};
 
 pub use super::Op;
 
@@ -155,6 +155,69 @@ impl<'p> Engine<'p> {
             }
         }
         false
+    }
+
+    /// [`Engine::allowed`] for the object `id`, read from the store's columns where that is
+    /// exact (see [`Engine::allowed_by_columns`]), else on the object built from the store or
+    /// the session's copy. An object that does not exist: false.
+    pub fn allowed_id(&self, op: Op, id: ObjectId) -> bool {
+        if let Some(entity) = self.store.entity_of(id) {
+            if let Some(decided) = self.allowed_by_columns(op, id, entity) {
+                return decided;
+            }
+        }
+        self.object(id).is_some_and(|o| self.allowed(op, &o))
+    }
+
+    /// [`Engine::allowed`] decided from the columns of a committed object of `entity` that the
+    /// acting session has not changed, when every applicable rule that grants `op` has no
+    /// constraint or one the columns decide (`None`, before anything is evaluated, otherwise).
+    /// The naive plan never reads columns: the differential tests hold the others to it.
+    pub(crate) fn allowed_by_columns(&self, op: Op, id: ObjectId, entity: EntityId) -> Option<bool> {
+        if self.plan == super::Plan::Naive {
+            return None;
+        }
+        if self.is_system() {
+            return Some(true);
+        }
+        if !self.gate_open() {
+            return Some(false);
+        }
+        let session = self.session();
+        if op == Op::Create || id.role().is_some() || session.uncommitted.contains_key(&id) || session.new.contains(&id)
+        {
+            return None;
+        }
+        if !self.program.entity(entity).persistent {
+            return Some(false);
+        }
+        let x = XEval::rules_of_user(self, session.user);
+        let grants = |rule: &AccessRuleDef| {
+            rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok())
+                && match op {
+                    Op::See => true,
+                    Op::Read(m) => rule.members[m] >= MemberRight::Read,
+                    Op::Write(m) => rule.members[m] >= MemberRight::Write,
+                    Op::Delete => rule.delete,
+                    Op::Create => false,
+                }
+        };
+        let rules = self.rules_of(entity);
+        let checkable = rules
+            .iter()
+            .map(|&r| &self.program.access_rules[r])
+            .filter(|r| grants(r))
+            .all(|rule| rule.constraint.as_ref().is_none_or(|c| x.column_checkable(c, entity)));
+        if !checkable {
+            return None;
+        }
+        for &r in rules {
+            let rule = &self.program.access_rules[r];
+            if grants(rule) && rule.constraint.as_ref().is_none_or(|c| x.holds_by_columns(c, id, entity)) {
+                return Some(true);
+            }
+        }
+        Some(false)
     }
 
     /// Whether the object exists for the acting session: committed, or its own

@@ -292,22 +292,55 @@ impl<'p> Engine<'p> {
                         }
                         return Ok(ids);
                     }
-                    super::plan::Candidates::Check { ids, charge } => {
+                    super::plan::Candidates::Exact { ids, charge } => {
+                        if self.charge(charge.unwrap_or(ids.len() as u64)) {
+                            return Err(self.runaway(span));
+                        }
+                        return Ok(ids);
+                    }
+                    super::plan::Candidates::Check { ids, charge, visible } => {
                         if charge.is_some_and(|n| self.charge(n)) {
                             return Err(self.runaway(span));
                         }
-                        (ids, charge.is_none())
+                        (ids, charge.is_none(), visible)
                     }
                 };
-                let (candidates, per_candidate) = candidates;
+                let (candidates, per_candidate, visible) = candidates;
                 // The principal's own constraint runs in its view: it reveals nothing it may not read.
                 let principal = frame.rights == Rights::Principal;
                 let x = if principal { self.xview(Some(vars)) } else { self.xeval(Some(vars)) };
                 let session = self.session();
                 let mut out = Vec::new();
+                // Whether the retrieve's own constraint is decided from the columns, per entity.
+                let mut by_columns: Vec<(EntityId, bool)> = Vec::new();
                 for id in candidates {
                     if per_candidate && self.charge(1) {
                         return Err(self.runaway(span));
+                    }
+                    // A committed object the session has not changed is judged from the store's
+                    // columns, without building it, where every rule and the constraint allow.
+                    let columns = self.plan != super::Plan::Naive;
+                    if columns && !session.uncommitted.contains_key(&id) && !session.new.contains(&id) {
+                        if let Some(e) = self.store.entity_of(id) {
+                            let at = by_columns.iter().position(|(x, _)| *x == e).unwrap_or_else(|| {
+                                let ok = constraint.as_ref().is_none_or(|c| x.column_checkable(c, e));
+                                by_columns.push((e, ok));
+                                by_columns.len() - 1
+                            });
+                            let seen = if !by_columns[at].1 {
+                                None
+                            } else if principal && !visible {
+                                self.allowed_by_columns(Op::See, id, e)
+                            } else {
+                                Some(true)
+                            };
+                            if let Some(seen) = seen {
+                                if seen && constraint.as_ref().is_none_or(|c| x.holds_by_columns(c, id, e)) {
+                                    out.push(id);
+                                }
+                                continue;
+                            }
+                        }
                     }
                     // Database retrieves see committed objects (as this session changed them)
                     // and the session's own non-persistent objects; never others' uncommitted ones.

@@ -69,6 +69,19 @@ impl<'a, 'p> XEval<'a, 'p> {
         XEval { committed: true, ..XEval::new(engine, None, false) }
     }
 
+    /// [`XEval::rules`] for the acting session's `user`, when the caller has looked it up.
+    pub(crate) fn rules_of_user(engine: &'a Engine<'p>, user: Option<ObjectId>) -> XEval<'a, 'p> {
+        XEval {
+            engine,
+            user,
+            vars: None,
+            view: false,
+            committed: true,
+            seen: RefCell::default(),
+            readable: RefCell::default(),
+        }
+    }
+
     /// An object's entity, as this evaluation sees it.
     fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
         if self.committed {
@@ -164,6 +177,98 @@ impl<'a, 'p> XEval<'a, 'p> {
         }
     }
 
+    /// Whether [`XEval::holds_by_columns`] decides `cond` for objects of `entity` exactly as
+    /// [`XEval::holds`] does: constants, `and`, `or`, `not(...)`, the object's own attributes
+    /// compared with constants, tokens or variables (in the principal's view, only members
+    /// readable wherever the object is visible), and, with full rights, its own reference
+    /// compared with the user. Anything else walks paths and needs the object.
+    pub(crate) fn column_checkable(&self, cond: &Cond, entity: EntityId) -> bool {
+        match cond {
+            Cond::Const(_) => true,
+            Cond::And(parts) | Cond::Or(parts) => parts.iter().all(|c| self.column_checkable(c, entity)),
+            Cond::Not(inner) => self.column_checkable(inner, entity),
+            Cond::Compare { lhs, op, rhs, .. } => {
+                if !self.view
+                    && own_reference_step(lhs, *op, rhs)
+                        .is_some_and(|step| member_of(self.engine.program, entity, step.assoc).is_some())
+                {
+                    return true;
+                }
+                let constant = |s: &Operand| matches!(s, Operand::Value(_) | Operand::Token(_) | Operand::Var { .. });
+                let member = match (own_attribute(lhs), own_attribute(rhs)) {
+                    (Some(m), _) if constant(rhs) => m,
+                    (_, Some(m)) if constant(lhs) => m,
+                    _ => return false,
+                };
+                !self.view || self.engine.read_implied(entity, member)
+            }
+            Cond::Exists(_) | Cond::Holds(_) => false,
+        }
+    }
+
+    /// [`XEval::holds`] for the committed object `id` of `entity` (one the session has not
+    /// changed), read from the store's columns without building it; only for conditions
+    /// [`XEval::column_checkable`] accepts, and, in the principal's view, once the object is
+    /// known to be visible.
+    pub(crate) fn holds_by_columns(&self, cond: &Cond, id: ObjectId, entity: EntityId) -> bool {
+        match cond {
+            Cond::Const(b) => *b,
+            Cond::And(parts) => parts.iter().all(|c| self.holds_by_columns(c, id, entity)),
+            Cond::Or(parts) => parts.iter().any(|c| self.holds_by_columns(c, id, entity)),
+            Cond::Not(inner) => !self.holds_by_columns(inner, id, entity),
+            Cond::Compare { lhs, op, rhs, .. } => {
+                let program = self.engine.program;
+                if !self.view {
+                    if let Some(step) = own_reference_step(lhs, *op, rhs) {
+                        if let Some(index) = member_of(program, entity, step.assoc) {
+                            let user = self.user.unwrap_or(ObjectId(0));
+                            let plain = step.entity == program.assoc(step.assoc).to;
+                            return match self.engine.store.value(id, index) {
+                                Some(Value::Object(t)) => t == user && (plain || self.arrives(t, step.entity)),
+                                Some(Value::List(ids)) => {
+                                    ids.iter().any(|t| *t == user && (plain || self.arrives(*t, step.entity)))
+                                }
+                                _ => false,
+                            };
+                        }
+                    }
+                }
+                // An attribute against a constant or a token: one comparison, nothing built.
+                let read = |member: usize| self.engine.store.value(id, member).unwrap_or(Value::Empty);
+                let pair = match (own_attribute(lhs), own_attribute(rhs)) {
+                    (Some(m), _) => self.single(rhs).map(|c| (read(m), c, false)),
+                    (_, Some(m)) => self.single(lhs).map(|c| (read(m), c, true)),
+                    _ => None,
+                };
+                if let Some((value, constant, flipped)) = pair {
+                    if self.engine.charge(super::size_steps(&value) + super::size_steps(&constant)) {
+                        return false;
+                    }
+                    return if flipped {
+                        compare_values(&constant, *op, &value, false)
+                    } else {
+                        compare_values(&value, *op, &constant, false)
+                    };
+                }
+                let placeholder = Object { id, entity, values: Vec::new() };
+                let side = |operand: &Operand| match own_attribute(operand) {
+                    Some(member) => Side {
+                        values: vec![self.engine.store.value(id, member).unwrap_or(Value::Empty)],
+                        reach: Reach::Own,
+                    },
+                    None => self.side(operand, &placeholder),
+                };
+                let (l, r) = (side(lhs), side(rhs));
+                let size: u64 = l.values.iter().chain(&r.values).map(super::size_steps).sum();
+                if self.engine.charge(size) {
+                    return false;
+                }
+                compare_sides(&l, *op, &r)
+            }
+            Cond::Exists(_) | Cond::Holds(_) => false,
+        }
+    }
+
     /// `[Assoc = '[%CurrentUser%]']` on the object's own reference, decided without
     /// building value lists (the owner rule sits on every decision). `None`: not that shape.
     fn own_reference_is(&self, lhs: &Operand, op: CmpOp, rhs: &Operand, object: &Object) -> Option<bool> {
@@ -222,6 +327,15 @@ impl<'a, 'p> XEval<'a, 'p> {
                 let values = first.iter().map(|v| func.apply(v, second.as_ref())).collect();
                 Side { values, reach }
             }
+        }
+    }
+
+    /// A constant or a token side as its one value (`None`: another kind of side).
+    fn single<'o>(&self, operand: &'o Operand) -> Option<Cow<'o, Value>> {
+        match operand {
+            Operand::Value(v) => Some(Cow::Borrowed(v)),
+            Operand::Token(t) => Some(Cow::Owned(self.token(t))),
+            _ => None,
         }
     }
 
@@ -338,6 +452,22 @@ impl<'a, 'p> XEval<'a, 'p> {
             self.engine.referrers_in_view(object.id, step.assoc)
         }
     }
+}
+
+/// The object's own attribute (a path without steps that ends in an attribute).
+fn own_attribute(side: &Operand) -> Option<usize> {
+    match side {
+        Operand::Path(Path { steps, end: PathEnd::Attribute { member, .. }, .. }) if steps.is_empty() => Some(*member),
+        _ => None,
+    }
+}
+
+/// The step of `[Assoc = '[%CurrentUser%]']` on the object's own reference (one step forward,
+/// no filter, ending in the object), the shape [`XEval::own_reference_is`] decides.
+fn own_reference_step<'c>(lhs: &'c Operand, op: CmpOp, rhs: &Operand) -> Option<&'c Step> {
+    let (Operand::Path(path), Operand::Token(TokenExpr::CurrentUser)) = (lhs, rhs) else { return None };
+    let [step] = path.steps.as_slice() else { return None };
+    (op == CmpOp::Eq && step.forward && step.filter.is_none() && matches!(path.end, PathEnd::Object)).then_some(step)
 }
 
 /// The member index of an association on an entity (or a specialization of its owner).
