@@ -453,42 +453,8 @@ enum Command {
     /// or Ctrl-C, which answer the requests in flight first. Exit status: 0 when stopped,
     /// 1 when the rules or the store are wrong, 2 for usage and I/O (an address in use).
     Serve {
-        /// Files or directories of the rules.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// The store: a JSON file (sessions live in this process), or a SQLite database
-        /// (sessions live in the database, shared by every server over it). An empty store
-        /// when omitted.
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// The address to listen on (port 0: any free port, printed at start).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// The workspace id, `{wks}` in the paths.
-        #[arg(long, default_value = "default")]
-        workspace: String,
-        /// The build id, `{buildId}` in the paths (default: a stable hash of the rules).
-        #[arg(long)]
-        build_id: Option<String>,
-        /// An origin allowed to call the server from a browser (repeatable; default: any).
-        #[arg(long, value_name = "ORIGIN")]
-        allow_origin: Vec<String>,
-        /// How long a token from `POST /__warden/token` lives, in seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-        token_ttl: u64,
-        /// The largest upload body, in bytes (larger ones answer 413).
-        #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
-        max_upload: usize,
-        /// A JSON file of fixed bearer tokens, `{"TOKEN": "alice"}` (tokens of 32 characters or more; they never expire).
-        #[arg(long, value_name = "FILE")]
-        users: Option<PathBuf>,
-        /// Reload the rules (and a JSON store) when they change; a reload that does not
-        /// check keeps the previous program and says why.
-        #[arg(long)]
-        watch: bool,
-        /// How long a request may take before it answers 408, in seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-        request_timeout: u64,
+        #[command(flatten)]
+        options: cli::serve::Options,
     },
     /// Print a completion script for a shell (`warden completions bash > /etc/bash_completion.d/warden`).
     Completions {
@@ -649,34 +615,7 @@ fn main() -> ExitCode {
                 cli::diff::Run { paths: &paths, git: git.as_deref(), fail_on_widening: fail_on_widening.as_deref() };
             cli::diff::run(&run, format == DiffFormat::Markdown, out(doc, empty("diff")))
         }
-        Command::Serve {
-            paths,
-            store,
-            bind,
-            workspace,
-            build_id,
-            allow_origin,
-            token_ttl,
-            max_upload,
-            users,
-            watch,
-            request_timeout,
-        } => {
-            let options = cli::serve::Options {
-                paths,
-                store,
-                bind,
-                workspace,
-                build_id,
-                allow_origin,
-                token_ttl,
-                max_upload,
-                users,
-                watch,
-                request_timeout,
-            };
-            cli::serve::run(options, &out(Format::Human, empty("serve")))
-        }
+        Command::Serve { options } => cli::serve::run(options, &out(Format::Human, empty("serve"))),
         Command::ExplainCode { code } => cli::docs::explain_code(code.as_deref()),
         Command::Completions { shell } => cli::docs::completions(shell, &mut Cli::command()),
         Command::Man { command } => cli::docs::man(&Cli::command(), command.as_deref()),

@@ -220,8 +220,8 @@ fn rewrite_current_user(cond: &mut Cond, found: &mut bool) {
 }
 
 impl Mutant {
-    /// The entities whose rules the mutant changes.
-    fn entities(&self, program: &Program) -> Vec<crate::model::EntityId> {
+    /// The access rule (by index) the mutant changes, if it changes one.
+    fn rule(&self) -> Option<usize> {
         match self.edit {
             Edit::DropWhere { rule }
             | Edit::DropConjunct { rule, .. }
@@ -229,9 +229,14 @@ impl Mutant {
             | Edit::WidenToWrite { rule, .. }
             | Edit::AddDelete { rule }
             | Edit::AddCreate { rule }
-            | Edit::GrantAnonymous { rule, .. } => vec![program.access_rules[rule].entity],
-            Edit::RemoveAllow { .. } | Edit::FlipOperation { .. } => Vec::new(),
+            | Edit::GrantAnonymous { rule, .. } => Some(rule),
+            Edit::RemoveAllow { .. } | Edit::FlipOperation { .. } => None,
         }
+    }
+
+    /// The entities whose rules the mutant changes.
+    fn entities(&self, program: &Program) -> Vec<crate::model::EntityId> {
+        self.rule().map(|r| program.access_rules[r].entity).into_iter().collect()
     }
 
     /// Whether a test whose run touched `hits` could notice the mutant: a change to an
@@ -239,18 +244,13 @@ impl Mutant {
     /// `allow` only calls of it, a change to a resource only requests about it. Every other
     /// run of the mutant is the same run as on the program, so it need not be made.
     fn may_affect(&self, program: &Program, hits: &Hits) -> bool {
+        if let Some(rule) = self.rule() {
+            return hits.every_rule || hits.entities.contains(&program.access_rules[rule].entity.0);
+        }
         match self.edit {
-            Edit::DropWhere { rule }
-            | Edit::DropConjunct { rule, .. }
-            | Edit::CurrentUserToEmpty { rule }
-            | Edit::WidenToWrite { rule, .. }
-            | Edit::AddDelete { rule }
-            | Edit::AddCreate { rule }
-            | Edit::GrantAnonymous { rule, .. } => {
-                hits.every_rule || hits.entities.contains(&program.access_rules[rule].entity.0)
-            }
             Edit::RemoveAllow { microflow, .. } => hits.microflows.contains(&(microflow as u32)),
             Edit::FlipOperation { resource, .. } => hits.resources.contains(&resource),
+            _ => true,
         }
     }
 }

@@ -331,75 +331,64 @@ pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
 
 /// Runs `warden sql`: the query a retrieve runs on a SQL store, as the principal.
 pub fn run_sql(setup: Setup<'_>, retrieve: String) -> ExitCode {
-    let out = &setup.out;
-    let run = || -> Result<ExitCode, ExitCode> {
-        let checked = load_program(&setup)?;
-        let mut program = checked.program;
-        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
-        let now = clock(setup.now, out)?;
-        let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
-        let program = &program;
-        let mut engine = Engine::new(program, store, now);
-        engine.set_step_budget(setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET));
-        act_as(&mut engine, &setup)?;
-        let query = match stmts.as_slice() {
-            [stmt] => engine.sql_of(stmt),
-            _ => Err(warden::eval::EvalError::new(
-                warden::codes::Code::R007,
-                "give one retrieve, such as 'retrieve Shop.Cart'",
-                Default::default(),
-            )),
-        };
-        match query {
-            Ok(q) => {
-                match setup.out.format {
-                    Format::Json | Format::Sarif => out.print(&serde_json::json!({
-                        "sql": q.text,
-                        "params": q.params.iter().map(|p| match p {
-                            store::SqlValue::Null => serde_json::Value::Null,
-                            store::SqlValue::Integer(i) => serde_json::json!(i),
-                            store::SqlValue::Text(t) => serde_json::json!(t),
-                        }).collect::<Vec<_>>(),
-                        "exact": q.exact,
-                    })),
-                    Format::Human => print!("{}", warden::diagnostic::clean(&q.render())),
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => Ok(out.evaluation(&e.into(), &program.sources)),
+    on_one_retrieve(&setup, retrieve, |engine, stmt, out| {
+        let q = engine.sql_of(stmt)?;
+        match out.format {
+            Format::Json | Format::Sarif => out.print(&serde_json::json!({
+                "sql": q.text,
+                "params": q.params.iter().map(|p| match p {
+                    store::SqlValue::Null => serde_json::Value::Null,
+                    store::SqlValue::Integer(i) => serde_json::json!(i),
+                    store::SqlValue::Text(t) => serde_json::json!(t),
+                }).collect::<Vec<_>>(),
+                "exact": q.exact,
+            })),
+            Format::Human => print!("{}", warden::diagnostic::clean(&q.render())),
         }
-    };
-    run().unwrap_or_else(|code| code)
+        Ok(())
+    })
 }
 
 /// Runs `warden explain --plan`: how a retrieve finds its candidates.
 pub fn run_plan(setup: Setup<'_>, retrieve: String) -> ExitCode {
+    on_one_retrieve(&setup, retrieve, |engine, stmt, out| {
+        let plan = engine.plan_of(stmt)?;
+        match out.format {
+            Format::Json | Format::Sarif => out.print(&serde_json::json!({ "plan": plan })),
+            Format::Human => print!("{}", warden::diagnostic::clean(&plan.render())),
+        }
+        Ok(())
+    })
+}
+
+/// Loads the rules and the store, checks `retrieve` as one statement and acts as the
+/// principal, then prints what `answer` makes of it (exit 0), or why not.
+fn on_one_retrieve(
+    setup: &Setup<'_>,
+    retrieve: String,
+    answer: impl FnOnce(&Engine<'_>, &warden::model::flow::Stmt, &Out) -> Result<(), warden::eval::EvalError>,
+) -> ExitCode {
     let out = &setup.out;
     let run = || -> Result<ExitCode, ExitCode> {
-        let checked = load_program(&setup)?;
+        let checked = load_program(setup)?;
         let mut program = checked.program;
         let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
         let now = clock(setup.now, out)?;
-        let stmts = statements(&mut program, "<retrieve>", retrieve, &setup)?;
+        let stmts = statements(&mut program, "<retrieve>", retrieve, setup)?;
         let program = &program;
         let mut engine = Engine::new(program, store, now);
-        act_as(&mut engine, &setup)?;
-        let plan = match stmts.as_slice() {
-            [stmt] => engine.plan_of(stmt),
+        engine.set_step_budget(setup.max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET));
+        act_as(&mut engine, setup)?;
+        let answered = match stmts.as_slice() {
+            [stmt] => answer(&engine, stmt, out),
             _ => Err(warden::eval::EvalError::new(
                 warden::codes::Code::R007,
                 "give one retrieve, such as 'retrieve Shop.Cart'",
                 Default::default(),
             )),
         };
-        match plan {
-            Ok(plan) => {
-                match setup.out.format {
-                    Format::Json | Format::Sarif => out.print(&serde_json::json!({ "plan": plan })),
-                    Format::Human => print!("{}", warden::diagnostic::clean(&plan.render())),
-                }
-                Ok(ExitCode::SUCCESS)
-            }
+        match answered {
+            Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => Ok(out.evaluation(&e.into(), &program.sources)),
         }
     };

@@ -21,30 +21,44 @@ use std::time::Duration;
 
 use super::output::Out;
 
-/// What `warden serve` was asked for.
-#[derive(Clone, Debug)]
+/// What `warden serve` was asked for: its arguments and options.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// The rules.
+    /// Files or directories of the rules.
+    #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The store (JSON or SQLite); none: an empty store.
+    /// The store: a JSON file (sessions live in this process), or a SQLite database
+    /// (sessions live in the database, shared by every server over it). An empty store
+    /// when omitted.
+    #[arg(long)]
     pub store: Option<PathBuf>,
-    /// Where to listen.
-    pub bind: SocketAddr,
-    /// `{wks}`.
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// The workspace id, `{wks}` in the paths.
+    #[arg(long, default_value = "default")]
     pub workspace: String,
-    /// `{buildId}` (default: a stable hash of the program).
+    /// The build id, `{buildId}` in the paths (default: a stable hash of the rules).
+    #[arg(long)]
     pub build_id: Option<String>,
-    /// Allowed origins (none: any).
+    /// An origin allowed to call the server from a browser (repeatable; default: any).
+    #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
     /// How long a token from `POST /__warden/token` lives, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub token_ttl: u64,
-    /// The largest upload, in bytes.
+    /// The largest upload body, in bytes (larger ones answer 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_upload: usize,
-    /// A JSON file of fixed tokens: `{"TOKEN": "alice"}`.
+    /// A JSON file of fixed bearer tokens, `{"TOKEN": "alice"}` (tokens of 32 characters or more; they never expire).
+    #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
-    /// Reload the rules and the store when they change.
+    /// Reload the rules (and a JSON store) when they change; a reload that does not
+    /// check keeps the previous program and says why.
+    #[arg(long)]
     pub watch: bool,
-    /// How long one request may take to be answered, in seconds.
+    /// How long a request may take before it answers 408, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub request_timeout: u64,
 }
 

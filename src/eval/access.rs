@@ -39,22 +39,23 @@ impl<'p> Engine<'p> {
         let judged = self.judged(object);
         let object = &*judged;
         let x = XEval::rules(self);
-        self.applicable_rules(object.entity)
-            .into_iter()
-            .filter(|&r| {
-                let holds = match &self.program.access_rules[r].constraint {
-                    None => true,
-                    Some(_) if new => true,
-                    Some(c) => self.rule_holds(&x, c, object),
-                };
-                if holds {
-                    self.cover(|h| {
-                        h.rules.insert(r);
-                    });
-                }
-                holds
-            })
-            .collect()
+        self.applicable_rules(object.entity).into_iter().filter(|&r| self.rule_matches(&x, r, object, new)).collect()
+    }
+
+    /// Whether rule `r`'s constraint holds for the object (a new object matches every
+    /// constraint until it is committed), recorded for coverage.
+    fn rule_matches(&self, x: &XEval<'_, 'p>, r: usize, object: &Object, new: bool) -> bool {
+        let holds = match &self.program.access_rules[r].constraint {
+            None => true,
+            Some(_) if new => true,
+            Some(c) => self.rule_holds(x, c, object),
+        };
+        if holds {
+            self.cover(|h| {
+                h.rules.insert(r);
+            });
+        }
+        holds
     }
 
     /// Whether a rule's constraint holds for the object, recorded for coverage.
@@ -133,23 +134,15 @@ impl<'p> Engine<'p> {
             if !grants {
                 continue;
             }
-            let holds = match &rule.constraint {
-                None => true,
-                Some(_) if new => true,
-                Some(c) => self.rule_holds(&x, c, object),
-            };
-            if holds {
-                self.cover(|h| {
-                    h.rules.insert(r);
-                    match op {
-                        Op::Read(m) => {
-                            h.grants.insert((r, m, rule.members[m] == MemberRight::Write));
-                        }
-                        Op::Write(m) => {
-                            h.grants.insert((r, m, true));
-                        }
-                        _ => {}
+            if self.rule_matches(&x, r, object, new) {
+                self.cover(|h| match op {
+                    Op::Read(m) => {
+                        h.grants.insert((r, m, rule.members[m] == MemberRight::Write));
                     }
+                    Op::Write(m) => {
+                        h.grants.insert((r, m, true));
+                    }
+                    _ => {}
                 });
                 return true;
             }
