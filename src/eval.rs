@@ -825,3 +825,30 @@ impl Vars {
         &self.0
     }
 }
+
+/// The retrieve from the store a statement is (`retrieve E [...]`, perhaps inside `count(...)`
+/// or a `let`), for `warden sql` and `warden explain --plan`: the expression, its entity and
+/// its constraint.
+pub(crate) fn store_retrieve(
+    stmt: &crate::model::flow::Stmt,
+) -> Result<(&crate::model::flow::Expr, &EntityId, &Option<crate::model::xpath::Cond>), EvalError> {
+    use crate::model::flow::{ExprKind, Source, StmtKind};
+    let none = || {
+        EvalError::new(
+            codes::UNSUPPORTED,
+            "give a retrieve from the store, such as `retrieve Shop.Cart [Status = 'Open']`",
+            stmt.span,
+        )
+    };
+    let mut expr = match &stmt.kind {
+        StmtKind::Expr(e) | StmtKind::Set { value: e, .. } => e,
+        _ => return Err(none()),
+    };
+    while let ExprKind::Function { args, .. } = &expr.kind {
+        expr = args.first().ok_or_else(none)?;
+    }
+    match &expr.kind {
+        ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } => Ok((expr, entity, constraint)),
+        _ => Err(none()),
+    }
+}

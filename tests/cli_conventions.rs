@@ -3,7 +3,7 @@
 //! input (links, FIFOs, binary files, escape sequences, huge values), standard
 //! input as `-`, `--quiet`, completions, the manual page, `fmt --diff`,
 //! `test --watch` and `explain`'s exit statuses. Over `examples/` and files
-//! written into a scratch directory; nothing here needs `../shared`.
+//! written into a scratch directory; nothing here reads the spec's own files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 

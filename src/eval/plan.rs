@@ -668,24 +668,7 @@ impl Engine<'_> {
     /// The plan of a retrieve statement (`retrieve E [...]`, perhaps inside `count(...)`), as
     /// the acting principal runs it with a retrieve's rights.
     pub fn plan_of(&self, stmt: &crate::model::flow::Stmt) -> Result<PlanExplanation, super::EvalError> {
-        use crate::model::flow::{ExprKind, Source, StmtKind};
-        let none = || {
-            super::EvalError::new(
-                super::codes::UNSUPPORTED,
-                "give a retrieve from the store, such as `retrieve Shop.Cart [Status = 'Open']`",
-                stmt.span,
-            )
-        };
-        let mut expr = match &stmt.kind {
-            StmtKind::Expr(e) | StmtKind::Set { value: e, .. } => e,
-            _ => return Err(none()),
-        };
-        while let ExprKind::Function { args, .. } = &expr.kind {
-            expr = args.first().ok_or_else(none)?;
-        }
-        let ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } = &expr.kind else {
-            return Err(none());
-        };
+        let (expr, entity, constraint) = super::store_retrieve(stmt)?;
         let program = self.program;
         let text = program.sources.file(expr.span.file).text.get(expr.span.start as usize..expr.span.end as usize);
         let system = self.is_system();

@@ -747,24 +747,7 @@ impl Engine<'_> {
 
     /// [`Engine::sql_of`] spelled in `dialect`, whatever the store speaks.
     pub fn sql_of_in(&self, stmt: &crate::model::flow::Stmt, dialect: Dialect) -> Result<SqlQuery, super::EvalError> {
-        use crate::model::flow::{ExprKind, Source, StmtKind};
-        let none = || {
-            super::EvalError::new(
-                super::codes::UNSUPPORTED,
-                "give a retrieve from the store, such as `retrieve Shop.Cart [Status = 'Open']`",
-                stmt.span,
-            )
-        };
-        let mut expr = match &stmt.kind {
-            StmtKind::Expr(e) | StmtKind::Set { value: e, .. } => e,
-            _ => return Err(none()),
-        };
-        while let ExprKind::Function { args, .. } = &expr.kind {
-            expr = args.first().ok_or_else(none)?;
-        }
-        let ExprKind::Retrieve { source: Source::Database { entity, constraint }, .. } = &expr.kind else {
-            return Err(none());
-        };
+        let (expr, entity, constraint) = super::store_retrieve(stmt)?;
         self.retrieve_sql_in(*entity, constraint.as_ref(), &Vars::new(), Rights::Principal, dialect).ok_or_else(|| {
             super::EvalError::new(
                 super::codes::UNSUPPORTED,
