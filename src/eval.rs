@@ -6,6 +6,7 @@
 //! uncommitted objects; each top-level statement is one transaction.
 
 pub mod access;
+pub mod api;
 pub mod coverage;
 mod exec;
 mod expr;

@@ -864,6 +864,8 @@ fn serve_help_and_exit_statuses() {
         "--token-ttl",
         "--max-upload",
         "--watch",
+        "--decision-log",
+        "--inspector-token",
     ] {
         assert!(help.contains(line), "`{line}` in:\n{help}");
     }

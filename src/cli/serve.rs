@@ -10,7 +10,9 @@
 //! `Sync`), so one thread serializes decisions with no lock to contend for, while the tokio
 //! workers handle connections, CORS, timeouts and streams.
 
+mod data;
 mod engine;
+mod inspector;
 mod routes;
 
 use std::net::SocketAddr;
@@ -60,6 +62,13 @@ pub struct Options {
     /// How long a request may take before it answers 408, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Append every decision, one JSON line each, to this file (also live at `GET /__warden/decisions`).
+    #[arg(long, value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
+    /// Let the inspector (`GET /`, `/__warden/*`) answer beyond loopback to requests that carry
+    /// this token (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    pub inspector_token: Option<String>,
 }
 
 /// What the routes read about the program, updated by a reload.
@@ -84,18 +93,45 @@ pub fn run(options: Options, out: &Out) -> ExitCode {
         Ok(engine) => engine,
         Err(code) => return code,
     };
+    let decisions = match data::Decisions::open(options.decision_log.as_deref()) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            engine.stop();
+            return out.io(e);
+        }
+    };
+    let (data, data_thread) = match data::start(&options, decisions.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            engine.stop();
+            return out.io(e);
+        }
+    };
+    let data = data::DataShared {
+        engine: engine.handle.clone(),
+        data,
+        decisions,
+        requests: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return out.io(format!("cannot start the server's runtime: {e}")),
     };
-    let code = runtime.block_on(serve(&options, engine.handle.clone(), meta, out));
+    let code = runtime.block_on(serve(&options, engine.handle.clone(), data, meta, out));
     // Every request is answered: the engine drains its queue, then closes the store.
     drop(runtime);
     engine.stop();
+    let _ = data_thread.join();
     code
 }
 
-async fn serve(options: &Options, engine: engine::Handle, meta: Arc<RwLock<Meta>>, out: &Out) -> ExitCode {
+async fn serve(
+    options: &Options,
+    engine: engine::Handle,
+    data: data::DataShared,
+    meta: Arc<RwLock<Meta>>,
+    out: &Out,
+) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(options.bind).await {
         Ok(l) => l,
         Err(e) => return out.io(format!("cannot listen on {}: {e}", options.bind)),
@@ -111,12 +147,14 @@ async fn serve(options: &Options, engine: engine::Handle, meta: Arc<RwLock<Meta>
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let inspector = inspector::router(data, options, stop_rx.clone());
     let app = routes::router(routes::Shared {
         engine,
         meta: meta.clone(),
         stop: stop_rx,
         options: Arc::new(options.clone()),
-    });
+    })
+    .merge(inspector);
     {
         let m = meta.read().map(|m| m.clone()).ok();
         if let Some(m) = m {

@@ -390,7 +390,7 @@ impl<'p> Engine<'p> {
         Ok(id)
     }
 
-    fn change(
+    pub(crate) fn change(
         &mut self,
         id: ObjectId,
         values: &[SetMember],

@@ -374,7 +374,13 @@ impl<'p> Engine<'p> {
 
     /// Calls a microflow: checks `allow` when called from outside, binds parameters,
     /// runs the body with full rights or the caller's (`apply entity access`).
-    fn call(&mut self, id: MicroflowId, args: &[Expr], frame: &mut Frame<'_>, span: Span) -> Result<Value, EvalError> {
+    pub(crate) fn call(
+        &mut self,
+        id: MicroflowId,
+        args: &[Expr],
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<Value, EvalError> {
         let program = self.program;
         let def = program.microflow(id);
         let from_outside = frame.stack.is_empty();
@@ -474,7 +480,7 @@ impl<'p> Engine<'p> {
     }
 
     /// The user roles (other than the anonymous one) whose module roles may call a microflow.
-    fn roles_that_may_call(&self, id: MicroflowId) -> Vec<String> {
+    pub(crate) fn roles_that_may_call(&self, id: MicroflowId) -> Vec<String> {
         let def = self.program.microflow(id);
         self.program
             .user_roles

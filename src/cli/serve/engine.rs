@@ -58,6 +58,8 @@ pub enum Job {
     Reset { reply: oneshot::Sender<()> },
     /// Reload the rules and the store from their files.
     Reload,
+    /// Whose a bearer token is, for the data API (`None`: unknown or expired).
+    WhoIs { token: String, reply: oneshot::Sender<Option<String>> },
     /// Panic on the engine thread: only with `WARDEN_SERVE_TEST_PANICS=1`, for the test that
     /// a panic in one request never takes the server down.
     Panic { reply: oneshot::Sender<()> },
@@ -385,6 +387,13 @@ impl Engine {
                 let _ = reply.send(());
             }
             Job::Reload => self.reload(),
+            Job::WhoIs { token, reply } => {
+                let user = match self.caller(&Auth::Token(token)) {
+                    Ok((Bearer::Valid, Some((name, _, _)))) => Some(name),
+                    _ => None,
+                };
+                let _ = reply.send(user);
+            }
             Job::Panic { reply } => {
                 drop(reply);
                 panic!("WARDEN_SERVE_TEST_PANICS: a panic on the engine thread");

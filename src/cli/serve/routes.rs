@@ -135,7 +135,7 @@ pub fn router(shared: Shared) -> Router {
         }))
 }
 
-fn cors(options: &Options) -> CorsLayer {
+pub(super) fn cors(options: &Options) -> CorsLayer {
     let allow_origin = if options.allow_origin.is_empty() || options.allow_origin.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
@@ -189,7 +189,7 @@ fn instance_id(text: &str) -> Result<u64, Response> {
     Ok(text.parse::<u64>().unwrap_or(0))
 }
 
-fn auth(headers: &HeaderMap) -> Auth {
+pub(super) fn auth(headers: &HeaderMap) -> Auth {
     match headers.get(axum::http::header::AUTHORIZATION) {
         None => Auth::None,
         Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {

@@ -1,0 +1,170 @@
+//! The inspector page (`GET /`) and the author's endpoints under `/__warden/`: the access
+//! matrix, the live decision log, the open sessions and `explain`. Explain shows values the
+//! principal may not read, so these answer only on loopback unless `--inspector-token` is set
+//! (then to requests that carry it). Also mounts the data API's routes with the server's layers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+use super::data::{self, DataShared};
+use super::Options;
+
+const PAGE: &str = include_str!("inspector.html");
+
+#[derive(Clone)]
+struct Inspector {
+    data: DataShared,
+    token: Option<Arc<str>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The data API and the inspector, with CORS, timeouts, body limits and panics caught.
+pub fn router(data: DataShared, options: &Options, stop: tokio::sync::watch::Receiver<bool>) -> Router {
+    let token = options.inspector_token.as_deref().map(Arc::from);
+    let state = Inspector { data: data.clone(), token, stop };
+    let inspector = Router::new()
+        .route("/", get(page))
+        .route("/__warden/decisions", get(decisions))
+        .route("/__warden/matrix", get(matrix))
+        .route("/__warden/sessions", get(sessions))
+        .route("/__warden/explain", post(explain))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
+    let timeout = Duration::from_secs(options.request_timeout);
+    Router::new()
+        .merge(data::router(data))
+        .merge(inspector)
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(RequestBodyTimeoutLayer::new(timeout))
+        .layer(super::routes::cors(options))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            eprintln!("warden serve: a request handler panicked (a bug); answered 500");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "status": 500, "message": "Internal Server Error" })))
+                .into_response()
+        }))
+}
+
+/// Loopback only, unless the inspector token is set and the request carries it.
+async fn guard(State(st): State<Inspector>, request: Request, next: Next) -> Response {
+    let loopback =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
+    let allowed = match &st.token {
+        None => loopback,
+        Some(token) => {
+            let bearer = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|t| t == &**token);
+            let query = request
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p.strip_prefix("token=").is_some_and(|t| t == &**token)));
+            bearer || query
+        }
+    };
+    if !allowed {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "status": 403,
+                "code": "W403",
+                "message": "the inspector answers only on loopback, or with --inspector-token",
+                "help": null,
+            })),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+async fn page() -> Response {
+    let mut r = Html(PAGE).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"),
+    );
+    r
+}
+
+async fn matrix(State(st): State<Inspector>) -> Response {
+    match st.data.data.ask(data::Ctx::matrix).await {
+        Some(m) => Json(m).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn sessions(State(st): State<Inspector>) -> Response {
+    Json(data::sessions(&st.data.data).await).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Explain {
+    principal: String,
+    operation: String,
+}
+
+async fn explain(State(st): State<Inspector>, body: Bytes) -> Response {
+    let Ok(Explain { principal, operation }) = serde_json::from_slice::<Explain>(&body) else {
+        let body = json!({ "status": 400, "code": "W400", "message": "expected {\"principal\": \"carl\", \"operation\": \"read #5/Cost\"}", "help": null });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    match st.data.data.ask(move |ctx| ctx.explain(&principal, &operation)).await {
+        Some(Ok(text)) => Json(json!({ "explanation": text })).into_response(),
+        Some(Err(e)) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Json(json!({ "status": e.status(), "code": e.code, "message": e.message, "help": e.help })))
+                .into_response()
+        }
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The decisions as server-sent events: the recent ones, then each new one, until the server stops.
+async fn decisions(State(st): State<Inspector>) -> Response {
+    struct Live {
+        recent: std::collections::VecDeque<String>,
+        live: tokio::sync::broadcast::Receiver<String>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    }
+    let live = st.data.decisions.subscribe();
+    let recent = st.data.decisions.recent().into_iter().collect();
+    let state = Live { recent, live, stop: st.stop.clone() };
+    let event = |line: String| Ok::<_, Infallible>(Event::default().event("decision").data(line));
+    let stream = futures_util::stream::unfold(state, move |mut l| async move {
+        if let Some(line) = l.recent.pop_front() {
+            return Some((event(line), l));
+        }
+        loop {
+            if *l.stop.borrow() {
+                return None;
+            }
+            tokio::select! {
+                got = l.live.recv() => match got {
+                    Ok(line) => return Some((event(line), l)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return None,
+                },
+                _ = l.stop.changed() => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}

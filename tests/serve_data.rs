@@ -1,0 +1,365 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+//! The Mendix side of `warden serve` over real HTTP: the data API with entity access, the
+//! sign-in screen and the hand-over, the decision log, and every error shape. The program is
+//! the demo app in examples/ with the web shop's store.
+
+mod common_serve;
+use common_serve as serve;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use serve::{agent, call, Answer, Server};
+
+const SESSION: &str = "X-Fx-Anonymous-Session-Id";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn shop(extra: &[&str]) -> Server {
+    let store = examples().join("shop.store.json");
+    let mut args = vec![examples().to_str().unwrap().to_string(), "--store".into(), store.to_str().unwrap().into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A client holding one session id (or a bearer), as a browser tab would.
+struct Client<'a> {
+    server: &'a Server,
+    agent: ureq::Agent,
+    session: Option<String>,
+    bearer: Option<String>,
+}
+
+impl<'a> Client<'a> {
+    fn new(server: &'a Server) -> Client<'a> {
+        Client { server, agent: agent(), session: None, bearer: None }
+    }
+
+    fn send(&mut self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(s) = &self.session {
+            headers.push((SESSION, s));
+        }
+        if let Some(b) = &self.bearer {
+            headers.push(("Authorization", b));
+        }
+        let body = body.map(|b| b.to_string());
+        let a = call(&self.agent, method, &self.server.url(path), &headers, body.as_deref().map(str::as_bytes));
+        if let Some(issued) = a.session() {
+            self.session = Some(issued.to_string());
+        }
+        a
+    }
+
+    fn ok(&mut self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let a = self.send(method, path, body);
+        assert_eq!(a.status, 200, "{method} {path}: {a:?}");
+        a.json()
+    }
+}
+
+fn ids(list: &Value) -> Vec<u64> {
+    list["objects"].as_array().unwrap().iter().map(|o| o["id"].as_u64().unwrap()).collect()
+}
+
+/// Every error answer has one shape: status, code, message, help, and no trace of the server's insides.
+fn assert_error(a: &Answer, status: u16, code: &str) -> Value {
+    assert_eq!(a.status, status, "{a:?}");
+    let body = a.json();
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body.get("help").is_some(), "{body}");
+    for word in ["panicked", "backtrace", "src/", ".rs:"] {
+        assert!(!a.body.contains(word), "{word} in {}", a.body);
+    }
+    body
+}
+
+#[test]
+fn the_web_shop_story_over_http() {
+    let server = shop(&[]);
+    let mut visitor = Client::new(&server);
+    // Browsing: the products a visitor may see, without the purchase price.
+    let products = visitor.ok("GET", "/api/data/Shop.Product?sort=Name", None);
+    assert!(visitor.session.is_some(), "the first request issues a session");
+    assert_eq!(ids(&products), vec![4, 3], "Cup, Mug; the Teapot is not in stock");
+    assert!(products["objects"][0].get("Cost").is_none(), "{products}");
+    // The cart, a line and a wishlist.
+    let cart = visitor.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let cart_id = cart["id"].as_u64().unwrap();
+    let line = visitor.ok(
+        "POST",
+        "/api/data/Shop.CartLine",
+        Some(json!({ "Quantity": 2, "Shop.CartLine_Cart": cart_id, "Shop.CartLine_Product": 3 })),
+    );
+    let line_id = line["id"].as_u64().unwrap();
+    let wish = visitor.ok(
+        "POST",
+        "/api/data/Shop.Wishlist",
+        Some(json!({ "Shop.Wishlist_User": "[%CurrentUser%]", "Shop.Wishlist_Product": [3] })),
+    );
+    let wish_id = wish["id"].as_u64().unwrap();
+    let anonymous_user = wish["Shop.Wishlist_User"].as_u64().unwrap();
+    assert_eq!(ids(&visitor.ok("GET", "/api/data/Shop.Cart", None)), vec![cart_id]);
+    // Check-out: the sign-in screen.
+    let a = visitor.send("POST", "/api/microflows/Shop.Checkout", Some(json!({ "Cart": cart_id })));
+    let body = assert_error(&a, 401, "R001");
+    assert_eq!(body["sign_in_required"], true);
+    assert_eq!(body["roles"], json!(["Customer", "ShopManager"]));
+    // Carl's own view before: his store cart, not the visitor's.
+    let old_session = visitor.session.clone().unwrap();
+    let signed = visitor.send("POST", "/api/sign-in", Some(json!({ "user": "carl" })));
+    assert_eq!(signed.status, 200, "{signed:?}");
+    let new_session = signed.session().expect("a new session id").to_string();
+    assert_ne!(new_session, old_session);
+    assert!(signed.header("set-cookie").unwrap().contains("HttpOnly"), "{signed:?}");
+    assert!(signed.header("set-cookie").unwrap().contains("SameSite=Lax"), "{signed:?}");
+    // The old id no longer works.
+    let mut replay = Client::new(&server);
+    replay.session = Some(old_session);
+    assert_error(&replay.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+    // The cart is in the account, with its line; checking out works now.
+    let carts = visitor.ok("GET", "/api/data/Shop.Cart", None);
+    assert!(ids(&carts).contains(&cart_id), "{carts}");
+    assert!(ids(&carts).contains(&6), "carl's own cart from the store: {carts}");
+    assert_eq!(visitor.ok("GET", &format!("/api/data/Shop.CartLine/{line_id}"), None)["Quantity"], 2);
+    let total = visitor.ok("POST", "/api/microflows/Shop.Checkout", Some(json!({ "Cart": cart_id })));
+    assert_eq!(total["result"], "17.00", "{total}");
+    assert_eq!(visitor.ok("GET", &format!("/api/data/Shop.Cart/{cart_id}"), None)["Status"], "Ordered");
+    // The anonymous user is gone, and the wishlist, not handed over, went with it (cascade).
+    for gone in [anonymous_user, wish_id] {
+        let a = call(
+            &agent(),
+            "POST",
+            &server.url("/__warden/explain"),
+            &[],
+            Some(json!({ "principal": "system", "operation": format!("read #{gone}") }).to_string().as_bytes()),
+        );
+        assert_eq!(a.status, 400, "#{gone} should not exist: {a:?}");
+        assert!(a.json()["message"].as_str().unwrap().contains("does not exist"), "{a:?}");
+    }
+    // Sign-out ends the session.
+    let out = visitor.send("POST", "/api/sign-out", None);
+    assert_eq!(out.status, 200, "{out:?}");
+    let session = visitor.session.clone();
+    let mut after = Client::new(&server);
+    after.session = session;
+    assert_error(&after.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+}
+
+#[test]
+fn one_visitor_never_sees_or_links_another_visitors_objects() {
+    let server = shop(&[]);
+    let mut ann = Client::new(&server);
+    let mut bea = Client::new(&server);
+    let cart = ann.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    assert_eq!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)), vec![cart]);
+    assert_eq!(ids(&bea.ok("GET", "/api/data/Shop.Cart", None)), Vec::<u64>::new());
+    assert_eq!(ids(&bea.ok("GET", "/api/data/Shop.Cart?where=[Total = 0]", None)), Vec::<u64>::new());
+    // A hidden object and a missing one get the same answer, whatever the operation.
+    let missing = 999_999;
+    for (method, body) in [("GET", None), ("PATCH", Some(json!({ "Total": 5 }))), ("DELETE", None)] {
+        let hidden = bea.send(method, &format!("/api/data/Shop.Cart/{cart}"), body.clone());
+        let absent = bea.send(method, &format!("/api/data/Shop.Cart/{missing}"), body);
+        let h = assert_error(&hidden, 404, "R001");
+        let m = assert_error(&absent, 404, "R001");
+        assert_eq!(
+            h["message"].as_str().unwrap().replace(&cart.to_string(), "N"),
+            m["message"].as_str().unwrap().replace(&missing.to_string(), "N"),
+            "{method}"
+        );
+    }
+    // Nor can Bea link Ann's cart, or see that it exists by trying.
+    let link = bea.send(
+        "POST",
+        "/api/data/Shop.CartLine",
+        Some(json!({ "Shop.CartLine_Cart": cart, "Shop.CartLine_Product": 3 })),
+    );
+    let absent = bea.send(
+        "POST",
+        "/api/data/Shop.CartLine",
+        Some(json!({ "Shop.CartLine_Cart": missing, "Shop.CartLine_Product": 3 })),
+    );
+    assert_eq!(link.status, absent.status, "{link:?} {absent:?}");
+    assert_error(&link, 404, "R001");
+    assert_eq!(ids(&bea.ok("GET", "/api/data/Shop.CartLine", None)), Vec::<u64>::new());
+    // A product out of stock is hidden like a missing one.
+    assert_error(&bea.send("GET", "/api/data/Shop.Product/5", None), 404, "R001");
+    // Ann's cart is as she left it.
+    assert_eq!(ann.ok("GET", &format!("/api/data/Shop.Cart/{cart}"), None)["Total"], "0");
+}
+
+#[test]
+fn paging_is_stable_and_sorted() {
+    let server = shop(&[]);
+    let mut v = Client::new(&server);
+    let mut made = Vec::new();
+    for i in 0..23 {
+        let c = v.ok("POST", "/api/data/Shop.Cart", Some(json!({ "Total": format!("{}", i % 5) })));
+        made.push(c["id"].as_u64().unwrap());
+    }
+    let mut seen = Vec::new();
+    for offset in [0, 10, 20] {
+        let page = v.ok("GET", &format!("/api/data/Shop.Cart?sort=-Total&offset={offset}&limit=10"), None);
+        assert_eq!(page["total"], 23);
+        seen.extend(
+            page["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (o["Total"].as_str().unwrap().to_string(), o["id"].as_u64().unwrap())),
+        );
+    }
+    assert_eq!(seen.len(), 23);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(seen, sorted, "descending by Total, ties by id");
+    let mut got: Vec<u64> = seen.iter().map(|s| s.1).collect();
+    got.sort_unstable();
+    assert_eq!(got, made, "every cart once");
+    // The same page twice is the same page.
+    let a = v.ok("GET", "/api/data/Shop.Cart?sort=Total&offset=5&limit=7", None);
+    let b = v.ok("GET", "/api/data/Shop.Cart?sort=Total&offset=5&limit=7", None);
+    assert_eq!(ids(&a), ids(&b));
+    assert_eq!(ids(&a).len(), 7);
+}
+
+#[test]
+fn uncommitted_objects_wait_for_commit_or_rollback() {
+    let server = shop(&[]);
+    let mut v = Client::new(&server);
+    let kept = v.ok("POST", "/api/data/Shop.Cart?commit=false", Some(json!({})))["id"].as_u64().unwrap();
+    assert_eq!(v.ok("POST", "/api/commit", None)["committed"], 1);
+    let dropped = v.ok("POST", "/api/data/Shop.Cart?commit=false", Some(json!({})))["id"].as_u64().unwrap();
+    assert_eq!(v.ok("POST", "/api/rollback", None)["rolled_back"], 1);
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.Cart", None)), vec![kept]);
+    assert_error(&v.send("GET", &format!("/api/data/Shop.Cart/{dropped}"), None), 404, "R001");
+    // A change is committed; a delete applies the delete behaviour (cascade to the lines).
+    assert_eq!(
+        v.ok("PATCH", &format!("/api/data/Shop.Cart/{kept}"), Some(json!({ "Total": "3.50" })))["Total"],
+        "3.50"
+    );
+    v.ok("POST", "/api/data/Shop.CartLine", Some(json!({ "Shop.CartLine_Cart": kept, "Shop.CartLine_Product": 4 })));
+    v.ok("DELETE", &format!("/api/data/Shop.Cart/{kept}"), None);
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.CartLine", None)), Vec::<u64>::new());
+}
+
+#[test]
+fn every_error_has_one_shape() {
+    let server = shop(&[]);
+    let mut v = Client::new(&server);
+    // Unknown entity, member, microflow, parameter: 404.
+    assert_error(&v.send("GET", "/api/data/Shop.Nothing", None), 404, "W404");
+    assert_error(&v.send("POST", "/api/data/Shop.Cart", Some(json!({ "Colour": "red" }))), 404, "W404");
+    assert_error(&v.send("GET", "/api/data/Shop.Cart?sort=Colour", None), 404, "W404");
+    assert_error(&v.send("POST", "/api/microflows/Shop.Nothing", Some(json!({}))), 404, "W404");
+    // A type error and a constraint error: 400.
+    assert_error(&v.send("POST", "/api/data/Shop.Cart", Some(json!({ "Total": "lots" }))), 400, "W400");
+    let long = "x".repeat(41);
+    assert_error(
+        &v.send(
+            "POST",
+            "/api/data/Shop.Wishlist",
+            Some(json!({ "Title": long, "Shop.Wishlist_User": "[%CurrentUser%]" })),
+        ),
+        400,
+        "R004",
+    );
+    assert_error(&v.send("POST", "/api/data/Shop.Cart", Some(json!(["not", "an", "object"]))), 400, "W400");
+    // A bad where: the check's diagnostic and its span within the parameter.
+    let a = v.send("GET", "/api/data/Shop.Product?where=%5BPrise%20%3E%205%5D", None);
+    let body = assert_error(&a, 400, "E0105");
+    assert_eq!(body["span"], json!({ "start": 1, "end": 6 }), "`Prise` in `[Prise > 5]`: {body}");
+    let a = v.send("GET", "/api/data/Shop.Product?where=Name%20%3D%20", None);
+    assert_eq!(a.status, 400, "{a:?}");
+    // Nothing but a constraint gets through `where`.
+    let a = v.send("GET", "/api/data/Shop.Product?where=%5BInStock%5D%20%2B%20count(retrieve%20Shop.Cart)", None);
+    assert_eq!(a.status, 400, "{a:?}");
+    // Access: 403, naming nothing hidden.
+    let body = assert_error(&v.send("POST", "/api/data/Shop.Product", Some(json!({ "Name": "Vase" }))), 403, "R001");
+    assert!(body["message"].as_str().unwrap().contains("may not create Shop.Product"), "{body}");
+    assert_error(&v.send("PATCH", "/api/data/Shop.Product/3", Some(json!({ "Cost": "1" }))), 403, "R001");
+    // A bearer that is not valid: 401, never a fallback to the session.
+    let mut bad = Client::new(&server);
+    bad.bearer = Some("Bearer nonsense".into());
+    let a = bad.send("GET", "/api/data/Shop.Product", None);
+    assert_error(&a, 401, "W401");
+    assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    // A failed sign-in (no such user) changes nothing: the session goes on.
+    let cart = v.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    let before = v.session.clone();
+    assert_error(&v.send("POST", "/api/sign-in", Some(json!({ "user": "nobody" }))), 401, "R006");
+    assert_eq!(v.session, before);
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.Cart", None)), vec![cart]);
+}
+
+#[test]
+fn a_bearer_acts_as_its_user() {
+    let server = shop(&[]);
+    let token = call(&agent(), "POST", &server.url("/__warden/token"), &[], Some(br#"{"user": "maria"}"#));
+    let mut maria = Client::new(&server);
+    maria.bearer = Some(format!("Bearer {}", token.json()["access_token"].as_str().unwrap()));
+    let carts = maria.ok("GET", "/api/data/Shop.Cart", None);
+    assert_eq!(ids(&carts), vec![8], "managers see ordered carts only: {carts}");
+    assert!(maria.session.is_none(), "a bearer is issued no session");
+    let products = maria.ok("GET", "/api/data/Shop.Product?where=[Cost < 5]&sort=Cost", None);
+    assert_eq!(ids(&products), vec![4, 3], "{products}");
+}
+
+#[test]
+fn a_password_is_checked_against_its_hash() {
+    let dir = serve::temp_dir("data-password");
+    let mut store: Value =
+        serde_json::from_str(&std::fs::read_to_string(examples().join("shop.store.json")).unwrap()).unwrap();
+    let hash = warden::eval::api::hash_password("s3cret pass").unwrap();
+    assert!(hash.starts_with("$argon2"), "{hash}");
+    store["objects"].as_array_mut().unwrap().push(json!({
+        "id": 50, "entity": "System.User", "Name": "dora", "Password": hash, "UserRoles": ["Customer"]
+    }));
+    let path = dir.join("shop.store.json");
+    std::fs::write(&path, store.to_string()).unwrap();
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("s3cret"), "never plain text");
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", path.to_str().unwrap()]);
+    let mut v = Client::new(&server);
+    let cart = v.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    let session = v.session.clone();
+    for wrong in [json!({ "user": "dora" }), json!({ "user": "dora", "password": "guess" })] {
+        let a = v.send("POST", "/api/sign-in", Some(wrong));
+        let body = assert_error(&a, 401, "R006");
+        assert_eq!(body["message"], "unknown user or wrong password");
+        assert_eq!(v.session, session, "a failed sign-in changes nothing");
+    }
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.Cart", None)), vec![cart]);
+    v.ok("POST", "/api/sign-in", Some(json!({ "user": "dora", "password": "s3cret pass" })));
+    assert_ne!(v.session, session);
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.Cart", None)), vec![cart], "the cart is dora's now");
+}
+
+#[test]
+fn every_decision_is_logged_as_one_json_line() {
+    let dir = serve::temp_dir("data-decisions");
+    let log = dir.join("decisions.jsonl");
+    let server = shop(&["--decision-log", log.to_str().unwrap()]);
+    let mut v = Client::new(&server);
+    v.ok("GET", "/api/data/Shop.Product", None);
+    let a = v.send("POST", "/api/microflows/Shop.Checkout", Some(json!({ "Cart": 1 })));
+    assert_eq!(a.status, 401);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["operation"], "retrieve Shop.Product");
+    assert_eq!(lines[0]["outcome"], "allow");
+    assert_eq!(lines[0]["decided_by"]["rules"], json!(["shop.rules:47"]), "{}", lines[0]);
+    assert!(lines[0]["principal"].as_str().unwrap().starts_with("anonymous:"));
+    assert!(!text.contains(v.session.as_deref().unwrap()), "the session id is a secret: {text}");
+    assert_eq!(lines[1]["outcome"], "deny");
+    assert_eq!(lines[1]["status"], 401);
+    for l in &lines {
+        for key in ["time", "request", "principal", "operation", "outcome", "decided_by"] {
+            assert!(l.get(key).is_some(), "{key} in {l}");
+        }
+    }
+}
