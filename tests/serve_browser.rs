@@ -103,3 +103,47 @@ fn a_page_on_another_origin_runs_an_anonymous_session() {
     let blocked = page_result(Some("http://elsewhere.test"));
     assert!(blocked.starts_with("blocked:"), "{blocked}");
 }
+
+/// The inspector in a real browser: the access matrix as a table, and a decision made before
+/// the page opened shown in the live log (read from the DOM); a screenshot is kept under
+/// target/ as the test's artefact.
+#[test]
+#[ignore = "needs Chromium: .ci/run installs it and runs this test"]
+fn the_inspector_shows_the_matrix_and_the_decisions() {
+    let browser = chromium();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let store = examples.join("shop.store.json");
+    let server = Server::start(&[examples.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let agent = common_serve::agent();
+    let a = common_serve::call(&agent, "GET", &server.url("/api/data/Shop.Product"), &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    let profile = common_serve::temp_dir("chromium-inspector");
+    let run = |extra: &[&str]| {
+        Command::new(&browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--timeout=15000"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(server.url("/"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let matrix = dom.split("<table id=\"matrix\">").nth(1).and_then(|t| t.split("</table>").next()).unwrap_or("");
+    assert!(
+        matrix.contains("<th>Shop.Cart</th>"),
+        "the matrix has the entities: {dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(matrix.contains("Guest (anonymous)"), "and the roles: {matrix}");
+    assert!(matrix.contains("[System.owner = '[%CurrentUser%]']"), "and the constraints: {matrix}");
+    let decisions = dom.split("<ul id=\"decisions\">").nth(1).and_then(|t| t.split("</ul>").next()).unwrap_or("");
+    assert!(
+        decisions.contains("retrieve Shop.Product") && decisions.contains("allow"),
+        "the decision is shown: {decisions}"
+    );
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("inspector.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = run(&["--window-size=1400,1000", &format!("--screenshot={}", shot.display())]);
+    assert!(shot.exists(), "a screenshot: {}", String::from_utf8_lossy(&out.stderr));
+}

@@ -347,9 +347,26 @@ fn every_decision_is_logged_as_one_json_line() {
     v.ok("GET", "/api/data/Shop.Product", None);
     let a = v.send("POST", "/api/microflows/Shop.Checkout", Some(json!({ "Cart": 1 })));
     assert_eq!(a.status, 401);
+    // A FlowX gate's decision goes to the same log.
+    assert_eq!(call(&agent(), "GET", &server.url("/task/api/tasks"), &[], None).status, 401);
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[2]["status"], 401, "{}", lines[2]);
+    assert!(lines[2]["decided_by"]["gate"].as_str().is_some_and(|g| !g.is_empty()), "{}", lines[2]);
+    // And live, as server-sent events: the recent decisions first.
+    let stream = agent().get(&server.url("/__warden/decisions")).call().unwrap();
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    let mut reader = std::io::BufReader::new(stream.into_reader());
+    let mut events = Vec::new();
+    while events.len() < 3 {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0);
+        if let Some(data) = line.strip_prefix("data: ") {
+            events.push(serde_json::from_str::<Value>(data.trim()).unwrap());
+        }
+    }
+    assert_eq!(events[0]["operation"], "retrieve Shop.Product");
     assert_eq!(lines[0]["operation"], "retrieve Shop.Product");
     assert_eq!(lines[0]["outcome"], "allow");
     assert_eq!(lines[0]["decided_by"]["rules"], json!(["shop.rules:47"]), "{}", lines[0]);
@@ -358,8 +375,27 @@ fn every_decision_is_logged_as_one_json_line() {
     assert_eq!(lines[1]["outcome"], "deny");
     assert_eq!(lines[1]["status"], 401);
     for l in &lines {
+        assert!(l["request"].as_u64().is_some(), "{l}");
         for key in ["time", "request", "principal", "operation", "outcome", "decided_by"] {
             assert!(l.get(key).is_some(), "{key} in {l}");
         }
     }
+}
+
+#[test]
+fn the_inspector_answers_only_on_loopback_or_with_its_token() {
+    let server = shop(&["--inspector-token", "let-me-in-please"]);
+    let a = call(&agent(), "GET", &server.url("/__warden/matrix"), &[], None);
+    assert_error(&a, 403, "W403");
+    let a = call(&agent(), "GET", &server.url("/__warden/matrix?token=let-me-in-please"), &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.contains("Shop.Cart"), "{a:?}");
+    let a = call(&agent(), "GET", &server.url("/"), &[("Authorization", "Bearer let-me-in-please")], None);
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("<table id=\"matrix\">"), "{}", a.body);
+    // Without a token, loopback is enough (these tests run on loopback).
+    let open = shop(&[]);
+    assert_eq!(call(&agent(), "GET", &open.url("/"), &[], None).status, 200);
+    let a = call(&agent(), "GET", &open.url("/__warden/sessions"), &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
 }

@@ -107,12 +107,7 @@ pub fn run(options: Options, out: &Out) -> ExitCode {
             return out.io(e);
         }
     };
-    let data = data::DataShared {
-        engine: engine.handle.clone(),
-        data,
-        decisions,
-        requests: Arc::new(std::sync::atomic::AtomicU64::new(0)),
-    };
+    let data = data::DataShared { engine: engine.handle.clone(), data, decisions };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return out.io(format!("cannot start the server's runtime: {e}")),
@@ -147,12 +142,14 @@ async fn serve(
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let decisions = data.decisions.clone();
     let inspector = inspector::router(data, options, stop_rx.clone());
     let app = routes::router(routes::Shared {
         engine,
         meta: meta.clone(),
         stop: stop_rx,
         options: Arc::new(options.clone()),
+        decisions,
     })
     .merge(inspector);
     {

@@ -160,6 +160,28 @@ impl Decisions {
     }
 }
 
+/// Request ids, one sequence for the whole server (data API and FlowX alike).
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// The next request id.
+pub fn next_request() -> u64 {
+    REQUESTS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// Records a FlowX gate's decision (the runtime's reason names the gate that decided).
+pub fn record_gate(decisions: &Decisions, principal: &str, operation: &str, status: u16, reason: &str) {
+    let outcome = if status == 200 { "allow" } else { "deny" };
+    decisions.record(&json!({
+        "time": timestamp(),
+        "request": next_request(),
+        "principal": principal,
+        "operation": operation,
+        "status": status,
+        "outcome": outcome,
+        "decided_by": { "gate": reason },
+    }));
+}
+
 /// The time now, RFC 3339 with milliseconds.
 pub fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -511,8 +533,6 @@ pub struct DataShared {
     pub data: DataHandle,
     /// The decision log.
     pub decisions: Arc<Decisions>,
-    /// Request ids.
-    pub requests: Arc<AtomicU64>,
 }
 
 type S = State<DataShared>;
@@ -553,7 +573,7 @@ fn bad(message: &str) -> Response {
 
 /// Resolves the caller and runs the operation on the data thread.
 async fn serve(st: &DataShared, headers: &HeaderMap, op: Op) -> Response {
-    let request = st.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let request = next_request();
     let user = match super::routes::auth(headers) {
         Auth::None => None,
         Auth::Malformed => return invalid_token(st, request, &op),

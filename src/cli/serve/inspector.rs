@@ -95,8 +95,110 @@ async fn guard(State(st): State<Inspector>, request: Request, next: Next) -> Res
     next.run(request).await
 }
 
-async fn page() -> Response {
-    let mut r = Html(PAGE).into_response();
+/// Text for HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The access matrix as a table: a row per user role, a column per entity; each cell says
+/// create, what the role sees and deletes, and each member's rights with their constraints.
+fn matrix_table(m: &serde_json::Value) -> String {
+    let roles = m["roles"].as_array().cloned().unwrap_or_default();
+    let mut entities: Vec<String> = roles
+        .iter()
+        .flat_map(|r| r["entities"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["entity"].as_str().map(str::to_string))
+        .collect();
+    entities.sort();
+    entities.dedup();
+    let which = |v: &serde_json::Value| -> String {
+        let parts: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|w| w.as_str().map_or_else(|| "all".to_string(), str::to_string))
+            .collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(" or ")
+        }
+    };
+    let mut html = String::from("<table id=\"matrix\"><thead><tr><th>role</th>");
+    for e in &entities {
+        html.push_str(&format!("<th>{}</th>", escape(e)));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for r in &roles {
+        let anonymous = if r["anonymous"] == true { " (anonymous)" } else { "" };
+        html.push_str(&format!("<tr><th>{}{anonymous}</th>", escape(r["role"].as_str().unwrap_or(""))));
+        let mine = r["entities"].as_array().cloned().unwrap_or_default();
+        for name in &entities {
+            let Some(e) = mine.iter().find(|e| e["entity"].as_str() == Some(name)) else {
+                html.push_str("<td class=\"none\">-</td>");
+                continue;
+            };
+            let mut lines = Vec::new();
+            if e["create"] == true {
+                lines.push("create".to_string());
+            }
+            lines.push(format!("see: {}", which(&e["visible"])));
+            if e["delete"].as_array().is_some_and(|d| !d.is_empty()) {
+                lines.push(format!("delete: {}", which(&e["delete"])));
+            }
+            for member in e["members"].as_array().into_iter().flatten() {
+                let grants: Vec<String> = member["grants"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| match g[1].as_str() {
+                        Some(w) => format!("{} {w}", g[0].as_str().unwrap_or("")),
+                        None => g[0].as_str().unwrap_or("").to_string(),
+                    })
+                    .collect();
+                if !grants.is_empty() {
+                    lines.push(format!("{}: {}", member["member"].as_str().unwrap_or(""), grants.join(", ")));
+                }
+            }
+            html.push_str(&format!("<td>{}</td>", lines.iter().map(|l| escape(l)).collect::<Vec<_>>().join("<br>")));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// The decisions so far, newest first, as the page's script shows new ones.
+fn decision_items(lines: &[String]) -> String {
+    let mut html = String::new();
+    for line in lines.iter().rev() {
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let text = |k: &str| match &d[k] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let outcome = text("outcome");
+        html.push_str(&format!(
+            "<li class=\"decision {}\">{} #{} {} {} &rarr; {} {} ({})</li>",
+            escape(&outcome),
+            escape(&text("time")),
+            escape(&text("request")),
+            escape(&text("principal")),
+            escape(&text("operation")),
+            escape(&text("status")),
+            escape(&outcome),
+            escape(&text("decided_by")),
+        ));
+    }
+    html
+}
+
+async fn page(State(st): State<Inspector>) -> Response {
+    let matrix = st.data.data.ask(data::Ctx::matrix).await.unwrap_or_default();
+    let recent = st.data.decisions.recent();
+    let html =
+        PAGE.replace("<!--MATRIX-->", &matrix_table(&matrix)).replace("<!--DECISIONS-->", &decision_items(&recent));
+    let mut r = Html(html).into_response();
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"),
@@ -138,14 +240,17 @@ async fn explain(State(st): State<Inspector>, body: Bytes) -> Response {
 }
 
 /// The decisions as server-sent events: the recent ones, then each new one, until the server stops.
-async fn decisions(State(st): State<Inspector>) -> Response {
+async fn decisions(State(st): State<Inspector>, request: Request) -> Response {
+    // `?live`: only new decisions (the inspector page came with the earlier ones).
+    let live_only = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "live"));
     struct Live {
         recent: std::collections::VecDeque<String>,
         live: tokio::sync::broadcast::Receiver<String>,
         stop: tokio::sync::watch::Receiver<bool>,
     }
     let live = st.data.decisions.subscribe();
-    let recent = st.data.decisions.recent().into_iter().collect();
+    let recent =
+        if live_only { std::collections::VecDeque::new() } else { st.data.decisions.recent().into_iter().collect() };
     let state = Live { recent, live, stop: st.stop.clone() };
     let event = |line: String| Ok::<_, Infallible>(Event::default().event("decision").data(line));
     let stream = futures_util::stream::unfold(state, move |mut l| async move {

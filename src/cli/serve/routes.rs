@@ -42,6 +42,8 @@ pub struct Shared {
     pub stop: tokio::sync::watch::Receiver<bool>,
     /// The options.
     pub options: Arc<Options>,
+    /// The decision log (the FlowX gates' decisions go there too).
+    pub decisions: Arc<super::data::Decisions>,
 }
 
 type S = State<Shared>;
@@ -206,9 +208,15 @@ fn session(headers: &HeaderMap) -> Option<String> {
 /// Asks the engine; the outcome, or the HTTP answer of a refusal.
 async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) -> Result<Outcome, Response> {
     let (auth, session) = (auth(headers), session(headers));
+    let operation = format!("{target:?}");
+    let principal = match &auth {
+        Auth::None => "anonymous",
+        Auth::Token(_) | Auth::Malformed => "bearer",
+    };
     let outcome =
         st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?;
     let r = &outcome.response;
+    super::data::record_gate(&st.decisions, principal, &operation, r.status, &r.reason);
     if r.status != 200 {
         let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
         let detail = match (r.status, r.detail) {
