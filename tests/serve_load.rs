@@ -84,3 +84,93 @@ fn two_hundred_concurrent_sessions_start_and_poll() {
         at(0.99).as_secs_f64() * 1000.0,
     );
 }
+
+/// The data API under the same load: 200 concurrent anonymous sessions each create a cart and
+/// a line, then retrieve their carts; each sees exactly its own, and the neighbour's cart is a
+/// `404` like a missing one. Bounded at 60 s; throughput and p50/p99 printed.
+#[test]
+#[ignore = "a load test: .ci/run runs it in release"]
+fn two_hundred_sessions_create_and_retrieve_their_own_carts() {
+    const RETRIEVES: usize = 10;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let store = examples.join("shop.store.json");
+    let server = Arc::new(Server::start(&[examples.to_str().unwrap(), "--store", store.to_str().unwrap(), "--quiet"]));
+    let began = Instant::now();
+    let carts = Arc::new(Mutex::new(vec![0u64; SESSIONS]));
+    let barrier = Arc::new(Barrier::new(SESSIONS));
+    let mut threads = Vec::new();
+    for n in 0..SESSIONS {
+        let (server, carts, barrier) = (server.clone(), carts.clone(), barrier.clone());
+        threads.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut latencies = Vec::with_capacity(RETRIEVES + 3);
+            let mut errors = Vec::new();
+            let mut crossed = 0usize;
+            let t = Instant::now();
+            let body = format!(r#"{{"Total": "{n}"}}"#);
+            let a = call(&agent, "POST", &server.url("/api/data/Shop.Cart"), &[], Some(body.as_bytes()));
+            latencies.push(t.elapsed());
+            assert_eq!(a.status, 200, "{a:?}");
+            let session = a.session().unwrap().to_string();
+            let cart = a.json()["id"].as_u64().unwrap();
+            carts.lock().unwrap()[n] = cart;
+            let h = [("X-Fx-Anonymous-Session-Id", session.as_str())];
+            let line = format!(r#"{{"Shop.CartLine_Cart": {cart}, "Shop.CartLine_Product": 3}}"#);
+            let t = Instant::now();
+            let a = call(&agent, "POST", &server.url("/api/data/Shop.CartLine"), &h, Some(line.as_bytes()));
+            latencies.push(t.elapsed());
+            if a.status != 200 {
+                errors.push(format!("{} {}", a.status, a.body));
+            }
+            barrier.wait();
+            for _ in 0..RETRIEVES {
+                let t = Instant::now();
+                let a = call(&agent, "GET", &server.url("/api/data/Shop.Cart"), &h, None);
+                latencies.push(t.elapsed());
+                if a.status != 200 {
+                    errors.push(format!("{} {}", a.status, a.body));
+                    continue;
+                }
+                let objects = a.json()["objects"].as_array().unwrap().clone();
+                let mine = objects.len() == 1
+                    && objects[0]["id"] == cart
+                    && objects[0]["Total"].as_str() == Some(n.to_string().as_str());
+                if !mine {
+                    crossed += 1;
+                }
+            }
+            let theirs = carts.lock().unwrap()[(n + 1) % SESSIONS];
+            let t = Instant::now();
+            let a = call(&agent, "GET", &server.url(&format!("/api/data/Shop.Cart/{theirs}")), &h, None);
+            latencies.push(t.elapsed());
+            if a.status != 404 {
+                crossed += 1;
+            }
+            (latencies, errors, crossed)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    let mut crossed = 0;
+    for t in threads {
+        let (l, e, c) = t.join().unwrap();
+        latencies.extend(l);
+        errors.extend(e);
+        crossed += c;
+    }
+    let elapsed = began.elapsed();
+    assert!(errors.is_empty(), "{} errors, the first: {:?}", errors.len(), errors.first());
+    assert_eq!(crossed, 0, "answers across sessions");
+    assert!(elapsed < Duration::from_secs(60), "bounded at 60 s: {elapsed:?}");
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "data API load: {} sessions, {} requests in {:.2} s: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
+        SESSIONS,
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0,
+    );
+}
