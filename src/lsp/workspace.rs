@@ -26,6 +26,11 @@ pub(crate) struct Doc {
     /// into errors), else nothing.
     checked_text: String,
     tree: ast::File,
+    /// What of the checked text the access pass reads besides the rules: the text with every
+    /// access rule cut out (a NUL where each was).
+    decls: String,
+    /// A number no other tree of any doc had: it changes whenever `tree` does.
+    generation: u64,
     /// E0007 when its bytes on disk are not text.
     not_text: Option<Diagnostic>,
 }
@@ -41,6 +46,8 @@ impl Doc {
             parsed: None,
             checked_text: String::new(),
             tree: ast::File { items: Vec::new() },
+            decls: String::new(),
+            generation: next_generation(),
             not_text: None,
         }
     }
@@ -62,6 +69,15 @@ impl Doc {
 
     /// Parses the current text as file `id` unless it is parsed already; whether it parsed now.
     fn parse(&mut self, id: FileId) -> bool {
+        let parsed = self.parse_tree(id);
+        if parsed {
+            self.decls = declarations_text(&self.checked_text, &self.tree);
+            self.generation = next_generation();
+        }
+        parsed
+    }
+
+    fn parse_tree(&mut self, id: FileId) -> bool {
         let moved = self.parsed.as_ref().is_some_and(|p| p.0 != id);
         if !moved && self.parsed.is_some() {
             return false;
@@ -90,6 +106,36 @@ impl Doc {
     }
 }
 
+/// A number never handed out before.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The text with every access rule of its tree cut out, a NUL in each one's place.
+fn declarations_text(text: &str, tree: &ast::File) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let rules = tree.items.iter().flat_map(|item| match item {
+        ast::Item::Module(m) => m.items.as_slice(),
+        _ => &[],
+    });
+    for item in rules {
+        if let ast::ModuleItem::Access(rule) = item {
+            let (start, end) = (rule.span.start as usize, rule.span.end as usize);
+            if start < at || end > text.len() {
+                // Not in order: keep the whole text, which only ever checks more.
+                return text.to_string();
+            }
+            out.push_str(text.get(at..start).unwrap_or_default());
+            out.push('\0');
+            at = end;
+        }
+    }
+    out.push_str(text.get(at..).unwrap_or_default());
+    out
+}
+
 /// Where each line starts.
 pub(crate) fn line_starts(text: &str) -> Vec<usize> {
     std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
@@ -106,6 +152,10 @@ pub(crate) struct Workspace {
     pub(crate) analysis: Option<Analysis>,
     /// How many files were parsed by the last analysis (the others were reused).
     pub(crate) last_parsed: usize,
+    /// How many files' access rules the last analysis took from the one before.
+    pub(crate) last_reused: usize,
+    /// Check the whole program every time (to compare with the incremental check).
+    pub(crate) full_check_only: bool,
 }
 
 /// What the checker and the audit found, by file.
@@ -116,6 +166,17 @@ pub(crate) struct Analysis {
     /// Every diagnostic to show, by doc index: syntax errors, check errors and warnings, and
     /// the audit's findings when the program checks.
     pub(crate) diagnostics: Vec<Vec<Diagnostic>>,
+    /// What the next analysis may reuse of this one.
+    kept: Kept,
+}
+
+/// What an analysis keeps for the next one to check incrementally.
+#[derive(Default)]
+struct Kept {
+    /// Each doc's path, declarations text and tree generation, as checked.
+    docs: Vec<(PathBuf, String, u64)>,
+    /// The diagnostics of each doc's access rules.
+    rules: Vec<Vec<Diagnostic>>,
 }
 
 impl Workspace {
@@ -182,11 +243,13 @@ impl Workspace {
             sources.add(doc.path.clone(), doc.checked_text.clone());
         }
         self.last_parsed = parsed;
+        let reuse = self.reusable();
+        self.last_reused = reuse.iter().filter(|r| r.is_some()).count();
         // The trees are lent to the checker and given back.
         let files: Vec<ast::File> =
             self.docs.iter_mut().map(|d| std::mem::replace(&mut d.tree, ast::File { items: Vec::new() })).collect();
-        let (checked, files) = syntax::on_big_stack(move || {
-            let checked = check::check(sources, &files);
+        let ((checked, rules), files) = syntax::on_big_stack(move || {
+            let checked = check::check_reusing(sources, &files, reuse);
             (checked, files)
         });
         for (doc, tree) in self.docs.iter_mut().zip(files) {
@@ -215,7 +278,37 @@ impl Workspace {
         for list in &mut diagnostics {
             crate::diagnostic::sort(list);
         }
-        self.analysis.insert(Analysis { checked, diagnostics })
+        let docs = self.docs.iter().map(|d| (d.path.clone(), d.decls.clone(), d.generation)).collect();
+        self.analysis.insert(Analysis { checked, diagnostics, kept: Kept { docs, rules } })
+    }
+
+    /// What the last analysis lets this one reuse, by doc: the rules and diagnostics of each
+    /// doc whose tree is the one checked then, when no doc's declarations changed (and no doc
+    /// came or went); nothing otherwise. The last analysis's rules are taken out of it.
+    fn reusable(&mut self) -> Vec<Option<check::FileRules>> {
+        let Some(last) = &mut self.analysis else { return Vec::new() };
+        let same = last.kept.docs.len() == self.docs.len()
+            && last.kept.docs.iter().zip(&self.docs).all(|((path, decls, _), d)| *path == d.path && *decls == d.decls);
+        if !same || self.full_check_only {
+            return Vec::new();
+        }
+        let mut reuse: Vec<Option<check::FileRules>> = last
+            .kept
+            .docs
+            .iter()
+            .zip(&self.docs)
+            .zip(&mut last.kept.rules)
+            .map(|(((_, _, generation), d), diagnostics)| {
+                (*generation == d.generation)
+                    .then(|| check::FileRules { rules: Vec::new(), diagnostics: std::mem::take(diagnostics) })
+            })
+            .collect();
+        for rule in std::mem::take(&mut last.checked.program.access_rules) {
+            if let Some(Some(kept)) = reuse.get_mut(rule.span.file.0 as usize) {
+                kept.rules.push(rule);
+            }
+        }
+        reuse
     }
 
     /// The analysis, made when there is none yet.
@@ -285,5 +378,139 @@ mod tests {
         let syntax = [Code::E0001, Code::E0002, Code::E0003, Code::E0004, Code::E0005, Code::E0006];
         assert!(syntax.contains(&analysis.diagnostics[0][0].code), "{:?}", analysis.diagnostics[0]);
         assert!(analysis.diagnostics[1].is_empty(), "{:?}", analysis.diagnostics[1]);
+    }
+
+    /// The example app as a workspace, checked incrementally or always whole.
+    fn examples(full_check_only: bool) -> Workspace {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut w = Workspace { full_check_only, ..Workspace::default() };
+        w.load(vec![dir]);
+        assert!(w.docs.len() >= 5, "the examples are a workspace of several files");
+        w
+    }
+
+    /// Everything an analysis shows or serves: the diagnostics by doc, and the program's rules.
+    fn outcome(w: &mut Workspace) -> (String, String) {
+        let a = w.analyze();
+        (format!("{:#?}", a.diagnostics), format!("{:?}", a.checked.program.access_rules))
+    }
+
+    /// One random edit of a text: a word replaced, or a few characters replaced by a piece of
+    /// rule syntax, at a place picked by `at` (a fraction of the text).
+    fn edit(text: &str, at: f64, kind: usize, piece: usize) -> String {
+        const PIECES: &[&str] = &[
+            "",
+            " ",
+            "Name",
+            "Nmae",
+            "Amount",
+            "Status",
+            "read ",
+            "write ",
+            "*",
+            ", ",
+            "create\n",
+            "delete\n",
+            "where [Total > 1]",
+            "where [System.owner = '[%CurrentUser%]']",
+            "}",
+            "{",
+            "x",
+            "Guest",
+            "access Order for Buyer { read * }\n",
+            "entity Zed { N: String }\n",
+            "module role Extra\n",
+            "true",
+            "// warden:allow A003 on purpose\n",
+            "Shop.Order",
+            "[%CurrentUser%]",
+            "'Open'",
+        ];
+        let count = 1 + piece % 3;
+        let piece = PIECES[piece % PIECES.len()];
+        let mut at = ((text.len() as f64) * at) as usize;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut out = text.to_string();
+        match kind % 3 {
+            // The word at the place becomes the piece.
+            0 => {
+                let is_word = |c: char| c.is_alphanumeric() || c == '_';
+                let start = text[..at].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
+                let end = text[at..].find(|c| !is_word(c)).map_or(text.len(), |i| at + i);
+                out.replace_range(start..end, piece);
+            }
+            // A few characters deleted (a typo or a deletion).
+            1 => {
+                let end = text[at..].char_indices().nth(count).map_or(text.len(), |(i, _)| at + i);
+                out.replace_range(at..end, "");
+            }
+            _ => out.insert_str(at, piece),
+        }
+        out
+    }
+
+    /// After every edit, the incremental check shows what a check of the whole program shows:
+    /// the same diagnostics in every file, in the same order, and the same rules. Random edits
+    /// of the example app (inside rules, in declarations, typos, deletions, undos).
+    #[test]
+    fn incremental_checks_equal_full_ones() {
+        use proptest::prelude::*;
+        let config = ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() };
+        let edits = proptest::collection::vec((0usize..16, 0.0f64..1.0, 0usize..3, 0usize..64, any::<bool>()), 1..10);
+        let reused = std::cell::Cell::new(0);
+        proptest::test_runner::TestRunner::new(config)
+            .run(&edits, |edits| {
+                let mut incremental = examples(false);
+                let mut full = examples(true);
+                prop_assert_eq!(outcome(&mut incremental), outcome(&mut full));
+                for (doc, at, kind, piece, undo) in edits {
+                    let doc = doc % incremental.docs.len();
+                    let before = incremental.docs[doc].text.clone();
+                    let text = edit(&before, at, kind, piece);
+                    for w in [&mut incremental, &mut full] {
+                        w.docs[doc].set_text(text.clone());
+                    }
+                    prop_assert_eq!(outcome(&mut incremental), outcome(&mut full), "after the edit of doc {}", doc);
+                    reused.set(reused.get() + incremental.last_reused);
+                    if undo {
+                        for w in [&mut incremental, &mut full] {
+                            w.docs[doc].set_text(before.clone());
+                        }
+                        prop_assert_eq!(outcome(&mut incremental), outcome(&mut full), "after undoing it");
+                        reused.set(reused.get() + incremental.last_reused);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Edits inside rules and ones that break the syntax took the other files' rules over.
+        assert!(reused.get() > 0, "the incremental path was never taken");
+    }
+
+    #[test]
+    fn an_edit_inside_a_rule_reuses_the_other_files() {
+        let mut w = examples(false);
+        w.analyze();
+        let shop = w.docs.iter().position(|d| d.path.ends_with("shop.rules")).unwrap();
+        let text = w.docs[shop].text.clone();
+        let rules = w.analysis().checked.program.access_rules.iter().filter(|r| r.span.file.0 as usize == shop).count();
+        assert!(rules > 0);
+        // A member of a `read` line misspelt: an error at it, every other file reused.
+        let read = text.find("read ").unwrap() + "read ".len();
+        let mut edited = text.clone();
+        edited.insert_str(read, "Bogus, ");
+        w.docs[shop].set_text(edited);
+        let a = w.analyze();
+        assert!(a.diagnostics[shop].iter().any(|d| d.message.contains("Bogus")), "{:?}", a.diagnostics[shop]);
+        let docs = w.docs.len();
+        assert_eq!(w.last_reused, docs - 1);
+        // A new entity is a declaration: the whole program is checked again.
+        let mut edited = text.clone();
+        edited.insert_str(text.find("entity ").unwrap(), "entity Zed { N: String }\n  ");
+        w.docs[shop].set_text(edited);
+        w.analyze();
+        assert_eq!(w.last_reused, 0);
     }
 }
