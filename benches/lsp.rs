@@ -1,8 +1,10 @@
 //! Edit to diagnostics in `warden lsp`: the 10,000-rule program of `benches/check.rs`, split
 //! as a workspace would hold it (one file per module, 1,000 rules each, and one of user
 //! roles), open in the server; each iteration changes one access rule of one file
-//! (`didChange`) and takes every file's diagnostics back. The parse of the files that did not
-//! change is reused; the whole program is checked again, and audited.
+//! (`didChange`) and takes every file's diagnostics back. The files that did not change are
+//! not parsed again, and of the edited file only the edited rule is; the declarations are
+//! checked again, the access rules of the other files are not (see docs/editors.md), and the
+//! whole program is audited.
 //!
 //! Run with `cargo bench --bench lsp`; the parse and check of the whole program from text is
 //! measured beside it, for the ratio, and the parts of an edit: parsing the edited file,

@@ -266,7 +266,8 @@ fn resources(program: &Program, anonymous: Option<UserRoleId>, out: &mut Vec<Dia
 
 /// A008: a specialization without rules whose generalization has some.
 fn specializations(program: &Program, out: &mut Vec<Diagnostic>) {
-    let has_rules = |e: EntityId| program.access_rules.iter().any(|r| r.entity == e);
+    let ruled: HashSet<EntityId> = program.access_rules.iter().map(|r| r.entity).collect();
+    let has_rules = |e: EntityId| ruled.contains(&e);
     for (i, e) in program.entities.iter().enumerate() {
         let Some(general) = e.generalization else { continue };
         if has_rules(EntityId(i as u32)) || !has_rules(general) {

@@ -43,6 +43,32 @@ impl Checked {
 
 /// Checks parsed files together.
 pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
+    check_reusing(sources, files, Vec::new()).0
+}
+
+/// What the access pass made of one file's rules, for a later check to reuse.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FileRules {
+    /// The compiled rules of the file, in order.
+    pub(crate) rules: Vec<crate::model::AccessRuleDef>,
+    /// What checking them reported.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks parsed files together, taking the access pass's results for file `i` from
+/// `reuse[i]` where it is `Some` instead of checking that file's rules again. It returns
+/// each file's access-pass diagnostics beside the result, for the next check to reuse.
+///
+/// A caller may reuse a file's results only when they cannot differ from a fresh check's:
+/// the file's text and id are those it was checked with, and every declaration the access
+/// pass reads (everything but the access rules, in every file) is as it was, up to spans.
+/// The access pass reads no declaration's span, and a rule's results depend on nothing but
+/// its own text and those declarations.
+pub(crate) fn check_reusing(
+    sources: SourceMap,
+    files: &[ast::File],
+    reuse: Vec<Option<FileRules>>,
+) -> (Checked, Vec<Vec<Diagnostic>>) {
     let mut checker = Checker {
         program: Program { sources, ..Program::default() },
         diagnostics: Vec::new(),
@@ -53,7 +79,7 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
     let decls = schema::collect(&mut checker, files);
     schema::resolve(&mut checker, &decls);
     roles::resolve(&mut checker, &decls);
-    access::resolve(&mut checker, &decls);
+    let by_file = access::resolve(&mut checker, &decls, reuse, files.len());
     flow::resolve_signatures(&mut checker, &decls);
     roles::check_app(&mut checker, &decls);
     resources::resolve(&mut checker, &decls);
@@ -61,7 +87,7 @@ pub fn check(sources: SourceMap, files: &[ast::File]) -> Checked {
     flow::check_tests(&mut checker, files);
     let Checker { program, mut diagnostics, .. } = checker;
     crate::diagnostic::sort(&mut diagnostics);
-    Checked { program, diagnostics }
+    (Checked { program, diagnostics }, by_file)
 }
 
 /// Checks statements typed outside any file (`warden eval -e`, the REPL) against a checked

@@ -6,6 +6,7 @@ mod errors;
 mod lower;
 mod lower_stmt;
 pub mod scan;
+pub(crate) mod shift;
 
 use pest::Parser;
 
@@ -34,6 +35,24 @@ pub fn parse_file(text: &str, file: FileId) -> Result<ast::File, ParseError> {
         let file_pair = pairs.into_iter().next().expect("the file rule always yields one pair");
         lower::Lower::new(file).file(file_pair)
     })
+}
+
+/// Parses `text` (the file's text from `offset` on) as one access rule that ends where the
+/// text ends, or `None`. The caller has checked the whole file's text with [`prescan_ok`].
+pub(crate) fn parse_access_rule(text: &str, offset: usize, file: FileId) -> Option<ast::AccessRule> {
+    let pairs = RulesParser::parse(Rule::access_rule, text).ok()?;
+    let pair = pairs.into_iter().next()?;
+    if pair.as_span().end() != text.len() {
+        return None;
+    }
+    let mut rule = lower::Lower::new(file).access_rule(pair).ok()?;
+    use shift::Shift;
+    rule.shift(i64::try_from(offset).ok()?).then_some(rule)
+}
+
+/// Whether the prescan of [`parse_file`] finds nothing wrong.
+pub(crate) fn prescan_ok(text: &str, file: FileId) -> bool {
+    prescan(text, file).is_ok()
 }
 
 /// Parses statements typed at the REPL or given to `warden eval -e`.

@@ -3,60 +3,96 @@
 use smol_str::SmolStr;
 
 use super::xpath::XCompiler;
-use super::{CheckError, Checker, Decls};
+use super::{CheckError, Checker, Decls, FileRules};
 use crate::diagnostic::suggest::did_you_mean;
+use crate::diagnostic::Diagnostic;
 use crate::model::*;
 use crate::syntax::ast;
 
-/// Checks and compiles every access rule.
-pub(super) fn resolve(c: &mut Checker, d: &Decls<'_>) {
+/// Checks and compiles every access rule, file by file: a file whose results `reuse` holds
+/// takes them from there (see [`super::check_reusing`]). Returns the diagnostics of each of
+/// the `files` files' rules.
+pub(super) fn resolve(
+    c: &mut Checker,
+    d: &Decls<'_>,
+    mut reuse: Vec<Option<FileRules>>,
+    files: usize,
+) -> Vec<Vec<Diagnostic>> {
     c.index_associations();
-    for &(m, rule) in &d.access_rules {
-        let module = m.name.name.as_str();
-        let entity = c.resolve_entity(&rule.entity, Some(module));
-        let mut roles = Vec::new();
-        for q in &rule.roles {
-            let foreign = q.is_qualified() && q.parts[0] != module;
-            if foreign && c.program.module_role_names.contains_key(q.to_string().as_str()) {
-                let error = CheckError::ForeignModuleRole { role: q.to_string(), owner: q.parts[0].to_string() };
-                c.report(error, q.span);
-                continue;
+    let mut by_file = vec![Vec::new(); files];
+    let mut rest = &d.access_rules[..];
+    while let Some(&(_, first)) = rest.first() {
+        let file = first.span.file;
+        let len = rest.iter().position(|(_, r)| r.span.file != file).unwrap_or(rest.len());
+        let (these, after) = rest.split_at(len);
+        rest = after;
+        let found = match reuse.get_mut(file.0 as usize).and_then(Option::take) {
+            Some(kept) => {
+                c.program.access_rules.extend(kept.rules);
+                c.diagnostics.extend(kept.diagnostics.iter().cloned());
+                kept.diagnostics
             }
-            if let Some(id) = c.resolve_module_role(q, Some(module)) {
-                roles.push(id);
+            None => {
+                let before = c.diagnostics.len();
+                for &(m, rule) in these {
+                    resolve_rule(c, m, rule);
+                }
+                c.diagnostics[before..].to_vec()
             }
+        };
+        if let Some(slot) = by_file.get_mut(file.0 as usize) {
+            *slot = found;
         }
-        let Some(entity) = entity else { continue };
-        let members = grants(c, entity, rule);
-        let mut constraint = None;
-        let mut constraint_text = None;
-        if !rule.constraints.is_empty() {
-            if !c.program.entity(entity).persistent {
-                let name = c.program.entity(entity).name.to_string();
-                let span = rule.constraints[0].span.to(rule.constraints[rule.constraints.len() - 1].span);
-                c.report_help(
-                    CheckError::WhereOnNonPersistent { entity: name },
-                    span,
-                    Some("remove the `where` clause".into()),
-                );
-            } else {
-                let mut compiler = XCompiler::for_rule(c, module);
-                constraint = compiler.constraints(entity, &rule.constraints);
-                let texts: Vec<&str> = rule.constraints.iter().map(|x| c.program.sources.slice(x.span)).collect();
-                constraint_text = Some(texts.join(""));
-            }
-        }
-        c.program.access_rules.push(AccessRuleDef {
-            entity,
-            roles,
-            create: rule.create.is_some(),
-            delete: rule.delete.is_some(),
-            members,
-            constraint,
-            constraint_text,
-            span: rule.span,
-        });
     }
+    by_file
+}
+
+/// Checks and compiles one access rule.
+fn resolve_rule(c: &mut Checker, m: &ast::Module, rule: &ast::AccessRule) {
+    let module = m.name.name.as_str();
+    let entity = c.resolve_entity(&rule.entity, Some(module));
+    let mut roles = Vec::new();
+    for q in &rule.roles {
+        let foreign = q.is_qualified() && q.parts[0] != module;
+        if foreign && c.program.module_role_names.contains_key(q.to_string().as_str()) {
+            let error = CheckError::ForeignModuleRole { role: q.to_string(), owner: q.parts[0].to_string() };
+            c.report(error, q.span);
+            continue;
+        }
+        if let Some(id) = c.resolve_module_role(q, Some(module)) {
+            roles.push(id);
+        }
+    }
+    let Some(entity) = entity else { return };
+    let members = grants(c, entity, rule);
+    let mut constraint = None;
+    let mut constraint_text = None;
+    if !rule.constraints.is_empty() {
+        if !c.program.entity(entity).persistent {
+            let name = c.program.entity(entity).name.to_string();
+            let span = rule.constraints[0].span.to(rule.constraints[rule.constraints.len() - 1].span);
+            c.report_help(
+                CheckError::WhereOnNonPersistent { entity: name },
+                span,
+                Some("remove the `where` clause".into()),
+            );
+        } else {
+            let mut compiler = XCompiler::for_rule(c, module);
+            constraint = compiler.constraints(entity, &rule.constraints);
+            let texts: Vec<&str> = rule.constraints.iter().map(|x| c.program.sources.slice(x.span)).collect();
+            constraint_text = Some(texts.join(""));
+        }
+    }
+    c.program.access_rules.push(AccessRuleDef {
+        entity,
+        roles,
+        create: rule.create.is_some(),
+        delete: rule.delete.is_some(),
+        members,
+        constraint,
+        constraint_text,
+        span: rule.span,
+    });
 }
 
 /// The right on each member from the rule's `read` and `write` lines.

@@ -314,7 +314,7 @@ impl Lower {
 
     // ---- Entity access rules ----
 
-    fn access_rule(&self, pair: Pair<'_, Rule>) -> Result<AccessRule> {
+    pub(crate) fn access_rule(&self, pair: Pair<'_, Rule>) -> Result<AccessRule> {
         let span = self.span(&pair);
         let mut inner = children(pair);
         let entity = self.qname(inner.next().expect("access entity"));
