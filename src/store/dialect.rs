@@ -72,7 +72,10 @@ impl Dialect {
     pub fn decimal_cmp(self, a: &str, b: &str) -> String {
         match self {
             Dialect::Sqlite => format!("warden_decimal_cmp({a}, {b})"),
-            Dialect::Postgres => format!("sign(CAST({a} AS NUMERIC) - CAST({b} AS NUMERIC))"),
+            // Through text: a decimal parameter is text, and an integer column is compared too.
+            Dialect::Postgres => {
+                format!("sign(CAST(CAST({a} AS TEXT) AS NUMERIC) - CAST(CAST({b} AS TEXT) AS NUMERIC))")
+            }
         }
     }
 
