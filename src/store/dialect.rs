@@ -6,8 +6,8 @@
 //!
 //! SQLite runs warden's own code for the functions (registered by `store::sqlite`), so its
 //! answers are the evaluator's by construction. PostgreSQL spells them in SQL: `lower()`,
-//! `strpos`, `EXTRACT` in the zone with `AT TIME ZONE`; the PostgreSQL store (issue 20) is
-//! to hold them to the evaluator's answers with the differential tests.
+//! `strpos`, `EXTRACT` in the zone with `AT TIME ZONE`; `tests/postgres.rs` holds them to the
+//! evaluator's answers (`store::postgres` runs them).
 
 use crate::model::xpath::{DatePart, Func};
 
