@@ -23,6 +23,15 @@ fn url() -> String {
     std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Drops a schema when it goes, also when the benchmark panics.
+struct Dropped(String);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        let _ = drop_schema(&url(), &self.0);
+    }
+}
+
 fn carts() -> usize {
     std::env::var("WARDEN_BENCH_CARTS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000)
 }
@@ -46,6 +55,7 @@ fn retrieves(c: &mut Criterion) {
     let schema = format!("warden_bench_{}", std::process::id());
     let u = url();
     let _ = drop_schema(&u, &schema);
+    let _guard = Dropped(schema.clone());
     import(&program, &memory, &u, Some(&schema)).unwrap();
     let mut client = connect(&u).unwrap();
     client.batch_execute(&format!("ANALYZE {}.\"Shop.Cart\"", warden::store::dialect::quote(&schema))).unwrap();
@@ -76,7 +86,6 @@ fn retrieves(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(format!("{name}/by_hand"), carts), |b| b.iter(|| by_hand(&mut client)));
     }
     group.finish();
-    drop_schema(&u, &schema).unwrap();
 }
 
 fn copy_by_hand(u: &str, schema: &str, carts: u64) {
@@ -124,6 +133,7 @@ fn postgres_import(c: &mut Criterion) {
     let u = url();
     let (ours, theirs) =
         (format!("warden_bench_import_{}", std::process::id()), format!("warden_bench_copy_{}", std::process::id()));
+    let _guards = (Dropped(ours.clone()), Dropped(theirs.clone()));
     let mut group = c.benchmark_group("postgres_import");
     group.sample_size(10);
     let n = carts + shop::USERS as usize;
@@ -143,8 +153,6 @@ fn postgres_import(c: &mut Criterion) {
         )
     });
     group.finish();
-    drop_schema(&u, &ours).unwrap();
-    drop_schema(&u, &theirs).unwrap();
 }
 
 criterion_group!(benches, retrieves, postgres_import);
