@@ -127,6 +127,17 @@ pub enum Backend {
     Memory,
     /// SQLite (in memory), with retrieves as SQL.
     Sqlite,
+    /// PostgreSQL: each block in a fresh schema, dropped afterwards.
+    Postgres,
+}
+
+/// The SQL a schema is printed in (`warden store schema --dialect`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
 }
 
 /// What `warden store` does.
@@ -143,10 +154,13 @@ pub enum StoreCommand {
 /// Who acts, over which store, at what time, and how results print (`eval`, `explain`, `sql`).
 #[derive(clap::Args)]
 struct Acting {
-    /// The store: a JSON file, or a SQLite database (`.db`, `.sqlite`, `.sqlite3`);
-    /// an empty store when omitted.
+    /// The store: a JSON file, a SQLite database (`.db`, `.sqlite`, `.sqlite3`) or a
+    /// PostgreSQL URL (`postgres://USER@HOST:PORT/DB`); else `WARDEN_STORE`, else an empty store.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// The PostgreSQL schema of the store (default: named after the app).
+    #[arg(long, value_name = "SCHEMA")]
+    pg_schema: Option<String>,
     /// Who acts: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
     #[arg(long = "as", default_value = "system")]
     principal: String,
@@ -168,10 +182,14 @@ struct Acting {
 }
 
 impl Acting {
-    fn setup<'a>(&'a self, paths: &'a [PathBuf], out: cli::output::Out) -> cli::eval::Setup<'a> {
+    fn setup<'a>(&'a mut self, paths: &'a [PathBuf], out: cli::output::Out) -> cli::eval::Setup<'a> {
+        if self.store.is_none() {
+            self.store = std::env::var_os("WARDEN_STORE").filter(|s| !s.is_empty()).map(PathBuf::from);
+        }
         cli::eval::Setup {
             paths,
             store: self.store.as_deref(),
+            pg_schema: self.pg_schema.as_deref(),
             principal: self.principal.parse().unwrap_or(warden::eval::PrincipalName::System),
             now: self.now.as_deref(),
             max_steps: self.max_steps,
@@ -238,10 +256,15 @@ enum Command {
         /// Take new snapshot text into the `.snap` files (and drop stale sections).
         #[arg(long)]
         accept: bool,
-        /// The store each block runs over: `memory`, or `sqlite` (a SQLite database in
-        /// memory, retrieves run as SQL). Both must give the same outcomes.
+        /// The store each block runs over: `memory`, `sqlite` (a SQLite database in
+        /// memory, retrieves run as SQL) or `postgres` (a fresh schema per block in the
+        /// database of `--store`, else `WARDEN_TEST_POSTGRES`, dropped afterwards). All must
+        /// give the same outcomes.
         #[arg(long, value_enum, default_value_t = Backend::Memory)]
         backend: Backend,
+        /// With `--backend postgres`, the database: `postgres://USER@HOST:PORT/DB`.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// The most steps one top-level statement of a block may take (statements run, objects
         /// examined by retrieves, text and lists built; default 10000000).
         #[arg(long, value_name = "N")]
@@ -399,6 +422,12 @@ enum Command {
         /// Files or directories of the program, then (import, export) SOURCE and TARGET.
         #[arg(required = true, value_name = "PATHS... [SOURCE TARGET]")]
         paths: Vec<PathBuf>,
+        /// With `schema`, the SQL it is printed in.
+        #[arg(long, value_enum, default_value_t = SqlDialect::Sqlite)]
+        dialect: SqlDialect,
+        /// The PostgreSQL schema of a `postgres://` SOURCE or TARGET (default: named after the app).
+        #[arg(long, value_name = "SCHEMA")]
+        pg_schema: Option<String>,
     },
     /// Print the access matrix: for every user role (the anonymous role first)
     /// and entity, create, see and delete with their constraints, and each member's right.
@@ -506,6 +535,7 @@ fn main() -> ExitCode {
             filter,
             accept,
             backend,
+            store,
             max_steps,
             format,
             watch,
@@ -519,7 +549,14 @@ fn main() -> ExitCode {
             let backend = match backend {
                 Backend::Memory => warden::eval::test::Backend::Memory,
                 Backend::Sqlite => warden::eval::test::Backend::Sqlite,
+                Backend::Postgres => warden::eval::test::Backend::Postgres,
             };
+            if let Some(url) = &store {
+                if backend != warden::eval::test::Backend::Postgres {
+                    return out(format.into(), empty("test")).usage("`--store` goes with `--backend postgres`", None);
+                }
+                warden::eval::test::set_postgres_url(url);
+            }
             let out = out(format.into(), empty("test"));
             let max_steps = max_steps.unwrap_or(warden::eval::DEFAULT_STEP_BUDGET);
             if fail_under.is_some() && !coverage && !mutate {
@@ -546,12 +583,12 @@ fn main() -> ExitCode {
                 cli::test::run(&run, &out)
             }
         }
-        Command::Eval { mut paths, acting, save, expression } => {
+        Command::Eval { mut paths, mut acting, save, expression } => {
             let script = if expression.is_none() && paths.len() > 1 { paths.pop() } else { None };
             let out = out(acting.format.into(), empty("eval"));
             cli::eval::run_eval(acting.setup(&paths, out), expression, script, save)
         }
-        Command::Explain { mut paths, acting, plan: true } => {
+        Command::Explain { mut paths, mut acting, plan: true } => {
             let out = out(acting.format.into(), json!({ "plan": null }));
             if paths.len() < 2 {
                 return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
@@ -562,7 +599,7 @@ fn main() -> ExitCode {
             }
             cli::eval::run_plan(acting.setup(&paths, out), retrieve)
         }
-        Command::Explain { mut paths, acting, plan: false } => {
+        Command::Explain { mut paths, mut acting, plan: false } => {
             let mut out = out(acting.format.into(), empty("explain"));
             out.wrong = cli::explain_exit::WRONG;
             out.failed = cli::explain_exit::FAILED;
@@ -589,7 +626,7 @@ fn main() -> ExitCode {
             };
             cli::fmt::run(&paths, mode, color, quiet)
         }
-        Command::Sql { mut paths, acting } => {
+        Command::Sql { mut paths, mut acting } => {
             let out = out(acting.format.into(), empty("sql"));
             if paths.len() < 2 {
                 return out.usage("give the rules' paths, then a retrieve, such as 'retrieve Shop.Cart'", None);
@@ -600,13 +637,18 @@ fn main() -> ExitCode {
             }
             cli::eval::run_sql(acting.setup(&paths, out), retrieve)
         }
-        Command::Store { action, paths } => {
+        Command::Store { action, paths, dialect, pg_schema } => {
             let action = match action {
                 StoreCommand::Import => cli::eval::StoreAction::Import,
                 StoreCommand::Export => cli::eval::StoreAction::Export,
                 StoreCommand::Schema => cli::eval::StoreAction::Schema,
             };
-            cli::eval::run_store(&paths, action, out(Format::Human, json!({})))
+            let dialect = match dialect {
+                SqlDialect::Sqlite => warden::store::dialect::Dialect::Sqlite,
+                SqlDialect::Postgres => warden::store::dialect::Dialect::Postgres,
+            };
+            let how = cli::eval::StoreOptions { dialect, pg_schema: pg_schema.as_deref() };
+            cli::eval::run_store(&paths, action, &how, out(Format::Human, json!({})))
         }
         Command::Matrix { paths, format } => cli::eval::run_matrix(&paths, out(format.into(), empty("matrix"))),
         Command::Diff { paths, git, fail_on_widening, format } => {

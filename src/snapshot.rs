@@ -129,7 +129,11 @@ fn run_snapshot_inner(
     record: bool,
 ) -> (String, Option<Hits>) {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
-    let mut engine = Engine::new(program, backend.fresh(program), now);
+    let store = match backend.fresh(program) {
+        Ok(store) => store,
+        Err(message) => return (format!("error: {message}\n"), None),
+    };
+    let mut engine = Engine::new(program, store, now);
     engine.set_step_budget(max_steps);
     if record {
         engine.record_coverage();

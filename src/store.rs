@@ -5,6 +5,8 @@ pub mod dialect;
 pub mod file;
 mod json;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod runtime_state;
 pub mod sqlite;
 
@@ -253,11 +255,58 @@ pub fn open_with(
     writable: bool,
     cache_objects: usize,
 ) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    open_in(program, path, writable, cache_objects, None)
+}
+
+/// Whether a store location is a PostgreSQL URL (`postgres://USER@HOST:PORT/DB`).
+pub fn is_postgres(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// [`open_with`], where `path` may also be a PostgreSQL URL whose store lives in schema
+/// `pg_schema` (default: named after the app).
+pub fn open_in(
+    program: &Program,
+    path: &std::path::Path,
+    writable: bool,
+    cache_objects: usize,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    if is_postgres(path) {
+        return open_postgres(program, path, writable, cache_objects, pg_schema);
+    }
     if sqlite::is_sqlite_path(path) {
         let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
         return Ok(Box::new(SqliteStore::open_with(program, path, mode, cache_objects)?));
     }
     Ok(Box::new(read_json(program, path)?))
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(
+    program: &Program,
+    path: &std::path::Path,
+    writable: bool,
+    cache_objects: usize,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    let mode = if writable { sqlite::Mode::Write } else { sqlite::Mode::Read };
+    let url = path.to_string_lossy();
+    Ok(Box::new(postgres::PgStore::open(program, &url, pg_schema, mode, cache_objects)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(
+    _: &Program,
+    path: &std::path::Path,
+    _: bool,
+    _: usize,
+    _: Option<&str>,
+) -> Result<Box<dyn Store>, Vec<StoreError>> {
+    Err(vec![StoreError {
+        path: path.display().to_string(),
+        message: "this build of warden has no PostgreSQL store (the `postgres` feature)".into(),
+    }])
 }
 
 /// Reads and loads a JSON store file.
@@ -270,14 +319,28 @@ fn read_json(program: &Program, path: &std::path::Path) -> Result<MemoryStore, V
 /// Copies the store at `from` into a new store at `to` (either may be JSON or SQLite;
 /// a SQLite target must not exist yet). Returns how many objects were copied.
 pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) -> Result<usize, Vec<StoreError>> {
-    let source: Box<dyn Store> = match sqlite::is_sqlite_path(from) {
+    convert_in(program, from, to, None)
+}
+
+/// [`convert`], where either end may also be a PostgreSQL URL (its store in schema
+/// `pg_schema`; a target schema must hold no tables yet). Copying into PostgreSQL streams
+/// the objects with `COPY`, in batches.
+pub fn convert_in(
+    program: &Program,
+    from: &std::path::Path,
+    to: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<usize, Vec<StoreError>> {
+    let source: Box<dyn Store> = match sqlite::is_sqlite_path(from) || is_postgres(from) {
         // Every object read and checked, as the JSON loader checks.
-        true => Box::new(load_into_memory(program, from)?),
+        true => Box::new(load_into_memory_in(program, from, pg_schema)?),
         false => open(program, from, false)?,
     };
     let count = source.all().iter().filter(|o| o.id.role().is_none()).count();
     let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
-    if sqlite::is_sqlite_path(to) {
+    if is_postgres(to) {
+        import_postgres(program, source.as_ref(), to, pg_schema)?;
+    } else if sqlite::is_sqlite_path(to) {
         sqlite::import(program, source.as_ref(), to)?;
     } else {
         save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
@@ -295,6 +358,44 @@ pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Res
             .map_err(|e| file::SaveError::Io { path: path.display().to_string(), message: e.to_string() });
     }
     sqlite::save_over(program, store, path, None).map(|_| ())
+}
+
+#[cfg(feature = "postgres")]
+fn import_postgres(
+    program: &Program,
+    source: &dyn Store,
+    to: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<usize, Vec<StoreError>> {
+    postgres::import(program, source, &to.to_string_lossy(), pg_schema)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn import_postgres(
+    _: &Program,
+    _: &dyn Store,
+    to: &std::path::Path,
+    _: Option<&str>,
+) -> Result<usize, Vec<StoreError>> {
+    open_postgres(&Program::default(), to, false, 0, None).map(|_| 0)
+}
+
+/// Reads the store at `path` (JSON, SQLite or, in schema `pg_schema`, PostgreSQL) into memory.
+pub(crate) fn load_into_memory_in(
+    program: &Program,
+    path: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<MemoryStore, Vec<StoreError>> {
+    #[cfg(feature = "postgres")]
+    if is_postgres(path) {
+        let url = path.to_string_lossy();
+        return postgres::PgStore::open(program, &url, pg_schema, sqlite::Mode::Read, 0)?.to_memory(program);
+    }
+    #[cfg(not(feature = "postgres"))]
+    if is_postgres(path) {
+        return open_postgres(program, path, false, 0, pg_schema).map(|_| MemoryStore::new());
+    }
+    load_into_memory(program, path)
 }
 
 /// Reads the store at `path` (JSON or SQLite) into memory.

@@ -174,6 +174,9 @@ fn every_format_prints_one_document_on_every_path() {
     cases.push((words(&["check"]), "diagnostics", 2, "no paths"));
     cases.push((words(&["audit", RULES, "--fail-on", "warnings"]), "findings", 2, "a wrong option value"));
     cases.push((words(&["test", RULES, "--bogus"]), "tests", 2, "an unknown option"));
+    let tls = "postgres://u@127.0.0.1:1/db?sslmode=require";
+    cases.push((words(&["eval", RULES, "--store", tls, "-e", "1"]), "results", 1, "a PostgreSQL URL asking for TLS"));
+    cases.push((words(&["test", RULES, "--store", tls]), "tests", 2, "--store without --backend postgres"));
     cases.push((words(&["eval", RULES, "--max-steps", "lots", "-e", "1"]), "results", 2, "a wrong number"));
     cases.push((words(&["explain"]), "decision", 2, "no arguments"));
     cases.push((words(&["sql", RULES, "--as"]), "sql", 2, "an option without its value"));

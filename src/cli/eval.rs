@@ -18,8 +18,10 @@ use crate::Format;
 pub struct Setup<'a> {
     /// Files or directories.
     pub paths: &'a [PathBuf],
-    /// The JSON store, if any.
+    /// The store (a JSON or SQLite file, or a PostgreSQL URL), if any.
     pub store: Option<&'a Path>,
+    /// The PostgreSQL schema of a `postgres://` store (`--pg-schema`).
+    pub pg_schema: Option<&'a str>,
     /// Who acts.
     pub principal: PrincipalName,
     /// The clock (RFC 3339), else the system clock.
@@ -40,14 +42,14 @@ fn load_program(setup: &Setup<'_>) -> Result<Checked, ExitCode> {
     Ok(checked)
 }
 
-fn load_store(
-    program: &Program,
-    path: Option<&Path>,
-    writable: bool,
-    cache_objects: Option<usize>,
-    out: &Out,
-) -> Result<Box<dyn Store>, ExitCode> {
+fn load_store(setup: &Setup<'_>, program: &Program, writable: bool) -> Result<Box<dyn Store>, ExitCode> {
+    let (path, cache_objects, out) = (setup.store, setup.cache_objects, &setup.out);
     let Some(path) = path else { return Ok(Box::new(MemoryStore::new())) };
+    let cache_objects = cache_objects.unwrap_or(store::sqlite::DEFAULT_CACHE_OBJECTS);
+    if store::is_postgres(path) {
+        return store::open_in(program, path, writable, cache_objects, setup.pg_schema)
+            .map_err(|errors| out.store(path, &errors));
+    }
     if !path.exists() {
         return Err(out.io(format!("cannot read `{}`: no such file", path.display())));
     }
@@ -57,7 +59,6 @@ fn load_store(
             return Err(out.io(format!("cannot write `{}`: {e}", path.display())));
         }
     }
-    let cache_objects = cache_objects.unwrap_or(store::sqlite::DEFAULT_CACHE_OBJECTS);
     store::open_with(program, path, writable, cache_objects).map_err(|errors| out.store(path, &errors))
 }
 
@@ -178,14 +179,15 @@ pub fn run_eval(setup: Setup<'_>, expression: Option<String>, script: Option<Pat
         let checked = load_program(&setup)?;
         let mut program = checked.program;
         // A run that may save holds the store's write lock from before it reads until it has written.
-        let lock = match setup.store.filter(|_| save) {
+        // PostgreSQL's own lock: the store takes it when opened for writing (store::postgres).
+        let lock = match setup.store.filter(|p| save && !store::is_postgres(p)) {
             Some(path) => Some(
                 store::file::write_lock(path)
                     .map_err(|e| out.io(format!("cannot take the write lock of `{}`: {e}", path.display())))?,
             ),
             None => None,
         };
-        let store = load_store(&program, setup.store, save, setup.cache_objects, out)?;
+        let store = load_store(&setup, &program, save)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, &name, text, &setup)?;
         let program = &program;
@@ -275,7 +277,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(&setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
+        let store = load_store(&setup, &program, false)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<operation>", format!("explain {operation}"), &setup)?;
         let one = "give one operation, such as 'read #5/Total'";
@@ -311,6 +313,7 @@ pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
     let setup = Setup {
         paths,
         store: None,
+        pg_schema: None,
         principal: PrincipalName::System,
         now: None,
         max_steps: None,
@@ -372,7 +375,7 @@ fn on_one_retrieve(
     let run = || -> Result<ExitCode, ExitCode> {
         let checked = load_program(setup)?;
         let mut program = checked.program;
-        let store = load_store(&program, setup.store, false, setup.cache_objects, out)?;
+        let store = load_store(setup, &program, false)?;
         let now = clock(setup.now, out)?;
         let stmts = statements(&mut program, "<retrieve>", retrieve, setup)?;
         let program = &program;
@@ -395,8 +398,16 @@ fn on_one_retrieve(
     run().unwrap_or_else(|code| code)
 }
 
+/// How `warden store` spells a schema and where a PostgreSQL store lives.
+pub struct StoreOptions<'a> {
+    /// The SQL `schema` prints.
+    pub dialect: warden::store::dialect::Dialect,
+    /// The PostgreSQL schema of a `postgres://` source or target.
+    pub pg_schema: Option<&'a str>,
+}
+
 /// Runs `warden store import|export|schema`.
-pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
+pub fn run_store(paths: &[PathBuf], action: StoreAction, how: &StoreOptions<'_>, out: Out) -> ExitCode {
     let needs = if action == StoreAction::Schema { 1 } else { 3 };
     if paths.len() < needs {
         return usage_error(match action {
@@ -410,6 +421,7 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
     let setup = Setup {
         paths: rules,
         store: None,
+        pg_schema: None,
         principal: PrincipalName::System,
         now: None,
         max_steps: None,
@@ -422,15 +434,15 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, out: Out) -> ExitCode {
     };
     match action {
         StoreAction::Schema => {
-            print!("{}", store::sqlite::schema_sql(&checked.program));
+            print!("{}", store::sqlite::schema_sql_in(&checked.program, how.dialect));
             ExitCode::SUCCESS
         }
         StoreAction::Import | StoreAction::Export => {
             let (from, to) = (&ends[0], &ends[1]);
-            if !from.exists() {
+            if !from.exists() && !store::is_postgres(from) {
                 return usage_error(format!("cannot read `{}`: no such file", from.display()));
             }
-            match store::convert(&checked.program, from, to) {
+            match store::convert_in(&checked.program, from, to, how.pg_schema) {
                 Ok(n) => {
                     if quiet {
                         return ExitCode::SUCCESS;

@@ -42,14 +42,44 @@ pub enum Backend {
     Memory,
     /// A SQLite database (in memory), with retrieves run as SQL.
     Sqlite,
+    /// PostgreSQL: each block in a fresh schema of the database of [`set_postgres_url`]
+    /// (else `WARDEN_TEST_POSTGRES`, else the local test database), dropped afterwards.
+    Postgres,
+}
+
+/// The database `Backend::Postgres` makes its schemas in, when set.
+static POSTGRES_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The PostgreSQL test database when nothing else names one.
+pub const DEFAULT_TEST_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Names the database `Backend::Postgres` makes its schemas in (`warden test --store URL`);
+/// the first call wins.
+pub fn set_postgres_url(url: &str) {
+    let _ = POSTGRES_URL.set(url.to_string());
+}
+
+/// The database `Backend::Postgres` uses: [`set_postgres_url`]'s, else `WARDEN_TEST_POSTGRES`,
+/// else [`DEFAULT_TEST_POSTGRES`].
+pub fn postgres_url() -> String {
+    POSTGRES_URL
+        .get()
+        .cloned()
+        .or_else(|| std::env::var("WARDEN_TEST_POSTGRES").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| DEFAULT_TEST_POSTGRES.to_string())
 }
 
 impl Backend {
-    /// A fresh, empty store of this kind.
-    pub fn fresh(self, program: &Program) -> Box<dyn Store> {
+    /// A fresh, empty store of this kind (a PostgreSQL one fails when the database cannot
+    /// be reached).
+    pub fn fresh(self, program: &Program) -> Result<Box<dyn Store>, String> {
         match self {
-            Backend::Memory => Box::new(MemoryStore::new()),
-            Backend::Sqlite => Box::new(SqliteStore::in_memory(program)),
+            Backend::Memory => Ok(Box::new(MemoryStore::new())),
+            Backend::Sqlite => Ok(Box::new(SqliteStore::in_memory(program))),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Ok(Box::new(crate::store::postgres::PgStore::scratch(program, &postgres_url())?)),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => Err("this build of warden has no PostgreSQL store (the `postgres` feature)".into()),
         }
     }
 }
@@ -67,7 +97,23 @@ pub(crate) fn run_test_recording(program: &Program, test: &TestDef, backend: Bac
 
 fn run_test_inner(program: &Program, test: &TestDef, backend: Backend, max_steps: u64, record: bool) -> TestResult {
     let now = crate::time::parse_instant(DEFAULT_NOW).unwrap_or_default();
-    let mut engine = Engine::new(program, backend.fresh(program), now);
+    let store = match backend.fresh(program) {
+        Ok(store) => store,
+        Err(message) => {
+            let file = program.sources.file(test.span.file);
+            return TestResult {
+                name: test.name.clone(),
+                file: file.path.display().to_string(),
+                line: file.line_col(test.span.start as usize).0,
+                outcome: "failed",
+                message: Some(message),
+                failure: None,
+                hits: None,
+                log: Vec::new(),
+            };
+        }
+    };
+    let mut engine = Engine::new(program, store, now);
     engine.step_budget = max_steps;
     if record {
         engine.record_coverage();

@@ -6,8 +6,8 @@
 //!
 //! SQLite runs warden's own code for the functions (registered by `store::sqlite`), so its
 //! answers are the evaluator's by construction. PostgreSQL spells them in SQL: `lower()`,
-//! `strpos`, `EXTRACT` in the zone with `AT TIME ZONE`; the PostgreSQL store (issue 20) is
-//! to hold them to the evaluator's answers with the differential tests.
+//! `strpos`, `EXTRACT` in the zone with `AT TIME ZONE`; `tests/postgres.rs` holds them to the
+//! evaluator's answers (`store::postgres` runs them).
 
 use crate::model::xpath::{DatePart, Func};
 
@@ -72,7 +72,10 @@ impl Dialect {
     pub fn decimal_cmp(self, a: &str, b: &str) -> String {
         match self {
             Dialect::Sqlite => format!("warden_decimal_cmp({a}, {b})"),
-            Dialect::Postgres => format!("sign(CAST({a} AS NUMERIC) - CAST({b} AS NUMERIC))"),
+            // Through text: a decimal parameter is text, and an integer column is compared too.
+            Dialect::Postgres => {
+                format!("sign(CAST(CAST({a} AS TEXT) AS NUMERIC) - CAST(CAST({b} AS TEXT) AS NUMERIC))")
+            }
         }
     }
 

@@ -51,9 +51,10 @@ pub fn is_sqlite_path(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("db" | "sqlite" | "sqlite3"))
 }
 
-/// How a member is kept.
+/// How a member is kept (the SQL schema is shared with the PostgreSQL store, spelled by
+/// [`Dialect`]).
 #[derive(Clone, Debug, PartialEq)]
-enum Column {
+pub(super) enum Column {
     /// A column of the entity's table.
     Value { name: SmolStr, ty: ColType },
     /// Rows of a link table (a reference set).
@@ -62,7 +63,7 @@ enum Column {
 
 /// What a column holds, and how values are written to it.
 #[derive(Clone, Debug, PartialEq)]
-enum ColType {
+pub(super) enum ColType {
     Text,
     Integer,
     /// Exact decimals as text.
@@ -77,7 +78,21 @@ enum ColType {
 }
 
 impl ColType {
+    /// The declared type of the column in SQLite (its name tells the reader what it holds).
     fn declared(&self) -> &'static str {
+        self.declared_in(Dialect::Sqlite)
+    }
+
+    /// The declared type of the column in a dialect: in PostgreSQL a type of its own
+    /// (decimals stay text, compared as `NUMERIC`; instants stay milliseconds since 1970).
+    pub(super) fn declared_in(&self, dialect: Dialect) -> &'static str {
+        if dialect == Dialect::Postgres {
+            return match self {
+                ColType::Text | ColType::Decimal | ColType::Enum(..) => "text",
+                ColType::Integer | ColType::DateTime | ColType::Reference => "bigint",
+                ColType::Boolean => "boolean",
+            };
+        }
         match self {
             ColType::Text => "TEXT",
             ColType::Integer => "INTEGER",
@@ -92,26 +107,26 @@ impl ColType {
 
 /// An entity's table.
 #[derive(Clone, Debug)]
-struct Table {
-    name: String,
+pub(super) struct Table {
+    pub(super) name: String,
     /// One per member, by member index.
-    columns: Vec<Column>,
+    pub(super) columns: Vec<Column>,
     /// Its value columns of one row: `SELECT c1, c2 FROM t WHERE id = ?`.
-    row_sql: String,
+    pub(super) row_sql: String,
     /// Every row with its id, ascending: `SELECT id, c1, c2 FROM t ORDER BY id`.
-    scan_sql: String,
+    pub(super) scan_sql: String,
 }
 
 /// The tables a program needs, by entity id (`None`: not stored).
 #[derive(Clone, Debug)]
-struct Schema {
-    tables: Vec<Option<Table>>,
+pub(super) struct Schema {
+    pub(super) tables: Vec<Option<Table>>,
     /// Link tables by name (each once, owned by the entity that declares the set).
-    links: Vec<String>,
+    pub(super) links: Vec<String>,
     /// Views over an entity and its specializations, by name, with their SQL.
-    views: Vec<(String, String)>,
+    pub(super) views: Vec<(String, String)>,
     /// Which table holds the object `?1`: the entity's index (empty: no tables).
-    locate: String,
+    pub(super) locate: String,
 }
 
 /// The table of an entity: its qualified name.
@@ -139,12 +154,23 @@ pub(crate) fn link_table(program: &Program, entity: EntityId, member: usize) -> 
 pub use super::dialect::quote;
 
 /// Whether objects of the entity live in a table (persistent, and not the implied role objects).
-fn stores(program: &Program, entity: EntityId) -> bool {
+pub(super) fn stores(program: &Program, entity: EntityId) -> bool {
     entity != SYSTEM_USER_ROLE && program.entity(entity).persistent
 }
 
 impl Schema {
+    /// The SQLite schema of a program.
     fn of(program: &Program) -> Schema {
+        Schema::of_in(program, Dialect::Sqlite)
+    }
+
+    /// The tables, links and views of a program's store, spelled in `dialect`.
+    pub(super) fn of_in(program: &Program, dialect: Dialect) -> Schema {
+        // The one parameter of a row's and a locate's query, the same in every part.
+        let id = match dialect {
+            Dialect::Sqlite => "?1",
+            Dialect::Postgres => "$1",
+        };
         let mut links = Vec::new();
         let tables = (0..program.entities.len() as u32)
             .map(EntityId)
@@ -178,8 +204,8 @@ impl Schema {
                     })
                     .collect();
                 let row_sql = match values.is_empty() {
-                    true => format!("SELECT 1 FROM {} WHERE id = ?", quote(&name)),
-                    false => format!("SELECT {} FROM {} WHERE id = ?", values.join(", "), quote(&name)),
+                    true => format!("SELECT 1 FROM {} WHERE id = {id}", quote(&name)),
+                    false => format!("SELECT {} FROM {} WHERE id = {id}", values.join(", "), quote(&name)),
                 };
                 let scan_sql = format!(
                     "SELECT id{} FROM {} ORDER BY id",
@@ -203,7 +229,11 @@ impl Schema {
                 .map(|s| format!("SELECT {} FROM {}", own.join(", "), quote(&table_name(program, s))))
                 .collect();
             let body = if parts.is_empty() {
-                format!("SELECT {} WHERE 0", own.iter().map(|c| format!("NULL AS {c}")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "SELECT {} WHERE {}",
+                    own.iter().map(|c| format!("NULL AS {c}")).collect::<Vec<_>>().join(", "),
+                    dialect.truth(false)
+                )
             } else {
                 parts.join(" UNION ALL ")
             };
@@ -212,7 +242,7 @@ impl Schema {
         let locate = tables
             .iter()
             .enumerate()
-            .filter_map(|(e, t)| Some(format!("SELECT {e} FROM {} WHERE id = ?1", quote(&t.as_ref()?.name))))
+            .filter_map(|(e, t)| Some(format!("SELECT {e} FROM {} WHERE id = {id}", quote(&t.as_ref()?.name))))
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         Schema { tables, links, views, locate }
@@ -246,11 +276,16 @@ fn col_type(program: &Program, ty: AttrType) -> ColType {
     }
 }
 
-/// The DDL of a program's store, for review (`warden store schema`).
+/// The DDL of a program's SQLite store, for review (`warden store schema`).
 pub fn schema_sql(program: &Program) -> String {
-    let schema = Schema::of(program);
+    schema_sql_in(program, Dialect::Sqlite)
+}
+
+/// The DDL of a program's store in `dialect` (`warden store schema --dialect postgres`).
+pub fn schema_sql_in(program: &Program, dialect: Dialect) -> String {
+    let schema = Schema::of_in(program, dialect);
     let mut out = String::new();
-    for statement in schema.create_statements(false) {
+    for statement in schema.create_statements(false, dialect) {
         out.push_str(&statement);
         out.push_str(";\n");
     }
@@ -261,28 +296,37 @@ pub fn schema_sql(program: &Program) -> String {
 }
 
 impl Schema {
-    fn create_statements(&self, temp: bool) -> Vec<String> {
+    /// Every table's and index's `CREATE` statement, the metadata table first.
+    pub(super) fn create_statements(&self, temp: bool, dialect: Dialect) -> Vec<String> {
         let temp = if temp { "TEMP " } else { "" };
         let mut out =
             vec![format!("CREATE {temp}TABLE IF NOT EXISTS warden_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")];
         for table in self.tables.iter().flatten() {
-            out.extend(table.create_statements(temp, true));
+            out.extend(table.create_statements(temp, true, dialect));
         }
         for link in &self.links {
-            out.extend(link_statements(link, temp, true));
+            out.extend(link_statements(link, temp, true, dialect));
         }
         out
     }
 }
 
+/// The integer type of ids in a dialect.
+fn id_type(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "INTEGER",
+        Dialect::Postgres => "BIGINT",
+    }
+}
+
 impl Table {
     /// Its `CREATE TABLE` and, with `indexes`, its `CREATE INDEX` statements.
-    fn create_statements(&self, temp: &str, indexes: bool) -> Vec<String> {
-        let mut columns = vec!["id INTEGER PRIMARY KEY".to_string()];
+    pub(super) fn create_statements(&self, temp: &str, indexes: bool, dialect: Dialect) -> Vec<String> {
+        let mut columns = vec![format!("id {} PRIMARY KEY", id_type(dialect))];
         let mut out = Vec::new();
         for c in &self.columns {
             if let Column::Value { name, ty } = c {
-                columns.push(format!("{} {}", quote(name), ty.declared()));
+                columns.push(format!("{} {}", quote(name), ty.declared_in(dialect)));
                 if *ty == ColType::Reference {
                     out.push(format!(
                         "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
@@ -301,9 +345,11 @@ impl Table {
     }
 }
 
-fn link_statements(link: &str, temp: &str, indexes: bool) -> Vec<String> {
+/// A link table's `CREATE TABLE` and, with `indexes`, the index on its targets.
+pub(super) fn link_statements(link: &str, temp: &str, indexes: bool, dialect: Dialect) -> Vec<String> {
+    let int = id_type(dialect);
     let mut out = vec![format!(
-        "CREATE {temp}TABLE IF NOT EXISTS {} (owner INTEGER NOT NULL, position INTEGER NOT NULL, target INTEGER NOT NULL, PRIMARY KEY (owner, position))",
+        "CREATE {temp}TABLE IF NOT EXISTS {} (owner {int} NOT NULL, position {int} NOT NULL, target {int} NOT NULL, PRIMARY KEY (owner, position))",
         quote(link)
     )];
     if temp.is_empty() && indexes {
@@ -336,16 +382,16 @@ pub const DEFAULT_CACHE_OBJECTS: usize = 100_000;
 /// (the previous old one is dropped), and an entry found in the old one moves back to the
 /// young one. Every operation is O(1), and what is used often stays.
 #[derive(Debug, Default)]
-struct Cache {
+pub(super) struct Cache {
     cap: usize,
     young: HashMap<ObjectId, Object>,
     old: HashMap<ObjectId, Object>,
     /// How many objects it holds, for [`SqliteStore::cache_gauge`].
-    gauge: Arc<AtomicUsize>,
+    pub(super) gauge: Arc<AtomicUsize>,
 }
 
 impl Cache {
-    fn new(cap: usize) -> Cache {
+    pub(super) fn new(cap: usize) -> Cache {
         Cache { cap, ..Cache::default() }
     }
 
@@ -353,7 +399,7 @@ impl Cache {
         self.gauge.store(self.len(), Ordering::Relaxed);
     }
 
-    fn get(&mut self, id: ObjectId) -> Option<Object> {
+    pub(super) fn get(&mut self, id: ObjectId) -> Option<Object> {
         if let Some(o) = self.young.get(&id) {
             return Some(o.clone());
         }
@@ -362,16 +408,16 @@ impl Cache {
         Some(o)
     }
 
-    fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
+    pub(super) fn entity_of(&self, id: ObjectId) -> Option<EntityId> {
         self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.entity)
     }
 
     /// One member of a cached object (`None`: not cached), without copying the object.
-    fn value(&self, id: ObjectId, member: usize) -> Option<Option<Value>> {
+    pub(super) fn value(&self, id: ObjectId, member: usize) -> Option<Option<Value>> {
         self.young.get(&id).or_else(|| self.old.get(&id)).map(|o| o.values.get(member).cloned())
     }
 
-    fn insert(&mut self, object: Object) {
+    pub(super) fn insert(&mut self, object: Object) {
         if self.cap == 0 {
             return;
         }
@@ -383,19 +429,19 @@ impl Cache {
         self.measure();
     }
 
-    fn remove(&mut self, id: ObjectId) {
+    pub(super) fn remove(&mut self, id: ObjectId) {
         self.young.remove(&id);
         self.old.remove(&id);
         self.measure();
     }
 
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.young = HashMap::new();
         self.old = HashMap::new();
         self.measure();
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.young.len() + self.old.len()
     }
 }
@@ -447,7 +493,7 @@ fn fail(at: &Path, message: impl std::fmt::Display) -> Vec<StoreError> {
 }
 
 /// Each stored entity's members at their defaults.
-fn templates(program: &Program, schema: &Schema) -> Vec<Option<Vec<Value>>> {
+pub(super) fn templates(program: &Program, schema: &Schema) -> Vec<Option<Vec<Value>>> {
     schema
         .tables
         .iter()
@@ -728,12 +774,12 @@ impl SqliteStore {
         let mut statements = Vec::new();
         for table in self.schema.tables.iter().flatten() {
             if !existing.contains_key(&table.name) || !temp {
-                statements.extend(table.create_statements(if temp { "TEMP " } else { "" }, indexes));
+                statements.extend(table.create_statements(if temp { "TEMP " } else { "" }, indexes, Dialect::Sqlite));
             }
         }
         for link in &self.schema.links {
             if !existing.contains_key(link) || !temp {
-                statements.extend(link_statements(link, if temp { "TEMP " } else { "" }, indexes));
+                statements.extend(link_statements(link, if temp { "TEMP " } else { "" }, indexes, Dialect::Sqlite));
             }
         }
         for (name, body) in &self.schema.views {
@@ -1692,7 +1738,7 @@ impl SqliteStore {
                 count += 1;
             }
         }
-        for statement in self.schema.create_statements(false) {
+        for statement in self.schema.create_statements(false, Dialect::Sqlite) {
             self.conn.execute_batch(&statement)?;
         }
         self.next = next;
