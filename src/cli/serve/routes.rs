@@ -206,8 +206,13 @@ fn session(headers: &HeaderMap) -> Option<String> {
 /// Asks the engine; the outcome, or the HTTP answer of a refusal.
 async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) -> Result<Outcome, Response> {
     let (auth, session) = (auth(headers), session(headers));
-    let outcome =
-        st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?;
+    // A request that changes nothing is decided here; the others go to the engine thread.
+    let outcome = match st.engine.read(&auth, session, target, &after) {
+        Ok(outcome) => outcome,
+        Err((session, target)) => {
+            st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?
+        }
+    };
     let r = &outcome.response;
     if r.status != 200 {
         let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
