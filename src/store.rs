@@ -120,6 +120,10 @@ pub trait Store {
     fn matching(&self, _entity: EntityId, _member: usize, _value: &Value) -> Option<Vec<ObjectId>> {
         None
     }
+    /// How many objects [`Store::matching`] finds, without listing them (`count(retrieve ...)`).
+    fn count_matching(&self, entity: EntityId, member: usize, value: &Value) -> Option<usize> {
+        self.matching(entity, member, value).map(|ids| ids.len())
+    }
     /// The objects of exactly `entity` whose member passes `test`, ascending, when the store
     /// can read one member of every object without building the objects (`None`: the caller
     /// checks every object).

@@ -159,8 +159,17 @@ fn agree(store: &MemoryStore, model: &Model) -> Result<(), TestCaseError> {
                 let want: Vec<ObjectId> =
                     of_entity.iter().filter(|o| o.values.get(m) == Some(&key)).map(|o| o.id).collect();
                 let got = store.matching(entity, m, &key);
+                let counted = store.count_matching(entity, m, &key);
                 // A table that never had objects may not know the member: no answer is fine then.
                 if !(got.is_none() && of_entity.is_empty()) {
+                    prop_assert_eq!(
+                        counted,
+                        Some(want.len()),
+                        "count_matching {:?} in member {} of {:?}",
+                        key,
+                        m,
+                        entity
+                    );
                     prop_assert_eq!(got, Some(want), "matching {:?} in member {} of {:?}", key, m, entity);
                 }
             }

@@ -3,10 +3,12 @@
 //! same decisions through `runtime::Runtime::decide`; an instance is found by its resource's
 //! name after a reload, never as another resource that took its index.
 
-use warden::model::{AccessLevel, InstanceOp, Program};
+use warden::model::{AccessLevel, GlobalEndpoint, InstanceOp, Program, ResourceKind};
 use warden::runtime::{Bearer, Caller, CallerKind, Request, Target};
 use warden::source::SourceMap;
-use warden::store::runtime_state::{MemoryRuntimeState, RuntimeState, SqliteRuntimeState};
+use warden::store::runtime_state::{
+    decide_read_only, MemoryRuntimeState, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState,
+};
 
 const RULES: &str = "
 module Forms { module role Public }
@@ -86,4 +88,93 @@ fn the_sqlite_state_decides_as_the_runtime() {
     let (_, pi, issued) = ask(&mut one, &p, Target::StartProcess("A".into()), None);
     let mut two = SqliteRuntimeState::open(&db).unwrap();
     assert_eq!(ask(&mut two, &p, Target::Instance(InstanceOp::Status, pi.unwrap()), issued.as_deref()).0, 200);
+}
+
+#[test]
+fn the_shared_memory_state_decides_as_the_runtime() {
+    let mut state = SharedMemoryRuntimeState::new();
+    exercise(&mut state);
+    // A clone is the same state: what one writes, the other reads.
+    let p = program(RULES);
+    let (_, pi, issued) = ask(&mut state.clone(), &p, Target::StartProcess("A".into()), None);
+    assert_eq!(ask(&mut state, &p, Target::Instance(InstanceOp::Status, pi.unwrap()), issued.as_deref()).0, 200);
+    assert!(state.read().instance(&p, pi.unwrap()).unwrap().is_some());
+}
+
+/// `decide_read_only` answers exactly as `decide` wherever it answers, and only where `decide`
+/// changes nothing; where it declines, `decide` changes the state. Random requests (starts,
+/// reads, dismisses, refusals, bad sessions and bearers, the gate flipping) over one state.
+#[test]
+fn read_only_decisions_are_the_decisions_that_change_nothing() {
+    let p = program(&format!("{RULES}ui flow F {{ roles {{ Anonymous: VIEW, EXECUTE }} }}\n"));
+    let roles: Vec<_> = p.app.anonymous.into_iter().collect();
+    let caller = Caller { kind: CallerKind::Anonymous, user: None, roles: &roles, name: "anonymous" };
+    let mut state = MemoryRuntimeState::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut instances, mut sessions): (Vec<u64>, Vec<String>) = (vec![0, 12345], vec!["nobody".into()]);
+    let (mut answered, mut declined) = (0, 0);
+    for _ in 0..3000 {
+        if next(40) == 0 {
+            let access = if next(2) == 0 { AccessLevel::Public } else { AccessLevel::Invited };
+            state.set_access(access).unwrap();
+        }
+        let id = instances[usize::try_from(next(instances.len() as u64)).unwrap()];
+        let op = match next(9) {
+            0 => InstanceOp::Status,
+            1 => InstanceOp::Data,
+            2 => InstanceOp::DataModelPaths,
+            3 => InstanceOp::BuildInfo,
+            4 => InstanceOp::Events(None),
+            5 => InstanceOp::Events(Some("UI_ACTION".into())),
+            6 => InstanceOp::Action("submit".into()),
+            7 => InstanceOp::Upload,
+            _ => InstanceOp::Dismiss,
+        };
+        let target = match next(8) {
+            0 => Target::StartProcess(["A", "B", "Nope"][usize::try_from(next(3)).unwrap()].into()),
+            1 => Target::StartUiFlow("F".into()),
+            2 => Target::Global(
+                [GlobalEndpoint::BuildInfo, GlobalEndpoint::Themes, GlobalEndpoint::Tasks, GlobalEndpoint::Media]
+                    [usize::try_from(next(4)).unwrap()],
+            ),
+            3 => Target::ResourceDataModelPaths(ResourceKind::Process, "B".into()),
+            _ => Target::Instance(op, id),
+        };
+        let session = match next(4) {
+            0 => None,
+            _ => Some(sessions[usize::try_from(next(sessions.len() as u64)).unwrap()].clone()),
+        };
+        let bearer = [Bearer::None, Bearer::None, Bearer::None, Bearer::Invalid][usize::try_from(next(4)).unwrap()];
+        let req = Request { target, bearer, session_id: session };
+        let read = decide_read_only(&state, &p, &caller, &req).unwrap();
+        let before = format!("{state:?}");
+        let served = state.decide(&p, &caller, &req, &mut |_, _| Ok(())).unwrap();
+        let changed = format!("{state:?}") != before;
+        match read {
+            Some(read) => {
+                answered += 1;
+                assert!(!changed, "{req:?} changed the state but was answered read-only");
+                assert_eq!(
+                    (read.status, read.detail, &read.reason, read.instance, read.issued_session.is_some()),
+                    (served.status, served.detail, &served.reason, served.instance, served.issued_session.is_some()),
+                    "{req:?}"
+                );
+            }
+            None => {
+                declined += 1;
+                assert!(changed, "{req:?} changed nothing but was not answered read-only: {served:?}");
+            }
+        }
+        if let Some(pi) = served.instance {
+            instances.push(pi);
+        }
+        sessions.extend(served.issued_session);
+    }
+    assert!(answered > 1000 && declined > 100, "answered {answered}, declined {declined}");
 }

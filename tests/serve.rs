@@ -199,6 +199,44 @@ fn sessions_are_isolated() {
     assert_eq!(a.status, 200);
 }
 
+/// Reads are decided on the worker that receives them, beside the engine thread that writes:
+/// every client must still see its own writes at once, with many clients at the same time.
+#[test]
+fn every_session_reads_its_own_writes_under_concurrency() {
+    let server = Server::forms(&[]);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let agent = agent();
+                for _ in 0..20 {
+                    let (pi, session) = anonymous_start(&agent, &server, "PublicOnly");
+                    let own = [("X-Fx-Anonymous-Session-Id", session.as_str())];
+                    let other = [("X-Fx-Anonymous-Session-Id", "0123456789abcdef0123456789abcdef")];
+                    let a = call(&agent, "GET", &server.url(&status(&pi)), &own, None);
+                    assert_eq!(a.status, 200, "a status right after the start: {a:?}");
+                    let a = call(&agent, "GET", &server.url(&status(&pi)), &other, None);
+                    assert_eq!((a.status, a.detail().as_str()), (403, NOT_FOUND_SESSION));
+                    let path = format!("/api/runtime/process/{pi}/dismiss");
+                    assert_eq!(call(&agent, "POST", &server.url(&path), &own, Some(b"")).status, 200);
+                    let a = call(&agent, "GET", &server.url(&status(&pi)), &own, None);
+                    assert_eq!(a.status, 404, "a status right after the dismiss: {a:?}");
+                }
+            });
+        }
+    });
+    // The gate, closed and opened again: the next read sees each.
+    let agent = agent();
+    let (pi, session) = anonymous_start(&agent, &server, "PublicOnly");
+    let own = [("X-Fx-Anonymous-Session-Id", session.as_str())];
+    for _ in 0..10 {
+        call(&agent, "POST", &server.url("/__warden/access"), &[], Some(br#"{"access": "invited"}"#));
+        let a = call(&agent, "GET", &server.url(&status(&pi)), &own, None);
+        assert_eq!((a.status, a.detail().as_str()), (403, DISABLED));
+        call(&agent, "POST", &server.url("/__warden/access"), &[], Some(br#"{"access": "public"}"#));
+        assert_eq!(call(&agent, "GET", &server.url(&status(&pi)), &own, None).status, 200);
+    }
+}
+
 #[test]
 fn the_error_table_and_restricted_families() {
     let server = Server::forms(&[]);

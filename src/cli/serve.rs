@@ -9,10 +9,17 @@
 //! and the runtime state are synchronous and single-writer (the SQLite connection is not
 //! `Sync`), so one thread serializes decisions with no lock to contend for, while the tokio
 //! workers handle connections, CORS, timeouts and streams.
+//!
+//! A request that changes nothing (a status, a data read, build info, a stream's poll, a
+//! refusal) is decided on the tokio worker that received it when the runtime state is in memory
+//! ([`read`]): the engine thread writes that state under a lock, so a read never waits for the
+//! queue and still sees every write answered before it. Over SQLite every decision stays on the
+//! engine thread, in the transaction that makes servers over one file agree.
 
 mod data;
 mod engine;
 mod inspector;
+mod read;
 mod routes;
 
 use std::net::SocketAddr;

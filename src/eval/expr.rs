@@ -120,6 +120,15 @@ impl<'p> Engine<'p> {
                 }
             }
             ExprKind::Call { flow, args } => self.call(*flow, args, frame, e.span)?,
+            ExprKind::Function { func: crate::model::functions::Function::Count, args }
+                if matches!(args.as_slice(), [Expr { kind: ExprKind::Retrieve { first: false, .. }, .. }]) =>
+            {
+                let ExprKind::Retrieve { source, .. } = &args[0].kind else { unreachable!("matched above") };
+                match self.retrieve_count(source, frame, args[0].span)? {
+                    Some(n) => Value::Integer(n as i64),
+                    None => Value::Integer(self.retrieve(source, frame, args[0].span)?.len() as i64),
+                }
+            }
             ExprKind::Function { func, args } => {
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
@@ -275,6 +284,27 @@ impl<'p> Engine<'p> {
                 self.knows(*id) && self.allowed(Op::Read(member), &o)
             })
             .collect()
+    }
+
+    /// `count(retrieve ...)` from the store without listing the answer, where the plan allows
+    /// (see [`Engine::retrieve_count`]); `None`: the caller lists it.
+    fn retrieve_count(
+        &mut self,
+        source: &Source,
+        frame: &mut Frame<'_>,
+        span: Span,
+    ) -> Result<Option<usize>, EvalError> {
+        let Source::Database { entity, constraint } = source else { return Ok(None) };
+        if frame.rights == Rights::Principal && !self.gate_open() {
+            return Err(self.denied("may not read data: the app is not public".into(), span));
+        }
+        let Some((n, charge)) = self.retrieve_count_planned(*entity, constraint.as_ref(), frame.rights) else {
+            return Ok(None);
+        };
+        if self.charge(charge) {
+            return Err(self.runaway(span));
+        }
+        Ok(Some(n))
     }
 
     /// `retrieve`: from the store (with constraints) or along an association.

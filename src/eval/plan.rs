@@ -187,6 +187,90 @@ impl Engine<'_> {
         Candidates::Check { ids: out, charge: view.then_some(charge), visible }
     }
 
+    /// `count(retrieve ...)` without listing the answer, where [`Engine::retrieve_candidates`]
+    /// would answer [`Candidates::Exact`] and every key involved is one column holding one
+    /// word (`[Status = 'Open']`, `[Active = true()]`): per entity, at most one applicable
+    /// rule, exactly its key, and the retrieve's own exact key on the same column (or none).
+    /// The count and the steps charged are those of the listed answer. `None`: list it.
+    pub(crate) fn retrieve_count_planned(
+        &self,
+        entity: EntityId,
+        query: Option<&Cond>,
+        rights: Rights,
+    ) -> Option<(usize, u64)> {
+        if self.plan == Plan::Naive || self.store.speaks_sql() || !self.session().uncommitted.is_empty() {
+            return None;
+        }
+        let view = rights == Rights::Principal && !self.is_system();
+        let (mut count, mut charge) = (0usize, 0u64);
+        for e in self.program.specializations(entity) {
+            if e == SYSTEM_USER_ROLE {
+                return None;
+            }
+            let by_query = match query {
+                None => None,
+                Some(c) if self.query_exact(e, c, view) => Some(self.word_key(e, c)?),
+                Some(_) => return None,
+            };
+            let n = if view {
+                if !self.gate_open() || !self.rules_exact(e) {
+                    return None;
+                }
+                let session = self.session();
+                let mut applicable = self
+                    .rules_of(e)
+                    .iter()
+                    .map(|&r| &self.program.access_rules[r])
+                    .filter(|rule| rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok()));
+                let n = match (applicable.next(), applicable.next()) {
+                    (None, _) => 0,
+                    (Some(rule), None) => {
+                        let (member, value) = self.word_key(e, rule.constraint.as_ref()?)?;
+                        let n = self.store.count_matching(e, member, &value)?;
+                        charge += n as u64;
+                        match &by_query {
+                            None => n,
+                            Some((m, v)) if *m == member => {
+                                if *v == value {
+                                    n
+                                } else {
+                                    0
+                                }
+                            }
+                            Some(_) => return None,
+                        }
+                    }
+                    (Some(_), Some(_)) => return None,
+                };
+                n
+            } else {
+                let n = match &by_query {
+                    None => self.store.ids(e).len(),
+                    Some((member, value)) => self.store.count_matching(e, *member, value)?,
+                };
+                charge += n as u64;
+                n
+            };
+            count += n;
+        }
+        Some((count, charge))
+    }
+
+    /// A condition's key when it is one column holding one word: `[member = value]` with one
+    /// enumeration value or Boolean, a constant or token (never a variable: its steps are
+    /// counted where the retrieve reads it).
+    fn word_key(&self, e: EntityId, c: &Cond) -> Option<(usize, Value)> {
+        let Key::Attribute { member, op: CmpOp::Eq, other, .. } = key(c)? else { return None };
+        if !matches!(other, Operand::Value(_) | Operand::Token(_)) {
+            return None;
+        }
+        let placeholder = Object { id: ObjectId(0), entity: e, values: Vec::new() };
+        match self.xeval(None).side(other, &placeholder).values.as_slice() {
+            [value @ (Value::Enum(..) | Value::Boolean(_))] => Some((member, value.clone())),
+            _ => None,
+        }
+    }
+
     /// The steps a principal's retrieve of `entity` counts for looking at its candidates: the
     /// objects its access rules can show (by their keys, else every object of each entity) and
     /// its own uncommitted ones. Narrowing the candidates by the retrieve's own constraint

@@ -254,6 +254,27 @@ impl Store for MemoryStore {
         Some(out)
     }
 
+    fn count_matching(&self, entity: EntityId, member: usize, value: &Value) -> Option<usize> {
+        let (tag, word) = Column::encode_plain(value)?;
+        let Some(table) = self.tables.get(entity.index()) else { return Some(0) };
+        let column = table.columns.get(member)?;
+        let live = |row: usize| table.ids[row] != DEAD;
+        Some(match (&column.tags, &column.words) {
+            (Lane::Same(t), _) if *t != tag => 0,
+            (Lane::Same(_), Lane::Same(w)) if *w == word => table.ids.iter().filter(|id| **id != DEAD).count(),
+            (Lane::Same(_), Lane::Same(_)) => 0,
+            (Lane::Same(_), Lane::Each(words)) if table.dead == 0 => words_holding(words, word),
+            (Lane::Same(_), Lane::Each(words)) => {
+                let mut n = 0;
+                rows_holding(words, word, |row| n += usize::from(live(row)));
+                n
+            }
+            (Lane::Each(tags), words) => {
+                (0..tags.len()).filter(|&row| tags[row] == tag && words.get(row) == word && live(row)).count()
+            }
+        })
+    }
+
     fn filter(&self, entity: EntityId, member: usize, test: &dyn Fn(&Value) -> bool) -> Option<Vec<ObjectId>> {
         let Some(table) = self.tables.get(entity.index()) else { return Some(Vec::new()) };
         let column = table.columns.get(member)?;
@@ -294,6 +315,21 @@ fn rows_holding(words: &[u64], word: u64, mut each: impl FnMut(usize)) {
             each(base + i);
         }
     }
+}
+
+/// How many of `words` are `word`: eight compared at a time into a bit mask, as in
+/// [`rows_holding`], and the set bits counted (no row is visited).
+fn words_holding(words: &[u64], word: u64) -> usize {
+    let mut chunks = words.chunks_exact(8);
+    let mut n = 0;
+    for chunk in &mut chunks {
+        let mut mask = 0u32;
+        for (i, w) in chunk.iter().enumerate() {
+            mask |= u32::from(*w == word) << i;
+        }
+        n += mask.count_ones() as usize;
+    }
+    n + chunks.remainder().iter().filter(|w| **w == word).count()
 }
 
 /// Where an object lives: its table (by entity index) and row.
@@ -403,11 +439,13 @@ struct Table {
     /// Whether the rows are in ascending id order, and the last id pushed.
     ordered: bool,
     last: ObjectId,
+    /// How many rows are dead.
+    dead: usize,
 }
 
 impl Table {
     fn new(entity: EntityId) -> Table {
-        Table { entity, ids: Vec::new(), columns: Vec::new(), ordered: true, last: ObjectId(0) }
+        Table { entity, ids: Vec::new(), columns: Vec::new(), ordered: true, last: ObjectId(0), dead: 0 }
     }
 
     /// A new row holding `values`.
@@ -441,11 +479,13 @@ impl Table {
         for column in &mut self.columns {
             column.clear(row, len);
         }
+        self.dead += usize::from(self.ids[row] != DEAD);
         self.ids[row] = DEAD;
     }
 
     /// Gives a dead row back to the object that had it.
     fn revive(&mut self, row: usize, id: ObjectId, values: &[Value]) {
+        self.dead -= usize::from(self.ids[row] == DEAD);
         self.ids[row] = id;
         self.write(row, values);
     }

@@ -10,12 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::model::value::ObjectId;
 use crate::model::{AccessLevel, Program, ResourceKind};
-use crate::runtime::{self, Caller, Effect, Instance, Request, Response, Runtime, Target};
+use crate::runtime::{self, Caller, Decision, Effect, Instance, Request, Response, Runtime, Target};
 
 /// One event of an instance's stream: its offset (from 0), its type and its JSON data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,14 +80,7 @@ pub fn decide(
     req: &Request,
     after: &mut dyn FnMut(&mut dyn RuntimeState, &Response) -> Result<(), String>,
 ) -> Result<Response, String> {
-    let mut instances = BTreeMap::new();
-    if let Target::Instance(_, id) | Target::StartWorkflow(_, id) = &req.target {
-        if let Some(instance) = state.instance(program, *id)? {
-            instances.insert(*id, instance);
-        }
-    }
-    let access = state.access(program)?;
-    let decision = Runtime { program, access, instances: &instances }.decide(caller, req);
+    let decision = decision(&*state, program, caller, req)?;
     let mut response = decision.response;
     let issued = decision.issues_session.then(runtime::new_session_id);
     if let Some(id) = state.apply(program, decision.effect, issued.as_deref())? {
@@ -97,6 +91,44 @@ pub fn decide(
         after(state, &response)?;
     }
     Ok(response)
+}
+
+/// [`Runtime::decide`] over what `state` holds: the instance the request targets and the gate.
+fn decision(
+    state: &dyn RuntimeState,
+    program: &Program,
+    caller: &Caller<'_>,
+    req: &Request,
+) -> Result<Decision, String> {
+    let mut instances = BTreeMap::new();
+    if let Target::Instance(_, id) | Target::StartWorkflow(_, id) = &req.target {
+        if let Some(instance) = state.instance(program, *id)? {
+            instances.insert(*id, instance);
+        }
+    }
+    let access = state.access(program)?;
+    Ok(Runtime { program, access, instances: &instances }.decide(caller, req))
+}
+
+/// [`decide`] for a request whose decision changes nothing ([`Effect::None`]: a status, a
+/// data read, build info, a refusal...), from a state that is only read, so that such requests
+/// need not wait for the one writer. `None` when serving the request would change the state (a
+/// start, a dismiss): the caller then runs [`decide`]. Where it answers, the response is the
+/// one [`decide`] would give (a session id it issues is issued the same way; with no effect,
+/// [`decide`] records nothing of it either).
+pub fn decide_read_only(
+    state: &dyn RuntimeState,
+    program: &Program,
+    caller: &Caller<'_>,
+    req: &Request,
+) -> Result<Option<Response>, String> {
+    let decision = decision(state, program, caller, req)?;
+    if decision.effect != Effect::None {
+        return Ok(None);
+    }
+    let mut response = decision.response;
+    response.issued_session = decision.issues_session.then(runtime::new_session_id);
+    Ok(Some(response))
 }
 
 /// The state in the memory of one process (a JSON store, or none).
@@ -221,6 +253,81 @@ impl RuntimeState for MemoryRuntimeState {
         after: &mut dyn FnMut(&mut dyn RuntimeState, &Response) -> Result<(), String>,
     ) -> Result<Response, String> {
         decide(self, program, caller, req, after)
+    }
+}
+
+/// A [`MemoryRuntimeState`] behind a lock, shared by clones: one thread writes through it as a
+/// [`RuntimeState`] (each [`RuntimeState::decide`] under the write lock, so a decision and its
+/// effect are one step), while others read it at the same time ([`Self::read`] with
+/// [`decide_read_only`]). A reader sees every write that finished before it took the lock, so
+/// a client that got the answer to its own write sees that write in its next request.
+#[derive(Clone, Debug, Default)]
+pub struct SharedMemoryRuntimeState(Arc<RwLock<MemoryRuntimeState>>);
+
+impl SharedMemoryRuntimeState {
+    /// An empty state.
+    pub fn new() -> SharedMemoryRuntimeState {
+        SharedMemoryRuntimeState::default()
+    }
+
+    /// The state as it stands, for reading (writers wait until the guard is dropped).
+    pub fn read(&self) -> RwLockReadGuard<'_, MemoryRuntimeState> {
+        // A writer that panicked left no half-made change visible: every change is one
+        // insertion or one field set.
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, MemoryRuntimeState> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RuntimeState for SharedMemoryRuntimeState {
+    fn access(&self, program: &Program) -> Result<AccessLevel, String> {
+        self.read().access(program)
+    }
+
+    fn set_access(&mut self, access: AccessLevel) -> Result<(), String> {
+        self.write().set_access(access)
+    }
+
+    fn instance(&self, program: &Program, id: u64) -> Result<Option<Instance>, String> {
+        self.read().instance(program, id)
+    }
+
+    fn apply(&mut self, program: &Program, effect: Effect, issued: Option<&str>) -> Result<Option<u64>, String> {
+        self.write().apply(program, effect, issued)
+    }
+
+    fn push_event(&mut self, instance: u64, kind: &str, data: &str) -> Result<(), String> {
+        self.write().push_event(instance, kind, data)
+    }
+
+    fn events(&self, instance: u64, offset: u64) -> Result<Vec<Event>, String> {
+        self.read().events(instance, offset)
+    }
+
+    fn add_token(&mut self, token: &str, user: &str, expires: i64) -> Result<(), String> {
+        self.write().add_token(token, user, expires)
+    }
+
+    fn token(&self, token: &str) -> Result<Option<Token>, String> {
+        self.read().token(token)
+    }
+
+    fn reset(&mut self) -> Result<(), String> {
+        self.write().reset()
+    }
+
+    fn decide(
+        &mut self,
+        program: &Program,
+        caller: &Caller<'_>,
+        req: &Request,
+        after: &mut dyn FnMut(&mut dyn RuntimeState, &Response) -> Result<(), String>,
+    ) -> Result<Response, String> {
+        let mut state = self.write();
+        decide(&mut *state, program, caller, req, after)
     }
 }
 

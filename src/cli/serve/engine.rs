@@ -9,9 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use warden::model::{AccessLevel, Program, UserRoleId};
 use warden::runtime::{Bearer, Caller, CallerKind, Request, Response, Target};
-use warden::store::runtime_state::{Event, MemoryRuntimeState, RuntimeState, SqliteRuntimeState};
+use warden::store::runtime_state::{Event, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState};
 use warden::store::{ObjectId, Store};
 
+use super::read::Reader;
 use super::{Meta, Options};
 use crate::cli::output::Out;
 
@@ -69,6 +70,8 @@ pub enum Job {
 #[derive(Clone)]
 pub struct Handle {
     jobs: mpsc::Sender<Job>,
+    /// Decides requests that change nothing without the engine thread (none over SQLite).
+    reader: Option<Arc<Reader>>,
 }
 
 impl Handle {
@@ -77,6 +80,21 @@ impl Handle {
         let (tx, rx) = oneshot::channel();
         self.jobs.send(make(tx)).await.ok()?;
         rx.await.ok()
+    }
+
+    /// Decides a request that changes nothing on the calling thread; otherwise the session and
+    /// the target back, to send as a [`Job::Decide`].
+    pub fn read(
+        &self,
+        auth: &Auth,
+        session: Option<String>,
+        target: Target,
+        after: &After,
+    ) -> Result<Outcome, (Option<String>, Target)> {
+        match &self.reader {
+            Some(reader) => reader.decide(auth, session, target, after),
+            None => Err((session, target)),
+        }
     }
 
     /// Sends a job from a thread outside the runtime (the file watcher).
@@ -108,9 +126,10 @@ struct Engine {
     store_path: Option<PathBuf>,
     build_override: Option<String>,
     token_ttl: u64,
-    program: Program,
+    program: Arc<Program>,
     store: Box<dyn Store>,
     state: Box<dyn RuntimeState>,
+    reader: Option<Arc<Reader>>,
     meta: Arc<RwLock<Meta>>,
     quiet: bool,
 }
@@ -171,14 +190,13 @@ fn app_name(program: &Program) -> String {
 /// made on the thread and never leave it.
 pub fn start(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Running, ExitCode> {
     let (tx, rx) = mpsc::channel(4096);
-    let handle = Handle { jobs: tx };
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), ExitCode>>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Option<Arc<Reader>>, ExitCode>>();
     let (opts, thread_out) = (options.clone(), out.clone());
     let thread = std::thread::Builder::new()
         .name("warden-engine".into())
         .spawn(move || match Engine::new(&opts, meta, &thread_out) {
             Ok(engine) => {
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(engine.reader.clone()));
                 engine.run(rx);
             }
             Err(code) => {
@@ -186,8 +204,8 @@ pub fn start(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Ru
             }
         })
         .map_err(|e| out.io(format!("cannot start the engine thread: {e}")))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => {}
+    let handle = match ready_rx.recv() {
+        Ok(Ok(reader)) => Handle { jobs: tx, reader },
         Ok(Err(code)) => {
             let _ = thread.join();
             return Err(code);
@@ -196,7 +214,7 @@ pub fn start(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Ru
             let _ = thread.join();
             return Err(out.io("the engine thread failed to start"));
         }
-    }
+    };
     let watcher = if options.watch {
         match watch(options, handle.clone()) {
             Ok(w) => Some(w),
@@ -217,11 +235,17 @@ impl Engine {
         let (program, build, store) =
             load(&options.paths, options.store.as_deref(), options.build_id.as_deref(), Some(out))
                 .map_err(|(text, code)| code.unwrap_or_else(|| out.io(text)))?;
+        let program = Arc::new(program);
+        let mut reader = None;
         let mut state: Box<dyn RuntimeState> = match &options.store {
             Some(path) if warden::store::sqlite::is_sqlite_path(path) => {
                 Box::new(SqliteRuntimeState::open(path).map_err(|e| out.io(e))?)
             }
-            _ => Box::new(MemoryRuntimeState::new()),
+            _ => {
+                let shared = SharedMemoryRuntimeState::new();
+                reader = Some(Arc::new(Reader::new(program.clone(), shared.clone(), out.quiet)));
+                Box::new(shared)
+            }
         };
         if let Some(users) = &options.users {
             let text = std::fs::read_to_string(users)
@@ -260,6 +284,7 @@ impl Engine {
             program,
             store,
             state,
+            reader,
             meta,
             quiet: out.quiet,
         })
@@ -343,7 +368,10 @@ impl Engine {
     fn reload(&mut self) {
         match load(&self.paths, self.store_path.as_deref(), self.build_override.as_deref(), None) {
             Ok((program, build, store)) => {
-                self.program = program;
+                self.program = Arc::new(program);
+                if let Some(reader) = &self.reader {
+                    reader.set_program(self.program.clone());
+                }
                 self.store = store;
                 if let Ok(mut m) = self.meta.write() {
                     m.app = app_name(&self.program);

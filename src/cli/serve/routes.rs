@@ -213,8 +213,13 @@ async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) 
         Auth::None => "anonymous",
         Auth::Token(_) | Auth::Malformed => "bearer",
     };
-    let outcome =
-        st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?;
+    // A request that changes nothing is decided here; the others go to the engine thread.
+    let outcome = match st.engine.read(&auth, session, target, &after) {
+        Ok(outcome) => outcome,
+        Err((session, target)) => {
+            st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?
+        }
+    };
     let r = &outcome.response;
     super::data::record_gate(&st.decisions, principal, &operation, r.status, &r.reason);
     if r.status != 200 {
