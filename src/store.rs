@@ -385,7 +385,7 @@ fn import_postgres(
 }
 
 /// Reads the store at `path` (JSON, SQLite or, in schema `pg_schema`, PostgreSQL) into memory.
-pub(crate) fn load_into_memory_in(
+pub fn load_into_memory_in(
     program: &Program,
     path: &std::path::Path,
     pg_schema: Option<&str>,

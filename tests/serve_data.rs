@@ -399,3 +399,28 @@ fn the_inspector_answers_only_on_loopback_or_with_its_token() {
     let a = call(&agent(), "GET", &open.url("/__warden/sessions"), &[], None);
     assert_eq!(a.status, 200, "{a:?}");
 }
+
+#[test]
+fn over_a_sqlite_store_the_data_api_writes_to_its_copy_and_never_to_the_file() {
+    let dir = serve::temp_dir("data-sqlite");
+    let db = dir.join("shop.db");
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["store", "import"])
+        .arg(examples())
+        .arg(examples().join("shop.store.json"))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    let before = std::fs::read(&db).unwrap();
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    let mut ann = Client::new(&server);
+    let cart = ann.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    assert_eq!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)), vec![cart]);
+    ann.ok("PATCH", &format!("/api/data/Shop.Cart/{cart}"), Some(json!({ "Total": 5 })));
+    assert_eq!(ann.ok("GET", &format!("/api/data/Shop.Cart/{cart}"), None)["Total"], "5");
+    // Another visitor sees nothing of it, over SQLite as over JSON.
+    assert_eq!(ids(&Client::new(&server).ok("GET", "/api/data/Shop.Cart", None)), Vec::<u64>::new());
+    drop(server);
+    assert!(std::fs::read(&db).unwrap() == before, "the data API wrote to the SQLite file");
+}

@@ -226,10 +226,12 @@ fn load(paths: &[PathBuf], store_path: Option<&std::path::Path>) -> Result<(Prog
         return Err("the rules do not check".into());
     }
     let program = checked.program;
+    // A SQLite or PostgreSQL store is copied into memory too, so the data API's writes work over
+    // every store and never reach the file the FlowX side shares with other servers.
     let store: Box<dyn warden::store::Store> = match store_path {
-        Some(path) => warden::store::open(&program, path, false).map_err(|errors| {
+        Some(path) => Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| {
             errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
-        })?,
+        })?),
         None => Box::new(warden::store::MemoryStore::new()),
     };
     let state = Engine::new(&program, store, now_ms()).into_state();
