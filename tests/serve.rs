@@ -584,6 +584,43 @@ fn reset_forgets_sessions_and_instances() {
 }
 
 #[test]
+fn the_emulators_own_endpoints_are_guarded_like_the_inspector() {
+    // With --inspector-token, minting a bearer for any user, opening or closing the gate and
+    // resetting need the token, even on loopback (without it, loopback only): anyone else who
+    // reaches the server could otherwise sign in as any user without a password.
+    let server = Server::forms(&["--inspector-token", "only-the-author"]);
+    let agent = agent();
+    let user = br#"{"user": "ann"}"#;
+    for (path, body) in [
+        ("/__warden/token", &user[..]),
+        ("/__warden/access", &br#"{"access": "invited"}"#[..]),
+        ("/__warden/reset", &b""[..]),
+    ] {
+        let a = call(&agent, "POST", &server.url(path), &[], Some(body));
+        assert_eq!(a.status, 403, "{path} without the token: {a:?}");
+        assert!(!a.body.contains("access_token"), "{a:?}");
+        let a = call(&agent, "POST", &server.url(path), &[("Authorization", "Bearer only-the-author-")], Some(body));
+        assert_eq!(a.status, 403, "{path} with a wrong token: {a:?}");
+    }
+    let a = call(&agent, "POST", &server.url("/__warden/token?token=only-the-author"), &[], Some(user));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.json()["access_token"].is_string(), "{a:?}");
+    let a = call(
+        &agent,
+        "POST",
+        &server.url("/__warden/access"),
+        &[("Authorization", "Bearer only-the-author")],
+        Some(br#"{"access": "public"}"#),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    // The runtime's own paths do not need it.
+    assert_eq!(call(&agent, "GET", &server.url("/healthz"), &[], None).status, 200);
+    let (pi, session) = anonymous_start(&agent, &server, "PublicOnly");
+    let a = call(&agent, "GET", &server.url(&status(&pi)), &[("X-Fx-Anonymous-Session-Id", &session)], None);
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+#[test]
 fn servers_over_one_sqlite_store_share_sessions() {
     let dir = serve::temp_dir("sqlite");
     let db = dir.join("forms.db");

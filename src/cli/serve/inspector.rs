@@ -62,9 +62,17 @@ pub fn router(data: DataShared, options: &Options, stop: tokio::sync::watch::Rec
 
 /// Loopback only, unless the inspector token is set and the request carries it.
 async fn guard(State(st): State<Inspector>, request: Request, next: Next) -> Response {
+    author_guard(State(st.token), request, next).await
+}
+
+/// The guard of the author's tools (the inspector and every `/__warden/*` endpoint, including
+/// the emulator's token, gate and reset endpoints, which would otherwise let anyone who reaches
+/// the server act as any user): without `--inspector-token`, loopback only; with it, only
+/// requests that carry it (`Authorization: Bearer TOKEN` or `?token=TOKEN`), loopback or not.
+pub async fn author_guard(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
     let loopback =
         request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
-    let allowed = match &st.token {
+    let allowed = match &token {
         None => loopback,
         Some(token) => {
             let bearer = request
@@ -72,11 +80,11 @@ async fn guard(State(st): State<Inspector>, request: Request, next: Next) -> Res
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(|t| t == &**token);
+                .is_some_and(|t| same_secret(t, token));
             let query = request
                 .uri()
                 .query()
-                .is_some_and(|q| q.split('&').any(|p| p.strip_prefix("token=").is_some_and(|t| t == &**token)));
+                .is_some_and(|q| q.split('&').any(|p| p.strip_prefix("token=").is_some_and(|t| same_secret(t, token))));
             bearer || query
         }
     };
@@ -86,13 +94,18 @@ async fn guard(State(st): State<Inspector>, request: Request, next: Next) -> Res
             Json(json!({
                 "status": 403,
                 "code": "W403",
-                "message": "the inspector answers only on loopback, or with --inspector-token",
+                "message": "the inspector and /__warden/* answer only on loopback, or with --inspector-token",
                 "help": null,
             })),
         )
             .into_response();
     }
     next.run(request).await
+}
+
+/// Compares a secret in time that depends on its length only, not on where it differs.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len() && given.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// Text for HTML.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -58,12 +59,18 @@ pub fn router(shared: Shared) -> Router {
         .route("/document/internal/wks/{wks}/temp-files/upload-multiple", post(temp_upload_multiple))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(options.max_upload));
-    let rest = Router::new()
-        .route("/healthz", get(healthz))
-        // The emulator's own endpoints.
+    // The emulator's own endpoints: the author's tools, guarded as the inspector is.
+    let author = Router::new()
         .route("/__warden/token", post(sign_in))
         .route("/__warden/access", post(set_access))
         .route("/__warden/reset", post(reset))
+        .route_layer(middleware::from_fn_with_state(
+            options.inspector_token.as_deref().map(Arc::<str>::from),
+            super::inspector::author_guard,
+        ));
+    let rest = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(author)
         // Build info.
         .route("/rtm/api/runtime/wks/{wks}/app/{app}/build/info", get(app_build_info))
         .route("/rtm/api/runtime/process-instance/{id}/build/info", get(instance_build_info))
