@@ -339,6 +339,38 @@ fn a_password_is_checked_against_its_hash() {
 }
 
 #[test]
+fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
+    // A refusal that came back at once for a user who does not exist, and only after a password
+    // hash for one who does, would tell who has an account.
+    let dir = serve::temp_dir("data-password-timing");
+    let mut store: Value =
+        serde_json::from_str(&std::fs::read_to_string(examples().join("shop.store.json")).unwrap()).unwrap();
+    let hash = warden::eval::api::hash_password("s3cret pass").unwrap();
+    store["objects"].as_array_mut().unwrap().push(json!({
+        "id": 50, "entity": "System.User", "Name": "dora", "Password": hash, "UserRoles": ["Customer"]
+    }));
+    let path = dir.join("shop.store.json");
+    std::fs::write(&path, store.to_string()).unwrap();
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", path.to_str().unwrap()]);
+    let mut v = Client::new(&server);
+    v.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let fastest = |v: &mut Client, body: Value| {
+        (0..3)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                assert_error(&v.send("POST", "/api/sign-in", Some(body.clone())), 401, "R006");
+                started.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let unknown = fastest(&mut v, json!({ "user": "nobody", "password": "guess" }));
+    let wrong = fastest(&mut v, json!({ "user": "dora", "password": "guess" }));
+    // One argon2 check each (milliseconds); without it, an unknown user answers in microseconds.
+    assert!(unknown * 3 > wrong, "unknown user {unknown:?}, wrong password {wrong:?}");
+}
+
+#[test]
 fn every_decision_is_logged_as_one_json_line() {
     let dir = serve::temp_dir("data-decisions");
     let log = dir.join("decisions.jsonl");

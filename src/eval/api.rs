@@ -510,7 +510,12 @@ impl Engine<'_> {
         if !matches!(self.current, SessionKey::Anonymous(_)) {
             return Err(ApiError::invalid("only an anonymous session signs in"));
         }
-        let id = self.user_object(user).ok_or_else(refused)?;
+        let Some(id) = self.user_object(user) else {
+            // As long as checking a password of a user who has one: the time of the answer
+            // does not tell whether the user exists.
+            verify_password(unknown_user_hash(), password.unwrap_or_default());
+            return Err(refused());
+        };
         let stored = self
             .store
             .entity_of(id)
@@ -568,6 +573,12 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         Ok(parsed) => argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
+}
+
+/// A hash checked for an unknown user, made once with the parameters of [`hash_password`].
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("no such user").unwrap_or_default())
 }
 
 /// An argon2id PHC hash of `password` with a random salt, for a store's `Password`.
