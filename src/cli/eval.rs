@@ -34,6 +34,22 @@ pub struct Setup<'a> {
     pub out: Out,
 }
 
+impl<'a> Setup<'a> {
+    /// The rules alone, as the system, with no store: what `matrix` and `store` need.
+    fn rules_only(paths: &'a [PathBuf], out: Out) -> Setup<'a> {
+        Setup {
+            paths,
+            store: None,
+            pg_schema: None,
+            principal: PrincipalName::System,
+            now: None,
+            max_steps: None,
+            cache_objects: None,
+            out,
+        }
+    }
+}
+
 fn load_program(setup: &Setup<'_>) -> Result<Checked, ExitCode> {
     let checked = load::load_paths(setup.paths).map_err(|e| setup.out.io(e))?;
     if checked.has_errors() {
@@ -310,16 +326,7 @@ pub fn run_explain(setup: Setup<'_>, operation: String) -> ExitCode {
 
 /// Runs `warden matrix`.
 pub fn run_matrix(paths: &[PathBuf], out: Out) -> ExitCode {
-    let setup = Setup {
-        paths,
-        store: None,
-        pg_schema: None,
-        principal: PrincipalName::System,
-        now: None,
-        max_steps: None,
-        cache_objects: None,
-        out,
-    };
+    let setup = Setup::rules_only(paths, out);
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
@@ -418,16 +425,7 @@ pub fn run_store(paths: &[PathBuf], action: StoreAction, how: &StoreOptions<'_>,
     let (rules, ends) =
         if action == StoreAction::Schema { (paths, &paths[paths.len()..]) } else { paths.split_at(paths.len() - 2) };
     let quiet = out.quiet;
-    let setup = Setup {
-        paths: rules,
-        store: None,
-        pg_schema: None,
-        principal: PrincipalName::System,
-        now: None,
-        max_steps: None,
-        cache_objects: None,
-        out,
-    };
+    let setup = Setup::rules_only(rules, out);
     let checked = match load_program(&setup) {
         Ok(c) => c,
         Err(code) => return code,
