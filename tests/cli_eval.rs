@@ -14,6 +14,15 @@ fn warden() -> Command {
     cmd
 }
 
+/// `warden explain` on the example app and its events store, at [`NOW`].
+fn explain_events(principal: &str, operation: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args =
+        vec!["explain", "examples/", "--store", "examples/events.store.json", "--as", principal, "--now", NOW];
+    args.extend(extra);
+    args.push(operation);
+    run(&args)
+}
+
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = warden().args(args).output().expect("runs");
     (
@@ -213,49 +222,16 @@ fn a_bad_store_is_refused_with_every_problem() {
 
 #[test]
 fn explain_shows_rules_terms_and_grants() {
-    let (code, out, _) =
-        run(&["explain", "examples/", "--store", "examples/events.store.json", "--as", "sam", "--now", NOW, "read #7"]);
+    let (code, out, _) = explain_events("sam", "read #7", &[]);
     assert_eq!(code, Some(1), "a deny exits 1");
     insta::assert_snapshot!("explain_staff_old_registration", out);
-    let (code, out, _) = run(&[
-        "explain",
-        "examples/",
-        "--store",
-        "examples/events.store.json",
-        "--as",
-        "anonymous",
-        "--now",
-        NOW,
-        "read #4/Title",
-    ]);
+    let (code, out, _) = explain_events("anonymous", "read #4/Title", &[]);
     assert_eq!(code, Some(1));
     insta::assert_snapshot!("explain_anonymous_members_event", out);
-    let (code, out, _) = run(&[
-        "explain",
-        "examples/",
-        "--store",
-        "examples/events.store.json",
-        "--as",
-        "noor",
-        "--now",
-        NOW,
-        "write #5/Seats",
-    ]);
+    let (code, out, _) = explain_events("noor", "write #5/Seats", &[]);
     assert_eq!(code, Some(0));
     insta::assert_snapshot!("explain_owner_writes_seats", out);
-    let (_, json, _) = run(&[
-        "explain",
-        "examples/",
-        "--store",
-        "examples/events.store.json",
-        "--as",
-        "noor",
-        "--now",
-        NOW,
-        "--format",
-        "json",
-        "delete #5",
-    ]);
+    let (_, json, _) = explain_events("noor", "delete #5", &["--format", "json"]);
     let doc: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["decision"], "allow");
     assert_eq!(doc["rules"][0]["applies"], true);
