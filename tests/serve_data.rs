@@ -660,7 +660,11 @@ fn watch_reloads_the_data_side() {
     let mut v = Client::new(&server);
     let cart = v.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
     assert_error(&v.send("GET", "/api/data/Shop.Note", None), 404, "W404");
-    let changed = original.replacen("  entity Wishlist {", "  entity Note {\n    Text: String(20)\n  }\n\n  entity Wishlist {", 1);
+    let changed = original.replacen(
+        "  entity Wishlist {",
+        "  entity Note {\n    Text: String(20)\n  }\n\n  entity Wishlist {",
+        1,
+    );
     assert_ne!(changed, original);
     std::fs::write(&rules, &changed).unwrap();
     assert!(server.wait_for_log("the data API reloaded"), "{}", server.log());

@@ -301,14 +301,14 @@ fn load(
     // every store, and reach the file only with `--persist`, as whole commits.
     let store: Box<dyn warden::store::Store> = match store_path {
         Some(path) if persist => {
-            let (store, p) = warden::store::file::load_with_fingerprint(&program, path)
-                .map_err(|errors| store_errors(&errors))?;
+            let (store, p) =
+                warden::store::file::load_with_fingerprint(&program, path).map_err(|errors| store_errors(&errors))?;
             print = Some(p);
             Box::new(store)
         }
-        Some(path) => Box::new(
-            warden::store::load_into_memory_in(&program, path, None).map_err(|errors| store_errors(&errors))?,
-        ),
+        Some(path) => {
+            Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| store_errors(&errors))?)
+        }
         None => Box::new(warden::store::MemoryStore::new()),
     };
     let state = Engine::new(&program, store, now_ms()).into_state();
