@@ -497,8 +497,12 @@ fn one_session_id_names_one_visitor_on_both_sides() {
     let (a, _) = start_booking(&mut replay);
     assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
     assert_eq!(a.session(), None, "a refused id is issued no new one");
-    // The new id works on both sides: the cart is in carl's account.
+    // The new id works on both sides: the cart is in carl's account, and the UI flow the
+    // visitor started follows it (Bea's still is not hers).
     assert!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)).contains(&cart));
+    assert_eq!(booking_status(&mut ann, &ann_flow).status, 200, "the visitor's instance follows the new id");
+    let a = booking_status(&mut ann, &bea_flow);
+    assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"));
     let (a, carl_flow) = start_booking(&mut ann);
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.session(), None);

@@ -764,9 +764,17 @@ async fn serve(st: &DataShared, headers: &HeaderMap, op: Op) -> Response {
         },
     };
     let session = if user.is_some() { None } else { session_of(headers) };
+    let (old, signs_in) = (session.clone(), matches!(op, Op::SignIn { .. }));
     let Some(answer) = st.data.run(move |ctx| ctx.serve(request, user, session, op)).await else {
         return json_response(500, &json!({ "status": 500, "message": "Internal Server Error" }));
     };
+    // A sign-in: the visitor's FlowX instances follow it to its new id (the old one is refused
+    // on both sides already), before the client learns the new id.
+    if let (true, Some(old), Some(new)) = (signs_in, old, answer.issued.clone()) {
+        if st.engine.ask(|reply| Job::Rebind { old, new, reply }).await.is_none() {
+            return json_response(500, &json!({ "status": 500, "message": "Internal Server Error" }));
+        }
+    }
     let mut response = json_response(answer.status, &answer.body);
     if let Some(id) = &answer.issued {
         if let Ok(v) = HeaderValue::from_str(id) {

@@ -57,6 +57,8 @@ pub enum Job {
     Access { access: AccessLevel, reply: oneshot::Sender<Result<(), String>> },
     /// Forget sessions and instances.
     Reset { reply: oneshot::Sender<()> },
+    /// A sign-in replaced the anonymous session `old` by `new`: its instances follow.
+    Rebind { old: String, new: String, reply: oneshot::Sender<()> },
     /// Reload the rules and the store from their files.
     Reload,
     /// Whose a bearer token is, for the data API (`None`: unknown or expired).
@@ -420,6 +422,12 @@ impl Engine {
                 if let Err(e) = self.state.reset() {
                     eprintln!("warden serve: {e}");
                     return;
+                }
+                let _ = reply.send(());
+            }
+            Job::Rebind { old, new, reply } => {
+                if let Err(e) = self.state.rebind_session(&old, &new) {
+                    eprintln!("warden serve: {e}");
                 }
                 let _ = reply.send(());
             }
