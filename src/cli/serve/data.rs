@@ -5,8 +5,10 @@
 //! store and the evaluator's sessions; every decision is a [`warden::eval::api`] function, the
 //! ones the statements use. The thread keeps the evaluator's state between jobs and resumes an
 //! [`Engine`] over it for each one (checking a `where` needs the program mutably, in between).
-//! Bearer tokens are the FlowX engine's (`POST /__warden/token`); anonymous sessions are this
-//! thread's, by the same `X-Fx-Anonymous-Session-Id` header or a `warden_session` cookie.
+//! Bearer tokens are the FlowX engine's (`POST /__warden/token`); session ids are the whole
+//! server's ([`super::sessions`]), by the same `X-Fx-Anonymous-Session-Id` header or a
+//! `warden_session` cookie, so an id either side issued names the same visitor on both.
+//! With `--persist`, what a request commits is saved to the store before it is answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -423,8 +425,8 @@ impl Ctx {
 
     /// `--watch`: the rules changed. The committed objects carry over to the new program
     /// (with `--persist`, a store file that another process changed is read again instead),
-    /// and each anonymous visitor keeps its user object; uncommitted objects do not. Rules that do not check,
-    /// or objects that do not fit them, keep the previous program.
+    /// and each anonymous visitor keeps its user object; uncommitted objects do not. Rules
+    /// that do not check, or objects that do not fit them, keep the previous program.
     fn reload(&mut self) {
         // A save writes several files: reload once, after they settle.
         std::thread::sleep(std::time::Duration::from_millis(150));
