@@ -679,3 +679,22 @@ fn watch_reloads_the_data_side() {
     assert!(server.wait_for_log("the data API's reload failed"), "{}", server.log());
     assert_ne!(v.send("GET", "/api/data/Shop.Note", None).status, 404, "the previous program serves");
 }
+
+/// `--persist` never replaces what another process wrote to the store meanwhile: the request
+/// answers `500` (`W500`) and the file keeps the other process's text.
+#[test]
+fn with_persist_a_store_changed_by_another_process_is_not_overwritten() {
+    let store = shop_store_copy("data-persist-changed");
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", store.to_str().unwrap(), "--persist"]);
+    let mut v = Client::new(&server);
+    v.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert_ne!(saved, std::fs::read_to_string(examples().join("shop.store.json")).unwrap(), "the commit was saved");
+    // Another process writes the store (here: puts the original back).
+    std::fs::copy(examples().join("shop.store.json"), &store).unwrap();
+    let theirs = std::fs::read_to_string(&store).unwrap();
+    let a = v.send("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let body = assert_error(&a, 500, "W500");
+    assert!(body["message"].as_str().unwrap().contains("not saved"), "{body}");
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), theirs, "the other process's store is kept");
+}
