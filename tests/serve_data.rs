@@ -698,3 +698,35 @@ fn with_persist_a_store_changed_by_another_process_is_not_overwritten() {
     assert!(body["message"].as_str().unwrap().contains("not saved"), "{body}");
     assert_eq!(std::fs::read_to_string(&store).unwrap(), theirs, "the other process's store is kept");
 }
+
+/// Over one SQLite store served by two servers, the FlowX instances are shared: an id that
+/// ended on one server (a sign-in or a sign-out) reaches none of its instances on the other.
+#[test]
+fn an_ended_id_reaches_no_instance_through_another_server_over_one_sqlite_store() {
+    let dir = serve::temp_dir("data-two-servers");
+    let db = dir.join("shop.db");
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["store", "import"])
+        .arg(examples())
+        .arg(examples().join("shop.store.json"))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    let rules = examples();
+    let args = [rules.to_str().unwrap(), "--store", db.to_str().unwrap(), "--build-id", "b1"];
+    let (one, two) = (Server::start(&args), Server::start(&args));
+    for ends in ["/api/sign-out", "/api/sign-in"] {
+        let mut v = Client::new(&one);
+        let (a, flow) = start_booking(&mut v);
+        assert_eq!(a.status, 200, "{a:?}");
+        let flow = flow.unwrap();
+        let mut elsewhere = Client::new(&two);
+        elsewhere.session = v.session.clone();
+        assert_eq!(booking_status(&mut elsewhere, &flow).status, 200, "one instance, two servers");
+        let body = (ends == "/api/sign-in").then(|| json!({ "user": "carl" }));
+        assert_eq!(v.send("POST", ends, body).status, 200);
+        let a = booking_status(&mut elsewhere, &flow);
+        assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"), "{ends}");
+    }
+}

@@ -174,7 +174,7 @@ async fn serve(
     let sessions = data.sessions.clone();
     // Expired sessions are swept now and then, so their uncommitted objects do not wait for
     // the next data request.
-    let sweeper = data.data.clone();
+    let (sweeper, unbinder, swept) = (data.data.clone(), data.engine.clone(), data.sessions.clone());
     let every = (options.session_ttl / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
     tokio::spawn(async move {
         loop {
@@ -182,6 +182,7 @@ async fn serve(
             if sweeper.ask(data::Ctx::sweep).await.is_none() {
                 break;
             }
+            data::unbind_ended(&unbinder, &swept).await;
         }
     });
     let inspector = inspector::router(data, options, stop_rx.clone());

@@ -777,6 +777,7 @@ async fn serve(st: &DataShared, headers: &HeaderMap, op: Op) -> Response {
             return json_response(500, &json!({ "status": 500, "message": "Internal Server Error" }));
         }
     }
+    unbind_ended(&st.engine, &st.sessions).await;
     let mut response = json_response(answer.status, &answer.body);
     if let Some(id) = &answer.issued {
         if let Ok(v) = HeaderValue::from_str(id) {
@@ -915,6 +916,16 @@ async fn sign_out(State(st): S, headers: HeaderMap) -> Response {
         return bad("sign-out needs a session (its header or cookie)");
     }
     serve(&st, &headers, Op::SignOut).await
+}
+
+/// Unbinds the FlowX instances of the ids that ended with no successor (signed out, expired):
+/// they go to a fresh id that nobody holds, so that no server over a shared SQLite store
+/// reaches them with the ended id.
+pub async fn unbind_ended(engine: &Handle, sessions: &Sessions) {
+    for old in sessions.take_unbind() {
+        let new = super::sessions::new_id();
+        let _ = engine.ask(|reply| Job::Rebind { old, new, reply }).await;
+    }
 }
 
 /// The open sessions, for the inspector.

@@ -54,6 +54,9 @@ struct Inner {
     ended: HashSet<String>,
     /// Visitors whose sessions expired, for the data side to clean up.
     expired: Vec<Visitor>,
+    /// Ids that ended without a successor (signed out, expired), whose FlowX instances are
+    /// still to be unbound.
+    unbind: Vec<String>,
     next_anonymous: u64,
 }
 
@@ -119,6 +122,7 @@ impl Sessions {
             inner.live.remove(id);
             inner.ended.insert(id.to_string());
             inner.expired.push(visitor);
+            inner.unbind.push(id.to_string());
             return Lookup::Ended;
         }
         entry.last_seen = now;
@@ -130,6 +134,7 @@ impl Sessions {
         let mut inner = self.inner();
         inner.live.remove(id);
         inner.ended.insert(id.to_string());
+        inner.unbind.push(id.to_string());
     }
 
     /// Ends `old` and gives `visitor` a new id (a sign-in): the old id is refused from now on.
@@ -161,6 +166,7 @@ impl Sessions {
             if let Some(entry) = inner.live.remove(&id) {
                 inner.expired.push(entry.visitor);
             }
+            inner.unbind.push(id.clone());
             inner.ended.insert(id);
         }
         let mut expired = std::mem::take(&mut inner.expired);
@@ -176,6 +182,12 @@ impl Sessions {
         let mut expired = std::mem::take(&mut inner.expired);
         expired.retain(|v| !inner.live.values().any(|e| &e.visitor == v));
         expired
+    }
+
+    /// The ids that ended with no successor since the last call (signed out or expired): their
+    /// FlowX instances are to be unbound, so that no server over a shared store reaches them.
+    pub fn take_unbind(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner().unbind)
     }
 
     /// How many sessions are live.
@@ -223,8 +235,10 @@ mod tests {
         assert_eq!(s.register(&a), Visitor::Anonymous("v3".into()));
         assert_eq!(s.lookup(&a), Lookup::Ended, "an ended id never comes back");
         assert_eq!(s.lookup(&new), Lookup::Live(Visitor::User("carl".into())));
+        assert_eq!(s.take_unbind(), Vec::<String>::new(), "a sign-in's old id has a successor");
         s.end(&new);
         assert_eq!(s.lookup(&new), Lookup::Ended);
+        assert_eq!(s.take_unbind(), vec![new.clone()]);
     }
 
     #[test]
@@ -239,6 +253,11 @@ mod tests {
         assert_eq!(s.lookup_at(&used, start + Duration::from_secs(12)), Lookup::Live(v_used.clone()));
         assert_eq!(s.lookup_at(&used, start + Duration::from_secs(23)), Lookup::Ended);
         assert_eq!(s.sweep_at(start + Duration::from_secs(23)), vec![v_used]);
+        let mut unbind = s.take_unbind();
+        unbind.sort();
+        let mut both = vec![idle, used];
+        both.sort();
+        assert_eq!(unbind, both);
         assert_eq!(s.open(), 0);
     }
 
