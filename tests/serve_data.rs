@@ -528,7 +528,7 @@ fn one_session_id_names_one_visitor_on_both_sides() {
 /// session in use lives on.
 #[test]
 fn idle_sessions_expire_on_both_sides() {
-    let server = shop_b1(&["--session-ttl", "2s"]);
+    let server = shop_b1(&["--session-ttl", "3s"]);
     let mut idle = Client::new(&server);
     let (a, flow) = start_booking(&mut idle);
     assert_eq!(a.status, 200, "{a:?}");
@@ -546,7 +546,7 @@ fn idle_sessions_expire_on_both_sides() {
     let sessions = call(&agent(), "GET", &server.url("/__warden/sessions"), &[], None).json();
     assert_eq!(sessions["open"], 2, "{sessions}");
     let started = std::time::Instant::now();
-    while started.elapsed() < std::time::Duration::from_millis(3500) {
+    while started.elapsed() < std::time::Duration::from_millis(5000) {
         assert_eq!(busy.send("GET", &format!("/api/data/Shop.Cart/{cart}"), None).status, 200, "in use: alive");
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
