@@ -497,6 +497,7 @@ fn one_session_id_names_one_visitor_on_both_sides() {
     let (a, _) = start_booking(&mut replay);
     assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
     assert_eq!(a.session(), None, "a refused id is issued no new one");
+    assert_eq!(replay.send("GET", "/cms/api/fonts", None).status, 200, "fonts are everyone's");
     // The new id works on both sides: the cart is in carl's account, and the UI flow the
     // visitor started follows it (Bea's still is not hers).
     assert!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)).contains(&cart));

@@ -220,8 +220,10 @@ async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) 
     };
     // One id space with the data API: an id that ended there (a sign-in replaced it, a
     // sign-out ended it) or expired is refused here too, before any gate; a live one's idle
-    // time starts again. A bearer's request ignores the session id.
-    if let (Auth::None, Some(id)) = (&auth, &session) {
+    // time starts again. A bearer's request ignores the session id, and themes and fonts are
+    // everyone's.
+    let public = matches!(target, Target::Global(GlobalEndpoint::Themes | GlobalEndpoint::Fonts));
+    if let (Auth::None, Some(id), false) = (&auth, &session, public) {
         if st.sessions.lookup(id) == Lookup::Ended {
             let reason = "the anonymous session ended (a sign-in replaced it, a sign-out ended it, or it expired)";
             super::data::record_gate(&st.decisions, principal, &operation, 401, reason);
