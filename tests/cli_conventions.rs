@@ -869,6 +869,8 @@ fn serve_help_and_exit_statuses() {
         "--watch",
         "--decision-log",
         "--inspector-token",
+        "--session-ttl",
+        "--persist",
     ] {
         assert!(help.contains(line), "`{line}` in:\n{help}");
     }
@@ -877,6 +879,9 @@ fn serve_help_and_exit_statuses() {
     assert_eq!(run(&["serve", RULES, "--bind", "localhost"]).code, 2, "an address without a port");
     assert_eq!(run(&["serve", RULES, "--format", "json"]).code, 2, "serve has no --format");
     assert_eq!(run(&["serve", &p.missing]).code, 2, "a missing file");
+    assert_eq!(run(&["serve", RULES, "--session-ttl", "soon"]).code, 2, "a time to live that is no duration");
+    assert_eq!(run(&["serve", RULES, "--session-ttl", "0s"]).code, 2, "a time to live of nothing");
+    assert_eq!(run(&["serve", RULES, "--persist", "--bind", "127.0.0.1:0"]).code, 2, "--persist with no store");
     assert_eq!(run(&["serve", &p.bad_rules, "--bind", "127.0.0.1:0"]).code, 1, "rules that do not check");
     assert_eq!(run(&["serve", RULES, "--store", &p.bad_store, "--bind", "127.0.0.1:0"]).code, 1, "a bad store");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -67,6 +67,16 @@ fn exercise(state: &mut dyn RuntimeState) {
     let (pi, session) = (pi.unwrap(), issued.unwrap());
     assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Dismiss, pi), Some(&session)).0, 200);
     assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, pi), Some(&session)).0, 404);
+    // A sign-in's new id: the session's instances follow it, and no other session's.
+    let (_, mine, issued) = ask(state, &p, Target::StartProcess("A".into()), None);
+    let (mine, old) = (mine.unwrap(), issued.unwrap());
+    let (_, theirs, issued) = ask(state, &p, Target::StartProcess("A".into()), None);
+    let (theirs, other) = (theirs.unwrap(), issued.unwrap());
+    assert_eq!(state.rebind_session(&old, "new-id").unwrap(), 1);
+    assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, mine), Some("new-id")).0, 200);
+    assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, mine), Some(&old)).0, 403);
+    assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, theirs), Some("new-id")).0, 403);
+    assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, theirs), Some(&other)).0, 200);
 }
 
 #[test]

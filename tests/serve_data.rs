@@ -456,3 +456,310 @@ fn over_a_sqlite_store_the_data_api_writes_to_its_copy_and_never_to_the_file() {
     drop(server);
     assert!(std::fs::read(&db).unwrap() == before, "the data API wrote to the SQLite file");
 }
+
+const FLOWX_SESSION_GONE: &str = "Anonymous session ended or expired";
+
+fn shop_b1(extra: &[&str]) -> Server {
+    let mut args = vec!["--build-id", "b1"];
+    args.extend_from_slice(extra);
+    shop(&args)
+}
+
+/// Starts the UI flow `Booking` of the demo app (its anonymous role may) with the client's
+/// session; the instance id.
+fn start_booking(c: &mut Client<'_>) -> (Answer, Option<String>) {
+    let a = c.send("POST", "/rtm/api/runtime/app/Portal/build/b1/ui-flows/Booking", None);
+    let id = (a.status == 200).then(|| a.json()["uiFlowSessionUuid"].as_str().unwrap().to_string());
+    (a, id)
+}
+
+fn booking_status(c: &mut Client<'_>, id: &str) -> Answer {
+    c.send("GET", &format!("/api/runtime/ui-flow-session/{id}/status"), None)
+}
+
+/// A visitor is one session: the id the FlowX side issued works on the data side and the
+/// other way round, for the same visitor; two visitors stay apart on both sides; after a
+/// sign-in the old id is refused on both, and after a sign-out the new one too.
+#[test]
+fn one_session_id_names_one_visitor_on_both_sides() {
+    let server = shop_b1(&[]);
+    // Ann starts on the FlowX side, then fills a cart with the same id.
+    let mut ann = Client::new(&server);
+    let (a, ann_flow) = start_booking(&mut ann);
+    assert_eq!(a.status, 200, "{a:?}");
+    let ann_flow = ann_flow.unwrap();
+    let ann_id = ann.session.clone().expect("the FlowX side issued an id");
+    let a = ann.send("POST", "/api/data/Shop.Cart", Some(json!({})));
+    assert_eq!(a.status, 200, "the data side knows the FlowX side's id: {a:?}");
+    assert_eq!(a.session(), None, "no new session: the same visitor");
+    let cart = a.json()["id"].as_u64().unwrap();
+    assert_eq!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)), vec![cart]);
+    // The same visitor behind the id on both requests: one anonymous principal in the log.
+    let sessions = call(&agent(), "GET", &server.url("/__warden/sessions"), &[], None).json();
+    assert_eq!(sessions["open"], 1, "{sessions}");
+    // Bea starts on the data side, then on the FlowX side with the same id.
+    let mut bea = Client::new(&server);
+    assert_eq!(ids(&bea.ok("GET", "/api/data/Shop.Cart", None)), Vec::<u64>::new());
+    let bea_id = bea.session.clone().expect("the data side issued an id");
+    assert_ne!(bea_id, ann_id);
+    let (a, bea_flow) = start_booking(&mut bea);
+    assert_eq!(a.status, 200, "the FlowX side takes the data side's id: {a:?}");
+    assert_eq!(a.session(), None, "no new session: the same visitor");
+    let bea_flow = bea_flow.unwrap();
+    assert_eq!(bea.session.as_deref(), Some(bea_id.as_str()));
+    // Apart on both sides.
+    assert_eq!(booking_status(&mut bea, &bea_flow).status, 200);
+    let a = booking_status(&mut bea, &ann_flow);
+    assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"));
+    let a = booking_status(&mut ann, &bea_flow);
+    assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"));
+    assert_error(&bea.send("GET", &format!("/api/data/Shop.Cart/{cart}"), None), 404, "R001");
+    assert_eq!(ids(&bea.ok("GET", "/api/data/Shop.Cart", None)), Vec::<u64>::new());
+    assert_eq!(booking_status(&mut ann, &ann_flow).status, 200);
+    // Ann signs in: a new id; the old one is dead on both sides.
+    let signed = ann.send("POST", "/api/sign-in", Some(json!({ "user": "carl" })));
+    assert_eq!(signed.status, 200, "{signed:?}");
+    let carl_id = ann.session.clone().unwrap();
+    assert_ne!(carl_id, ann_id);
+    let mut replay = Client::new(&server);
+    replay.session = Some(ann_id.clone());
+    assert_error(&replay.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+    let a = booking_status(&mut replay, &ann_flow);
+    assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
+    let (a, _) = start_booking(&mut replay);
+    assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
+    assert_eq!(a.session(), None, "a refused id is issued no new one");
+    assert_eq!(replay.send("GET", "/cms/api/fonts", None).status, 200, "fonts are everyone's");
+    // The new id works on both sides: the cart is in carl's account, and the UI flow the
+    // visitor started follows it (Bea's still is not hers).
+    assert!(ids(&ann.ok("GET", "/api/data/Shop.Cart", None)).contains(&cart));
+    assert_eq!(booking_status(&mut ann, &ann_flow).status, 200, "the visitor's instance follows the new id");
+    let a = booking_status(&mut ann, &bea_flow);
+    assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"));
+    let (a, carl_flow) = start_booking(&mut ann);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.session(), None);
+    assert_eq!(booking_status(&mut ann, &carl_flow.unwrap()).status, 200);
+    // Sign-out: the id is dead on both sides.
+    assert_eq!(ann.send("POST", "/api/sign-out", None).status, 200);
+    let mut gone = Client::new(&server);
+    gone.session = Some(carl_id);
+    assert_error(&gone.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+    let (a, _) = start_booking(&mut gone);
+    assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
+    // Bea goes on, on both sides.
+    assert_eq!(booking_status(&mut bea, &bea_flow).status, 200);
+    assert_eq!(bea.send("GET", "/api/data/Shop.Cart", None).status, 200);
+    // An id the server never issued is no session on the data side.
+    let mut stranger = Client::new(&server);
+    stranger.session = Some("0123456789abcdef0123456789abcdef".into());
+    assert_error(&stranger.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+}
+
+/// `--session-ttl`: an idle session is refused on both sides like an ended one, its anonymous
+/// user is deleted with its delete behaviour and its uncommitted objects are dropped; a
+/// session in use lives on.
+#[test]
+fn idle_sessions_expire_on_both_sides() {
+    let server = shop_b1(&["--session-ttl", "3s"]);
+    let mut idle = Client::new(&server);
+    let (a, flow) = start_booking(&mut idle);
+    assert_eq!(a.status, 200, "{a:?}");
+    let flow = flow.unwrap();
+    let wish = idle.ok(
+        "POST",
+        "/api/data/Shop.Wishlist",
+        Some(json!({ "Shop.Wishlist_User": "[%CurrentUser%]", "Shop.Wishlist_Product": [3] })),
+    )["id"]
+        .as_u64()
+        .unwrap();
+    idle.ok("POST", "/api/data/Shop.Cart?commit=false", Some(json!({})));
+    let mut busy = Client::new(&server);
+    let cart = busy.ok("POST", "/api/data/Shop.Cart?commit=false", Some(json!({})))["id"].as_u64().unwrap();
+    let sessions = call(&agent(), "GET", &server.url("/__warden/sessions"), &[], None).json();
+    assert_eq!(sessions["open"], 2, "{sessions}");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(5000) {
+        assert_eq!(busy.send("GET", &format!("/api/data/Shop.Cart/{cart}"), None).status, 200, "in use: alive");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // The sweep ended the idle session without a request of its own: its user and what went
+    // with it (the wishlist, by cascade) are gone, and so are its uncommitted objects.
+    let sessions = call(&agent(), "GET", &server.url("/__warden/sessions"), &[], None).json();
+    assert_eq!(sessions["open"], 1, "{sessions}");
+    let uncommitted: Vec<u64> =
+        sessions["sessions"].as_array().unwrap().iter().map(|s| s["uncommitted"].as_u64().unwrap()).collect();
+    assert_eq!(uncommitted.iter().sum::<u64>(), 1, "only the busy visitor's cart is still held: {sessions}");
+    let a = call(
+        &agent(),
+        "POST",
+        &server.url("/__warden/explain"),
+        &[],
+        Some(json!({ "principal": "system", "operation": format!("read #{wish}") }).to_string().as_bytes()),
+    );
+    assert!(a.body.contains("does not exist"), "the expired visitor's wishlist went with its user: {a:?}");
+    // Refused on both sides, like an unknown id.
+    assert_error(&idle.send("GET", "/api/data/Shop.Cart", None), 401, "W401");
+    let a = booking_status(&mut idle, &flow);
+    assert_eq!((a.status, a.detail().as_str()), (401, FLOWX_SESSION_GONE), "{a:?}");
+    assert_eq!(busy.send("GET", &format!("/api/data/Shop.Cart/{cart}"), None).status, 200);
+}
+
+/// A copy of the web shop's store in a new directory.
+fn shop_store_copy(name: &str) -> PathBuf {
+    let dir = serve::temp_dir(name);
+    let path = dir.join("shop.store.json");
+    std::fs::copy(examples().join("shop.store.json"), &path).unwrap();
+    path
+}
+
+fn token(server: &Server, user: &str) -> String {
+    let body = json!({ "user": user }).to_string();
+    let a = call(&agent(), "POST", &server.url("/__warden/token"), &[], Some(body.as_bytes()));
+    format!("Bearer {}", a.json()["access_token"].as_str().unwrap())
+}
+
+/// `--persist`: what the data API commits is in the store after a restart, as the principal
+/// may see it; what was never committed is not.
+fn committed_writes_outlive_the_server(store: &Path) {
+    let store = store.to_str().unwrap();
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", store, "--persist"]);
+    assert!(!server.log().contains("in memory only"), "{}", server.log());
+    let mut carl = Client::new(&server);
+    carl.bearer = Some(token(&server, "carl"));
+    let kept = carl.ok("POST", "/api/data/Shop.Cart", Some(json!({ "Total": "12.50" })))["id"].as_u64().unwrap();
+    let changed = carl.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    carl.ok("PATCH", &format!("/api/data/Shop.Cart/{changed}"), Some(json!({ "Total": "3" })));
+    let draft = carl.ok("POST", "/api/data/Shop.Cart?commit=false", Some(json!({})))["id"].as_u64().unwrap();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", store, "--persist"]);
+    let mut carl = Client::new(&server);
+    carl.bearer = Some(token(&server, "carl"));
+    assert_eq!(carl.ok("GET", &format!("/api/data/Shop.Cart/{kept}"), None)["Total"], "12.50");
+    assert_eq!(carl.ok("GET", &format!("/api/data/Shop.Cart/{changed}"), None)["Total"], "3");
+    assert_error(&carl.send("GET", &format!("/api/data/Shop.Cart/{draft}"), None), 404, "R001");
+    // Another principal still sees nothing of carl's carts.
+    let mut visitor = Client::new(&server);
+    assert_eq!(ids(&visitor.ok("GET", "/api/data/Shop.Cart", None)), Vec::<u64>::new());
+    assert_error(&visitor.send("GET", &format!("/api/data/Shop.Cart/{kept}"), None), 404, "R001");
+}
+
+#[test]
+fn with_persist_committed_writes_outlive_the_server_over_a_json_store() {
+    let store = shop_store_copy("data-persist-json");
+    committed_writes_outlive_the_server(&store);
+    assert!(!std::fs::read_to_string(&store).unwrap().is_empty());
+}
+
+#[test]
+fn with_persist_committed_writes_outlive_the_server_over_a_sqlite_store() {
+    let dir = serve::temp_dir("data-persist-sqlite");
+    let db = dir.join("shop.db");
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["store", "import"])
+        .arg(examples())
+        .arg(examples().join("shop.store.json"))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    committed_writes_outlive_the_server(&db);
+}
+
+#[test]
+fn without_persist_the_server_says_writes_live_in_memory_only() {
+    let store = shop_store_copy("data-memory-only");
+    let before = std::fs::read(&store).unwrap();
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    assert!(server.wait_for_log("in memory only"), "{}", server.log());
+    let mut v = Client::new(&server);
+    v.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
+    drop(server);
+    assert!(std::fs::read(&store).unwrap() == before, "the store file is untouched");
+}
+
+/// `--watch` reloads the data side's program too; committed objects and each visitor's
+/// session carry over, and rules that do not check keep the previous program.
+#[test]
+fn watch_reloads_the_data_side() {
+    let dir = serve::temp_dir("data-watch");
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rules" || e == "json") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let rules = dir.join("shop.rules");
+    let original = std::fs::read_to_string(&rules).unwrap();
+    let store = dir.join("shop.store.json");
+    let server = Server::start(&[dir.to_str().unwrap(), "--store", store.to_str().unwrap(), "--watch"]);
+    let mut v = Client::new(&server);
+    let cart = v.ok("POST", "/api/data/Shop.Cart", Some(json!({})))["id"].as_u64().unwrap();
+    assert_error(&v.send("GET", "/api/data/Shop.Note", None), 404, "W404");
+    let changed = original.replacen(
+        "  entity Wishlist {",
+        "  entity Note {\n    Text: String(20)\n  }\n\n  entity Wishlist {",
+        1,
+    );
+    assert_ne!(changed, original);
+    std::fs::write(&rules, &changed).unwrap();
+    assert!(server.wait_for_log("the data API reloaded"), "{}", server.log());
+    let a = v.send("GET", "/api/data/Shop.Note", None);
+    assert_ne!(a.status, 404, "the new entity is known: {a:?}");
+    assert_eq!(ids(&v.ok("GET", "/api/data/Shop.Cart", None)), vec![cart], "the visitor keeps its cart");
+    std::fs::write(&rules, format!("{changed}\nthis does not parse\n")).unwrap();
+    assert!(server.wait_for_log("the data API's reload failed"), "{}", server.log());
+    assert_ne!(v.send("GET", "/api/data/Shop.Note", None).status, 404, "the previous program serves");
+}
+
+/// `--persist` never replaces what another process wrote to the store meanwhile: the request
+/// answers `500` (`W500`) and the file keeps the other process's text.
+#[test]
+fn with_persist_a_store_changed_by_another_process_is_not_overwritten() {
+    let store = shop_store_copy("data-persist-changed");
+    let server = Server::start(&[examples().to_str().unwrap(), "--store", store.to_str().unwrap(), "--persist"]);
+    let mut v = Client::new(&server);
+    v.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert_ne!(saved, std::fs::read_to_string(examples().join("shop.store.json")).unwrap(), "the commit was saved");
+    // Another process writes the store (here: puts the original back).
+    std::fs::copy(examples().join("shop.store.json"), &store).unwrap();
+    let theirs = std::fs::read_to_string(&store).unwrap();
+    let a = v.send("POST", "/api/data/Shop.Cart", Some(json!({})));
+    let body = assert_error(&a, 500, "W500");
+    assert!(body["message"].as_str().unwrap().contains("not saved"), "{body}");
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), theirs, "the other process's store is kept");
+}
+
+/// Over one SQLite store served by two servers, the FlowX instances are shared: an id that
+/// ended on one server (a sign-in or a sign-out) reaches none of its instances on the other.
+#[test]
+fn an_ended_id_reaches_no_instance_through_another_server_over_one_sqlite_store() {
+    let dir = serve::temp_dir("data-two-servers");
+    let db = dir.join("shop.db");
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["store", "import"])
+        .arg(examples())
+        .arg(examples().join("shop.store.json"))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    let rules = examples();
+    let args = [rules.to_str().unwrap(), "--store", db.to_str().unwrap(), "--build-id", "b1"];
+    let (one, two) = (Server::start(&args), Server::start(&args));
+    for ends in ["/api/sign-out", "/api/sign-in"] {
+        let mut v = Client::new(&one);
+        let (a, flow) = start_booking(&mut v);
+        assert_eq!(a.status, 200, "{a:?}");
+        let flow = flow.unwrap();
+        let mut elsewhere = Client::new(&two);
+        elsewhere.session = v.session.clone();
+        assert_eq!(booking_status(&mut elsewhere, &flow).status, 200, "one instance, two servers");
+        let body = (ends == "/api/sign-in").then(|| json!({ "user": "carl" }));
+        assert_eq!(v.send("POST", ends, body).status, 200);
+        let a = booking_status(&mut elsewhere, &flow);
+        assert_eq!((a.status, a.detail().as_str()), (403, "Anonymous session not found for entity"), "{ends}");
+    }
+}

@@ -21,6 +21,7 @@ mod engine;
 mod inspector;
 mod read;
 mod routes;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,6 +77,15 @@ pub struct Options {
     /// this token (`Authorization: Bearer TOKEN` or `?token=TOKEN`).
     #[arg(long, value_name = "TOKEN")]
     pub inspector_token: Option<String>,
+    /// How long a session (FlowX and data API alike) lives without a request: `30m`, `90s`,
+    /// `2h`; an expired one is refused like an unknown one, and its uncommitted objects are dropped.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = sessions::parse_duration)]
+    pub session_ttl: Duration,
+    /// Write what the data API commits to the store (a JSON file atomically, under its write
+    /// lock; a SQLite store in one write transaction). Without it, data API writes live in
+    /// memory only and are gone when the server stops.
+    #[arg(long)]
+    pub persist: bool,
 }
 
 /// What the routes read about the program, updated by a reload.
@@ -94,6 +104,15 @@ pub fn run(options: Options, out: &Out) -> ExitCode {
     if options.paths.iter().any(|p| p.as_os_str() == "-") && options.watch {
         return out.usage("`--watch` cannot watch standard input; give files or directories", None);
     }
+    if options.persist {
+        match &options.store {
+            None => return out.usage("`--persist` needs a `--store` to write to", None),
+            Some(p) if warden::store::is_postgres(p) => {
+                return out.usage("`--persist` writes JSON and SQLite stores only, not PostgreSQL", None)
+            }
+            Some(_) => {}
+        }
+    }
     let meta =
         Arc::new(RwLock::new(Meta { app: String::new(), build: String::new(), workspace: options.workspace.clone() }));
     let engine = match engine::start(&options, meta.clone(), out) {
@@ -107,14 +126,15 @@ pub fn run(options: Options, out: &Out) -> ExitCode {
             return out.io(e);
         }
     };
-    let (data, data_thread) = match data::start(&options, decisions.clone()) {
+    let sessions = Arc::new(sessions::Sessions::new(options.session_ttl));
+    let (data, data_thread, data_watcher) = match data::start(&options, decisions.clone(), sessions.clone()) {
         Ok(d) => d,
         Err(e) => {
             engine.stop();
             return out.io(e);
         }
     };
-    let data = data::DataShared { engine: engine.handle.clone(), data, decisions };
+    let data = data::DataShared { engine: engine.handle.clone(), data, decisions, sessions };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return out.io(format!("cannot start the server's runtime: {e}")),
@@ -122,6 +142,7 @@ pub fn run(options: Options, out: &Out) -> ExitCode {
     let code = runtime.block_on(serve(&options, engine.handle.clone(), data, meta, out));
     // Every request is answered: the engine drains its queue, then closes the store.
     drop(runtime);
+    drop(data_watcher);
     engine.stop();
     let _ = data_thread.join();
     code
@@ -150,6 +171,20 @@ async fn serve(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let decisions = data.decisions.clone();
+    let sessions = data.sessions.clone();
+    // Expired sessions are swept now and then, so their uncommitted objects do not wait for
+    // the next data request.
+    let (sweeper, unbinder, swept) = (data.data.clone(), data.engine.clone(), data.sessions.clone());
+    let every = (options.session_ttl / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if sweeper.ask(data::Ctx::sweep).await.is_none() {
+                break;
+            }
+            data::unbind_ended(&unbinder, &swept).await;
+        }
+    });
     let inspector = inspector::router(data, options, stop_rx.clone());
     let app = routes::router(routes::Shared {
         engine,
@@ -157,6 +192,7 @@ async fn serve(
         stop: stop_rx,
         options: Arc::new(options.clone()),
         decisions,
+        sessions,
     })
     .merge(inspector);
     {
@@ -166,6 +202,12 @@ async fn serve(
                 "warden serve: listening on http://{addr} (app `{}`, build `{}`, workspace `{}`); Ctrl-C stops",
                 m.app, m.build, m.workspace
             );
+            if !options.persist {
+                eprintln!(
+                    "warden serve: the data API's writes live in memory only and are gone when the server stops \
+                     (--persist writes them to the store)"
+                );
+            }
         }
     }
     let shutdown = async move {

@@ -549,6 +549,31 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// The anonymous sessions whose user object exists: each one's key and user object id
+    /// (what a server carries over when it reloads the program).
+    pub fn api_anonymous_users(&self) -> Vec<(String, u64)> {
+        self.sessions
+            .iter()
+            .filter_map(|(k, s)| match (k, s.user) {
+                (SessionKey::Anonymous(n), Some(u)) if self.store.entity_of(u).is_some() => Some((n.to_string(), u.0)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Makes `user`, an anonymous user object of the store, the user of the anonymous session
+    /// `key` again (after a reload of the program), with no uncommitted objects. Does nothing
+    /// when the session exists already or the object is not a user.
+    pub fn api_adopt_anonymous(&mut self, key: &str, user: u64) {
+        let (Some(role), user) = (self.program.app.anonymous, ObjectId(user)) else { return };
+        let key = SessionKey::Anonymous(key.into());
+        if self.sessions.contains_key(&key) || self.store.entity_of(user).is_none() {
+            return;
+        }
+        let session = self.session_for(Some(user), vec![role]);
+        self.sessions.insert(key, session);
+    }
+
     /// The sessions of the run: key, principal name, uncommitted objects.
     pub fn api_sessions(&self) -> Vec<(String, usize)> {
         self.sessions

@@ -58,6 +58,9 @@ pub trait RuntimeState {
     fn token(&self, token: &str) -> Result<Option<Token>, String>;
     /// Forgets every instance, event and anonymous session, and the gate's setting.
     fn reset(&mut self) -> Result<(), String>;
+    /// Binds every instance of the anonymous session `old` to the session `new` (a sign-in
+    /// gave the visitor a new id); how many.
+    fn rebind_session(&mut self, old: &str, new: &str) -> Result<usize, String>;
     /// Decides a request and applies what it changes, as one step (see [`decide`]); `after`
     /// runs on the served response before the step ends (to log an event, read a stream).
     fn decide(
@@ -245,6 +248,15 @@ impl RuntimeState for MemoryRuntimeState {
         Ok(())
     }
 
+    fn rebind_session(&mut self, old: &str, new: &str) -> Result<usize, String> {
+        let mut n = 0;
+        for stored in self.instances.values_mut().filter(|s| s.session.as_deref() == Some(old)) {
+            stored.session = Some(new.to_string());
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn decide(
         &mut self,
         program: &Program,
@@ -317,6 +329,10 @@ impl RuntimeState for SharedMemoryRuntimeState {
 
     fn reset(&mut self) -> Result<(), String> {
         self.write().reset()
+    }
+
+    fn rebind_session(&mut self, old: &str, new: &str) -> Result<usize, String> {
+        self.write().rebind_session(old, new)
     }
 
     fn decide(
@@ -512,6 +528,12 @@ impl RuntimeState for SqliteRuntimeState {
                 Ok(Token { user: r.get(0)?, expires: r.get(1)? })
             })
             .optional()
+            .map_err(sql_error)
+    }
+
+    fn rebind_session(&mut self, old: &str, new: &str) -> Result<usize, String> {
+        self.conn
+            .execute("UPDATE warden_runtime_instances SET session = ?2 WHERE session = ?1", params![old, new])
             .map_err(sql_error)
     }
 

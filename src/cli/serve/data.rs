@@ -5,8 +5,10 @@
 //! store and the evaluator's sessions; every decision is a [`warden::eval::api`] function, the
 //! ones the statements use. The thread keeps the evaluator's state between jobs and resumes an
 //! [`Engine`] over it for each one (checking a `where` needs the program mutably, in between).
-//! Bearer tokens are the FlowX engine's (`POST /__warden/token`); anonymous sessions are this
-//! thread's, by the same `X-Fx-Anonymous-Session-Id` header or a `warden_session` cookie.
+//! Bearer tokens are the FlowX engine's (`POST /__warden/token`); session ids are the whole
+//! server's ([`super::sessions`]), by the same `X-Fx-Anonymous-Session-Id` header or a
+//! `warden_session` cookie, so an id either side issued names the same visitor on both.
+//! With `--persist`, what a request commits is saved to the store before it is answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -26,9 +28,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use warden::eval::api::{self, ApiError, ApiErrorKind};
 use warden::eval::{Engine, RunState};
 use warden::model::{EntityId, Program};
+use warden::store::file::Fingerprint;
 
 use super::engine::{Auth, Handle, Job};
 use super::routes::SESSION_HEADER;
+use super::sessions::{Lookup, Sessions, Visitor as Principal};
 use super::Options;
 
 /// The cookie that carries the session for pages the emulator serves.
@@ -37,24 +41,8 @@ pub const COOKIE: &str = "warden_session";
 const MAX_LIMIT: usize = 1000;
 /// The decisions the inspector shows when it opens.
 const RECENT: usize = 200;
-
-/// What a session id stands for.
-#[derive(Clone, Debug)]
-enum Principal {
-    /// An anonymous session, by its key in the evaluator (never the id the client holds).
-    Anonymous(String),
-    /// A signed-in user, by Name.
-    User(String),
-}
-
-impl Principal {
-    fn describe(&self) -> String {
-        match self {
-            Principal::Anonymous(key) => format!("anonymous:{key}"),
-            Principal::User(name) => name.clone(),
-        }
-    }
-}
+/// The most checked `where` texts kept; the least recently used goes first.
+const WHERES: usize = 1024;
 
 /// One operation of the data API.
 #[derive(Clone, Debug)]
@@ -82,6 +70,11 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether it may change committed objects (what `--persist` saves after).
+    fn writes(&self) -> bool {
+        !matches!(self, Op::List { .. } | Op::Get { .. } | Op::Rollback | Op::Create { commit: false, .. })
+    }
+
     fn describe(&self) -> String {
         match self {
             Op::List { entity, where_, .. } => format!("retrieve {entity}{}", where_.as_deref().unwrap_or("")),
@@ -212,34 +205,125 @@ pub struct Ctx {
     store_path: Option<PathBuf>,
     program: Program,
     state: Option<RunState>,
-    sessions: HashMap<String, Principal>,
-    next_anonymous: u64,
-    wheres: HashMap<(EntityId, String), Result<warden::model::flow::Stmt, ApiError>>,
+    sessions: Arc<Sessions>,
+    wheres: Wheres,
     decisions: Arc<Decisions>,
+    /// With `--persist`: what the store file held when last read or written here.
+    persist: Option<Option<Fingerprint>>,
 }
 
-/// Loads the program and a writable in-memory copy of the store (the files are never written).
-fn load(paths: &[PathBuf], store_path: Option<&std::path::Path>) -> Result<(Program, RunState), String> {
+type Compiled = Result<warden::model::flow::Stmt, ApiError>;
+
+/// The checked `where` texts, at most [`WHERES`] of them: the least recently used goes first.
+#[derive(Default)]
+struct Wheres {
+    kept: HashMap<(EntityId, String), (Compiled, u64)>,
+    tick: u64,
+}
+
+impl Wheres {
+    fn get(&mut self, key: &(EntityId, String)) -> Option<Compiled> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.kept.get_mut(key).map(|(c, used)| {
+            *used = tick;
+            c.clone()
+        })
+    }
+
+    fn insert(&mut self, key: (EntityId, String), compiled: Compiled) {
+        if self.kept.len() >= WHERES && !self.kept.contains_key(&key) {
+            let oldest = self.kept.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.kept.remove(&oldest);
+            }
+        }
+        self.tick += 1;
+        self.kept.insert(key, (compiled, self.tick));
+    }
+
+    fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    fn clear(&mut self) {
+        self.kept.clear();
+    }
+}
+
+/// With `--persist` (`persist` holds what the file held when last read or written here),
+/// writes the committed objects to the store file, unless another process changed it since.
+fn save(
+    program: &Program,
+    path: Option<&std::path::Path>,
+    persist: &mut Option<Option<Fingerprint>>,
+    engine: &Engine<'_>,
+) -> Result<(), ApiError> {
+    let (Some(base), Some(path)) = (persist.as_mut(), path) else { return Ok(()) };
+    match warden::store::file::save_over(program, engine.store(), path, *base) {
+        Ok(print) => {
+            *base = Some(print);
+            Ok(())
+        }
+        Err(e) => Err(ApiError {
+            kind: ApiErrorKind::Store,
+            code: "W500".into(),
+            message: format!("the write is done in memory, but not saved: {e}"),
+            help: Some("another process changed the store file; restart the server to read it again".into()),
+            span: None,
+        }),
+    }
+}
+
+fn store_errors(errors: &[warden::store::StoreError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// Reads and checks the rules.
+fn load_program(paths: &[PathBuf]) -> Result<Program, String> {
     let sources = warden::load::read_sources(paths).map_err(|e| e.to_string())?;
     let checked = warden::load::load(sources);
     if checked.has_errors() {
-        return Err("the rules do not check".into());
+        let first = checked.diagnostics.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
+        return Err(format!("the rules do not check (the first error: {first})"));
     }
-    let program = checked.program;
-    // A SQLite or PostgreSQL store is copied into memory too, so the data API's writes work over
-    // every store and never reach the file the FlowX side shares with other servers.
+    Ok(checked.program)
+}
+
+/// Loads the program and a writable in-memory copy of the store; with `persist`, also the
+/// fingerprint of what the file held, which a save checks before it replaces the file.
+fn load(
+    paths: &[PathBuf],
+    store_path: Option<&std::path::Path>,
+    persist: bool,
+) -> Result<(Program, RunState, Option<Fingerprint>), String> {
+    let program = load_program(paths)?;
+    let mut print = None;
+    // A SQLite or PostgreSQL store is copied into memory too: the data API's writes work over
+    // every store, and reach the file only with `--persist`, as whole commits.
     let store: Box<dyn warden::store::Store> = match store_path {
-        Some(path) => Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| {
-            errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
-        })?),
+        Some(path) if persist => {
+            let (store, p) =
+                warden::store::file::load_with_fingerprint(&program, path).map_err(|errors| store_errors(&errors))?;
+            print = Some(p);
+            Box::new(store)
+        }
+        Some(path) => {
+            Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| store_errors(&errors))?)
+        }
         None => Box::new(warden::store::MemoryStore::new()),
     };
     let state = Engine::new(&program, store, now_ms()).into_state();
-    Ok((program, state))
+    Ok((program, state, print))
 }
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A data job that reloads the program (`--watch`).
+fn reload_job() -> DataJob {
+    Box::new(Ctx::reload)
 }
 
 /// Starts the data thread, which loads the program and the store itself (the store never
@@ -247,14 +331,15 @@ fn now_ms() -> i64 {
 pub fn start(
     options: &Options,
     decisions: Arc<Decisions>,
-) -> Result<(DataHandle, std::thread::JoinHandle<()>), String> {
+    sessions: Arc<Sessions>,
+) -> Result<(DataHandle, std::thread::JoinHandle<()>, Option<notify::RecommendedWatcher>), String> {
     let (tx, mut rx) = mpsc::channel::<DataJob>(4096);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let (paths, store_path) = (options.paths.clone(), options.store.clone());
+    let (paths, store_path, persist) = (options.paths.clone(), options.store.clone(), options.persist);
     let thread = std::thread::Builder::new()
         .name("warden-data".into())
         .spawn(move || {
-            let (program, state) = match load(&paths, store_path.as_deref()) {
+            let (program, state, print) = match load(&paths, store_path.as_deref(), persist) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -267,10 +352,10 @@ pub fn start(
                 store_path,
                 program,
                 state: Some(state),
-                sessions: HashMap::new(),
-                next_anonymous: 0,
-                wheres: HashMap::new(),
+                sessions,
+                wheres: Wheres::default(),
                 decisions,
+                persist: persist.then_some(print),
             };
             while let Some(job) = rx.blocking_recv() {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut ctx)));
@@ -284,16 +369,26 @@ pub fn start(
         })
         .map_err(|e| format!("cannot start the data thread: {e}"))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok((DataHandle { jobs: tx }, thread)),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => {
             let _ = thread.join();
-            Err(e)
+            return Err(e);
         }
         Err(_) => {
             let _ = thread.join();
-            Err("the data thread failed to start".into())
+            return Err("the data thread failed to start".into());
         }
     }
+    let watcher = if options.watch {
+        let jobs = tx.clone();
+        // Only the rules: the data API's own saves to the store are no reason to reload.
+        Some(super::engine::watch(options, false, move || {
+            let _ = jobs.try_send(reload_job());
+        })?)
+    } else {
+        None
+    };
+    Ok((DataHandle { jobs: tx }, thread, watcher))
 }
 
 fn error_body(e: &ApiError) -> Value {
@@ -308,61 +403,140 @@ fn error_body(e: &ApiError) -> Value {
     body
 }
 
-fn new_session_id() -> Option<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 impl Ctx {
-    /// After a panic the evaluator's state may be gone: start again from the files.
+    /// After a panic the evaluator's state may be gone: start again from the files. The
+    /// session ids stay; their visitors start again with new anonymous users.
     fn recover(&mut self) {
         if self.state.is_some() {
             return;
         }
-        match load(&self.paths, self.store_path.as_deref()) {
-            Ok((program, state)) => {
+        match load(&self.paths, self.store_path.as_deref(), self.persist.is_some()) {
+            Ok((program, state, print)) => {
                 self.program = program;
                 self.state = Some(state);
-                self.sessions.clear();
                 self.wheres.clear();
+                if self.persist.is_some() {
+                    self.persist = Some(print);
+                }
             }
             Err(e) => eprintln!("warden serve: the data API cannot recover: {e}"),
         }
     }
 
+    /// `--watch`: the rules changed. The committed objects carry over to the new program
+    /// (with `--persist`, a store file that another process changed is read again instead),
+    /// and each anonymous visitor keeps its user object; uncommitted objects do not. Rules
+    /// that do not check, or objects that do not fit them, keep the previous program.
+    fn reload(&mut self) {
+        // A save writes several files: reload once, after they settle.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let program = match load_program(&self.paths) {
+            Ok(p) => p,
+            Err(why) => {
+                eprintln!("warden serve: the data API's reload failed, still serving the previous program: {why}");
+                return;
+            }
+        };
+        let Some(state) = self.state.take() else { return };
+        let engine = Engine::resume(&self.program, state);
+        // Each anonymous visitor keeps its user object, and with it what it owns.
+        let anonymous = engine.api_anonymous_users();
+        let mut from_file = None;
+        if let (Some(base), Some(path)) = (self.persist, &self.store_path) {
+            if warden::store::file::fingerprint(&self.program, path).ok().flatten() != base {
+                from_file = Some(path.clone());
+            }
+        }
+        let loaded = match &from_file {
+            Some(path) => warden::store::file::load_with_fingerprint(&program, path)
+                .map(|(store, print)| (store, Some(print)))
+                .map_err(|errors| store_errors(&errors)),
+            None => {
+                let text = warden::store::to_json(&self.program, engine.store()).to_string();
+                warden::store::load_json(&program, &text).map(|s| (s, None)).map_err(|errors| store_errors(&errors))
+            }
+        };
+        self.state = Some(engine.into_state());
+        match loaded {
+            Ok((store, print)) => {
+                let mut engine = Engine::new(&program, Box::new(store), now_ms());
+                for (key, user) in &anonymous {
+                    engine.api_adopt_anonymous(key, *user);
+                }
+                self.state = Some(engine.into_state());
+                self.program = program;
+                self.wheres.clear();
+                if let (Some(p), Some(persist)) = (print, self.persist.as_mut()) {
+                    *persist = Some(p);
+                }
+                eprintln!("warden serve: the data API reloaded");
+            }
+            Err(why) => {
+                eprintln!("warden serve: the data API's reload failed, still serving the previous program: {why}")
+            }
+        }
+    }
+
+    /// Ends the sessions that expired: an anonymous visitor's user is deleted with its delete
+    /// behaviour and its uncommitted objects are dropped. `sweep` looks at every session;
+    /// otherwise only at those a request found expired.
+    fn end_expired(&mut self, sweep: bool) {
+        let expired = if sweep { self.sessions.sweep() } else { self.sessions.take_expired() };
+        let anonymous: Vec<String> = expired
+            .into_iter()
+            .filter_map(|v| match v {
+                Principal::Anonymous(key) => Some(key),
+                Principal::User(_) => None,
+            })
+            .collect();
+        if anonymous.is_empty() {
+            return;
+        }
+        let Some(state) = self.state.take() else { return };
+        let mut engine = Engine::resume(&self.program, state);
+        engine.set_now(now_ms());
+        for key in &anonymous {
+            if let Err(e) = engine.api_end_anonymous(key) {
+                eprintln!("warden serve: an expired session's user could not be deleted: {}", e.message);
+            }
+        }
+        let saved = save(&self.program, self.store_path.as_deref(), &mut self.persist, &engine);
+        self.state = Some(engine.into_state());
+        if let Err(e) = saved {
+            eprintln!("warden serve: {}", e.message);
+        }
+    }
+
+    /// The periodic sweep of expired sessions.
+    pub fn sweep(&mut self) {
+        self.end_expired(true);
+    }
+
     /// Serves one operation for the caller: a bearer's user, or a session id (a new anonymous
     /// session when there is none).
     fn serve(&mut self, request: u64, user: Option<String>, session: Option<String>, op: Op) -> Answer {
+        self.end_expired(false);
         let mut issued = None;
         let principal = match (&user, &session) {
             (Some(name), _) => Principal::User(name.clone()),
-            (None, Some(id)) => match self.sessions.get(id) {
-                Some(p) => p.clone(),
-                None => {
+            (None, Some(id)) => match self.sessions.lookup(id) {
+                Lookup::Live(p) => p,
+                Lookup::Ended | Lookup::Unknown => {
                     let e = ApiError {
                         kind: ApiErrorKind::Unauthorized,
                         code: "W401".into(),
-                        message: "no such session (it ended, or the sign-in replaced it)".into(),
+                        message: "no such session (it ended, expired, or the sign-in replaced it)".into(),
                         help: Some("send no session id to start a new anonymous session".into()),
                         span: None,
                     };
                     self.log(request, "unknown session", &op, 401, json!("session"));
+                    // A request that found its session expired cleans it up now.
+                    self.end_expired(false);
                     return Answer { status: 401, body: error_body(&e), issued: None, ended: true };
                 }
             },
             (None, None) => {
-                let Some(id) = new_session_id() else {
-                    return Answer {
-                        status: 500,
-                        body: json!({ "status": 500, "message": "no randomness" }),
-                        issued: None,
-                        ended: false,
-                    };
-                };
-                self.next_anonymous += 1;
-                let p = Principal::Anonymous(format!("v{}", self.next_anonymous));
-                self.sessions.insert(id.clone(), p.clone());
+                let (id, p) = self.sessions.issue_anonymous();
                 issued = Some(id);
                 p
             }
@@ -372,11 +546,14 @@ impl Ctx {
             Op::List { entity, where_, .. } => match api::entity(&self.program, entity) {
                 Ok(e) => {
                     let key = (e, where_.clone().unwrap_or_default());
-                    if !self.wheres.contains_key(&key) {
-                        let stmt = api::compile_retrieve(&mut self.program, e, where_.as_deref());
-                        self.wheres.insert(key.clone(), stmt);
+                    match self.wheres.get(&key) {
+                        Some(c) => Some(c),
+                        None => {
+                            let stmt = api::compile_retrieve(&mut self.program, e, where_.as_deref());
+                            self.wheres.insert(key, stmt.clone());
+                            Some(stmt)
+                        }
                     }
-                    self.wheres.get(&key).cloned()
                 }
                 Err(e) => Some(Err(e)),
             },
@@ -396,25 +573,27 @@ impl Ctx {
             Principal::Anonymous(key) => engine.api_enter_anonymous(key),
             Principal::User(name) => engine.api_enter_user(name),
         };
-        let (result, decided_by, signed_in) = match entered {
+        let (mut result, decided_by, signed_in) = match entered {
             Err(e) => (Err(e), json!("principal"), None),
             Ok(()) => run(&mut engine, &op, compiled, &principal),
         };
+        if result.is_ok() && op.writes() {
+            if let Err(e) = save(&self.program, self.store_path.as_deref(), &mut self.persist, &engine) {
+                result = Err(e);
+            }
+        }
         self.state = Some(engine.into_state());
         let mut ended = false;
         if let Some(name) = signed_in {
-            // The old id no longer works: the session is the user's under a new id.
+            // The old id no longer works, here or on the FlowX side: the session is the user's
+            // under a new id.
             if let Some(old) = &session {
-                self.sessions.remove(old);
-            }
-            if let Some(id) = new_session_id() {
-                self.sessions.insert(id.clone(), Principal::User(name));
-                issued = Some(id);
+                issued = Some(self.sessions.replace(old, Principal::User(name)));
             }
         }
         if matches!(op, Op::SignOut) && result.is_ok() {
             if let Some(old) = &session {
-                self.sessions.remove(old);
+                self.sessions.end(old);
             }
             ended = true;
         }
@@ -453,7 +632,7 @@ impl Ctx {
             .map(|(name, uncommitted)| json!({ "principal": name, "uncommitted": uncommitted }))
             .collect();
         self.state = Some(engine.into_state());
-        json!({ "sessions": listed, "open": self.sessions.len() })
+        json!({ "sessions": listed, "open": self.sessions.open(), "kept_wheres": self.wheres.len() })
     }
 }
 
@@ -535,6 +714,8 @@ pub struct DataShared {
     pub data: DataHandle,
     /// The decision log.
     pub decisions: Arc<Decisions>,
+    /// The session ids of the whole server.
+    pub sessions: Arc<Sessions>,
 }
 
 type S = State<DataShared>;
@@ -585,9 +766,18 @@ async fn serve(st: &DataShared, headers: &HeaderMap, op: Op) -> Response {
         },
     };
     let session = if user.is_some() { None } else { session_of(headers) };
+    let (old, signs_in) = (session.clone(), matches!(op, Op::SignIn { .. }));
     let Some(answer) = st.data.run(move |ctx| ctx.serve(request, user, session, op)).await else {
         return json_response(500, &json!({ "status": 500, "message": "Internal Server Error" }));
     };
+    // A sign-in: the visitor's FlowX instances follow it to its new id (the old one is refused
+    // on both sides already), before the client learns the new id.
+    if let (true, Some(old), Some(new)) = (signs_in, old, answer.issued.clone()) {
+        if st.engine.ask(|reply| Job::Rebind { old, new, reply }).await.is_none() {
+            return json_response(500, &json!({ "status": 500, "message": "Internal Server Error" }));
+        }
+    }
+    unbind_ended(&st.engine, &st.sessions).await;
     let mut response = json_response(answer.status, &answer.body);
     if let Some(id) = &answer.issued {
         if let Ok(v) = HeaderValue::from_str(id) {
@@ -728,6 +918,16 @@ async fn sign_out(State(st): S, headers: HeaderMap) -> Response {
     serve(&st, &headers, Op::SignOut).await
 }
 
+/// Unbinds the FlowX instances of the ids that ended with no successor (signed out, expired):
+/// they go to a fresh id that nobody holds, so that no server over a shared SQLite store
+/// reaches them with the ended id.
+pub async fn unbind_ended(engine: &Handle, sessions: &Sessions) {
+    for old in sessions.take_unbind() {
+        let new = super::sessions::new_id();
+        let _ = engine.ask(|reply| Job::Rebind { old, new, reply }).await;
+    }
+}
+
 /// The open sessions, for the inspector.
 pub async fn sessions(data: &DataHandle) -> Value {
     data.run(Ctx::sessions).await.unwrap_or_else(|| json!({ "sessions": [] }))
@@ -756,5 +956,34 @@ impl DataHandle {
     /// Runs a function on the data thread.
     pub async fn ask<T: Send + 'static>(&self, f: impl FnOnce(&mut Ctx) -> T + Send + 'static) -> Option<T> {
         self.run(f).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: usize) -> (EntityId, String) {
+        (warden::model::SYSTEM_USER, format!("[Total = {n}]"))
+    }
+
+    #[test]
+    fn kept_wheres_are_bounded_and_the_least_recently_used_goes_first() {
+        let mut wheres = Wheres::default();
+        for n in 0..WHERES {
+            wheres.insert(key(n), Err(ApiError::invalid(n.to_string())));
+        }
+        assert_eq!(wheres.len(), WHERES);
+        // The first text is used again: the second is now the least recently used.
+        assert!(wheres.get(&key(0)).is_some());
+        wheres.insert(key(WHERES), Err(ApiError::invalid("new")));
+        assert_eq!(wheres.len(), WHERES, "never more than the bound");
+        assert!(wheres.get(&key(0)).is_some(), "used lately: kept");
+        assert!(wheres.get(&key(1)).is_none(), "the least recently used went");
+        assert!(wheres.get(&key(WHERES)).is_some());
+        for n in 0..3 * WHERES {
+            wheres.insert(key(10 * WHERES + n), Err(ApiError::invalid("more")));
+        }
+        assert_eq!(wheres.len(), WHERES);
     }
 }

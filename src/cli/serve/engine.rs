@@ -57,6 +57,8 @@ pub enum Job {
     Access { access: AccessLevel, reply: oneshot::Sender<Result<(), String>> },
     /// Forget sessions and instances.
     Reset { reply: oneshot::Sender<()> },
+    /// A sign-in replaced the anonymous session `old` by `new`: its instances follow.
+    Rebind { old: String, new: String, reply: oneshot::Sender<()> },
     /// Reload the rules and the store from their files.
     Reload,
     /// Whose a bearer token is, for the data API (`None`: unknown or expired).
@@ -216,7 +218,8 @@ pub fn start(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Ru
         }
     };
     let watcher = if options.watch {
-        match watch(options, handle.clone()) {
+        let jobs = handle.clone();
+        match watch(options, true, move || jobs.try_send(Job::Reload)) {
             Ok(w) => Some(w),
             Err(e) => {
                 let code = out.io(e);
@@ -291,12 +294,16 @@ impl Engine {
     }
 }
 
-/// Watches the rules and a JSON store; a change sends a reload.
-fn watch(options: &Options, handle: Handle) -> Result<notify::RecommendedWatcher, String> {
+/// Watches the rules and, with `store`, a JSON store; a change calls `changed`.
+pub(super) fn watch(
+    options: &Options,
+    store: bool,
+    changed: impl Fn() + Send + 'static,
+) -> Result<notify::RecommendedWatcher, String> {
     use notify::{RecursiveMode, Watcher};
     let mut watched: Vec<PathBuf> = options.paths.clone();
     // A SQLite store is read live; its own writes are no reason to reload.
-    if let Some(store) = options.store.as_ref().filter(|p| !warden::store::sqlite::is_sqlite_path(p)) {
+    if let Some(store) = options.store.as_ref().filter(|p| store && !warden::store::sqlite::is_sqlite_path(p)) {
         watched.push(store.clone());
     }
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -311,10 +318,14 @@ fn watch(options: &Options, handle: Handle) -> Result<notify::RecommendedWatcher
             let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
             !name.starts_with('.')
                 && !name.ends_with(".tmp")
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("rules" | "json"))
+                && match p.extension().and_then(|e| e.to_str()) {
+                    Some("rules") => true,
+                    Some("json") => store,
+                    _ => false,
+                }
         });
         if relevant {
-            handle.try_send(Job::Reload);
+            changed();
         }
     })
     .map_err(|e| format!("cannot watch the files: {e}"))?;
@@ -411,6 +422,12 @@ impl Engine {
                 if let Err(e) = self.state.reset() {
                     eprintln!("warden serve: {e}");
                     return;
+                }
+                let _ = reply.send(());
+            }
+            Job::Rebind { old, new, reply } => {
+                if let Err(e) = self.state.rebind_session(&old, &new) {
+                    eprintln!("warden serve: {e}");
                 }
                 let _ = reply.send(());
             }

@@ -23,12 +23,15 @@ use warden::model::{AccessLevel, GlobalEndpoint, InstanceOp, ResourceKind};
 use warden::runtime::Target;
 
 use super::engine::{After, Auth, Handle, Job, Outcome};
+use super::sessions::Lookup;
 use super::{Meta, Options};
 
 /// The session header.
 pub const SESSION_HEADER: &str = "x-fx-anonymous-session-id";
 /// The build header of event streams.
 pub const BUILD_HEADER: &str = "fx-buildid";
+/// The refusal of a session id that ended or expired.
+pub const SESSION_ENDED: &str = "Anonymous session ended or expired";
 /// The largest request body outside uploads.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -45,6 +48,8 @@ pub struct Shared {
     pub options: Arc<Options>,
     /// The decision log (the FlowX gates' decisions go there too).
     pub decisions: Arc<super::data::Decisions>,
+    /// The session ids of the whole server (the data API's too).
+    pub sessions: Arc<super::sessions::Sessions>,
 }
 
 type S = State<Shared>;
@@ -220,6 +225,18 @@ async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) 
         Auth::None => "anonymous",
         Auth::Token(_) | Auth::Malformed => "bearer",
     };
+    // One id space with the data API: an id that ended there (a sign-in replaced it, a
+    // sign-out ended it) or expired is refused here too, before any gate; a live one's idle
+    // time starts again. A bearer's request ignores the session id, and themes and fonts are
+    // everyone's.
+    let public = matches!(target, Target::Global(GlobalEndpoint::Themes | GlobalEndpoint::Fonts));
+    if let (Auth::None, Some(id), false) = (&auth, &session, public) {
+        if st.sessions.lookup(id) == Lookup::Ended {
+            let reason = "the anonymous session ended (a sign-in replaced it, a sign-out ended it, or it expired)";
+            super::data::record_gate(&st.decisions, principal, &operation, 401, reason);
+            return Err(error(StatusCode::UNAUTHORIZED, SESSION_ENDED));
+        }
+    }
     // A request that changes nothing is decided here; the others go to the engine thread.
     let outcome = match st.engine.read(&auth, session, target, &after) {
         Ok(outcome) => outcome,
@@ -228,6 +245,9 @@ async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) 
         }
     };
     let r = &outcome.response;
+    if let Some(issued) = &r.issued_session {
+        st.sessions.register(issued);
+    }
     super::data::record_gate(&st.decisions, principal, &operation, r.status, &r.reason);
     if r.status != 200 {
         let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
