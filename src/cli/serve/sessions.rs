@@ -4,11 +4,11 @@
 //! The registry maps each live id to its visitor (an anonymous session's key in the data
 //! side's evaluator, or a signed-in user's Name) and when it was last used. An id that ended
 //! (a sign-in replaced it, a sign-out ended it, or it stayed idle longer than
-//! `--session-ttl`) is remembered as ended, so that both sides refuse it from then on: a
+//! `--session-ttl`) is remembered as ended for one more time to live, so that both sides refuse it: a
 //! replayed id reaches nothing. An id the server never issued is no session: the data API
 //! refuses it; the FlowX side answers it as the runtime does (no instance belongs to it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,9 @@ struct Entry {
 #[derive(Debug, Default)]
 struct Inner {
     live: HashMap<String, Entry>,
-    ended: HashSet<String>,
+    /// Ended ids and when they ended; forgotten one time to live later (by then the id would
+    /// have expired anyway, and it reaches nothing: its instances are unbound or moved).
+    ended: HashMap<String, Instant>,
     /// Visitors whose sessions expired, for the data side to clean up.
     expired: Vec<Visitor>,
     /// Ids that ended without a successor (signed out, expired), whose FlowX instances are
@@ -98,7 +100,7 @@ impl Sessions {
         }
         inner.next_anonymous += 1;
         let visitor = Visitor::Anonymous(format!("v{}", inner.next_anonymous));
-        if !inner.ended.contains(id) {
+        if !inner.ended.contains_key(id) {
             inner.live.insert(id.to_string(), Entry { visitor: visitor.clone(), last_seen: Instant::now() });
         }
         visitor
@@ -112,7 +114,7 @@ impl Sessions {
 
     fn lookup_at(&self, id: &str, now: Instant) -> Lookup {
         let mut inner = self.inner();
-        if inner.ended.contains(id) {
+        if inner.ended.contains_key(id) {
             return Lookup::Ended;
         }
         let ttl = self.ttl;
@@ -120,7 +122,7 @@ impl Sessions {
         if now.saturating_duration_since(entry.last_seen) > ttl {
             let visitor = entry.visitor.clone();
             inner.live.remove(id);
-            inner.ended.insert(id.to_string());
+            inner.ended.insert(id.to_string(), now);
             inner.expired.push(visitor);
             inner.unbind.push(id.to_string());
             return Lookup::Ended;
@@ -133,7 +135,7 @@ impl Sessions {
     pub fn end(&self, id: &str) {
         let mut inner = self.inner();
         inner.live.remove(id);
-        inner.ended.insert(id.to_string());
+        inner.ended.insert(id.to_string(), Instant::now());
         inner.unbind.push(id.to_string());
     }
 
@@ -142,7 +144,7 @@ impl Sessions {
         let id = new_id();
         let mut inner = self.inner();
         inner.live.remove(old);
-        inner.ended.insert(old.to_string());
+        inner.ended.insert(old.to_string(), Instant::now());
         inner.live.insert(id.clone(), Entry { visitor, last_seen: Instant::now() });
         id
     }
@@ -167,8 +169,10 @@ impl Sessions {
                 inner.expired.push(entry.visitor);
             }
             inner.unbind.push(id.clone());
-            inner.ended.insert(id);
+            inner.ended.insert(id, now);
         }
+        // The registry stays as large as the live sessions of about two times to live.
+        inner.ended.retain(|_, at| now.saturating_duration_since(*at) <= ttl);
         let mut expired = std::mem::take(&mut inner.expired);
         // A visitor with another live id (a user signed in twice) is not gone.
         expired.retain(|v| !inner.live.values().any(|e| &e.visitor == v));
@@ -255,10 +259,17 @@ mod tests {
         assert_eq!(s.sweep_at(start + Duration::from_secs(23)), vec![v_used]);
         let mut unbind = s.take_unbind();
         unbind.sort();
-        let mut both = vec![idle, used];
+        let mut both = vec![idle.clone(), used.clone()];
         both.sort();
         assert_eq!(unbind, both);
         assert_eq!(s.open(), 0);
+        // An ended id is refused for one time to live after it ended, then forgotten (it is
+        // unknown: the data side refuses it, and no FlowX instance is bound to it any more).
+        // At 23 `idle` had ended 11 s before, `used` just now.
+        assert_eq!(s.lookup_at(&idle, start + Duration::from_secs(24)), Lookup::Unknown);
+        assert_eq!(s.lookup_at(&used, start + Duration::from_secs(30)), Lookup::Ended);
+        s.sweep_at(start + Duration::from_secs(34));
+        assert_eq!(s.lookup_at(&used, start + Duration::from_secs(34)), Lookup::Unknown);
     }
 
     #[test]
