@@ -10,10 +10,11 @@
 //! `warden_session` cookie, so an id either side issued names the same visitor on both.
 //! With `--persist`, what a request commits is saved to the store before it is answered.
 
-use std::collections::{HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -22,12 +23,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use warden::eval::api::{self, ApiError, ApiErrorKind};
 use warden::eval::{Engine, RunState};
 use warden::model::{EntityId, Program};
+use warden::runtime::Target;
 use warden::store::file::Fingerprint;
 
 use super::engine::{Auth, Handle, Job};
@@ -101,55 +104,177 @@ pub struct Answer {
     ended: bool,
 }
 
+/// What decided a decision, as it was at hand: rendered only when its line is written.
+pub enum DecidedBy {
+    /// A FlowX gate, by the runtime's reason: `{"gate": REASON}`.
+    Gate(String),
+    /// One word: `"session"`, `"principal"`, `"bearer"`.
+    Word(&'static str),
+    /// The data API's (the rules' lines, the microflow's `allow`, the sign-in microflow).
+    Json(Value),
+}
+
+/// What was asked.
+pub enum Operation {
+    /// The data API's words (`retrieve Shop.Cart`).
+    Text(String),
+    /// A FlowX request's target, shown with `Debug` when rendered.
+    Gate(Target),
+}
+
+/// One decision as recorded: owned values and no formatting, so recording is cheap; its JSON
+/// line is made only when it is written to the file, sent to a listener or read.
+pub struct Decision {
+    /// When it was made.
+    pub time: DateTime<Utc>,
+    /// The request's id ([`next_request`]).
+    pub request: u64,
+    /// A user's Name, `anonymous:vN`, or a word: never a session id or token.
+    pub principal: Cow<'static, str>,
+    /// What was asked.
+    pub operation: Operation,
+    /// The HTTP status.
+    pub status: u16,
+    /// `allow`, `deny` or `error`.
+    pub outcome: &'static str,
+    /// What decided it.
+    pub decided_by: DecidedBy,
+}
+
+impl Decision {
+    /// The decision's JSON line (without its newline).
+    pub fn line(&self) -> String {
+        let operation = match &self.operation {
+            Operation::Text(text) => json!(text),
+            Operation::Gate(target) => json!(format!("{target:?}")),
+        };
+        let decided_by = match &self.decided_by {
+            DecidedBy::Gate(reason) => json!({ "gate": reason }),
+            DecidedBy::Word(word) => json!(word),
+            DecidedBy::Json(value) => value.clone(),
+        };
+        json!({
+            "time": self.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "request": self.request,
+            "principal": self.principal,
+            "operation": operation,
+            "status": self.status,
+            "outcome": self.outcome,
+            "decided_by": decided_by,
+        })
+        .to_string()
+    }
+}
+
+/// A slot of the ring of recent decisions: the decision and its place in the sequence.
+type Slot = Mutex<Option<(u64, Decision)>>;
+
 /// The decision log: a file (`--decision-log`), the last decisions, and live subscribers.
+///
+/// Recording takes one sequence number and one slot of a ring of [`RECENT`] slots, each with its
+/// own lock (two workers recording at once take different slots); a decision becomes a JSON line
+/// only when there is a file or a listener, or when the inspector reads the ring.
 pub struct Decisions {
-    file: Mutex<Option<std::fs::File>>,
-    recent: Mutex<VecDeque<String>>,
+    file: Option<Mutex<std::fs::File>>,
+    ring: Box<[Slot]>,
+    next: AtomicU64,
     live: broadcast::Sender<String>,
+    listeners: Arc<AtomicUsize>,
+}
+
+/// A subscriber to new decisions, counted while it lives (with none, no line is made for it).
+pub struct Listener {
+    live: broadcast::Receiver<String>,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl Listener {
+    /// The next decision's line.
+    pub async fn recv(&mut self) -> Result<String, broadcast::error::RecvError> {
+        self.live.recv().await
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Decisions {
     /// A log, writing to `path` when given.
     pub fn open(path: Option<&std::path::Path>) -> Result<Decisions, String> {
         let file = match path {
-            Some(p) => Some(
+            Some(p) => Some(Mutex::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(p)
                     .map_err(|e| format!("cannot open the decision log `{}`: {e}", p.display()))?,
-            ),
+            )),
             None => None,
         };
         let (live, _) = broadcast::channel(1024);
-        Ok(Decisions { file: Mutex::new(file), recent: Mutex::new(VecDeque::new()), live })
+        Ok(Decisions {
+            file,
+            ring: (0..RECENT).map(|_| Mutex::new(None)).collect(),
+            next: AtomicU64::new(0),
+            live,
+            listeners: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// Records one decision as a JSON line.
-    pub fn record(&self, decision: &Value) {
-        let line = decision.to_string();
-        if let Ok(mut file) = self.file.lock() {
-            if let Some(f) = file.as_mut() {
-                let _ = writeln!(f, "{line}");
+    /// Records one decision.
+    pub fn record(&self, decision: Decision) {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut line = None;
+        if let Some(file) = &self.file {
+            let mut text = decision.line();
+            text.push('\n');
+            if let Ok(mut f) = file.lock() {
+                let _ = f.write_all(text.as_bytes());
+            }
+            text.pop();
+            line = Some(text);
+        }
+        let slot = &self.ring[(seq % RECENT as u64) as usize];
+        let replaced = match slot.lock() {
+            // A later decision that took this slot while this one waited stays.
+            Ok(mut slot) if slot.as_ref().is_none_or(|(held, _)| *held < seq) => slot.replace((seq, decision)),
+            _ => None,
+        };
+        drop(replaced);
+        // Either a listener that subscribed before this load gets the line, or its read of the
+        // ring (after it counted itself) finds the decision: the fence orders the ring's write
+        // before the load, as `subscribe` orders the count before the read.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.listeners.load(Ordering::SeqCst) > 0 {
+            let line = line.or_else(|| match slot.lock() {
+                Ok(slot) => slot.as_ref().filter(|(held, _)| *held == seq).map(|(_, d)| d.line()),
+                Err(_) => None,
+            });
+            if let Some(line) = line {
+                let _ = self.live.send(line);
             }
         }
-        if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() >= RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(line.clone());
-        }
-        let _ = self.live.send(line);
     }
 
-    /// The decisions recorded last, oldest first.
+    /// The decisions recorded last, oldest first, as JSON lines.
     pub fn recent(&self) -> Vec<String> {
-        self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        let mut held: Vec<(u64, String)> = self
+            .ring
+            .iter()
+            .filter_map(|slot| slot.lock().ok().and_then(|s| s.as_ref().map(|(seq, d)| (*seq, d.line()))))
+            .collect();
+        held.sort_unstable_by_key(|(seq, _)| *seq);
+        held.into_iter().map(|(_, line)| line).collect()
     }
 
-    /// New decisions as they are made.
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.live.subscribe()
+    /// New decisions as they are made (read [`Decisions::recent`] after this, not before).
+    pub fn subscribe(&self) -> Listener {
+        let live = self.live.subscribe();
+        self.listeners.fetch_add(1, Ordering::SeqCst);
+        Listener { live, listeners: self.listeners.clone() }
     }
 }
 
@@ -162,22 +287,16 @@ pub fn next_request() -> u64 {
 }
 
 /// Records a FlowX gate's decision (the runtime's reason names the gate that decided).
-pub fn record_gate(decisions: &Decisions, principal: &str, operation: &str, status: u16, reason: &str) {
-    let outcome = if status == 200 { "allow" } else { "deny" };
-    decisions.record(&json!({
-        "time": timestamp(),
-        "request": next_request(),
-        "principal": principal,
-        "operation": operation,
-        "status": status,
-        "outcome": outcome,
-        "decided_by": { "gate": reason },
-    }));
-}
-
-/// The time now, RFC 3339 with milliseconds.
-pub fn timestamp() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+pub fn record_gate(decisions: &Decisions, principal: &'static str, target: Target, status: u16, reason: String) {
+    decisions.record(Decision {
+        time: Utc::now(),
+        request: next_request(),
+        principal: Cow::Borrowed(principal),
+        operation: Operation::Gate(target),
+        status,
+        outcome: if status == 200 { "allow" } else { "deny" },
+        decided_by: DecidedBy::Gate(reason),
+    });
 }
 
 type DataJob = Box<dyn FnOnce(&mut Ctx) + Send>;
@@ -529,7 +648,7 @@ impl Ctx {
                         help: Some("send no session id to start a new anonymous session".into()),
                         span: None,
                     };
-                    self.log(request, "unknown session", &op, 401, json!("session"));
+                    self.log(request, Cow::Borrowed("unknown session"), &op, 401, DecidedBy::Word("session"));
                     // A request that found its session expired cleans it up now.
                     self.end_expired(false);
                     return Answer { status: 401, body: error_body(&e), issued: None, ended: true };
@@ -601,25 +720,25 @@ impl Ctx {
             Ok(body) => (200, body),
             Err(e) => (e.status(), error_body(&e)),
         };
-        self.log(request, &principal.describe(), &op, status, decided_by);
+        self.log(request, Cow::Owned(principal.describe()), &op, status, DecidedBy::Json(decided_by));
         Answer { status, body, issued, ended }
     }
 
-    fn log(&self, request: u64, principal: &str, op: &Op, status: u16, decided_by: Value) {
+    fn log(&self, request: u64, principal: Cow<'static, str>, op: &Op, status: u16, decided_by: DecidedBy) {
         let outcome = match status {
             200 => "allow",
             401 | 403 | 404 => "deny",
             _ => "error",
         };
-        self.decisions.record(&json!({
-            "time": timestamp(),
-            "request": request,
-            "principal": principal,
-            "operation": op.describe(),
-            "status": status,
-            "outcome": outcome,
-            "decided_by": decided_by,
-        }));
+        self.decisions.record(Decision {
+            time: Utc::now(),
+            request,
+            principal,
+            operation: Operation::Text(op.describe()),
+            status,
+            outcome,
+            decided_by,
+        });
     }
 
     /// The open sessions, for the inspector: principal and uncommitted objects (never the ids).
@@ -796,10 +915,15 @@ async fn serve(st: &DataShared, headers: &HeaderMap, op: Op) -> Response {
 }
 
 fn invalid_token(st: &DataShared, request: u64, op: &Op) -> Response {
-    st.decisions.record(&json!({
-        "time": timestamp(), "request": request, "principal": "invalid bearer", "operation": op.describe(),
-        "status": 401, "outcome": "deny", "decided_by": "bearer",
-    }));
+    st.decisions.record(Decision {
+        time: Utc::now(),
+        request,
+        principal: Cow::Borrowed("invalid bearer"),
+        operation: Operation::Text(op.describe()),
+        status: 401,
+        outcome: "deny",
+        decided_by: DecidedBy::Word("bearer"),
+    });
     let mut r = json_response(
         401,
         &json!({ "status": 401, "code": "W401", "message": "Invalid or expired token", "help": null }),
@@ -961,7 +1085,126 @@ impl DataHandle {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
     use super::*;
+
+    fn decision(request: u64) -> Decision {
+        Decision {
+            time: Utc::now(),
+            request,
+            principal: Cow::Borrowed("anonymous"),
+            operation: Operation::Text(format!("retrieve Shop.Cart #{request}")),
+            status: 200,
+            outcome: "allow",
+            decided_by: DecidedBy::Word("session"),
+        }
+    }
+
+    /// The line is the one the log wrote before decisions were recorded as structs: the same
+    /// keys in the same order, the target in `Debug`, the time in RFC 3339 with milliseconds.
+    #[test]
+    fn a_line_is_the_json_it_always_was() {
+        let time = DateTime::parse_from_rfc3339("2026-12-07T17:17:23.861Z").unwrap().with_timezone(&Utc);
+        let target = Target::Instance(warden::model::InstanceOp::Status, 42);
+        let gate = Decision {
+            time,
+            request: 7,
+            principal: Cow::Borrowed("anonymous"),
+            operation: Operation::Gate(target.clone()),
+            status: 403,
+            outcome: "deny",
+            decided_by: DecidedBy::Gate("the session gate".into()),
+        };
+        let before = json!({
+            "time": "2026-12-07T17:17:23.861Z",
+            "request": 7,
+            "principal": "anonymous",
+            "operation": format!("{target:?}"),
+            "status": 403,
+            "outcome": "deny",
+            "decided_by": { "gate": "the session gate" },
+        });
+        assert_eq!(gate.line(), before.to_string());
+        let data = Decision {
+            time,
+            request: 8,
+            principal: Cow::Owned("anonymous:v1".into()),
+            operation: Operation::Text("retrieve Shop.Product".into()),
+            status: 200,
+            outcome: "allow",
+            decided_by: DecidedBy::Json(json!({ "rules": ["shop.rules:47"] })),
+        };
+        assert_eq!(
+            data.line(),
+            r#"{"time":"2026-12-07T17:17:23.861Z","request":8,"principal":"anonymous:v1","operation":"retrieve Shop.Product","status":200,"outcome":"allow","decided_by":{"rules":["shop.rules:47"]}}"#
+        );
+        let word = Decision { decided_by: DecidedBy::Word("bearer"), ..decision(9) };
+        assert!(word.line().ends_with(r#""decided_by":"bearer"}"#), "{}", word.line());
+    }
+
+    fn requests(lines: &[String]) -> Vec<u64> {
+        lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()["request"].as_u64().unwrap()).collect()
+    }
+
+    /// The inspector opens on the last RECENT decisions, oldest first, however many came before,
+    /// and from several threads at once.
+    #[test]
+    fn the_recent_list_is_the_last_decisions_in_order() {
+        let log = Decisions::open(None).unwrap();
+        assert!(log.recent().is_empty());
+        for n in 1..=5 {
+            log.record(decision(n));
+        }
+        assert_eq!(requests(&log.recent()), vec![1, 2, 3, 4, 5]);
+        // 1234 is no multiple of the ring's size: the oldest is in the middle of the ring.
+        for n in 6..=1234 {
+            log.record(decision(n));
+        }
+        assert_eq!(requests(&log.recent()), (1234 - RECENT as u64 + 1..=1234).collect::<Vec<_>>());
+
+        // Four threads, each recording its own increasing requests: the list holds RECENT
+        // distinct decisions, each thread's in its own order, and the last of every thread.
+        let log = Arc::new(Decisions::open(None).unwrap());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for n in 0..4999 {
+                        log.record(decision(t * 1_000_000 + n));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let got = requests(&log.recent());
+        assert_eq!(got.len(), RECENT);
+        for t in 0..4u64 {
+            let own: Vec<u64> = got.iter().copied().filter(|r| r / 1_000_000 == t).collect();
+            assert!(own.windows(2).all(|w| w[0] < w[1]), "thread {t} in order: {own:?}");
+        }
+        let last = *got.last().unwrap();
+        assert_eq!(last % 1_000_000, 4998, "the newest is some thread's last: {got:?}");
+    }
+
+    /// A listener gets each new line, and counts itself while it lives.
+    #[test]
+    fn listeners_get_new_lines_and_are_counted() {
+        let log = Decisions::open(None).unwrap();
+        log.record(decision(1));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut listener = log.subscribe();
+        assert_eq!(log.listeners.load(Ordering::SeqCst), 1);
+        log.record(decision(2));
+        let wait = async { tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await };
+        let line = runtime.block_on(wait).expect("the listener gets the line").unwrap();
+        assert_eq!(line, log.recent()[1]);
+        assert_eq!(requests(&[line]), vec![2]);
+        drop(listener);
+        assert_eq!(log.listeners.load(Ordering::SeqCst), 0);
+    }
 
     fn key(n: usize) -> (EntityId, String) {
         (warden::model::SYSTEM_USER, format!("[Total = {n}]"))

@@ -258,7 +258,7 @@ async fn decisions(State(st): State<Inspector>, request: Request) -> Response {
     let live_only = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "live"));
     struct Live {
         recent: std::collections::VecDeque<String>,
-        live: tokio::sync::broadcast::Receiver<String>,
+        live: data::Listener,
         stop: tokio::sync::watch::Receiver<bool>,
     }
     let live = st.data.decisions.subscribe();

@@ -220,7 +220,8 @@ fn session(headers: &HeaderMap) -> Option<String> {
 /// Asks the engine; the outcome, or the HTTP answer of a refusal.
 async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) -> Result<Outcome, Response> {
     let (auth, session) = (auth(headers), session(headers));
-    let operation = format!("{target:?}");
+    // The target as asked, for the decision log (which formats it only when it writes a line).
+    let operation = target.clone();
     let principal = match &auth {
         Auth::None => "anonymous",
         Auth::Token(_) | Auth::Malformed => "bearer",
@@ -233,22 +234,24 @@ async fn decide(st: &Shared, headers: &HeaderMap, target: Target, after: After) 
     if let (Auth::None, Some(id), false) = (&auth, &session, public) {
         if st.sessions.lookup(id) == Lookup::Ended {
             let reason = "the anonymous session ended (a sign-in replaced it, a sign-out ended it, or it expired)";
-            super::data::record_gate(&st.decisions, principal, &operation, 401, reason);
+            super::data::record_gate(&st.decisions, principal, operation, 401, reason.to_string());
             return Err(error(StatusCode::UNAUTHORIZED, SESSION_ENDED));
         }
     }
     // A request that changes nothing is decided here; the others go to the engine thread.
-    let outcome = match st.engine.read(&auth, session, target, &after) {
+    let mut outcome = match st.engine.read(&auth, session, target, &after) {
         Ok(outcome) => outcome,
         Err((session, target)) => {
             st.engine.ask(|reply| Job::Decide { auth, session, target, after, reply }).await.ok_or_else(unavailable)?
         }
     };
+    // The log keeps the reason: nothing after this reads it (the engine printed it already).
+    let reason = std::mem::take(&mut outcome.response.reason);
+    super::data::record_gate(&st.decisions, principal, operation, outcome.response.status, reason);
     let r = &outcome.response;
     if let Some(issued) = &r.issued_session {
         st.sessions.register(issued);
     }
-    super::data::record_gate(&st.decisions, principal, &operation, r.status, &r.reason);
     if r.status != 200 {
         let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
         let detail = match (r.status, r.detail) {
