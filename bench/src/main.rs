@@ -517,8 +517,8 @@ fn w4(opts: &Options, rows: &mut Vec<Row>, cedar_bytes: Option<(f64, f64, usize)
     eprintln!("  warden MemoryStore {}, plain structs {}", mb(warden_bytes), mb(plain_bytes));
     let cart = program.entity(program.entity_by_name("Shop.Cart").unwrap());
     eprintln!(
-        "  (warden keeps Cart's {} members in columns: an 8-byte word per member and cart, none for a member \
-         that holds the same value in every cart, plus the id, its place and the owner index; a plain Cart is {} bytes)",
+        "  (warden keeps Cart's {} members in columns: a word per member and cart, kept in 1, 4 or 8 bytes as \
+         the values allow, none for a member that holds the same value in every cart, plus the id, its place and the owner index; a plain Cart is {} bytes)",
         cart.members.len(),
         std::mem::size_of::<shop::Cart>()
     );
