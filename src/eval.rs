@@ -205,6 +205,10 @@ pub struct Engine<'p> {
     instances: BTreeMap<u64, crate::runtime::Instance>,
     /// Access rules by entity.
     rules_by_entity: Vec<Vec<usize>>,
+    /// How each access rule (by index) is decided from columns, found once here.
+    column_rules: Vec<xpath::ColumnRule>,
+    /// Per entity: whether the columns decide every one of its rules.
+    columns_decide: Vec<bool>,
     role_objects: Vec<Object>,
     fresh_anonymous: u32,
     /// Steps taken by the current top-level statement: statements executed and objects
@@ -229,6 +233,10 @@ impl<'p> Engine<'p> {
         for (i, r) in program.access_rules.iter().enumerate() {
             rules_by_entity[r.entity.index()].push(i);
         }
+        let column_rules: Vec<xpath::ColumnRule> =
+            program.access_rules.iter().map(|r| xpath::ColumnRule::of(program, r)).collect();
+        let columns_decide =
+            rules_by_entity.iter().map(|rs| rs.iter().all(|&r| column_rules[r] != xpath::ColumnRule::Object)).collect();
         let role_objects = (0..program.user_roles.len())
             .map(|i| {
                 let role = UserRoleId(i as u32);
@@ -250,6 +258,8 @@ impl<'p> Engine<'p> {
             instances: BTreeMap::new(),
             created: Vec::new(),
             rules_by_entity,
+            column_rules,
+            columns_decide,
             role_objects,
             fresh_anonymous: 0,
             steps: std::cell::Cell::new(0),

@@ -1,7 +1,8 @@
 //! The column store gives back exactly what was put in: random sequences of puts,
 //! removes, id allocations and nested transactions, checked after every step
 //! against a plain map of objects (every value kind, ids dense and far apart,
-//! objects that change entity, values that stop being the same in every row).
+//! objects that change entity, values that stop being the same in every row, and
+//! values that no longer fit a column's one-byte or four-byte lane).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
@@ -46,6 +47,11 @@ fn value() -> impl Strategy<Value = Value> {
         2 => (-2i64..2).prop_map(|d| Value::DateTime(d * 86_400_000)),
         3 => (0u32..2, 0u32..3).prop_map(|(e, i)| Value::Enum(EnumId(e), i)),
         4 => (1u64..8).prop_map(|t| Value::Object(ObjectId(t))),
+        // Beyond one byte, and beyond four: the column widens to hold them.
+        1 => (0u64..3).prop_map(|k| Value::Object(ObjectId(300 + k))),
+        1 => (0u64..2).prop_map(|k| Value::Object(ObjectId((1 << 40) + k))),
+        1 => (250u32..260).prop_map(|i| Value::Enum(EnumId(1), i)),
+        1 => (0u32..2).prop_map(|i| Value::Enum(EnumId(1 << 31), i)),
         2 => prop::collection::vec((1u64..8).prop_map(ObjectId), 0..3).prop_map(Value::List),
         2 => "[a-c]{0,3}".prop_map(Value::String),
         1 => (-2i64..2, 0i64..3).prop_map(|(months, millis)| Value::Duration { months, millis }),
@@ -154,6 +160,9 @@ fn agree(store: &MemoryStore, model: &Model) -> Result<(), TestCaseError> {
                 Value::Enum(EnumId(1), 2),
                 Value::Integer(-1),
                 Value::Empty,
+                Value::Object(ObjectId(301)),
+                Value::Object(ObjectId(1 << 40)),
+                Value::Enum(EnumId(1), 257),
             ];
             for key in keys {
                 let want: Vec<ObjectId> =

@@ -82,3 +82,14 @@ pub fn plain(carts: usize) -> (Vec<User>, Vec<Cart>) {
     }));
     (users, v)
 }
+
+/// The users and carts of [`store_varied`] as plain structs: the same data, every cart's
+/// status and creation time its own.
+pub fn plain_varied(carts: usize) -> (Vec<User>, Vec<Cart>) {
+    let (users, mut v) = plain(carts);
+    for (k, c) in v.iter_mut().enumerate() {
+        c.status = status_of(k as u64) as u8;
+        c.created = created_of(k as u64);
+    }
+    (users, v)
+}

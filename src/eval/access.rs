@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::xpath::{compare_sides, XEval};
+use super::xpath::{compare_sides, ColumnRule, XEval};
 use super::{Engine, SessionKey, Vars};
 use crate::model::xpath::Cond;
 use crate::model::*;
@@ -184,9 +184,9 @@ impl<'p> Engine<'p> {
         if !self.program.entity(entity).persistent {
             return Some(false);
         }
-        let x = XEval::rules_of_user(self, session.user);
+        let roles = &session.module_roles;
         let grants = |rule: &AccessRuleDef| {
-            rule.roles.iter().any(|m| session.module_roles.binary_search(m).is_ok())
+            rule.roles.iter().any(|m| roles.binary_search(m).is_ok())
                 && match op {
                     Op::See => true,
                     Op::Read(m) => rule.members[m] >= MemberRight::Read,
@@ -196,17 +196,41 @@ impl<'p> Engine<'p> {
                 }
         };
         let rules = self.rules_of(entity);
-        let checkable = rules
-            .iter()
-            .map(|&r| &self.program.access_rules[r])
-            .filter(|r| grants(r))
-            .all(|rule| rule.constraint.as_ref().is_none_or(|c| x.column_checkable(c, entity)));
-        if !checkable {
+        // Each rule's form was found once, when the engine started. When a rule that grants
+        // `op` needs the object, nothing is evaluated here: the caller builds it.
+        if !self.columns_decide[entity.index()]
+            && rules
+                .iter()
+                .any(|&r| grants(&self.program.access_rules[r]) && self.column_rules[r] == ColumnRule::Object)
+        {
             return None;
         }
+        let user = session.user;
+        let mut x = None;
         for &r in rules {
             let rule = &self.program.access_rules[r];
-            if grants(rule) && rule.constraint.as_ref().is_none_or(|c| x.holds_by_columns(c, id, entity)) {
+            if !grants(rule) {
+                continue;
+            }
+            let holds = match self.column_rules[r] {
+                ColumnRule::Always => true,
+                ColumnRule::OwnReference { member, plain, to } => {
+                    let user = user.unwrap_or(ObjectId(0));
+                    let arrives =
+                        |t: ObjectId| plain || self.committed_entity_of(t).is_some_and(|e| self.program.is_a(e, to));
+                    match self.store.value(id, member) {
+                        Some(Value::Object(t)) => t == user && arrives(t),
+                        Some(Value::List(ids)) => ids.iter().any(|t| *t == user && arrives(*t)),
+                        _ => false,
+                    }
+                }
+                ColumnRule::Columns => {
+                    let x = x.get_or_insert_with(|| XEval::rules_of_user(self, user));
+                    rule.constraint.as_ref().is_none_or(|c| x.holds_by_columns(c, id, entity))
+                }
+                ColumnRule::Object => return None,
+            };
+            if holds {
                 return Some(true);
             }
         }

@@ -183,27 +183,7 @@ impl<'a, 'p> XEval<'a, 'p> {
     /// readable wherever the object is visible), and, with full rights, its own reference
     /// compared with the user. Anything else walks paths and needs the object.
     pub(crate) fn column_checkable(&self, cond: &Cond, entity: EntityId) -> bool {
-        match cond {
-            Cond::Const(_) => true,
-            Cond::And(parts) | Cond::Or(parts) => parts.iter().all(|c| self.column_checkable(c, entity)),
-            Cond::Not(inner) => self.column_checkable(inner, entity),
-            Cond::Compare { lhs, op, rhs, .. } => {
-                if !self.view
-                    && own_reference_step(lhs, *op, rhs)
-                        .is_some_and(|step| member_of(self.engine.program, entity, step.assoc).is_some())
-                {
-                    return true;
-                }
-                let constant = |s: &Operand| matches!(s, Operand::Value(_) | Operand::Token(_) | Operand::Var { .. });
-                let member = match (own_attribute(lhs), own_attribute(rhs)) {
-                    (Some(m), _) if constant(rhs) => m,
-                    (_, Some(m)) if constant(lhs) => m,
-                    _ => return false,
-                };
-                !self.view || self.engine.read_implied(entity, member)
-            }
-            Cond::Exists(_) | Cond::Holds(_) => false,
-        }
+        column_checkable(self.engine.program, cond, entity, self.view.then_some(self.engine))
     }
 
     /// [`XEval::holds`] for the committed object `id` of `entity` (one the session has not
@@ -468,6 +448,68 @@ fn own_reference_step<'c>(lhs: &'c Operand, op: CmpOp, rhs: &Operand) -> Option<
     let (Operand::Path(path), Operand::Token(TokenExpr::CurrentUser)) = (lhs, rhs) else { return None };
     let [step] = path.steps.as_slice() else { return None };
     (op == CmpOp::Eq && step.forward && step.filter.is_none() && matches!(path.end, PathEnd::Object)).then_some(step)
+}
+
+/// [`XEval::column_checkable`]: with full rights (`view` is `None`, as for access rules, so
+/// that the answer depends only on the program and can be computed once per rule), or in the
+/// view of the engine's acting principal.
+pub(crate) fn column_checkable(program: &Program, cond: &Cond, entity: EntityId, view: Option<&Engine<'_>>) -> bool {
+    match cond {
+        Cond::Const(_) => true,
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().all(|c| column_checkable(program, c, entity, view)),
+        Cond::Not(inner) => column_checkable(program, inner, entity, view),
+        Cond::Compare { lhs, op, rhs, .. } => {
+            if view.is_none()
+                && own_reference_step(lhs, *op, rhs)
+                    .is_some_and(|step| member_of(program, entity, step.assoc).is_some())
+            {
+                return true;
+            }
+            let constant = |s: &Operand| matches!(s, Operand::Value(_) | Operand::Token(_) | Operand::Var { .. });
+            let member = match (own_attribute(lhs), own_attribute(rhs)) {
+                (Some(m), _) if constant(rhs) => m,
+                (_, Some(m)) if constant(lhs) => m,
+                _ => return false,
+            };
+            view.is_none_or(|engine| engine.read_implied(entity, member))
+        }
+        Cond::Exists(_) | Cond::Holds(_) => false,
+    }
+}
+
+/// How an access rule's constraint is decided from the columns of a committed object of its
+/// entity, computed once per rule when the engine starts (see [`Engine::allowed_by_columns`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ColumnRule {
+    /// No constraint: the rule holds for every object.
+    Always,
+    /// `[Assoc = '[%CurrentUser%]']` on the object's own reference `member`; `plain` when the
+    /// step goes to the association's declared target (else the target must be of `to`).
+    OwnReference { member: usize, plain: bool, to: EntityId },
+    /// Another constraint [`XEval::holds_by_columns`] decides.
+    Columns,
+    /// A constraint that needs the object (paths, functions of members...).
+    Object,
+}
+
+impl ColumnRule {
+    /// The form of `rule`'s constraint.
+    pub(crate) fn of(program: &Program, rule: &AccessRuleDef) -> ColumnRule {
+        let Some(cond) = &rule.constraint else { return ColumnRule::Always };
+        if let Cond::Compare { lhs, op, rhs, .. } = cond {
+            if let Some(step) = own_reference_step(lhs, *op, rhs) {
+                if let Some(member) = member_of(program, rule.entity, step.assoc) {
+                    let plain = step.entity == program.assoc(step.assoc).to;
+                    return ColumnRule::OwnReference { member, plain, to: step.entity };
+                }
+            }
+        }
+        if column_checkable(program, cond, rule.entity, None) {
+            ColumnRule::Columns
+        } else {
+            ColumnRule::Object
+        }
+    }
 }
 
 /// The member index of an association on an entity (or a specialization of its owner).

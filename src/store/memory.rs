@@ -1,10 +1,13 @@
 //! The in-memory store, kept column by column.
 //!
 //! Each entity's objects are the rows of one table, and each member is a column:
-//! an 8-byte word per row and a tag that says what the word holds (an integer, an
-//! instant, a reference...). A column keeps its tag once while every row has the
-//! same kind of value, and its word once while every row holds the same value, so
-//! a member left at its default costs nothing per object. Values that don't fit a
+//! a word per row and a tag that says what the word holds (an integer, an instant,
+//! a reference...). A column keeps its tag once while every row has the same kind
+//! of value, and its word once while every row holds the same value, so a member
+//! left at its default costs nothing per object. While the rows' words share their
+//! high bits, a row keeps only one byte of its word (enumerations, Booleans, small
+//! integers) or four (references to ids below 2^32); a word that does not fit
+//! widens the column to eight bytes a row. Values that don't fit a
 //! word (text, reference sets, lengths, wide decimals) sit in the column's side
 //! list and the word says where. Ids find their rows through an array indexed by
 //! id (the store hands ids out in sequence), with a map for ids far beyond it.
@@ -238,12 +241,12 @@ impl Store for MemoryStore {
         };
         match (&column.tags, &column.words) {
             (Lane::Same(t), _) if *t != tag => {}
-            (Lane::Same(_), Lane::Same(w)) => {
+            (Lane::Same(_), Words::Same(w)) => {
                 if *w == word {
                     (0..table.ids.len()).for_each(take);
                 }
             }
-            (Lane::Same(_), Lane::Each(words)) => rows_holding(words, word, take),
+            (Lane::Same(_), words) => words.rows_holding(word, take),
             (Lane::Each(tags), words) => {
                 (0..tags.len()).filter(|&row| tags[row] == tag && words.get(row) == word).for_each(take);
             }
@@ -261,12 +264,12 @@ impl Store for MemoryStore {
         let live = |row: usize| table.ids[row] != DEAD;
         Some(match (&column.tags, &column.words) {
             (Lane::Same(t), _) if *t != tag => 0,
-            (Lane::Same(_), Lane::Same(w)) if *w == word => table.ids.iter().filter(|id| **id != DEAD).count(),
-            (Lane::Same(_), Lane::Same(_)) => 0,
-            (Lane::Same(_), Lane::Each(words)) if table.dead == 0 => words_holding(words, word),
-            (Lane::Same(_), Lane::Each(words)) => {
+            (Lane::Same(_), Words::Same(w)) if *w == word => table.ids.iter().filter(|id| **id != DEAD).count(),
+            (Lane::Same(_), Words::Same(_)) => 0,
+            (Lane::Same(_), words) if table.dead == 0 => words.count_holding(word),
+            (Lane::Same(_), words) => {
                 let mut n = 0;
-                rows_holding(words, word, |row| n += usize::from(live(row)));
+                words.rows_holding(word, |row| n += usize::from(live(row)));
                 n
             }
             (Lane::Each(tags), words) => {
@@ -281,8 +284,8 @@ impl Store for MemoryStore {
         let live = |row: &usize| table.ids[*row] != DEAD;
         let rows: Vec<usize> = match (&column.tags, &column.words) {
             // The same value in every row: one test decides them all.
-            (Lane::Same(_), Lane::Same(_)) if table.ids.is_empty() || !test(&column.get(0)) => Vec::new(),
-            (Lane::Same(_), Lane::Same(_)) => (0..table.ids.len()).filter(live).collect(),
+            (Lane::Same(_), Words::Same(_)) if table.ids.is_empty() || !test(&column.get(0)) => Vec::new(),
+            (Lane::Same(_), Words::Same(_)) => (0..table.ids.len()).filter(live).collect(),
             _ => (0..table.ids.len()).filter(live).filter(|row| test(&column.read(*row))).collect(),
         };
         let mut out: Vec<ObjectId> = rows.into_iter().map(|row| table.ids[row]).collect();
@@ -296,7 +299,7 @@ impl Store for MemoryStore {
 /// Calls `each` with every row whose word is `word`, in order. Eight rows at a time are
 /// compared into a bit mask (which the compiler does with vector instructions), then
 /// only the set bits are visited: matches are rare in the scans that matter.
-fn rows_holding(words: &[u64], word: u64, mut each: impl FnMut(usize)) {
+fn rows_holding<T: Copy + PartialEq>(words: &[T], word: T, mut each: impl FnMut(usize)) {
     let mut chunks = words.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
@@ -319,7 +322,7 @@ fn rows_holding(words: &[u64], word: u64, mut each: impl FnMut(usize)) {
 
 /// How many of `words` are `word`: eight compared at a time into a bit mask, as in
 /// [`rows_holding`], and the set bits counted (no row is visited).
-fn words_holding(words: &[u64], word: u64) -> usize {
+fn words_holding<T: Copy + PartialEq>(words: &[T], word: T) -> usize {
     let mut chunks = words.chunks_exact(8);
     let mut n = 0;
     for chunk in &mut chunks {
@@ -556,11 +559,140 @@ impl<T: Copy + PartialEq> Lane<T> {
     }
 }
 
+/// The words of a column, one per row, kept as narrow as the values allow: while every row's
+/// word shares its high bits (references to ids below 2^32, an enumeration's values,
+/// Booleans, small integers), a row keeps only its low byte or its low four bytes and the
+/// column keeps the high part once. A word that does not fit widens the lane in place, from
+/// one byte to four to eight; nothing narrows again.
+#[derive(Clone, Debug)]
+enum Words {
+    /// The same word in every row.
+    Same(u64),
+    /// Each row's low byte; every word is `high | low`.
+    Narrow8 { high: u64, low: Vec<u8> },
+    /// Each row's low four bytes; every word is `high | low`.
+    Narrow32 { high: u64, low: Vec<u32> },
+    /// Each row's whole word.
+    Wide(Vec<u64>),
+}
+
+/// The low bits a narrow lane keeps.
+const LOW8: u64 = 0xFF;
+const LOW32: u64 = 0xFFFF_FFFF;
+
+impl Words {
+    fn get(&self, row: usize) -> u64 {
+        match self {
+            Words::Same(w) => *w,
+            Words::Narrow8 { high, low } => high | u64::from(low[row]),
+            Words::Narrow32 { high, low } => high | u64::from(low[row]),
+            Words::Wide(words) => words[row],
+        }
+    }
+
+    /// `len` rows holding `word`, in the narrowest lane that also holds `next`.
+    fn each(word: u64, len: usize, next: u64) -> Words {
+        if (word ^ next) & !LOW8 == 0 {
+            Words::Narrow8 { high: word & !LOW8, low: vec![word as u8; len] }
+        } else if (word ^ next) & !LOW32 == 0 {
+            Words::Narrow32 { high: word & !LOW32, low: vec![word as u32; len] }
+        } else {
+            Words::Wide(vec![word; len])
+        }
+    }
+
+    /// Makes room for `word`: a narrow lane whose high part it does not share widens.
+    fn widen_for(&mut self, word: u64) {
+        let wide = match self {
+            Words::Same(_) | Words::Wide(_) => return,
+            Words::Narrow8 { high, .. } if word & !LOW8 == *high => return,
+            Words::Narrow32 { high, .. } if word & !LOW32 == *high => return,
+            Words::Narrow8 { high, low } if (word ^ *high) & !LOW32 == 0 => {
+                let high32 = *high & !LOW32;
+                let low32 = low.iter().map(|b| ((*high | u64::from(*b)) & LOW32) as u32).collect();
+                Words::Narrow32 { high: high32, low: low32 }
+            }
+            Words::Narrow8 { high, low } => Words::Wide(low.iter().map(|b| *high | u64::from(*b)).collect()),
+            Words::Narrow32 { high, low } => Words::Wide(low.iter().map(|w| *high | u64::from(*w)).collect()),
+        };
+        *self = wide;
+    }
+
+    /// Sets `row` of a lane of `len` rows; `row == len` adds a row.
+    fn set(&mut self, row: usize, len: usize, word: u64) {
+        match self {
+            Words::Same(w) if *w == word => return,
+            // The only row, or the first: the lane is still the same throughout.
+            Words::Same(w) if len == 0 || (len == 1 && row == 0) => {
+                *w = word;
+                return;
+            }
+            Words::Same(w) => *self = Words::each(*w, len, word),
+            _ => self.widen_for(word),
+        }
+        match self {
+            Words::Same(_) => {}
+            Words::Narrow8 { low, .. } => put(low, row, word as u8),
+            Words::Narrow32 { low, .. } => put(low, row, word as u32),
+            Words::Wide(words) => put(words, row, word),
+        }
+    }
+
+    /// [`rows_holding`] over the lane (not for [`Words::Same`]).
+    fn rows_holding(&self, word: u64, each: impl FnMut(usize)) {
+        match self {
+            Words::Same(_) => {}
+            Words::Narrow8 { high, low } => {
+                if word & !LOW8 == *high {
+                    rows_holding(low, word as u8, each);
+                }
+            }
+            Words::Narrow32 { high, low } => {
+                if word & !LOW32 == *high {
+                    rows_holding(low, word as u32, each);
+                }
+            }
+            Words::Wide(words) => rows_holding(words, word, each),
+        }
+    }
+
+    /// [`words_holding`] over the lane (not for [`Words::Same`]).
+    fn count_holding(&self, word: u64) -> usize {
+        match self {
+            Words::Same(_) => 0,
+            Words::Narrow8 { high, low } => {
+                if word & !LOW8 == *high {
+                    words_holding(low, word as u8)
+                } else {
+                    0
+                }
+            }
+            Words::Narrow32 { high, low } => {
+                if word & !LOW32 == *high {
+                    words_holding(low, word as u32)
+                } else {
+                    0
+                }
+            }
+            Words::Wide(words) => words_holding(words, word),
+        }
+    }
+}
+
+/// Sets `row` of a lane (`row == len` adds a row).
+fn put<T>(lane: &mut Vec<T>, row: usize, value: T) {
+    if row == lane.len() {
+        lane.push(value);
+    } else {
+        lane[row] = value;
+    }
+}
+
 /// One member of every row of a table.
 #[derive(Clone, Debug)]
 struct Column {
     tags: Lane<Tag>,
-    words: Lane<u64>,
+    words: Words,
     /// The values that don't fit a word, and the free places among them.
     spill: Vec<Value>,
     free: Vec<u64>,
@@ -568,7 +700,7 @@ struct Column {
 
 impl Column {
     fn empty() -> Column {
-        Column { tags: Lane::Same(Tag::Empty), words: Lane::Same(0), spill: Vec::new(), free: Vec::new() }
+        Column { tags: Lane::Same(Tag::Empty), words: Words::Same(0), spill: Vec::new(), free: Vec::new() }
     }
 
     /// The tag and word of a value that fits a word (`None`: it goes to the side list).
@@ -693,10 +825,43 @@ mod tests {
             store.put(object(id, 0, vec![Value::Enum(EnumId(0), 1), Value::Integer(id as i64)]));
         }
         let table = &store.tables[0];
-        assert!(matches!((&table.columns[0].tags, &table.columns[0].words), (Lane::Same(Tag::Enum), Lane::Same(1))));
-        assert!(matches!((&table.columns[1].tags, &table.columns[1].words), (Lane::Same(Tag::Integer), Lane::Each(_))));
+        assert!(matches!((&table.columns[0].tags, &table.columns[0].words), (Lane::Same(Tag::Enum), Words::Same(1))));
+        assert!(matches!(
+            (&table.columns[1].tags, &table.columns[1].words),
+            (Lane::Same(Tag::Integer), Words::Narrow32 { .. })
+        ));
         store.put(object(7, 0, vec![Value::Enum(EnumId(0), 2), Value::Integer(7)]));
-        assert!(matches!(store.tables[0].columns[0].words, Lane::Each(_)));
+        assert!(matches!(store.tables[0].columns[0].words, Words::Narrow8 { high: 0, .. }));
         assert_eq!(store.matching(EntityId(0), 0, &Value::Enum(EnumId(0), 2)), Some(vec![ObjectId(7)]));
+    }
+
+    #[test]
+    fn columns_keep_one_byte_or_four_while_the_values_fit_and_widen_when_one_does_not() {
+        let mut store = MemoryStore::new();
+        let status = |i: u32| Value::Enum(EnumId(3), i);
+        for id in 1..=600u64 {
+            let values = vec![Value::Object(ObjectId(id % 300)), status((id % 3) as u32), Value::Boolean(id % 2 == 0)];
+            store.put(object(id, 0, values));
+        }
+        let words = |store: &MemoryStore, c: usize| store.tables[0].columns[c].words.clone();
+        assert!(matches!(words(&store, 0), Words::Narrow32 { high: 0, .. }), "references below 2^32: 4 bytes");
+        assert!(matches!(words(&store, 1), Words::Narrow8 { high, .. } if high == 3 << 32), "an enumeration: 1 byte");
+        assert!(matches!(words(&store, 2), Words::Narrow8 { high: 0, .. }), "a Boolean: 1 byte");
+        // An id beyond 2^32 and a negative integer widen their columns; every value reads back.
+        let far = ObjectId((1 << 40) + 5);
+        store.put(object(7, 0, vec![Value::Object(far), Value::Integer(-1), Value::Boolean(true)]));
+        assert!(matches!(words(&store, 0), Words::Wide(_)));
+        assert!(matches!(words(&store, 1), Words::Wide(_)));
+        for id in 1..=600u64 {
+            let want = if id == 7 {
+                vec![Value::Object(far), Value::Integer(-1), Value::Boolean(true)]
+            } else {
+                vec![Value::Object(ObjectId(id % 300)), status((id % 3) as u32), Value::Boolean(id % 2 == 0)]
+            };
+            assert_eq!(store.get(ObjectId(id)).unwrap().values, want, "object {id}");
+        }
+        assert_eq!(store.matching(EntityId(0), 0, &Value::Object(far)), Some(vec![ObjectId(7)]));
+        assert_eq!(store.count_matching(EntityId(0), 1, &status(1)), Some(199), "object 7 is no longer one");
+        assert_eq!(store.matching(EntityId(0), 2, &Value::Boolean(true)).map(|v| v.len()), Some(301));
     }
 }
