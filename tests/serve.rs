@@ -589,24 +589,26 @@ fn the_emulators_own_endpoints_are_guarded_like_the_inspector() {
     // resetting need the token, even on loopback (without it, loopback only): anyone else who
     // reaches the server could otherwise sign in as any user without a password.
     let server = Server::forms(&["--inspector-token", "only-the-author"]);
-    let agent = agent();
+    // A refusal does not read the request's body, so the server closes that connection: each
+    // request here takes a connection of its own.
+    let fresh = agent;
     let user = br#"{"user": "ann"}"#;
     for (path, body) in [
         ("/__warden/token", &user[..]),
         ("/__warden/access", &br#"{"access": "invited"}"#[..]),
         ("/__warden/reset", &b""[..]),
     ] {
-        let a = call(&agent, "POST", &server.url(path), &[], Some(body));
+        let a = call(&fresh(), "POST", &server.url(path), &[], Some(body));
         assert_eq!(a.status, 403, "{path} without the token: {a:?}");
         assert!(!a.body.contains("access_token"), "{a:?}");
-        let a = call(&agent, "POST", &server.url(path), &[("Authorization", "Bearer only-the-author-")], Some(body));
+        let a = call(&fresh(), "POST", &server.url(path), &[("Authorization", "Bearer only-the-author-")], Some(body));
         assert_eq!(a.status, 403, "{path} with a wrong token: {a:?}");
     }
-    let a = call(&agent, "POST", &server.url("/__warden/token?token=only-the-author"), &[], Some(user));
+    let a = call(&fresh(), "POST", &server.url("/__warden/token?token=only-the-author"), &[], Some(user));
     assert_eq!(a.status, 200, "{a:?}");
     assert!(a.json()["access_token"].is_string(), "{a:?}");
     let a = call(
-        &agent,
+        &fresh(),
         "POST",
         &server.url("/__warden/access"),
         &[("Authorization", "Bearer only-the-author")],
@@ -614,9 +616,9 @@ fn the_emulators_own_endpoints_are_guarded_like_the_inspector() {
     );
     assert_eq!(a.status, 200, "{a:?}");
     // The runtime's own paths do not need it.
-    assert_eq!(call(&agent, "GET", &server.url("/healthz"), &[], None).status, 200);
-    let (pi, session) = anonymous_start(&agent, &server, "PublicOnly");
-    let a = call(&agent, "GET", &server.url(&status(&pi)), &[("X-Fx-Anonymous-Session-Id", &session)], None);
+    assert_eq!(call(&fresh(), "GET", &server.url("/healthz"), &[], None).status, 200);
+    let (pi, session) = anonymous_start(&fresh(), &server, "PublicOnly");
+    let a = call(&fresh(), "GET", &server.url(&status(&pi)), &[("X-Fx-Anonymous-Session-Id", &session)], None);
     assert_eq!(a.status, 200, "{a:?}");
 }
 
