@@ -311,16 +311,7 @@ fn a_bearer_acts_as_its_user() {
 
 #[test]
 fn a_password_is_checked_against_its_hash() {
-    let dir = serve::temp_dir("data-password");
-    let mut store: Value =
-        serde_json::from_str(&std::fs::read_to_string(examples().join("shop.store.json")).unwrap()).unwrap();
-    let hash = warden::eval::api::hash_password("s3cret pass").unwrap();
-    assert!(hash.starts_with("$argon2"), "{hash}");
-    store["objects"].as_array_mut().unwrap().push(json!({
-        "id": 50, "entity": "System.User", "Name": "dora", "Password": hash, "UserRoles": ["Customer"]
-    }));
-    let path = dir.join("shop.store.json");
-    std::fs::write(&path, store.to_string()).unwrap();
+    let path = shop_with_dora("data-password");
     assert!(!std::fs::read_to_string(&path).unwrap().contains("s3cret"), "never plain text");
     let server = Server::start(&[examples().to_str().unwrap(), "--store", path.to_str().unwrap()]);
     let mut v = Client::new(&server);
@@ -342,15 +333,7 @@ fn a_password_is_checked_against_its_hash() {
 fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
     // A refusal that came back at once for a user who does not exist, and only after a password
     // hash for one who does, would tell who has an account.
-    let dir = serve::temp_dir("data-password-timing");
-    let mut store: Value =
-        serde_json::from_str(&std::fs::read_to_string(examples().join("shop.store.json")).unwrap()).unwrap();
-    let hash = warden::eval::api::hash_password("s3cret pass").unwrap();
-    store["objects"].as_array_mut().unwrap().push(json!({
-        "id": 50, "entity": "System.User", "Name": "dora", "Password": hash, "UserRoles": ["Customer"]
-    }));
-    let path = dir.join("shop.store.json");
-    std::fs::write(&path, store.to_string()).unwrap();
+    let path = shop_with_dora("data-password-timing");
     let server = Server::start(&[examples().to_str().unwrap(), "--store", path.to_str().unwrap()]);
     let mut v = Client::new(&server);
     v.ok("POST", "/api/data/Shop.Cart", Some(json!({})));
@@ -434,16 +417,7 @@ fn the_inspector_answers_only_on_loopback_or_with_its_token() {
 
 #[test]
 fn over_a_sqlite_store_the_data_api_writes_to_its_copy_and_never_to_the_file() {
-    let dir = serve::temp_dir("data-sqlite");
-    let db = dir.join("shop.db");
-    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["store", "import"])
-        .arg(examples())
-        .arg(examples().join("shop.store.json"))
-        .arg(&db)
-        .status()
-        .unwrap();
-    assert!(imported.success());
+    let db = shop_db("data-sqlite");
     let before = std::fs::read(&db).unwrap();
     let server = Server::start(&[examples().to_str().unwrap(), "--store", db.to_str().unwrap()]);
     let mut ann = Client::new(&server);
@@ -606,6 +580,34 @@ fn idle_sessions_expire_on_both_sides() {
 }
 
 /// A copy of the web shop's store in a new directory.
+/// The shop's store with a user `dora` whose password is `s3cret pass` (an argon2 hash).
+fn shop_with_dora(name: &str) -> PathBuf {
+    let mut store: Value =
+        serde_json::from_str(&std::fs::read_to_string(examples().join("shop.store.json")).unwrap()).unwrap();
+    let hash = warden::eval::api::hash_password("s3cret pass").unwrap();
+    assert!(hash.starts_with("$argon2"), "{hash}");
+    store["objects"].as_array_mut().unwrap().push(json!({
+        "id": 50, "entity": "System.User", "Name": "dora", "Password": hash, "UserRoles": ["Customer"]
+    }));
+    let path = serve::temp_dir(name).join("shop.store.json");
+    std::fs::write(&path, store.to_string()).unwrap();
+    path
+}
+
+/// The shop's store imported into a new SQLite file.
+fn shop_db(name: &str) -> PathBuf {
+    let db = serve::temp_dir(name).join("shop.db");
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["store", "import"])
+        .arg(examples())
+        .arg(examples().join("shop.store.json"))
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(imported.success());
+    db
+}
+
 fn shop_store_copy(name: &str) -> PathBuf {
     let dir = serve::temp_dir(name);
     let path = dir.join("shop.store.json");
@@ -654,16 +656,7 @@ fn with_persist_committed_writes_outlive_the_server_over_a_json_store() {
 
 #[test]
 fn with_persist_committed_writes_outlive_the_server_over_a_sqlite_store() {
-    let dir = serve::temp_dir("data-persist-sqlite");
-    let db = dir.join("shop.db");
-    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["store", "import"])
-        .arg(examples())
-        .arg(examples().join("shop.store.json"))
-        .arg(&db)
-        .status()
-        .unwrap();
-    assert!(imported.success());
+    let db = shop_db("data-persist-sqlite");
     committed_writes_outlive_the_server(&db);
 }
 
