@@ -114,6 +114,20 @@ pub trait Store {
     fn referrers(&self, _entity: EntityId, _member: usize, _target: ObjectId) -> Option<Vec<ObjectId>> {
         None
     }
+    /// [`Store::referrers`] of each of `targets` in turn, appended to `out` (a semi-join's step
+    /// back: one call for all the targets). `None`: no index, and `out` may hold some of them.
+    fn referrers_of_each(
+        &self,
+        entity: EntityId,
+        member: usize,
+        targets: &[ObjectId],
+        out: &mut Vec<ObjectId>,
+    ) -> Option<()> {
+        for t in targets {
+            out.extend(self.referrers(entity, member, *t)?);
+        }
+        Some(())
+    }
     /// The objects of exactly `entity` whose member holds exactly `value` (a reference,
     /// enumeration value, Boolean...), ascending, when the store can scan for it cheaply
     /// (`None`: the caller checks every object).

@@ -145,6 +145,15 @@ fn agree(store: &MemoryStore, model: &Model) -> Result<(), TestCaseError> {
                     .collect();
                 prop_assert_eq!(store.referrers(entity, m, target).unwrap_or_default(), want);
             }
+            // All targets' referrers at once: each target's, in the order of the targets.
+            for targets in [vec![], vec![ObjectId(3)], vec![ObjectId(1), ObjectId(2), ObjectId(5), ObjectId(7)]] {
+                let want: Vec<ObjectId> =
+                    targets.iter().flat_map(|t| store.referrers(entity, m, *t).unwrap_or_default()).collect();
+                let mut got = vec![ObjectId(99)];
+                prop_assert_eq!(store.referrers_of_each(entity, m, &targets, &mut got), Some(()));
+                prop_assert_eq!(&got[..1], &[ObjectId(99)][..], "referrers_of_each appends");
+                prop_assert_eq!(&got[1..], &want[..], "referrers_of_each {:?} member {} of {:?}", targets, m, entity);
+            }
             // A test on one member, read without building the objects.
             let positive =
                 |v: &Value| matches!(v, Value::Integer(i) if *i > 0) || matches!(v, Value::String(t) if t.len() > 1);

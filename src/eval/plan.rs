@@ -508,9 +508,7 @@ impl Engine<'_> {
                 let by_index = indexed
                     .then(|| {
                         let mut ids = Vec::new();
-                        for t in to {
-                            ids.extend(self.store.referrers(x, member, *t)?);
-                        }
+                        self.store.referrers_of_each(x, member, to, &mut ids)?;
                         Some(ids)
                     })
                     .flatten();
