@@ -562,9 +562,24 @@ impl PgStore {
         self.client.borrow_mut().execute(&statement, &refs)
     }
 
+    /// Runs a query and hands each row to `f` as it arrives: a large answer is never held as
+    /// rows (a million rows would take hundreds of MB), only as what `f` keeps of them.
+    fn each_row(&self, sql: &str, params: &[Param], mut f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let statement = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let mut client = self.client.borrow_mut();
+        let mut rows = client.query_raw(&statement, refs)?;
+        while let Some(row) = rows.next()? {
+            f(&row);
+        }
+        Ok(())
+    }
+
     fn query_ids(&self, sql: &str, params: &[Param]) -> Result<Vec<ObjectId>, postgres::Error> {
-        let rows = self.query(sql, params)?;
-        Ok(rows.iter().map(|r| ObjectId(r.get::<_, i64>(0) as u64)).collect())
+        let mut ids = Vec::new();
+        self.each_row(sql, params, |r| ids.push(ObjectId(r.get::<_, i64>(0) as u64)))?;
+        Ok(ids)
     }
 
     fn table(&self, entity: EntityId) -> Option<&Table> {
@@ -1005,13 +1020,14 @@ impl Store for PgStore {
         let Some(table) = self.table(entity) else { return self.side.filter(entity, member, test) };
         let Column::Value { name, ty } = table.columns.get(member)? else { return None };
         let sql = format!("SELECT id, {} FROM {} ORDER BY id", quote(name), quote(&table.name));
-        let rows = self.query(&sql, &[]).ok()?;
-        Some(
-            rows.iter()
-                .filter(|r| test(&decode(ty, r, 1).unwrap_or(Value::Empty)))
-                .map(|r| ObjectId(r.get::<_, i64>(0) as u64))
-                .collect(),
-        )
+        let mut ids = Vec::new();
+        self.each_row(&sql, &[], |r| {
+            if test(&decode(ty, r, 1).unwrap_or(Value::Empty)) {
+                ids.push(ObjectId(r.get::<_, i64>(0) as u64));
+            }
+        })
+        .ok()?;
+        Some(ids)
     }
 
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {
