@@ -250,6 +250,9 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// How many rows a query's cursor hands over at a time (see `PgStore::each_row`).
+const ROW_BATCH: usize = 10_000;
+
 /// A PostgreSQL identifier as PostgreSQL keeps it (at most 63 bytes).
 fn kept(name: &str) -> String {
     let mut end = name.len().min(63);
@@ -566,8 +569,28 @@ impl PgStore {
     /// rows (a million rows would take hundreds of MB), only as what `f` keeps of them.
     fn each_row(&self, sql: &str, params: &[Param], mut f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
         use postgres::fallible_iterator::FallibleIterator;
-        let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        // Inside a transaction, through a cursor in batches: the `postgres` crate's row iterator
+        // enters its runtime once a row (about 0.4 µs each, 1.6x a query of 10^6 rows), a batch
+        // once a batch.
+        if self.in_transaction() {
+            if let Ok(declare) = self.statement(&format!("DECLARE warden_rows NO SCROLL CURSOR FOR {sql}")) {
+                let mut client = self.client.borrow_mut();
+                client.execute(&declare, &refs)?;
+                // Not kept prepared: each cursor's rows have their own columns.
+                let fetch = format!("FETCH {ROW_BATCH} FROM warden_rows");
+                loop {
+                    let rows = client.query(fetch.as_str(), &[])?;
+                    rows.iter().for_each(&mut f);
+                    if rows.len() < ROW_BATCH {
+                        break;
+                    }
+                }
+                client.batch_execute("CLOSE warden_rows")?;
+                return Ok(());
+            }
+        }
+        let statement = self.statement(sql)?;
         let mut client = self.client.borrow_mut();
         let mut rows = client.query_raw(&statement, refs)?;
         while let Some(row) = rows.next()? {
