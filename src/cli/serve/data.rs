@@ -210,6 +210,7 @@ impl DataHandle {
 pub struct Ctx {
     paths: Vec<PathBuf>,
     store_path: Option<PathBuf>,
+    pg_schema: Option<String>,
     program: Program,
     state: Option<RunState>,
     sessions: HashMap<String, Principal>,
@@ -219,23 +220,32 @@ pub struct Ctx {
 }
 
 /// Loads the program and a writable in-memory copy of the store (the files are never written).
-fn load(paths: &[PathBuf], store_path: Option<&std::path::Path>) -> Result<(Program, RunState), String> {
-    let sources = warden::load::read_sources(paths).map_err(|e| e.to_string())?;
-    let checked = warden::load::load(sources);
-    if checked.has_errors() {
-        return Err("the rules do not check".into());
-    }
-    let program = checked.program;
+fn load(
+    paths: &[PathBuf],
+    store_path: Option<&std::path::Path>,
+    pg_schema: Option<&str>,
+) -> Result<(Program, RunState), String> {
+    let program = load_program(paths)?;
     // A SQLite or PostgreSQL store is copied into memory too, so the data API's writes work over
     // every store and never reach the file the FlowX side shares with other servers.
     let store: Box<dyn warden::store::Store> = match store_path {
-        Some(path) => Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| {
+        Some(path) => Box::new(warden::store::load_into_memory_in(&program, path, pg_schema).map_err(|errors| {
             errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
         })?),
         None => Box::new(warden::store::MemoryStore::new()),
     };
     let state = Engine::new(&program, store, now_ms()).into_state();
     Ok((program, state))
+}
+
+/// Loads and checks the rules.
+fn load_program(paths: &[PathBuf]) -> Result<Program, String> {
+    let sources = warden::load::read_sources(paths).map_err(|e| e.to_string())?;
+    let checked = warden::load::load(sources);
+    if checked.has_errors() {
+        return Err("the rules do not check".into());
+    }
+    Ok(checked.program)
 }
 
 fn now_ms() -> i64 {
@@ -250,11 +260,19 @@ pub fn start(
 ) -> Result<(DataHandle, std::thread::JoinHandle<()>), String> {
     let (tx, mut rx) = mpsc::channel::<DataJob>(4096);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let (paths, store_path) = (options.paths.clone(), options.store.clone());
+    let (paths, store_path, pg_schema) = (options.paths.clone(), options.store.clone(), options.pg_schema.clone());
     let thread = std::thread::Builder::new()
         .name("warden-data".into())
         .spawn(move || {
-            let (program, state) = match load(&paths, store_path.as_deref()) {
+            // A PostgreSQL store may be larger than memory: the data API copies it only when
+            // a data request first comes (a server that answers FlowX requests alone never
+            // does; the FlowX side reads objects as it needs them).
+            let lazy = store_path.as_deref().is_some_and(warden::store::is_postgres);
+            let loaded = match lazy {
+                true => load_program(&paths).map(|program| (program, None)),
+                false => load(&paths, store_path.as_deref(), pg_schema.as_deref()).map(|(p, s)| (p, Some(s))),
+            };
+            let (program, state) = match loaded {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -265,14 +283,16 @@ pub fn start(
             let mut ctx = Ctx {
                 paths,
                 store_path,
+                pg_schema,
                 program,
-                state: Some(state),
+                state,
                 sessions: HashMap::new(),
                 next_anonymous: 0,
                 wheres: HashMap::new(),
                 decisions,
             };
             while let Some(job) = rx.blocking_recv() {
+                ctx.recover();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut ctx)));
                 if run.is_err() {
                     eprintln!(
@@ -315,12 +335,13 @@ fn new_session_id() -> Option<String> {
 }
 
 impl Ctx {
-    /// After a panic the evaluator's state may be gone: start again from the files.
+    /// After a panic the evaluator's state may be gone, and over PostgreSQL it is loaded only
+    /// when the first data request comes: (re)load it from the files.
     fn recover(&mut self) {
         if self.state.is_some() {
             return;
         }
-        match load(&self.paths, self.store_path.as_deref()) {
+        match load(&self.paths, self.store_path.as_deref(), self.pg_schema.as_deref()) {
             Ok((program, state)) => {
                 self.program = program;
                 self.state = Some(state);
