@@ -240,6 +240,8 @@ pub struct PgStore {
     /// Queries that PostgreSQL refused (the evaluator then scanned instead): zero unless the
     /// translation spells something PostgreSQL does not take.
     refused: RefCell<Vec<String>>,
+    /// How many cursors `each_row` declared since it last closed them all.
+    cursors: std::cell::Cell<usize>,
     /// A scratch schema of its own ([`PgStore::scratch`]): dropped with the store.
     owned: bool,
 }
@@ -252,6 +254,9 @@ impl std::fmt::Debug for PgStore {
 
 /// How many rows a query's cursor hands over at a time (see `PgStore::each_row`).
 const ROW_BATCH: usize = 10_000;
+
+/// How many spent cursors stay open before they are closed together (see `PgStore::each_row`).
+const OPEN_CURSORS: usize = 64;
 
 /// A PostgreSQL identifier as PostgreSQL keeps it (at most 63 bytes).
 fn kept(name: &str) -> String {
@@ -298,6 +303,7 @@ impl PgStore {
             dirty: false,
             failure: None,
             refused: RefCell::new(Vec::new()),
+            cursors: std::cell::Cell::new(0),
             owned: false,
         };
         let problems = store.prepare(mode).map_err(|e| fail(e.to_string()))?;
@@ -572,21 +578,29 @@ impl PgStore {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         // Inside a transaction, through a cursor in batches: the `postgres` crate's row iterator
         // enters its runtime once a row (about 0.4 µs each, 1.6x a query of 10^6 rows), a batch
-        // once a batch.
+        // once a batch. A small answer takes two round trips (declare, fetch): each cursor has
+        // a name of its own, and the spent ones are closed together, every `OPEN_CURSORS`.
         if self.in_transaction() {
-            if let Ok(declare) = self.statement(&format!("DECLARE warden_rows NO SCROLL CURSOR FOR {sql}")) {
+            let name = format!("warden_rows_{}", self.cursors.get());
+            if let Ok(declare) = self.statement(&format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}")) {
                 let mut client = self.client.borrow_mut();
+                if self.cursors.get() >= OPEN_CURSORS {
+                    client.batch_execute("CLOSE ALL")?;
+                    self.cursors.set(0);
+                    drop(client);
+                    return self.each_row(sql, params, f);
+                }
                 client.execute(&declare, &refs)?;
-                // Not kept prepared: each cursor's rows have their own columns.
-                let fetch = format!("FETCH {ROW_BATCH} FROM warden_rows");
+                self.cursors.set(self.cursors.get() + 1);
+                // Not prepared: each cursor's rows have their own columns (one round trip).
+                let fetch = format!("FETCH {ROW_BATCH} FROM {name}");
                 loop {
-                    let rows = client.query(fetch.as_str(), &[])?;
+                    let rows = client.query_typed(&fetch, &[])?;
                     rows.iter().for_each(&mut f);
                     if rows.len() < ROW_BATCH {
                         break;
                     }
                 }
-                client.batch_execute("CLOSE warden_rows")?;
                 return Ok(());
             }
         }
