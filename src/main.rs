@@ -361,10 +361,14 @@ enum Command {
         /// Files or directories (none: an empty program); not `-`, since statements come
         /// from standard input.
         paths: Vec<PathBuf>,
-        /// The store to load, JSON or SQLite (`.db`, `.sqlite`, `.sqlite3`); the REPL works
-        /// on a copy in memory that `:save` writes back. An empty store when omitted.
+        /// The store to load, JSON, SQLite (`.db`, `.sqlite`, `.sqlite3`) or a PostgreSQL URL
+        /// (`postgres://USER@HOST:PORT/DB`); the REPL works on a copy in memory that `:save`
+        /// writes back (to a file only). An empty store when omitted.
         #[arg(long)]
         store: Option<PathBuf>,
+        /// The PostgreSQL schema of a `postgres://` store (default: named after the app).
+        #[arg(long, value_name = "SCHEMA")]
+        pg_schema: Option<String>,
         /// Who acts first: `system`, `anonymous`, `anonymous:NAME` or a user's Name.
         #[arg(long = "as", default_value = "system")]
         principal: String,
@@ -614,8 +618,8 @@ fn main() -> ExitCode {
             }
             cli::eval::run_explain(acting.setup(&paths, out), operation)
         }
-        Command::Repl { paths, store, principal, now, max_steps } => {
-            cli::repl::run(&paths, store, &principal, now.as_deref(), max_steps, color, quiet)
+        Command::Repl { paths, store, pg_schema, principal, now, max_steps } => {
+            cli::repl::run(&paths, store, pg_schema.as_deref(), &principal, now.as_deref(), max_steps, color, quiet)
         }
         Command::Fmt { paths, check, diff, stdout } => {
             let mode = match (check, diff, stdout) {

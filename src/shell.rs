@@ -80,6 +80,8 @@ pub(crate) const COMMANDS: &[(&str, &str, &str)] = &[
 pub struct Shell {
     paths: Vec<PathBuf>,
     store_path: Option<PathBuf>,
+    /// The PostgreSQL schema of a `postgres://` store (default: named after the app).
+    pg_schema: Option<String>,
     /// The program, with every line typed so far among its sources.
     pub program: Program,
     state: Option<RunState>,
@@ -104,11 +106,24 @@ impl Shell {
         principal: &PrincipalName,
         now: Option<i64>,
     ) -> Result<Shell, Reply> {
+        Shell::open_in(paths, store_path, None, principal, now)
+    }
+
+    /// [`Shell::open`], where the store may be a PostgreSQL URL whose store lives in schema
+    /// `pg_schema` (default: named after the app); the shell works on a copy in memory.
+    pub fn open_in(
+        paths: &[PathBuf],
+        store_path: Option<&Path>,
+        pg_schema: Option<&str>,
+        principal: &PrincipalName,
+        now: Option<i64>,
+    ) -> Result<Shell, Reply> {
         let program = load_program(paths)?;
-        let (store, print) = load_store(&program, store_path)?;
+        let (store, print) = load_store(&program, store_path, pg_schema)?;
         let mut shell = Shell {
             paths: paths.to_vec(),
             store_path: store_path.map(Path::to_path_buf),
+            pg_schema: pg_schema.map(str::to_string),
             program,
             state: None,
             vars: Vars::new(),
@@ -287,7 +302,7 @@ impl Shell {
                 if arg.is_empty() {
                     return Reply::error("say which store: `:store FILE`");
                 }
-                match load_store(&self.program, Some(Path::new(arg))) {
+                match load_store(&self.program, Some(Path::new(arg)), self.pg_schema.as_deref()) {
                     Ok((store, print)) => {
                         self.store_path = Some(PathBuf::from(arg));
                         self.remember(Some(Path::new(arg)), print);
@@ -297,7 +312,7 @@ impl Shell {
                     Err(reply) => reply,
                 }
             }
-            "reset" => match load_store(&self.program, self.store_path.as_deref()) {
+            "reset" => match load_store(&self.program, self.store_path.as_deref(), self.pg_schema.as_deref()) {
                 Ok((store, print)) => {
                     let path = self.store_path.clone();
                     self.remember(path.as_deref(), print);
@@ -403,6 +418,12 @@ impl Shell {
     fn save(&mut self, arg: &str) -> Reply {
         let path = if arg.is_empty() { self.store_path.clone() } else { Some(PathBuf::from(arg)) };
         let Some(path) = path else { return Reply::error("say where: `:save FILE` (no store was loaded)") };
+        if store::is_postgres(&path) {
+            return Reply::error(
+                "`:save` writes a JSON or SQLite file, not a PostgreSQL store (the REPL works on a copy in memory); \
+                 `:save FILE.json` keeps this session's store, and `warden eval --save --store URL` changes the database",
+            );
+        }
         let program = &self.program;
         // INVARIANT: as in `with_engine`.
         #[expect(clippy::expect_used, reason = "an invariant of the shell's state")]
@@ -511,8 +532,20 @@ fn load_program(paths: &[PathBuf]) -> Result<Program, Reply> {
 fn load_store(
     program: &Program,
     path: Option<&Path>,
+    pg_schema: Option<&str>,
 ) -> Result<(MemoryStore, Option<store::file::Fingerprint>), Reply> {
     let Some(path) = path else { return Ok((MemoryStore::new(), None)) };
+    if store::is_postgres(path) {
+        // A copy in memory, as of a SQLite store; `:save` never writes the database.
+        return store::load_into_memory_in(program, path, pg_schema).map(|s| (s, None)).map_err(|errors| {
+            // The errors name the database without its password.
+            let mut text = "the PostgreSQL store does not load:\n".to_string();
+            for e in &errors {
+                text.push_str(&format!("  {e}\n"));
+            }
+            Reply::text(text)
+        });
+    }
     if !path.exists() {
         return Err(Reply::error(format!("cannot read `{}`: no such file", path.display())));
     }

@@ -854,6 +854,15 @@ fn lsp_exit_statuses_and_help() {
     assert_eq!(run(&["lsp", "--format", "json"]).code, 2);
 }
 
+/// `warden repl` takes a PostgreSQL store in a schema of its choice, as `eval` does.
+#[test]
+fn repl_help_names_the_postgres_schema() {
+    let help = run(&["repl", "--help"]).stdout;
+    for line in ["--store", "PostgreSQL URL", "--pg-schema"] {
+        assert!(help.contains(line), "`{line}` in:\n{help}");
+    }
+}
+
 /// `warden serve`: its help says what it does and how it exits; wrong arguments exit 2, rules
 /// that do not check exit 1, and an address in use exits 2, each before anything listens.
 #[test]
@@ -871,6 +880,7 @@ fn serve_help_and_exit_statuses() {
         "--inspector-token",
         "--session-ttl",
         "--persist",
+        "--pg-schema",
     ] {
         assert!(help.contains(line), "`{line}` in:\n{help}");
     }

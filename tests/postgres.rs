@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
+mod common_serve;
 #[allow(dead_code, reason = "each test crate uses part of what the SQL stores' tests share")]
 mod common_sql;
 
@@ -70,6 +71,30 @@ fn warden(args: &[&str]) -> std::process::Output {
 
 fn text(o: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A scratch schema holding the demo app's shop (`examples/shop.store.json`), imported by
+/// `warden store import`.
+fn shop_schema(what: &str) -> Scratch {
+    let schema = Scratch::new(what);
+    let import = warden(&["store", "import", "--pg-schema", &schema.0, "examples", "examples/shop.store.json", &url()]);
+    assert!(import.status.success(), "{}", text(&import));
+    schema
+}
+
+/// How many products the shop in `schema` holds (`warden eval`, as the system).
+fn products(schema: &Scratch) -> usize {
+    let o = warden(&[
+        "eval",
+        "examples",
+        "--store",
+        &url(),
+        "--pg-schema",
+        &schema.0,
+        "-e",
+        "count(retrieve Shop.Product)",
+    ]);
+    text(&o).trim().parse::<usize>().unwrap()
 }
 
 proptest! {
@@ -225,24 +250,9 @@ fn concurrent_writer_processes_lose_nothing() {
     if !server("concurrent writers") {
         return;
     }
-    let schema = Scratch::new("writers");
+    let schema = shop_schema("writers");
     let u = url();
-    let import = warden(&["store", "import", "--pg-schema", &schema.0, "examples", "examples/shop.store.json", &u]);
-    assert!(import.status.success(), "{}", text(&import));
-    let count = || {
-        let o = warden(&[
-            "eval",
-            "examples",
-            "--store",
-            &u,
-            "--pg-schema",
-            &schema.0,
-            "-e",
-            "count(retrieve Shop.Product)",
-        ]);
-        text(&o).trim().parse::<usize>().unwrap()
-    };
-    let before = count();
+    let before = products(&schema);
     for writers in [2, 8] {
         let children: Vec<_> = (0..writers)
             .map(|i| {
@@ -260,7 +270,7 @@ fn concurrent_writer_processes_lose_nothing() {
             assert!(o.status.success(), "{}", text(&o));
         }
     }
-    assert_eq!(count(), before + 10);
+    assert_eq!(products(&schema), before + 10);
 }
 
 #[test]
@@ -272,7 +282,7 @@ fn import_export_between_json_sqlite_and_postgres_keeps_every_object() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (a, b) = (Scratch::new("from_json"), Scratch::new("from_sqlite"));
+    let (a, b) = (shop_schema("from_json"), Scratch::new("from_sqlite"));
     let u = url();
     let run = |args: &[&str]| {
         let o = warden(args);
@@ -281,8 +291,7 @@ fn import_export_between_json_sqlite_and_postgres_keeps_every_object() {
     let (db, via_pg, via_sqlite, plain) =
         (dir.join("shop.db"), dir.join("pg.json"), dir.join("sqlite.json"), dir.join("plain.json"));
     run(&["store", "import", "examples", "examples/shop.store.json", &s(&plain)]);
-    // JSON -> PostgreSQL -> JSON.
-    run(&["store", "import", "--pg-schema", &a.0, "examples", "examples/shop.store.json", &u]);
+    // JSON -> PostgreSQL (shop_schema) -> JSON.
     run(&["store", "export", "--pg-schema", &a.0, "examples", &u, &s(&via_pg)]);
     assert_eq!(std::fs::read_to_string(&via_pg).unwrap(), std::fs::read_to_string(&plain).unwrap());
     // PostgreSQL -> SQLite -> PostgreSQL -> JSON.
@@ -364,28 +373,13 @@ fn a_killed_writer_leaves_all_or_nothing() {
     if !server("killed writers") {
         return;
     }
-    let schema = Scratch::new("killed");
+    let schema = shop_schema("killed");
     let u = url();
-    let import = warden(&["store", "import", "--pg-schema", &schema.0, "examples", "examples/shop.store.json", &u]);
-    assert!(import.status.success(), "{}", text(&import));
-    let count = || {
-        let o = warden(&[
-            "eval",
-            "examples",
-            "--store",
-            &u,
-            "--pg-schema",
-            &schema.0,
-            "-e",
-            "count(retrieve Shop.Product)",
-        ]);
-        text(&o).trim().parse::<usize>().unwrap()
-    };
     const RUN: usize = 150;
     let statements: String = (0..RUN)
         .map(|i| format!("let $p{i} = create Shop.Product {{ Name = 'k{i}', Price = 1 }}\ncommit $p{i}\n"))
         .collect();
-    let mut seen = count();
+    let mut seen = products(&schema);
     let mut outcomes = std::collections::BTreeSet::new();
     for delay_ms in [0u64, 50, 120, 250, 400, 700, 1200, 3000] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -397,11 +391,99 @@ fn a_killed_writer_leaves_all_or_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill();
         let status = child.wait().unwrap();
-        let now = count();
+        let now = products(&schema);
         assert!(now == seen || now == seen + RUN, "after {delay_ms} ms: {now} products, {seen} before ({status})");
         outcomes.insert(now > seen);
         seen = now;
     }
     // The delays reach both sides of the commit; else the test proves less than it says.
     eprintln!("killed writers: outcomes seen (committed?) {outcomes:?}");
+}
+
+/// `warden serve --store postgres://...` answers the data API as over the JSON store: what a
+/// visitor and a signed-in user read, and what a visitor's new cart looks like.
+#[test]
+fn serve_over_postgres_answers_as_over_memory() {
+    if !server("serve over PostgreSQL") {
+        return;
+    }
+    let schema = shop_schema("serve");
+    let u = url();
+    let story = |store: &[&str]| {
+        let mut args = vec!["examples"];
+        args.extend_from_slice(store);
+        let server = common_serve::Server::start(&args);
+        let agent = common_serve::agent();
+        let mut session: Option<String> = None;
+        let mut send = |method: &str, path: &str, body: Option<&str>| {
+            let headers: Vec<(&str, &str)> =
+                session.as_deref().map(|s| vec![("X-Fx-Anonymous-Session-Id", s)]).unwrap_or_default();
+            let a = common_serve::call(&agent, method, &server.url(path), &headers, body.map(str::as_bytes));
+            if let Some(issued) = a.session() {
+                session = Some(issued.to_string());
+            }
+            (a.status, a.body.clone())
+        };
+        let answers = vec![
+            send("GET", "/api/data/Shop.Product?sort=Name", None),
+            send("GET", "/api/data/Shop.Product/3", None),
+            send("POST", "/api/data/Shop.Cart", Some("{}")),
+            send("GET", "/api/data/Shop.Cart", None),
+            send("POST", "/api/sign-in", Some(r#"{"user": "carl"}"#)),
+            send("GET", "/api/data/Shop.Cart?sort=Total", None),
+            send("GET", "/api/data/Shop.CartLine", None),
+        ];
+        let (status, log) = server.terminate();
+        assert!(status.success() || status.code().is_none(), "{log}");
+        answers
+    };
+    let memory = story(&["--store", "examples/shop.store.json"]);
+    let postgres = story(&["--store", &u, "--pg-schema", &schema.0]);
+    assert_eq!(memory[0].0, 200, "{:?}", memory[0]);
+    assert!(memory[0].1.contains("Mug"), "{:?}", memory[0]);
+    assert_eq!(postgres, memory);
+}
+
+/// `warden repl --store postgres://...` gives the answers of the JSON store, and `:save` to
+/// the database is refused, saying what to do instead.
+#[test]
+fn the_repl_over_postgres_answers_as_over_memory() {
+    if !server("the REPL over PostgreSQL") {
+        return;
+    }
+    let schema = shop_schema("repl");
+    let u = url();
+    let script = "count(retrieve Shop.Product)\n\
+                  :as carl\n\
+                  retrieve Shop.Cart\n\
+                  retrieve Shop.CartLine [Quantity > 1]\n\
+                  :as maria\n\
+                  retrieve Shop.Product\n\
+                  let $p = create Shop.Product { Name = 'Bowl', Price = 4 }\n\
+                  commit $p\n\
+                  count(retrieve Shop.Product)\n\
+                  :as anonymous:A\n\
+                  retrieve Shop.Product\n";
+    let repl = |store: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["repl", "--color", "never", "--quiet", "examples", "--now", "2026-11-22T10:00:00Z"])
+            .args(store)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let memory = repl(&["--store", "examples/shop.store.json"], script);
+    let postgres = repl(&["--store", &u, "--pg-schema", &schema.0], script);
+    assert_eq!(memory.0, Some(0), "{}", memory.1);
+    assert!(memory.1.contains("Bowl"), "{}", memory.1);
+    assert_eq!(postgres, memory);
+    // The session's changes stayed in memory: the database is as imported.
+    assert_eq!(products(&schema), 3);
+    let (_, out) = repl(&["--store", &u, "--pg-schema", &schema.0], ":save\n");
+    assert!(out.contains("`:save` writes a JSON or SQLite file, not a PostgreSQL store"), "{out}");
 }

@@ -97,9 +97,11 @@ fn print_reply(shell: &Shell, reply: &Reply, color: bool) {
 }
 
 /// Runs `warden repl`.
+#[expect(clippy::too_many_arguments, reason = "the options of `warden repl`, one each")]
 pub fn run(
     paths: &[PathBuf],
     store: Option<PathBuf>,
+    pg_schema: Option<&str>,
     principal: &str,
     now: Option<&str>,
     max_steps: Option<u64>,
@@ -119,7 +121,7 @@ pub fn run(
         },
     };
     let principal: PrincipalName = principal.parse().unwrap_or(PrincipalName::System);
-    let mut shell = match Shell::open(paths, store.as_deref(), &principal, now) {
+    let mut shell = match Shell::open_in(paths, store.as_deref(), pg_schema, &principal, now) {
         Ok(s) => s,
         Err(reply) if reply.usage => {
             // An unknown `--as` principal: a wrong argument.

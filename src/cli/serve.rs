@@ -37,11 +37,15 @@ pub struct Options {
     /// Files or directories of the rules.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The store: a JSON file (sessions live in this process), or a SQLite database
-    /// (sessions live in the database, shared by every server over it). An empty store
+    /// The store: a JSON file (sessions live in this process), a SQLite database
+    /// (sessions live in the database, shared by every server over it), or a PostgreSQL URL
+    /// (`postgres://USER@HOST:PORT/DB`; sessions live in this process). An empty store
     /// when omitted.
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// The PostgreSQL schema of a `postgres://` store (default: named after the app).
+    #[arg(long, value_name = "SCHEMA")]
+    pub pg_schema: Option<String>,
     /// The address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: std::net::SocketAddr,

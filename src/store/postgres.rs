@@ -240,6 +240,8 @@ pub struct PgStore {
     /// Queries that PostgreSQL refused (the evaluator then scanned instead): zero unless the
     /// translation spells something PostgreSQL does not take.
     refused: RefCell<Vec<String>>,
+    /// How many cursors `each_row` declared since it last closed them all.
+    cursors: std::cell::Cell<usize>,
     /// A scratch schema of its own ([`PgStore::scratch`]): dropped with the store.
     owned: bool,
 }
@@ -249,6 +251,12 @@ impl std::fmt::Debug for PgStore {
         f.debug_struct("PgStore").field("schema", &self.pg_schema).field("depth", &self.depth).finish()
     }
 }
+
+/// How many rows a query's cursor hands over at a time (see `PgStore::each_row`).
+const ROW_BATCH: usize = 10_000;
+
+/// How many spent cursors stay open before they are closed together (see `PgStore::each_row`).
+const OPEN_CURSORS: usize = 64;
 
 /// A PostgreSQL identifier as PostgreSQL keeps it (at most 63 bytes).
 fn kept(name: &str) -> String {
@@ -295,6 +303,7 @@ impl PgStore {
             dirty: false,
             failure: None,
             refused: RefCell::new(Vec::new()),
+            cursors: std::cell::Cell::new(0),
             owned: false,
         };
         let problems = store.prepare(mode).map_err(|e| fail(e.to_string()))?;
@@ -562,9 +571,52 @@ impl PgStore {
         self.client.borrow_mut().execute(&statement, &refs)
     }
 
+    /// Runs a query and hands each row to `f` as it arrives: a large answer is never held as
+    /// rows (a million rows would take hundreds of MB), only as what `f` keeps of them.
+    fn each_row(&self, sql: &str, params: &[Param], mut f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        // Inside a transaction, through a cursor in batches: the `postgres` crate's row iterator
+        // enters its runtime once a row (about 0.4 µs each, 1.6x a query of 10^6 rows), a batch
+        // once a batch. A small answer takes two round trips (declare, fetch): each cursor has
+        // a name of its own, and the spent ones are closed together, every `OPEN_CURSORS`.
+        if self.in_transaction() {
+            let name = format!("warden_rows_{}", self.cursors.get());
+            if let Ok(declare) = self.statement(&format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}")) {
+                let mut client = self.client.borrow_mut();
+                if self.cursors.get() >= OPEN_CURSORS {
+                    client.batch_execute("CLOSE ALL")?;
+                    self.cursors.set(0);
+                    drop(client);
+                    return self.each_row(sql, params, f);
+                }
+                client.execute(&declare, &refs)?;
+                self.cursors.set(self.cursors.get() + 1);
+                // Not prepared: each cursor's rows have their own columns (one round trip).
+                let fetch = format!("FETCH {ROW_BATCH} FROM {name}");
+                loop {
+                    let rows = client.query_typed(&fetch, &[])?;
+                    rows.iter().for_each(&mut f);
+                    if rows.len() < ROW_BATCH {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let statement = self.statement(sql)?;
+        let mut client = self.client.borrow_mut();
+        let mut rows = client.query_raw(&statement, refs)?;
+        while let Some(row) = rows.next()? {
+            f(&row);
+        }
+        Ok(())
+    }
+
     fn query_ids(&self, sql: &str, params: &[Param]) -> Result<Vec<ObjectId>, postgres::Error> {
-        let rows = self.query(sql, params)?;
-        Ok(rows.iter().map(|r| ObjectId(r.get::<_, i64>(0) as u64)).collect())
+        let mut ids = Vec::new();
+        self.each_row(sql, params, |r| ids.push(ObjectId(r.get::<_, i64>(0) as u64)))?;
+        Ok(ids)
     }
 
     fn table(&self, entity: EntityId) -> Option<&Table> {
@@ -1005,13 +1057,14 @@ impl Store for PgStore {
         let Some(table) = self.table(entity) else { return self.side.filter(entity, member, test) };
         let Column::Value { name, ty } = table.columns.get(member)? else { return None };
         let sql = format!("SELECT id, {} FROM {} ORDER BY id", quote(name), quote(&table.name));
-        let rows = self.query(&sql, &[]).ok()?;
-        Some(
-            rows.iter()
-                .filter(|r| test(&decode(ty, r, 1).unwrap_or(Value::Empty)))
-                .map(|r| ObjectId(r.get::<_, i64>(0) as u64))
-                .collect(),
-        )
+        let mut ids = Vec::new();
+        self.each_row(&sql, &[], |r| {
+            if test(&decode(ty, r, 1).unwrap_or(Value::Empty)) {
+                ids.push(ObjectId(r.get::<_, i64>(0) as u64));
+            }
+        })
+        .ok()?;
+        Some(ids)
     }
 
     fn referrers(&self, entity: EntityId, member: usize, target: ObjectId) -> Option<Vec<ObjectId>> {

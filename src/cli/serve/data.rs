@@ -322,6 +322,7 @@ impl DataHandle {
 pub struct Ctx {
     paths: Vec<PathBuf>,
     store_path: Option<PathBuf>,
+    pg_schema: Option<String>,
     program: Program,
     state: Option<RunState>,
     sessions: Arc<Sessions>,
@@ -414,6 +415,7 @@ fn load_program(paths: &[PathBuf]) -> Result<Program, String> {
 fn load(
     paths: &[PathBuf],
     store_path: Option<&std::path::Path>,
+    pg_schema: Option<&str>,
     persist: bool,
 ) -> Result<(Program, RunState, Option<Fingerprint>), String> {
     let program = load_program(paths)?;
@@ -427,9 +429,9 @@ fn load(
             print = Some(p);
             Box::new(store)
         }
-        Some(path) => {
-            Box::new(warden::store::load_into_memory_in(&program, path, None).map_err(|errors| store_errors(&errors))?)
-        }
+        Some(path) => Box::new(
+            warden::store::load_into_memory_in(&program, path, pg_schema).map_err(|errors| store_errors(&errors))?,
+        ),
         None => Box::new(warden::store::MemoryStore::new()),
     };
     let state = Engine::new(&program, store, now_ms()).into_state();
@@ -454,11 +456,21 @@ pub fn start(
 ) -> Result<(DataHandle, std::thread::JoinHandle<()>, Option<notify::RecommendedWatcher>), String> {
     let (tx, mut rx) = mpsc::channel::<DataJob>(4096);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let (paths, store_path, persist) = (options.paths.clone(), options.store.clone(), options.persist);
+    let (paths, store_path, pg_schema, persist) =
+        (options.paths.clone(), options.store.clone(), options.pg_schema.clone(), options.persist);
     let thread = std::thread::Builder::new()
         .name("warden-data".into())
         .spawn(move || {
-            let (program, state, print) = match load(&paths, store_path.as_deref(), persist) {
+            // A PostgreSQL store may be larger than memory: the data API copies it only when
+            // a data request first comes (a server that answers FlowX requests alone never
+            // does; the FlowX side reads objects as it needs them).
+            let lazy = store_path.as_deref().is_some_and(warden::store::is_postgres);
+            let loaded = match lazy {
+                true => load_program(&paths).map(|program| (program, None, None)),
+                false => load(&paths, store_path.as_deref(), pg_schema.as_deref(), persist)
+                    .map(|(p, s, print)| (p, Some(s), print)),
+            };
+            let (program, state, print) = match loaded {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -469,14 +481,16 @@ pub fn start(
             let mut ctx = Ctx {
                 paths,
                 store_path,
+                pg_schema,
                 program,
-                state: Some(state),
+                state,
                 sessions,
                 wheres: Wheres::default(),
                 decisions,
                 persist: persist.then_some(print),
             };
             while let Some(job) = rx.blocking_recv() {
+                ctx.recover();
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut ctx)));
                 if run.is_err() {
                     eprintln!(
@@ -523,13 +537,14 @@ fn error_body(e: &ApiError) -> Value {
 }
 
 impl Ctx {
-    /// After a panic the evaluator's state may be gone: start again from the files. The
-    /// session ids stay; their visitors start again with new anonymous users.
+    /// After a panic the evaluator's state may be gone, and over PostgreSQL it is loaded only
+    /// when the first data request comes: (re)load it from the files. The session ids stay;
+    /// their visitors start again with new anonymous users.
     fn recover(&mut self) {
         if self.state.is_some() {
             return;
         }
-        match load(&self.paths, self.store_path.as_deref(), self.persist.is_some()) {
+        match load(&self.paths, self.store_path.as_deref(), self.pg_schema.as_deref(), self.persist.is_some()) {
             Ok((program, state, print)) => {
                 self.program = program;
                 self.state = Some(state);

@@ -126,6 +126,7 @@ impl Running {
 struct Engine {
     paths: Vec<PathBuf>,
     store_path: Option<PathBuf>,
+    pg_schema: Option<String>,
     build_override: Option<String>,
     token_ttl: u64,
     program: Arc<Program>,
@@ -146,6 +147,7 @@ type SignedIn = (String, ObjectId, Vec<UserRoleId>);
 fn load(
     paths: &[PathBuf],
     store_path: Option<&std::path::Path>,
+    pg_schema: Option<&str>,
     build_override: Option<&str>,
     out: Option<&Out>,
 ) -> Result<Loaded, (String, Option<ExitCode>)> {
@@ -166,14 +168,18 @@ fn load(
     let store: Box<dyn Store> = match store_path {
         // The server never changes objects: it reads the store (a SQLite store as one snapshot,
         // which never blocks the runtime state's writes beside it).
-        Some(path) => match warden::store::open(&program, path, false) {
-            Ok(s) => s,
-            Err(errors) => {
-                let text = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ");
-                let code = out.map(|o| o.store(path, &errors));
-                return Err((text, code));
+        Some(path) => {
+            match warden::store::open_in(&program, path, false, warden::store::sqlite::DEFAULT_CACHE_OBJECTS, pg_schema)
+            {
+                Ok(s) => s,
+                Err(errors) => {
+                    let text =
+                        errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ");
+                    let code = out.map(|o| o.store(path, &errors));
+                    return Err((text, code));
+                }
             }
-        },
+        }
         None => Box::new(warden::store::MemoryStore::new()),
     };
     Ok((program, build, store))
@@ -235,9 +241,14 @@ pub fn start(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Ru
 
 impl Engine {
     fn new(options: &Options, meta: Arc<RwLock<Meta>>, out: &Out) -> Result<Engine, ExitCode> {
-        let (program, build, store) =
-            load(&options.paths, options.store.as_deref(), options.build_id.as_deref(), Some(out))
-                .map_err(|(text, code)| code.unwrap_or_else(|| out.io(text)))?;
+        let (program, build, store) = load(
+            &options.paths,
+            options.store.as_deref(),
+            options.pg_schema.as_deref(),
+            options.build_id.as_deref(),
+            Some(out),
+        )
+        .map_err(|(text, code)| code.unwrap_or_else(|| out.io(text)))?;
         let program = Arc::new(program);
         let mut reader = None;
         let mut state: Box<dyn RuntimeState> = match &options.store {
@@ -282,6 +293,7 @@ impl Engine {
         Ok(Engine {
             paths: options.paths.clone(),
             store_path: options.store.clone(),
+            pg_schema: options.pg_schema.clone(),
             build_override: options.build_id.clone(),
             token_ttl: options.token_ttl,
             program,
@@ -303,7 +315,12 @@ pub(super) fn watch(
     use notify::{RecursiveMode, Watcher};
     let mut watched: Vec<PathBuf> = options.paths.clone();
     // A SQLite store is read live; its own writes are no reason to reload.
-    if let Some(store) = options.store.as_ref().filter(|p| store && !warden::store::sqlite::is_sqlite_path(p)) {
+    // A PostgreSQL store is no file: nothing to watch.
+    if let Some(store) = options
+        .store
+        .as_ref()
+        .filter(|p| store && !warden::store::sqlite::is_sqlite_path(p) && !warden::store::is_postgres(p))
+    {
         watched.push(store.clone());
     }
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -377,7 +394,13 @@ impl Engine {
     }
 
     fn reload(&mut self) {
-        match load(&self.paths, self.store_path.as_deref(), self.build_override.as_deref(), None) {
+        match load(
+            &self.paths,
+            self.store_path.as_deref(),
+            self.pg_schema.as_deref(),
+            self.build_override.as_deref(),
+            None,
+        ) {
             Ok((program, build, store)) => {
                 self.program = Arc::new(program);
                 if let Some(reader) = &self.reader {
