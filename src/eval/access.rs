@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::xpath::{compare_sides, ColumnRule, XEval};
+use super::xpath::{compare_sides, points_at_user, ColumnRule, XEval};
 use super::{Engine, SessionKey, Vars};
 use crate::model::xpath::Cond;
 use crate::model::*;
@@ -216,13 +216,9 @@ impl<'p> Engine<'p> {
                 ColumnRule::Always => true,
                 ColumnRule::OwnReference { member, plain, to } => {
                     let user = user.unwrap_or(ObjectId(0));
-                    let arrives =
-                        |t: ObjectId| plain || self.committed_entity_of(t).is_some_and(|e| self.program.is_a(e, to));
-                    match self.store.value(id, member) {
-                        Some(Value::Object(t)) => t == user && arrives(t),
-                        Some(Value::List(ids)) => ids.iter().any(|t| *t == user && arrives(*t)),
-                        _ => false,
-                    }
+                    points_at_user(self.store.value(id, member), user, |t| {
+                        plain || self.committed_entity_of(t).is_some_and(|e| self.program.is_a(e, to))
+                    })
                 }
                 ColumnRule::Columns => {
                     let x = x.get_or_insert_with(|| XEval::rules_of_user(self, user));

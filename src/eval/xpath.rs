@@ -203,13 +203,9 @@ impl<'a, 'p> XEval<'a, 'p> {
                         if let Some(index) = member_of(program, entity, step.assoc) {
                             let user = self.user.unwrap_or(ObjectId(0));
                             let plain = step.entity == program.assoc(step.assoc).to;
-                            return match self.engine.store.value(id, index) {
-                                Some(Value::Object(t)) => t == user && (plain || self.arrives(t, step.entity)),
-                                Some(Value::List(ids)) => {
-                                    ids.iter().any(|t| *t == user && (plain || self.arrives(*t, step.entity)))
-                                }
-                                _ => false,
-                            };
+                            return points_at_user(self.engine.store.value(id, index), user, |t| {
+                                plain || self.arrives(t, step.entity)
+                            });
                         }
                     }
                 }
@@ -509,6 +505,16 @@ impl ColumnRule {
         } else {
             ColumnRule::Object
         }
+    }
+}
+
+/// Whether an object's own reference (its value `value`) points at `user`, a target that
+/// `arrives` (is of the entity the constraint's step names).
+pub(crate) fn points_at_user(value: Option<Value>, user: ObjectId, arrives: impl Fn(ObjectId) -> bool) -> bool {
+    match value {
+        Some(Value::Object(t)) => t == user && arrives(t),
+        Some(Value::List(ids)) => ids.iter().any(|t| *t == user && arrives(*t)),
+        _ => false,
     }
 }
 
