@@ -243,6 +243,36 @@ fn a_run_that_does_not_commit_leaves_nothing_and_nested_rollbacks_undo_their_par
     assert_eq!(open(Mode::Read).ids(tag), vec![kept]);
 }
 
+/// An answer larger than one batch of the store's portal (10,000 rows) arrives whole and in
+/// order, both as an entity's ids and as a retrieve's query.
+#[test]
+fn an_answer_of_several_batches_arrives_whole() {
+    if !server("several batches") {
+        return;
+    }
+    let schema = Scratch::new("batches");
+    let program = program();
+    let tag = program.entity_by_name("Docs.Tag").unwrap();
+    let mut store = PgStore::open(&program, &url(), Some(&schema.0), Mode::Write, 10).unwrap();
+    store.begin();
+    let mut made = Vec::new();
+    for k in 0..25_001 {
+        let id = store.allocate_id();
+        let mut o = warden::store::Object::new(&program, id, tag);
+        o.values[0] = warden::store::Value::String(if k % 2 == 0 { "even" } else { "odd" }.into());
+        store.put(o);
+        made.push(id);
+    }
+    store.commit().unwrap();
+    drop(store);
+    let reader = PgStore::open(&program, &url(), Some(&schema.0), Mode::Read, 10).unwrap();
+    assert_eq!(reader.ids(tag), made);
+    let sql = format!("SELECT id FROM {} WHERE \"Name\" = $1 ORDER BY id", warden::store::dialect::quote("Docs.Tag"));
+    let even = reader.select_ids(&sql, &[warden::store::SqlValue::Text("even".into())]).unwrap();
+    assert_eq!(even, made.iter().copied().step_by(2).collect::<Vec<_>>());
+    assert!(reader.refused_queries().is_empty(), "{:?}", reader.refused_queries());
+}
+
 /// Concurrent `warden eval --save` processes over one schema: every one succeeds and every
 /// object each created is there (none overwrote another's, no id was handed out twice).
 #[test]
