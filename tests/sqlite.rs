@@ -173,10 +173,13 @@ mod cli {
 
     #[test]
     fn test_blocks_and_snapshots_give_the_same_report_on_both_stores() {
-        for path in ["examples", "tests/inputs/syntax/spec_shop.rules", "tests/inputs/syntax/spec_quote.rules"] {
+        for path in &crate::test_corpus() {
+            let path = path.as_str();
             let memory = warden(&["test", path, "--color", "never"]);
             let sqlite = warden(&["test", path, "--backend", "sqlite", "--color", "never"]);
-            assert!(memory.status.success(), "{path}: {}", String::from_utf8_lossy(&memory.stdout));
+            if !path.starts_with("tests/inputs/eval") {
+                assert!(memory.status.success(), "{path}: {}", String::from_utf8_lossy(&memory.stdout));
+            }
             assert_eq!(sqlite.status.code(), memory.status.code(), "{path}");
             assert_eq!(String::from_utf8_lossy(&sqlite.stdout), String::from_utf8_lossy(&memory.stdout), "{path}");
         }

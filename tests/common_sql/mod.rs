@@ -282,3 +282,26 @@ pub fn same_as_memory(
     }
     Ok(())
 }
+
+/// What `warden test` runs on every backend with the same report: the examples, the spec's
+/// two programs, and each program of the test corpora that holds `test` blocks (one program a
+/// file; some of their blocks fail on purpose, and must fail alike).
+pub fn test_corpus() -> Vec<String> {
+    let mut paths: Vec<String> =
+        ["examples", "tests/inputs/syntax/spec_shop.rules", "tests/inputs/syntax/spec_quote.rules"]
+            .map(String::from)
+            .into();
+    for dir in ["tests/inputs/eval", "tests/inputs/flows", "tests/inputs/runtime", "tests/inputs/coverage"] {
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rules"))
+            .filter(|p| std::fs::read_to_string(p).unwrap().lines().any(|l| l.trim_start().starts_with("test ")))
+            .map(|p| p.display().to_string())
+            .collect();
+        files.sort();
+        paths.extend(files);
+    }
+    assert!(paths.len() > 20, "the corpora moved: {paths:?}");
+    paths
+}
