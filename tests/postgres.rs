@@ -273,6 +273,145 @@ fn an_answer_of_several_batches_arrives_whole() {
     assert!(reader.refused_queries().is_empty(), "{:?}", reader.refused_queries());
 }
 
+/// A query that fails while it runs (not when PostgreSQL plans it) ends the transaction in
+/// PostgreSQL: the run then fails and keeps nothing of what it wrote, before or after, and the
+/// next run works again; a reader's failed run fails too, and its next run reads again.
+#[test]
+fn a_query_failing_mid_run_loses_the_whole_run_and_the_next_run_works() {
+    if !server("a failing query") {
+        return;
+    }
+    let schema = Scratch::new("abort");
+    let program = program();
+    let tag = program.entity_by_name("Docs.Tag").unwrap();
+    let named = |id, name: &str| {
+        let mut o = warden::store::Object::new(&program, id, tag);
+        o.values[0] = warden::store::Value::String(name.into());
+        o
+    };
+    let table = warden::store::dialect::quote("Docs.Tag");
+    let all = format!("SELECT id FROM {table} ORDER BY id");
+    // Prepares, then fails on its first row (division by zero).
+    let failing = format!("SELECT id FROM {table} WHERE 1 / (id - id) = 1");
+    let mut store = PgStore::open(&program, &url(), Some(&schema.0), Mode::Write, 10).unwrap();
+    // Prepared before the failure, as a retrieve run earlier in the session would be.
+    assert_eq!(store.select_ids(&all, &[]), Some(Vec::new()));
+
+    // A write, then the failure: COMMIT would roll back in PostgreSQL, so the run must fail.
+    store.begin();
+    let id = store.allocate_id();
+    store.put(named(id, "before"));
+    assert_eq!(store.select_ids(&failing, &[]), None);
+    assert!(store.commit().is_err(), "a run whose transaction failed seemed to commit");
+
+    // A write, the failure, a retrieve, another write: nothing of it is kept.
+    store.begin();
+    let id = store.allocate_id();
+    store.put(named(id, "first"));
+    assert_eq!(store.select_ids(&failing, &[]), None);
+    assert_eq!(store.select_ids(&all, &[]), None);
+    let id = store.allocate_id();
+    store.put(named(id, "second"));
+    assert!(store.commit().is_err(), "a run whose transaction failed committed");
+    assert!(!store.refused_queries().is_empty());
+
+    // The next run works.
+    store.begin();
+    let kept = store.allocate_id();
+    store.put(named(kept, "kept"));
+    store.commit().unwrap();
+    drop(store);
+
+    let mut reader = PgStore::open(&program, &url(), Some(&schema.0), Mode::Read, 10).unwrap();
+    assert_eq!(reader.ids(tag), vec![kept], "a part of a failed run was kept");
+    reader.begin();
+    assert_eq!(reader.select_ids(&failing, &[]), None);
+    assert!(reader.commit().is_err(), "a reader's failed run answered as if it had read");
+    reader.begin();
+    assert_eq!(reader.select_ids(&all, &[]), Some(vec![kept]));
+    reader.commit().unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any run of writes, reads, nested transactions and failing queries either commits what
+    /// its committed parts wrote, when no query failed, or fails and keeps nothing.
+    #[test]
+    fn a_run_keeps_all_it_committed_or_nothing(steps in prop::collection::vec((0u8..5, any::<bool>()), 1..14)) {
+        if !server("runs with failing queries") {
+            return Ok(());
+        }
+        let schema = Scratch::new("runs");
+        let program = program();
+        let tag = program.entity_by_name("Docs.Tag").unwrap();
+        let table = warden::store::dialect::quote("Docs.Tag");
+        let all = format!("SELECT id FROM {table} ORDER BY id");
+        let failing = format!("SELECT id FROM {table} WHERE 1 / (id - id) = 1");
+        let mut store = PgStore::open(&program, &url(), Some(&schema.0), Mode::Write, 10).unwrap();
+        let mut seed = warden::store::Object::new(&program, store.allocate_id(), tag);
+        seed.values[0] = warden::store::Value::String("seed".into());
+        let seeded = seed.id;
+        store.begin();
+        store.put(seed);
+        store.commit().unwrap();
+        // What each open transaction wrote, innermost last.
+        let mut open: Vec<Vec<warden::store::ObjectId>> = vec![Vec::new()];
+        let mut failed = false;
+        store.begin();
+        for (step, commit) in steps {
+            match step {
+                0 => {
+                    let id = store.allocate_id();
+                    store.put(warden::store::Object::new(&program, id, tag));
+                    open.last_mut().unwrap().push(id);
+                }
+                1 => {
+                    prop_assert_eq!(store.select_ids(&failing, &[]), None);
+                    failed = true;
+                }
+                2 => {
+                    let read = store.select_ids(&all, &[]);
+                    if !failed {
+                        let mut expected: Vec<_> = std::iter::once(seeded).chain(open.iter().flatten().copied()).collect();
+                        expected.sort();
+                        prop_assert_eq!(read, Some(expected));
+                    }
+                }
+                3 => {
+                    store.begin();
+                    open.push(Vec::new());
+                }
+                _ if open.len() > 1 => {
+                    let inner = open.pop().unwrap();
+                    if commit {
+                        let _ = store.commit();
+                        open.last_mut().unwrap().extend(inner);
+                    } else {
+                        store.rollback();
+                    }
+                }
+                _ => {}
+            }
+        }
+        while open.len() > 1 {
+            let inner = open.pop().unwrap();
+            let _ = store.commit();
+            open.last_mut().unwrap().extend(inner);
+        }
+        let committed = store.commit();
+        prop_assert_eq!(committed.is_ok(), !failed, "{:?}", committed);
+        drop(store);
+        let mut expected = vec![seeded];
+        if !failed {
+            expected.extend(open.concat());
+            expected.sort();
+        }
+        let reader = PgStore::open(&program, &url(), Some(&schema.0), Mode::Read, 10).unwrap();
+        prop_assert_eq!(reader.ids(tag), expected);
+    }
+}
+
 /// Concurrent `warden eval --save` processes over one schema: every one succeeds and every
 /// object each created is there (none overwrote another's, no id was handed out twice).
 #[test]

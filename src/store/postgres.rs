@@ -242,6 +242,10 @@ pub struct PgStore {
     refused: RefCell<Vec<String>>,
     /// A scratch schema of its own ([`PgStore::scratch`]): dropped with the store.
     owned: bool,
+    /// A statement failed inside the open PostgreSQL transaction. PostgreSQL has then ended
+    /// it in all but name: it refuses every later statement, and answers `COMMIT` by rolling
+    /// back. So the run fails rather than commit, or seem to (see [`PgStore::checked`]).
+    broken: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -299,6 +303,7 @@ impl PgStore {
             failure: None,
             refused: RefCell::new(Vec::new()),
             owned: false,
+            broken: std::cell::Cell::new(false),
         };
         let problems = store.prepare(mode).map_err(|e| fail(e.to_string()))?;
         if !problems.is_empty() {
@@ -361,7 +366,15 @@ impl PgStore {
     }
 
     fn batch(&self, sql: &str) -> Result<(), postgres::Error> {
-        self.client.borrow_mut().batch_execute(sql)
+        self.checked(self.client.borrow_mut().batch_execute(sql))
+    }
+
+    /// Notes a failure inside the open transaction (see `broken`).
+    fn checked<T>(&self, result: Result<T, postgres::Error>) -> Result<T, postgres::Error> {
+        if result.is_err() && self.in_transaction() {
+            self.broken.set(true);
+        }
+        result
     }
 
     fn lock(&self) -> Result<(), postgres::Error> {
@@ -559,18 +572,23 @@ impl PgStore {
     fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<postgres::Row>, postgres::Error> {
         let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client.borrow_mut().query(&statement, &refs)
+        self.checked(self.client.borrow_mut().query(&statement, &refs))
     }
 
     fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, postgres::Error> {
         let statement = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client.borrow_mut().execute(&statement, &refs)
+        self.checked(self.client.borrow_mut().execute(&statement, &refs))
     }
 
     /// Runs a query and hands each row to `f` as it arrives: a large answer is never held as
     /// rows (a million rows would take hundreds of MB), only as what `f` keeps of them.
-    fn each_row(&self, sql: &str, params: &[Param], mut f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
+    fn each_row(&self, sql: &str, params: &[Param], f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
+        let read = self.read_rows(sql, params, f);
+        self.checked(read)
+    }
+
+    fn read_rows(&self, sql: &str, params: &[Param], mut f: impl FnMut(&postgres::Row)) -> Result<(), postgres::Error> {
         use postgres::fallible_iterator::FallibleIterator;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let statement = self.statement(sql)?;
@@ -581,11 +599,13 @@ impl PgStore {
         // PostgreSQL plans a cursor's query at every `DECLARE`, even a prepared one, while a
         // prepared statement keeps its plan (a path's semi-join took 1.6x the same query by hand
         // at 10^6 objects, most of it planning).
-        if self.in_transaction() {
+        if self.in_transaction() && !self.broken.get() {
             // The crate binds a portal only through its `Transaction`, which sends `BEGIN`: inside
             // the transaction already open that is a no-op (PostgreSQL warns). The guard is then
             // forgotten rather than dropped, since dropping it would roll back the open
-            // transaction, which is not its to end; it owns no memory.
+            // transaction, which is not its to end; it owns no memory. Never in a broken
+            // transaction: there `BEGIN` fails, and the crate then sends `ROLLBACK`, which would
+            // end the transaction for real and leave later writes to commit one by one.
             let mut open = client.transaction()?;
             let read = (|| {
                 let portal = open.bind(&statement, &refs)?;
@@ -937,6 +957,9 @@ impl Store for PgStore {
         } else if self.depth == 0 && self.persist {
             let fresh = self.batch("BEGIN").and_then(|()| self.lock()).and_then(|()| self.read_meta());
             self.issued = 1;
+            if fresh.is_ok() {
+                self.broken.set(false);
+            }
             match fresh {
                 Ok((next, version)) if version == self.version => self.next = self.next.max(next),
                 Ok(_) => {
@@ -959,6 +982,11 @@ impl Store for PgStore {
     }
 
     fn commit(&mut self) -> Result<(), CommitError> {
+        if self.broken.get() {
+            self.failure.get_or_insert(CommitError::Database {
+                reason: "a statement failed inside the transaction, so PostgreSQL ended it".into(),
+            });
+        }
         if let Some(failure) = self.failure.take() {
             self.rollback();
             if self.depth > 0 {
@@ -1028,6 +1056,14 @@ impl Store for PgStore {
         self.side.rollback();
         if wrote {
             self.cache.borrow_mut().clear();
+        }
+        if self.depth == 0 && !self.persist && self.broken.get() {
+            // A reader's one transaction failed: it takes another, on a fresh snapshot, so that
+            // a long-lived reader (a server) goes on after the run that failed.
+            if self.batch("ROLLBACK").and_then(|()| self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ")).is_ok() {
+                self.broken.set(false);
+                self.cache.borrow_mut().clear();
+            }
         }
     }
 
