@@ -152,6 +152,12 @@ pub trait Store {
     fn dialect(&self) -> Option<dialect::Dialect> {
         None
     }
+    /// How its SQL folds case as the evaluator does
+    /// ([`crate::model::functions::fold_case`]); with [`dialect::Folding::Unknown`],
+    /// case-insensitive comparisons and string tests are not sent to it.
+    fn folding(&self) -> dialect::Folding {
+        dialect::Folding::Exact
+    }
     /// The ids a SQL query selects, for a store that speaks SQL (`None`: it cannot; the caller scans).
     fn select_ids(&self, _sql: &str, _params: &[SqlValue]) -> Option<Vec<ObjectId>> {
         None

@@ -88,6 +88,7 @@ impl Engine<'_> {
             paths: self.session().uncommitted.is_empty(),
             exact: true,
             view: false,
+            folding: self.store.folding(),
         };
         let principal = rights == Rights::Principal && !self.is_system();
         let mut selects = Vec::new();
@@ -150,6 +151,8 @@ struct Translator<'a, 'p> {
     /// value. Only own attributes and own references are translated so; anything through an
     /// association is left to the evaluator.
     view: bool,
+    /// How the store's SQL folds case as the evaluator does (`Store::folding`).
+    folding: crate::store::dialect::Folding,
 }
 
 impl Translator<'_, '_> {
@@ -274,8 +277,13 @@ impl Translator<'_, '_> {
                 let own = path.steps.is_empty().then_some((entity, member));
                 self.when_readable(own, alias, |t| {
                     t.along(path, entity, alias, |t, column, _| {
-                        let pattern = t.param(SqlValue::Text(text.clone()));
-                        t.dialect.text_test(func, column, &pattern)
+                        // Folded here for PostgreSQL's SQL; SQLite's functions fold both sides.
+                        let pattern = match t.dialect {
+                            Dialect::Postgres => crate::model::functions::fold_case(&text),
+                            Dialect::Sqlite => text.clone(),
+                        };
+                        let pattern = t.param(SqlValue::Text(pattern));
+                        t.dialect.text_test(&t.folding, func, column, &pattern)
                     })
                     .map(|s| if path.steps.is_empty() { t.dialect.or_false(&s) } else { s })
                 })
@@ -339,7 +347,10 @@ impl Translator<'_, '_> {
             (l, r) if integer(l) && integer(r) => format!("{x} {sql_op} {y}"),
             (l, r) if number(l) && number(r) => format!("{} {sql_op} 0", self.dialect.decimal_cmp(&x, &y)),
             (l, r) if text(l) && text(r) => match op {
-                CmpOp::Eq | CmpOp::Ne => format!("{} {sql_op} {}", self.dialect.fold(&x), self.dialect.fold(&y)),
+                CmpOp::Eq | CmpOp::Ne => {
+                    let (fx, fy) = (self.dialect.fold(&self.folding, &x)?, self.dialect.fold(&self.folding, &y)?);
+                    format!("{fx} {sql_op} {fy}")
+                }
                 _ => format!("{x} {sql_op} {y}"),
             },
             (AttrType::Boolean, AttrType::Boolean) | (AttrType::DateTime, AttrType::DateTime) => {
@@ -679,8 +690,9 @@ impl Translator<'_, '_> {
         match (ty, v) {
             (AttrType::String(_) | AttrType::HashedString, XValue::String(s)) => Some(match op {
                 CmpOp::Eq | CmpOp::Ne => {
-                    let p = self.param(SqlValue::Text(s.to_lowercase()));
-                    wrap(format!("{} {sql_op} {p}", self.dialect.fold(column)))
+                    let folded = self.dialect.fold(&self.folding, column)?;
+                    let p = self.param(SqlValue::Text(crate::model::functions::fold_case(s)));
+                    wrap(format!("{folded} {sql_op} {p}"))
                 }
                 _ => {
                     let p = self.param(SqlValue::Text(s.clone()));

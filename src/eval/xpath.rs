@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::Op;
 use super::{Engine, Vars};
+use crate::model::functions::fold_case;
 use crate::model::xpath::*;
 use crate::model::*;
 use crate::model::{CmpOp, Multiplicity};
@@ -538,8 +539,8 @@ pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, two_attributes: bo
         (_, Value::Empty) | (Value::Empty, _) => op == CmpOp::Ne,
         // Strings: `=` and `!=` ignore case; the orderings compare code points.
         (Value::String(x), Value::String(y)) => match op {
-            CmpOp::Eq => x.to_lowercase() == y.to_lowercase(),
-            CmpOp::Ne => x.to_lowercase() != y.to_lowercase(),
+            CmpOp::Eq => fold_case(x) == fold_case(y),
+            CmpOp::Ne => fold_case(x) != fold_case(y),
             CmpOp::Lt => x < y,
             CmpOp::Le => x <= y,
             CmpOp::Gt => x > y,

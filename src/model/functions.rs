@@ -164,6 +164,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn folding_maps_each_character_on_its_own() {
+        assert_eq!(fold_case("ÄLPHA Beta"), "älpha beta");
+        // Simple mappings: one character each, as PostgreSQL's `lower()`.
+        assert_eq!(fold_case("İSTANBUL"), "istanbul");
+        assert_eq!(fold_case("ΟΔΟΣ"), "οδοσ");
+        assert_ne!("ΟΔΟΣ".to_lowercase(), "οδοσ");
+        assert_eq!(fold_case("\u{a7cb}"), "\u{264}");
+    }
+
+    #[test]
     fn every_function_has_one_entry_and_its_name_finds_it() {
         for (f, name, ..) in FUNCTIONS {
             assert_eq!(Function::by_name(name), Some(*f));
@@ -276,7 +286,7 @@ impl Func {
     /// the others (section 5).
     pub fn apply(self, value: &Value, arg: Option<&Value>) -> Value {
         let text = |v: &Value| match v {
-            Value::String(s) => Some(s.to_lowercase()),
+            Value::String(s) => Some(fold_case(s)),
             _ => None,
         };
         match self {
@@ -314,4 +324,20 @@ mod xpath_tests {
         }
         assert_eq!(XFUNCTIONS.len(), funcs.len() + DatePart::ALL.len());
     }
+}
+
+/// Text as case-insensitive comparisons see it: each character by its simple lowercase
+/// mapping, on its own. That is what PostgreSQL's `lower()` does in a UTF-8 database (and
+/// Mendix there), so the PostgreSQL store can compare in SQL and answer as the evaluator.
+/// It differs from [`str::to_lowercase`] in two characters: `İ` becomes `i` (not `i` and a
+/// combining dot), and a final `Σ` becomes `σ` like any other (not `ς`).
+pub fn fold_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\u{130}' => out.push('i'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }

@@ -21,6 +21,23 @@ pub enum Dialect {
     Postgres,
 }
 
+/// How a store's SQL folds case as the evaluator does
+/// ([`fold_case`](crate::model::functions::fold_case)), for `=`, `!=` and the string tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Folding {
+    /// With its own fold: `warden_fold` in SQLite, `lower()` in a PostgreSQL database whose C
+    /// library knows every lowercase form this build knows.
+    #[default]
+    Exact,
+    /// With `pg_temp.warden_fold`, which the PostgreSQL store makes at open: `lower()` after
+    /// `translate` maps the letters that the database's C library does not lower yet (added to
+    /// Unicode after it was built).
+    Function,
+    /// Not in SQL: comparisons that ignore case are left to the evaluator (a PostgreSQL
+    /// database under the `C` collation, which lowers ASCII only).
+    Unknown,
+}
+
 /// Quotes an identifier (`"Shop.Cart"`), the same in every dialect.
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -60,11 +77,14 @@ impl Dialect {
         format!("COALESCE({condition}, {})", self.truth(false))
     }
 
-    /// Text folded for case-insensitive `=` and `!=` (as the evaluator folds it).
-    pub fn fold(self, text: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("warden_fold({text})"),
-            Dialect::Postgres => format!("lower({text})"),
+    /// Text folded for case-insensitive `=` and `!=` (as the evaluator folds it), or `None`
+    /// when the store cannot.
+    pub fn fold(self, folding: &Folding, text: &str) -> Option<String> {
+        match (self, folding) {
+            (_, Folding::Unknown) => None,
+            (Dialect::Sqlite, _) => Some(format!("warden_fold({text})")),
+            (Dialect::Postgres, Folding::Exact) => Some(format!("lower({text})")),
+            (Dialect::Postgres, Folding::Function) => Some(format!("pg_temp.warden_fold({text})")),
         }
     }
 
@@ -81,9 +101,10 @@ impl Dialect {
 
     /// A string test (`contains`, `starts-with`, `ends-with`, case-insensitive) of `text`
     /// against `pattern`: 0/1 (false for an empty `text`). `None` for other functions.
-    pub fn text_test(self, func: Func, text: &str, pattern: &str) -> Option<String> {
+    pub fn text_test(self, folding: &Folding, func: Func, text: &str, pattern: &str) -> Option<String> {
         match self {
             // The function the SQLite store registers for it (`model::functions::XFUNCTIONS`).
+            Dialect::Sqlite if *folding == Folding::Unknown => None,
             Dialect::Sqlite => match func {
                 Func::Contains | Func::StartsWith | Func::EndsWith => {
                     Some(format!("{}({text}, {pattern})", func.def().sql))
@@ -91,7 +112,8 @@ impl Dialect {
                 Func::Length | Func::DatePart(..) => None,
             },
             Dialect::Postgres => {
-                let (t, p) = (format!("lower({text})"), format!("lower({pattern})"));
+                // The pattern is a parameter the translation folded already.
+                let (t, p) = (self.fold(folding, text)?, pattern);
                 let test = match func {
                     Func::Contains => format!("strpos({t}, {p}) > 0"),
                     Func::StartsWith => format!("starts_with({t}, {p})"),
@@ -148,13 +170,17 @@ mod tests {
         assert_eq!((s.truth(true), p.truth(false)), ("1", "FALSE"));
         assert_eq!(s.quote("Shop.Cart"), "\"Shop.Cart\"");
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
-        assert_eq!(p.fold("o.\"Name\""), "lower(o.\"Name\")");
-        assert_eq!(s.text_test(Func::Contains, "x", "?").as_deref(), Some("warden_contains(x, ?)"));
+        let exact = Folding::Exact;
+        assert_eq!(p.fold(&exact, "o.\"Name\"").as_deref(), Some("lower(o.\"Name\")"));
+        assert_eq!(p.fold(&Folding::Function, "x").as_deref(), Some("pg_temp.warden_fold(x)"));
+        assert_eq!(p.fold(&Folding::Unknown, "x"), None);
+        assert_eq!(s.text_test(&exact, Func::Contains, "x", "?").as_deref(), Some("warden_contains(x, ?)"));
         assert_eq!(
-            p.text_test(Func::StartsWith, "x", "$1").as_deref(),
-            Some("COALESCE(starts_with(lower(x), lower($1)), FALSE)")
+            p.text_test(&exact, Func::StartsWith, "x", "$1").as_deref(),
+            Some("COALESCE(starts_with(lower(x), $1), FALSE)")
         );
-        assert_eq!(s.text_test(Func::Length, "x", "?"), None);
+        assert_eq!(p.text_test(&Folding::Unknown, Func::Contains, "x", "$1"), None);
+        assert_eq!(s.text_test(&exact, Func::Length, "x", "?"), None);
         let week = Func::DatePart(DatePart::Weekday, chrono_tz::Europe::Amsterdam);
         assert_eq!(s.integer_function(week, "c").as_deref(), Some("warden_date_part(c, 6, 'Europe/Amsterdam')"));
         assert_eq!(

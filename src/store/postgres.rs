@@ -29,7 +29,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 use rust_decimal::Decimal;
 
-use super::dialect::{quote, Dialect};
+use super::dialect::{quote, Dialect, Folding};
 use super::sqlite::{link_statements, templates, Cache, ColType, Column, Mode, Schema, Table};
 use super::{CommitError, MemoryStore, Object, ObjectId, SqlValue, Store, StoreError, Value};
 use crate::model::{EntityId, Program};
@@ -246,6 +246,8 @@ pub struct PgStore {
     /// it in all but name: it refuses every later statement, and answers `COMMIT` by rolling
     /// back. So the run fails rather than commit, or seem to (see [`PgStore::checked`]).
     broken: std::cell::Cell<bool>,
+    /// How `lower()` folds case as the evaluator does, here ([`PgStore::probe_folding`]).
+    folding: Folding,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -304,6 +306,7 @@ impl PgStore {
             refused: RefCell::new(Vec::new()),
             owned: false,
             broken: std::cell::Cell::new(false),
+            folding: Folding::Unknown,
         };
         let problems = store.prepare(mode).map_err(|e| fail(e.to_string()))?;
         if !problems.is_empty() {
@@ -449,8 +452,64 @@ impl PgStore {
         for statement in statements {
             self.batch(&statement).map_err(e)?;
         }
+        // Committed with the views: a reader's transaction may be rolled back and taken again.
+        self.folding = self.probe_folding().map_err(e)?;
         self.batch("COMMIT").map_err(e)?;
         Ok(Vec::new())
+    }
+
+    /// How `lower()` here folds case as [`fold_case`](crate::model::functions::fold_case)
+    /// does. It follows the database's collation: under `C` it lowers ASCII only, and a C
+    /// library older than this build's Unicode misses the newest letters, which `translate`
+    /// then maps first. Two queries of about 1,400 characters, at open; each answer is checked
+    /// against the evaluator's folding of every character that has a lowercase form.
+    fn probe_folding(&self) -> Result<Folding, postgres::Error> {
+        // Every character that has a lowercase form, and its folding: found once a process.
+        static PROBE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (probe, folded) = PROBE.get_or_init(|| {
+            let probe: String = (0..=char::MAX as u32)
+                .filter_map(char::from_u32)
+                .filter(|c| *c == '\u{130}' || !c.to_lowercase().eq(std::iter::once(*c)))
+                .collect();
+            let folded = crate::model::functions::fold_case(&probe);
+            (probe, folded)
+        });
+        let lowered: String = self.client.borrow_mut().query_one("SELECT lower($1::text)", &[probe])?.get(0);
+        if lowered == *folded {
+            return Ok(Folding::Exact);
+        }
+        // One character for one (fold_case maps each to one): the ones `lower()` gets wrong.
+        let (mut from, mut to) = (String::new(), String::new());
+        if lowered.chars().count() == probe.chars().count() {
+            for ((c, wrong), right) in probe.chars().zip(lowered.chars()).zip(folded.chars()) {
+                if wrong != right {
+                    from.push(c);
+                    to.push(right);
+                }
+            }
+        }
+        // Few, or the collation is not Unicode's at all (`C` gets about a thousand wrong).
+        if from.is_empty() || from.chars().count() > 200 {
+            return Ok(Folding::Unknown);
+        }
+        let translated: String = self
+            .client
+            .borrow_mut()
+            .query_one("SELECT lower(translate($1::text, $2::text, $3::text))", &[probe, &from, &to])?
+            .get(0);
+        if translated != *folded {
+            return Ok(Folding::Unknown);
+        }
+        // A function of this connection (`pg_temp`), so that a query reads as over SQLite; the
+        // planner inlines it. The characters are this build's own, never a value's.
+        let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        self.batch(&format!(
+            "CREATE OR REPLACE FUNCTION pg_temp.warden_fold(text) RETURNS text LANGUAGE sql IMMUTABLE \
+             AS $$ SELECT lower(translate($1, {}, {})) $$",
+            literal(&from),
+            literal(&to)
+        ))?;
+        Ok(Folding::Function)
     }
 
     /// The schema's tables with their columns and types.
@@ -1129,6 +1188,10 @@ impl Store for PgStore {
 
     fn dialect(&self) -> Option<Dialect> {
         Some(Dialect::Postgres)
+    }
+
+    fn folding(&self) -> Folding {
+        self.folding.clone()
     }
 
     fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {

@@ -1773,7 +1773,7 @@ mod functions {
     pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
         let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
         conn.create_scalar_function("warden_fold", 1, flags, |ctx| {
-            Ok(ctx.get::<Option<String>>(0)?.map(|s| s.to_lowercase()))
+            Ok(ctx.get::<Option<String>>(0)?.map(|s| crate::model::functions::fold_case(&s)))
         })?;
         // The XPath functions of the registry, each running the evaluator's own `Func::apply`.
         let mut registered = std::collections::HashSet::new();

@@ -78,6 +78,9 @@ pub const CONSTRAINTS: &[&str] = &[
     "[starts-with(Title, 'be')]",
     "[not(ends-with(Title, 'a'))]",
     "[string-length(Title) > 4]",
+    "[Title = 'istanbul']",
+    "[Title = 'οδοσ']",
+    "[contains(Title, '\u{264}')]",
     "[Price > 2.50]",
     "[Price = 3]",
     "[Price <= 1.25]",
@@ -117,7 +120,10 @@ pub const CONSTRAINTS: &[&str] = &[
 ];
 
 pub const USERS: [(&str, &str); 5] = [("u1", "W"), ("u2", "R"), ("u3", "WR"), ("u4", "Guest"), ("u5", "W")];
-pub const TITLES: [&str; 6] = ["alpha", "Beta", "gamma", "ÄLPHA", "delta", "be"];
+/// With letters whose case folding differs between Unicode's full and simple mappings (`İ`,
+/// a final `Σ`) and one newer than many C libraries (`Ꟍ`, U+A7CB, Unicode 16), which
+/// PostgreSQL's `lower()` must fold as the evaluator does.
+pub const TITLES: [&str; 9] = ["alpha", "Beta", "gamma", "ÄLPHA", "delta", "be", "İSTANBUL", "ΟΔΟΣ", "\u{a7cb}X"];
 pub const TAGS: [&str; 3] = ["public", "red", "blue"];
 
 pub fn program() -> Program {
@@ -129,7 +135,7 @@ pub fn program() -> Program {
 }
 
 /// One generated document: every field drawn at random (`None`: empty).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Doc {
     pub secret: Option<Option<bool>>,
     pub level: Option<i8>,
