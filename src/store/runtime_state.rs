@@ -6,7 +6,9 @@
 //! Over a SQLite store the state lives in tables of the same database (`warden_runtime_*`,
 //! which the store's schema check leaves alone), so several server processes over one file
 //! agree on every session; each decision and its effect run in one `BEGIN IMMEDIATE`
-//! transaction. Over a JSON store (or none) it lives in the memory of the one process.
+//! transaction. Over a PostgreSQL store it lives in tables of the same names in the store's
+//! schema (the `pg` module), each decision in one transaction under an advisory lock of its own. Over a
+//! JSON store (or none) it lives in the memory of the one process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +19,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::model::value::ObjectId;
 use crate::model::{AccessLevel, Program, ResourceKind};
 use crate::runtime::{self, Caller, Decision, Effect, Instance, Request, Response, Runtime, Target};
+
+#[cfg(feature = "postgres")]
+pub mod pg;
+#[cfg(feature = "postgres")]
+pub use pg::PgRuntimeState;
 
 /// One event of an instance's stream: its offset (from 0), its type and its JSON data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -347,7 +354,7 @@ impl RuntimeState for SharedMemoryRuntimeState {
     }
 }
 
-/// The prefix of the tables the runtime state keeps in a SQLite store.
+/// The prefix of the tables the runtime state keeps in a SQLite store (and a PostgreSQL one).
 pub const TABLE_PREFIX: &str = "warden_runtime_";
 
 /// The state in tables of a SQLite store, shared by every process that opens the file.
