@@ -72,7 +72,11 @@ impl std::fmt::Debug for PgRuntimeState {
 }
 
 fn pg_error(e: postgres::Error) -> String {
-    format!("the runtime state: {e}")
+    // The server's own message says what went wrong; the error's display alone does not.
+    match e.as_db_error() {
+        Some(db) => format!("the runtime state: {}", db.message()),
+        None => format!("the runtime state: {e}"),
+    }
 }
 
 fn out_of_range() -> String {
