@@ -39,7 +39,6 @@ pub fn lock_key(pg_schema: &str) -> i64 {
 
 /// The statements, prepared once on the connection.
 struct Statements {
-    lock: Statement,
     access: Statement,
     set_access: Statement,
     instance: Statement,
@@ -60,6 +59,8 @@ pub struct PgRuntimeState {
     client: RefCell<Client>,
     statements: Statements,
     key: i64,
+    /// `BEGIN` and the lock, as one text.
+    begin: String,
     /// Inside a decision's transaction (which holds the lock): writes need no transaction of
     /// their own.
     in_decision: Cell<bool>,
@@ -116,7 +117,6 @@ impl PgRuntimeState {
         }
         let mut prepare = |sql: &str| client.prepare(&sql.replace("$S", &s)).map_err(pg_error);
         let statements = Statements {
-            lock: prepare("SELECT pg_advisory_xact_lock($1)")?,
             access: prepare("SELECT access FROM $S.warden_runtime_gate WHERE id = 1")?,
             set_access: prepare(
                 "INSERT INTO $S.warden_runtime_gate (id, access) VALUES (1, $1)
@@ -147,7 +147,8 @@ impl PgRuntimeState {
             reset_events: prepare("DELETE FROM $S.warden_runtime_events")?,
             reset_gate: prepare("DELETE FROM $S.warden_runtime_gate")?,
         };
-        Ok(PgRuntimeState { client: RefCell::new(client), statements, key, in_decision: Cell::new(false) })
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({key})");
+        Ok(PgRuntimeState { client: RefCell::new(client), statements, key, begin, in_decision: Cell::new(false) })
     }
 
     fn query(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, String> {
@@ -159,10 +160,11 @@ impl PgRuntimeState {
     }
 
     /// Begins a transaction and takes the lock: from here this process is the one writer.
+    /// Both in one round trip (the key is a number, written into the text), since every
+    /// decision pays for it.
     fn begin(&self) -> Result<(), String> {
         let mut client = self.client.borrow_mut();
-        client.batch_execute("BEGIN").map_err(pg_error)?;
-        if let Err(e) = client.execute(&self.statements.lock, &[&self.key]) {
+        if let Err(e) = client.batch_execute(&self.begin) {
             let _ = client.batch_execute("ROLLBACK");
             return Err(pg_error(e));
         }
