@@ -161,7 +161,7 @@ fn the_sqlite_state_decides_as_the_runtime() {
 #[cfg(feature = "postgres")]
 #[test]
 fn the_postgres_state_decides_as_the_runtime() {
-    use warden::store::runtime_state::PgRuntimeState;
+    use warden::store::pg_runtime::PgRuntimeState;
     let url = std::env::var("WARDEN_TEST_POSTGRES")
         .ok()
         .filter(|u| !u.is_empty())

@@ -7,7 +7,7 @@
 //! which the store's schema check leaves alone), so several server processes over one file
 //! agree on every session; each decision and its effect run in one `BEGIN IMMEDIATE`
 //! transaction. Over a PostgreSQL store it lives in tables of the same names in the store's
-//! schema (the `pg` module), each decision in one transaction under an advisory lock of its own. Over a
+//! schema (`store::pg_runtime`), each decision in one transaction under an advisory lock of its own. Over a
 //! JSON store (or none) it lives in the memory of the one process.
 
 use std::collections::BTreeMap;
@@ -19,11 +19,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::model::value::ObjectId;
 use crate::model::{AccessLevel, Program, ResourceKind};
 use crate::runtime::{self, Caller, Decision, Effect, Instance, Request, Response, Runtime, Target};
-
-#[cfg(feature = "postgres")]
-pub mod pg;
-#[cfg(feature = "postgres")]
-pub use pg::PgRuntimeState;
 
 /// One event of an instance's stream: its offset (from 0), its type and its JSON data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -366,7 +361,7 @@ fn sql_error(e: rusqlite::Error) -> String {
     format!("the runtime state: {e}")
 }
 
-fn kind_name(kind: ResourceKind) -> &'static str {
+pub(crate) fn kind_name(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Process => "process",
         ResourceKind::UiFlow => "ui flow",
@@ -374,7 +369,7 @@ fn kind_name(kind: ResourceKind) -> &'static str {
     }
 }
 
-fn kind_of(name: &str) -> Option<ResourceKind> {
+pub(crate) fn kind_of(name: &str) -> Option<ResourceKind> {
     match name {
         "process" => Some(ResourceKind::Process),
         "ui flow" => Some(ResourceKind::UiFlow),

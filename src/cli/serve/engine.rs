@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use warden::model::{AccessLevel, Program, UserRoleId};
 use warden::runtime::{Bearer, Caller, CallerKind, Request, Response, Target};
-use warden::store::runtime_state::{Event, PgRuntimeState, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState};
+use warden::store::pg_runtime::PgRuntimeState;
+use warden::store::runtime_state::{Event, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState};
 use warden::store::{ObjectId, Store};
 
 use super::read::Reader;

@@ -18,7 +18,7 @@ use std::cell::{Cell, RefCell};
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
 
-use super::{decide, kind_name, kind_of, Event, RuntimeState, Token};
+use super::runtime_state::{decide, kind_name, kind_of, Event, RuntimeState, Token};
 use crate::model::value::ObjectId;
 use crate::model::{AccessLevel, Program};
 use crate::runtime::{self, Caller, Effect, Instance, Request, Response};
