@@ -6,6 +6,8 @@ pub mod file;
 mod json;
 mod memory;
 #[cfg(feature = "postgres")]
+pub mod pg_runtime;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod runtime_state;
 pub mod sqlite;

@@ -696,3 +696,95 @@ fn the_repl_over_postgres_answers_as_over_memory() {
     let (_, out) = repl(&["--store", &u, "--pg-schema", &schema.0], ":save\n");
     assert!(out.contains("`:save` writes a JSON or SQLite file, not a PostgreSQL store"), "{out}");
 }
+
+/// Two `warden serve` over one PostgreSQL schema share the FlowX state, as two over one SQLite
+/// file do: an instance started through one is reached through the other with the same
+/// session id and by no other session, a dismiss or a sign-out on one holds on the other, so
+/// do the gate and a signed-in token. The store still opens for the other commands and
+/// exports as before, the runtime's tables left out.
+#[test]
+fn servers_over_one_postgres_schema_share_the_flowx_state() {
+    if !server("two servers over PostgreSQL") {
+        return;
+    }
+    const DISABLED: &str = "Anonymous access not enabled for this application";
+    const NOT_FOUND_SESSION: &str = "Anonymous session not found for entity";
+    let inputs = common_serve::inputs();
+    let (rules, json) = (inputs.join("forms.rules"), inputs.join("forms.store.json"));
+    let (rules, json) = (rules.to_str().unwrap(), json.to_str().unwrap());
+    let schema = Scratch::new("two_servers");
+    let u = url();
+    let import = warden(&["store", "import", "--pg-schema", &schema.0, rules, json, &u]);
+    assert!(import.status.success(), "{}", text(&import));
+    let dir = std::env::temp_dir().join(format!("warden-pg-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let export = |to: &str| {
+        let path = dir.join(to);
+        let o = warden(&["store", "export", "--pg-schema", &schema.0, rules, &u, path.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let before = export("before.json");
+
+    let args = [rules, "--store", &u, "--pg-schema", &schema.0, "--build-id", "b1"];
+    let (one, two) = (common_serve::Server::start(&args), common_serve::Server::start(&args));
+    let agent = common_serve::agent();
+    let call = |server: &common_serve::Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let body = (method == "POST").then_some(body);
+        common_serve::call(&agent, method, &server.url(path), headers, body)
+    };
+    let status = |server: &common_serve::Server, pi: &str, session: &str| {
+        let a = call(server, "GET", &common_serve::status(pi), &[("X-Fx-Anonymous-Session-Id", session)], b"");
+        (a.status, if a.status == 200 { String::new() } else { a.detail() })
+    };
+    let ok = (200, String::new());
+    let refused = |detail: &str| (403, detail.to_string());
+
+    // Started through one, reached through the other with its session id; no other session
+    // reaches it on either server.
+    let (pi, session) = common_serve::anonymous_start(&agent, &one, "PublicOnly");
+    let (theirs, other) = common_serve::anonymous_start(&agent, &two, "PublicOnly");
+    assert_eq!(status(&two, &pi, &session), ok);
+    assert_eq!(status(&one, &theirs, &other), ok);
+    assert_eq!(status(&two, &pi, &other), refused(NOT_FOUND_SESSION));
+    assert_eq!(status(&one, &pi, &other), refused(NOT_FOUND_SESSION));
+    assert_eq!(status(&one, &theirs, &session), refused(NOT_FOUND_SESSION));
+
+    // Dismissed through the other: gone on both.
+    let header = [("X-Fx-Anonymous-Session-Id", session.as_str())];
+    let a = call(&two, "POST", &format!("/api/runtime/process/{pi}/dismiss"), &header, b"");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(status(&one, &pi, &session).0, 404);
+    assert_eq!(status(&two, &pi, &session).0, 404);
+
+    // A sign-out on one ends the id; its instances are reached through neither server.
+    let a = call(&one, "POST", &common_serve::start_process("PublicOnly"), &header, b"");
+    assert_eq!(a.status, 200, "{a:?}");
+    let later = a.json()["processInstanceUuid"].as_str().unwrap().to_string();
+    assert_eq!(status(&two, &later, &session), ok);
+    assert_eq!(call(&one, "POST", "/api/sign-out", &header, b"").status, 200);
+    assert_eq!(status(&two, &later, &session), refused(NOT_FOUND_SESSION));
+
+    // The gate closed through one is closed on the other, and opened there, open on the first.
+    assert_eq!(call(&one, "POST", "/__warden/access", &[], br#"{"access": "invited"}"#).status, 200);
+    assert_eq!(status(&two, &theirs, &other), refused(DISABLED));
+    assert_eq!(call(&two, "POST", "/__warden/access", &[], br#"{"access": "public"}"#).status, 200);
+    assert_eq!(status(&one, &theirs, &other), ok);
+
+    // A token signed in through one is valid on the other; one it never issued is not.
+    let a = call(&one, "POST", "/__warden/token", &[], br#"{"user": "carl"}"#);
+    assert_eq!(a.status, 200, "{a:?}");
+    let carl = format!("Bearer {}", a.json()["access_token"].as_str().unwrap());
+    assert_eq!(call(&two, "GET", "/cms/api/languages", &[("Authorization", &carl)], b"").status, 200);
+    let forged = format!("Bearer {}", "0".repeat(64));
+    assert_eq!(call(&two, "GET", "/cms/api/languages", &[("Authorization", &forged)], b"").status, 401);
+    drop((one, two));
+
+    // The runtime's tables do not stop the store from opening, nor show in an export.
+    let o = warden(&["eval", rules, "--store", &u, "--pg-schema", &schema.0, "-e", "count(retrieve System.User)"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = export("after.json");
+    assert_eq!(after, before);
+    assert!(!after.contains("warden_runtime"));
+}

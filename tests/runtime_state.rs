@@ -1,13 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
-//! The runtime state `warden serve` keeps beside a store: in memory and in SQLite tables, the
-//! same decisions through `runtime::Runtime::decide`; an instance is found by its resource's
+//! The runtime state `warden serve` keeps beside a store: in memory, in SQLite tables and in
+//! PostgreSQL tables, the same decisions through `runtime::Runtime::decide`; an instance is found by its resource's
 //! name after a reload, never as another resource that took its index.
 
 use warden::model::{AccessLevel, GlobalEndpoint, InstanceOp, Program, ResourceKind};
 use warden::runtime::{Bearer, Caller, CallerKind, Request, Target};
 use warden::source::SourceMap;
 use warden::store::runtime_state::{
-    decide_read_only, MemoryRuntimeState, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState,
+    decide_read_only, MemoryRuntimeState, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState, Token,
 };
 
 const RULES: &str = "
@@ -59,7 +59,13 @@ fn exercise(state: &mut dyn RuntimeState) {
     state.set_access(AccessLevel::Invited).unwrap();
     assert_eq!(state.access(&p).unwrap(), AccessLevel::Invited);
     assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, pi), Some(&session)).0, 403);
+    // Tokens: recorded, replaced by a later sign-in of the same token, kept by a reset.
+    state.add_token("t0", "carl", 5).unwrap();
+    state.add_token("t0", "maria", i64::MAX).unwrap();
+    assert_eq!(state.token("t0").unwrap(), Some(Token { user: "maria".into(), expires: i64::MAX }));
+    assert_eq!(state.token("t1").unwrap(), None);
     state.reset().unwrap();
+    assert_eq!(state.token("t0").unwrap().map(|t| t.user), Some("maria".into()));
     assert_eq!(state.access(&p).unwrap(), AccessLevel::Public);
     assert_eq!(ask(state, &p, Target::Instance(InstanceOp::Status, pi), Some(&session)).0, 404);
     // Dismissal.
@@ -84,6 +90,61 @@ fn the_memory_state_decides_as_the_runtime() {
     exercise(&mut MemoryRuntimeState::new());
 }
 
+/// What every state shared by processes does: [`exercise`] over one connection, then what one
+/// connection writes the next one opened reads, and decisions on several connections at once
+/// (threads standing for servers) run one at a time: every start gets its own instance, and
+/// the events each decision logs on one instance get the offsets 0, 1, 2... with none lost.
+fn shared_by_connections(open: &(dyn Fn() -> Box<dyn RuntimeState> + Sync)) {
+    exercise(&mut *open());
+    let p = program(RULES);
+    let mut one = open();
+    let (_, pi, issued) = ask(&mut *one, &p, Target::StartProcess("A".into()), None);
+    let (pi, session) = (pi.unwrap(), issued.unwrap());
+    let mut two = open();
+    assert_eq!(ask(&mut *two, &p, Target::Instance(InstanceOp::Status, pi), Some(&session)).0, 200);
+    let (threads, each) = (4, 25);
+    let started: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (p, session) = (&p, &session);
+                scope.spawn(move || {
+                    let mut state = open();
+                    let roles: Vec<_> = p.app.anonymous.into_iter().collect();
+                    let caller = Caller { kind: CallerKind::Anonymous, user: None, roles: &roles, name: "anonymous" };
+                    let mut mine = Vec::new();
+                    for i in 0..each {
+                        let status = Request {
+                            target: Target::Instance(InstanceOp::Status, pi),
+                            bearer: Bearer::None,
+                            session_id: Some(session.clone()),
+                        };
+                        let data = format!("{{\"thread\": {t}, \"i\": {i}}}");
+                        let r = state
+                            .decide(p, &caller, &status, &mut |s, _| s.push_event(pi, "UI_ACTION", &data))
+                            .unwrap();
+                        assert_eq!(r.status, 200);
+                        mine.extend(ask(&mut *state, p, Target::StartProcess("A".into()), None).1);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let events = one.events(pi, 0).unwrap();
+    let offsets: Vec<u64> = events.iter().map(|e| e.offset).collect();
+    assert_eq!(offsets, (0..threads * each).collect::<Vec<u64>>());
+    let mut logged: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+    logged.sort_unstable();
+    logged.dedup();
+    assert_eq!(logged.len(), events.len(), "every decision's event is there once");
+    let mut distinct = started.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!((started.len(), distinct.len()), (threads as usize * each as usize, started.len()));
+    assert!(started.iter().all(|pi| two.instance(&p, *pi).unwrap().is_some()));
+}
+
 #[test]
 fn the_sqlite_state_decides_as_the_runtime() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("runtime-state-{}", std::process::id()));
@@ -91,13 +152,52 @@ fn the_sqlite_state_decides_as_the_runtime() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("state.db");
     rusqlite::Connection::open(&db).unwrap();
-    exercise(&mut SqliteRuntimeState::open(&db).unwrap());
-    // A second connection sees what the first wrote.
-    let p = program(RULES);
-    let mut one = SqliteRuntimeState::open(&db).unwrap();
-    let (_, pi, issued) = ask(&mut one, &p, Target::StartProcess("A".into()), None);
-    let mut two = SqliteRuntimeState::open(&db).unwrap();
-    assert_eq!(ask(&mut two, &p, Target::Instance(InstanceOp::Status, pi.unwrap()), issued.as_deref()).0, 200);
+    shared_by_connections(&|| Box::new(SqliteRuntimeState::open(&db).unwrap()));
+}
+
+/// The same over PostgreSQL, in a schema of its own with a random name (dropped at the end),
+/// in the database of `WARDEN_TEST_POSTGRES` (as tests/postgres.rs; `WARDEN_SKIP_POSTGRES=1`
+/// skips it visibly when there is no server).
+#[cfg(feature = "postgres")]
+#[test]
+fn the_postgres_state_decides_as_the_runtime() {
+    use warden::store::pg_runtime::PgRuntimeState;
+    let url = std::env::var("WARDEN_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut client = match warden::store::postgres::connect(&url) {
+        Ok(c) => c,
+        Err(e) if std::env::var("WARDEN_SKIP_POSTGRES").as_deref() == Ok("1") => {
+            println!("skipped: the PostgreSQL runtime state: no PostgreSQL ({e}); WARDEN_SKIP_POSTGRES=1 is set");
+            return;
+        }
+        Err(e) => panic!("the PostgreSQL runtime state needs PostgreSQL at {url} (or WARDEN_SKIP_POSTGRES=1): {e}"),
+    };
+    struct Scratch(String, String);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = warden::store::postgres::drop_schema(&self.1, &self.0);
+        }
+    }
+    let mut bytes = [0u8; 6];
+    getrandom::getrandom(&mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let schema = Scratch(format!("warden_test_runtime_{hex}"), url.clone());
+    client.batch_execute(&format!("CREATE SCHEMA {}", schema.0)).unwrap();
+    shared_by_connections(&|| Box::new(PgRuntimeState::open(&url, &schema.0).unwrap()));
+    // The tables are in that schema, named as over SQLite.
+    let rows = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+            &[&schema.0],
+        )
+        .unwrap();
+    let tables: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        tables,
+        ["warden_runtime_events", "warden_runtime_gate", "warden_runtime_instances", "warden_runtime_tokens"]
+    );
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! Over a SQLite store the state lives in tables of the same database (`warden_runtime_*`,
 //! which the store's schema check leaves alone), so several server processes over one file
 //! agree on every session; each decision and its effect run in one `BEGIN IMMEDIATE`
-//! transaction. Over a JSON store (or none) it lives in the memory of the one process.
+//! transaction. Over a PostgreSQL store it lives in tables of the same names in the store's
+//! schema (`store::pg_runtime`), each decision in one transaction under an advisory lock of its own. Over a
+//! JSON store (or none) it lives in the memory of the one process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -347,7 +349,7 @@ impl RuntimeState for SharedMemoryRuntimeState {
     }
 }
 
-/// The prefix of the tables the runtime state keeps in a SQLite store.
+/// The prefix of the tables the runtime state keeps in a SQLite store (and a PostgreSQL one).
 pub const TABLE_PREFIX: &str = "warden_runtime_";
 
 /// The state in tables of a SQLite store, shared by every process that opens the file.
@@ -359,7 +361,7 @@ fn sql_error(e: rusqlite::Error) -> String {
     format!("the runtime state: {e}")
 }
 
-fn kind_name(kind: ResourceKind) -> &'static str {
+pub(crate) fn kind_name(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Process => "process",
         ResourceKind::UiFlow => "ui flow",
@@ -367,7 +369,7 @@ fn kind_name(kind: ResourceKind) -> &'static str {
     }
 }
 
-fn kind_of(name: &str) -> Option<ResourceKind> {
+pub(crate) fn kind_of(name: &str) -> Option<ResourceKind> {
     match name {
         "process" => Some(ResourceKind::Process),
         "ui flow" => Some(ResourceKind::UiFlow),

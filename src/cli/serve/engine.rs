@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use warden::model::{AccessLevel, Program, UserRoleId};
 use warden::runtime::{Bearer, Caller, CallerKind, Request, Response, Target};
+use warden::store::pg_runtime::PgRuntimeState;
 use warden::store::runtime_state::{Event, RuntimeState, SharedMemoryRuntimeState, SqliteRuntimeState};
 use warden::store::{ObjectId, Store};
 
@@ -72,7 +73,8 @@ pub enum Job {
 #[derive(Clone)]
 pub struct Handle {
     jobs: mpsc::Sender<Job>,
-    /// Decides requests that change nothing without the engine thread (none over SQLite).
+    /// Decides requests that change nothing without the engine thread (none over SQLite or
+    /// PostgreSQL, whose state other processes change too).
     reader: Option<Arc<Reader>>,
 }
 
@@ -254,6 +256,14 @@ impl Engine {
         let mut state: Box<dyn RuntimeState> = match &options.store {
             Some(path) if warden::store::sqlite::is_sqlite_path(path) => {
                 Box::new(SqliteRuntimeState::open(path).map_err(|e| out.io(e))?)
+            }
+            // In the store's schema, beside its tables: every server over it shares the state.
+            // Each request then goes to the engine thread, as over SQLite, since another
+            // process may have changed what a read would answer from.
+            Some(path) if warden::store::is_postgres(path) => {
+                let schema =
+                    options.pg_schema.clone().unwrap_or_else(|| warden::store::postgres::default_schema(&program));
+                Box::new(PgRuntimeState::open(&path.to_string_lossy(), &schema).map_err(|e| out.io(e))?)
             }
             _ => {
                 let shared = SharedMemoryRuntimeState::new();
