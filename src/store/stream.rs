@@ -9,10 +9,11 @@
 //! target.
 //!
 //! References are checked against the source itself, not against an index in memory: the
-//! targets of a batch are looked up in one query (`WITH w(id) AS (VALUES ...)` joined with
-//! every table). A reference to an object defined later is found that way as well as one to an
-//! object defined earlier, and the process keeps nothing per object: its memory is a few pages
-//! whatever the store's size. The checks of users (duplicate names, anonymous users with a
+//! targets of a batch are looked up in one query per target entity (`WITH w(id) AS (VALUES
+//! ...)` joined with the tables of the entity and its specializations). A reference to an
+//! object defined later is found that way as well as one to an object defined earlier, and the
+//! process keeps nothing per object: its memory is a few pages whatever the store's size, and
+//! a bounded set of references already found good (most objects share a few owners). The checks of users (duplicate names, anonymous users with a
 //! name) ran when the source was opened.
 //!
 //! Problems are collected, not fatal: the whole source is read and every problem reported, in
@@ -20,7 +21,7 @@
 //! After the first problem nothing more is written, and the target is dropped unfinished, which
 //! leaves nothing behind.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use super::dialect::quote;
 use super::sqlite::{fits, table_name, ColType, Column, Table};
@@ -144,6 +145,7 @@ pub(super) fn copy(program: &Program, source: &dyn RowSource, sink: &mut dyn Obj
     let mut batch: Vec<Object> = Vec::new();
     // The id merged last and the entity of its object.
     let mut previous: Option<(ObjectId, EntityId)> = None;
+    let mut known = HashSet::new();
     loop {
         for r in &mut readers {
             if r.page.is_empty() {
@@ -164,14 +166,14 @@ pub(super) fn copy(program: &Program, source: &dyn RowSource, sink: &mut dyn Obj
         previous = Some((object.id, object.entity));
         batch.push(object);
         if batch.len() == BATCH {
-            check_references(program, source, &batch, &mut problems);
+            check_references(program, source, &batch, &mut known, &mut problems);
             if problems.is_empty() {
                 sink.write(&batch)?;
             }
             batch.clear();
         }
     }
-    check_references(program, source, &batch, &mut problems);
+    check_references(program, source, &batch, &mut known, &mut problems);
     if !problems.is_empty() {
         problems.sort_by_key(|p| (p.phase, p.table, p.id));
         return Err(problems.into_iter().map(|p| p.error).collect());
@@ -180,9 +182,16 @@ pub(super) fn copy(program: &Program, source: &dyn RowSource, sink: &mut dyn Obj
 }
 
 /// Every reference of the batch must arrive at an object of the association's target entity
-/// (or, for user roles, at a declared role): the objects referred to are looked up in the
-/// source, [`BATCH`] at a time.
-fn check_references(program: &Program, source: &dyn RowSource, batch: &[Object], problems: &mut Vec<Problem>) {
+/// or a specialization (or, for user roles, at a declared role): the objects referred to are
+/// looked up in those entities' tables, [`BATCH`] at a time. `known` holds references found
+/// good in earlier batches (the same users own most objects), up to [`KNOWN`].
+fn check_references(
+    program: &Program,
+    source: &dyn RowSource,
+    batch: &[Object],
+    known: &mut HashSet<(EntityId, u64)>,
+    problems: &mut Vec<Problem>,
+) {
     let each_target = |o: &Object, f: &mut dyn FnMut(usize, EntityId, ObjectId)| {
         for (m, (member, value)) in program.entity(o.entity).members.iter().zip(&o.values).enumerate() {
             let MemberKind::Association(a) = member.kind else { continue };
@@ -194,44 +203,49 @@ fn check_references(program: &Program, source: &dyn RowSource, batch: &[Object],
             }
         }
     };
-    let mut wanted = Vec::new();
+    let mut wanted: BTreeMap<EntityId, Vec<u64>> = BTreeMap::new();
     for o in batch {
-        each_target(o, &mut |_, _, t| {
-            if t.role().is_none() {
-                wanted.push(t.0);
+        each_target(o, &mut |_, to, t| {
+            if t.role().is_none() && !known.contains(&(to, t.0)) {
+                wanted.entry(to).or_default().push(t.0);
             }
         });
     }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let tables: Vec<(usize, &str)> =
-        source.tables().tables.iter().enumerate().filter_map(|(e, t)| Some((e, t.as_ref()?.name.as_str()))).collect();
-    let mut found: HashMap<u64, EntityId> = HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(BATCH) {
-        if tables.is_empty() {
-            break;
-        }
-        let list: Vec<String> = chunk.iter().map(|t| format!("({t})")).collect();
-        let parts: Vec<String> = tables
-            .iter()
-            .map(|(e, name)| format!("SELECT t.id, CAST({e} AS BIGINT) FROM w JOIN {} t ON t.id = w.id", quote(name)))
+    if known.len() > KNOWN {
+        known.clear();
+    }
+    let tables = &source.tables().tables;
+    for (to, mut ids) in wanted {
+        ids.sort_unstable();
+        ids.dedup();
+        let holders: Vec<&str> = program
+            .specializations(to)
+            .into_iter()
+            .filter_map(|e| Some(tables.get(e.index())?.as_ref()?.name.as_str()))
             .collect();
-        let sql = format!("WITH w(id) AS (VALUES {}) {} ORDER BY 1, 2", list.join(", "), parts.join(" UNION ALL "));
-        // Ordered by id, then table: an id kept in two tables is the first table's object.
-        let result = source.integers(&sql, &mut |row| {
-            found.entry(row[0] as u64).or_insert(EntityId(row[1] as u32));
-        });
-        if let Err(message) = result {
-            let error = StoreError { path: "references".into(), message };
-            problems.push(Problem { phase: 2, table: 0, id: 0, error });
-            return;
+        if holders.is_empty() {
+            continue;
+        }
+        for chunk in ids.chunks(BATCH) {
+            let list: Vec<String> = chunk.iter().map(|t| format!("({t})")).collect();
+            let parts: Vec<String> =
+                holders.iter().map(|name| format!("SELECT t.id FROM w JOIN {} t ON t.id = w.id", quote(name))).collect();
+            let sql = format!("WITH w(id) AS (VALUES {}) {}", list.join(", "), parts.join(" UNION ALL "));
+            let result = source.integers(&sql, &mut |row| {
+                known.insert((to, row[0] as u64));
+            });
+            if let Err(message) = result {
+                let error = StoreError { path: "references".into(), message };
+                problems.push(Problem { phase: 2, table: 0, id: 0, error });
+                return;
+            }
         }
     }
     for o in batch {
         each_target(o, &mut |m, to, t| {
             let fits = match t.role() {
                 Some(r) => to == SYSTEM_USER_ROLE && r.index() < program.user_roles.len(),
-                None => found.get(&t.0).is_some_and(|e| program.is_a(*e, to)),
+                None => known.contains(&(to, t.0)),
             };
             if !fits {
                 let member = &program.entity(o.entity).members[m].name;
@@ -244,3 +258,6 @@ fn check_references(program: &Program, source: &dyn RowSource, batch: &[Object],
         });
     }
 }
+
+/// How many references found good [`check_references`] remembers before it starts over.
+const KNOWN: usize = 100_000;
