@@ -366,19 +366,20 @@ fn the_memory_of_an_export_does_not_grow_with_the_store() {
         save_json(&program, &store(&program, 1_000), &json).unwrap();
         let db = dir.at(&format!("{n}.db"));
         convert(&program, &json, &db).unwrap();
-        // Lines with a cart each and carts with two tags each, added by SQL.
+        // Carts with an owner and two tags each, and lines with a cart each, by SQL; their ids
+        // take turns, so the owner and tags are referred to again after the lines' many carts.
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.execute_batch(&format!(
             r#"
             BEGIN;
             WITH RECURSIVE k(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM k WHERE x < {n} - 1)
               INSERT INTO "Shop.Cart" (id, "System.owner", "Total", "Status", "Count", "Note")
-              SELECT 100000 + x, 1, '12.50', 'Paid', x, 'a note of some length, ' || x FROM k;
+              SELECT 100000 + 2 * x, 1, '12.50', 'Paid', x, 'a note of some length, ' || x FROM k;
             INSERT INTO "Shop.Cart/Shop.Cart_Tag" (owner, position, target)
               SELECT id, 0, 14 FROM "Shop.Cart" WHERE id >= 100000
               UNION ALL SELECT id, 1, 19 FROM "Shop.Cart" WHERE id >= 100000;
             WITH RECURSIVE k(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM k WHERE x < {n} - 1)
-              INSERT INTO "Shop.Line" (id, "Quantity", "Shop.Line_Cart") SELECT 100000 + {n} + x, 3, 100000 + x FROM k;
+              INSERT INTO "Shop.Line" (id, "Quantity", "Shop.Line_Cart") SELECT 100001 + 2 * x, 3, 100000 + 2 * x FROM k;
             COMMIT;
             "#
         ))

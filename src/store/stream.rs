@@ -203,6 +203,10 @@ fn check_references(
             }
         }
     };
+    // Started over before this batch's references are sorted out, never between.
+    if known.len() > KNOWN {
+        known.clear();
+    }
     let mut wanted: BTreeMap<EntityId, Vec<u64>> = BTreeMap::new();
     for o in batch {
         each_target(o, &mut |_, to, t| {
@@ -210,9 +214,6 @@ fn check_references(
                 wanted.entry(to).or_default().push(t.0);
             }
         });
-    }
-    if known.len() > KNOWN {
-        known.clear();
     }
     let tables = &source.tables().tables;
     for (to, mut ids) in wanted {
