@@ -473,8 +473,10 @@ trait RowSource {
 
 /// Writes every object of `source` to `sink`, ascending by id, [`BATCH`] at a time.
 fn feed(program: &Program, source: &dyn Store, sink: &mut dyn ObjectSink) -> Result<(), Vec<StoreError>> {
-    let mut ids: Vec<ObjectId> =
-        (0..program.entities.len() as u32).flat_map(|e| source.ids(EntityId(e))).filter(|id| id.role().is_none()).collect();
+    let mut ids: Vec<ObjectId> = (0..program.entities.len() as u32)
+        .flat_map(|e| source.ids(EntityId(e)))
+        .filter(|id| id.role().is_none())
+        .collect();
     ids.sort_unstable();
     let mut batch = Vec::with_capacity(BATCH.min(ids.len()));
     for chunk in ids.chunks(BATCH) {

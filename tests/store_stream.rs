@@ -293,7 +293,10 @@ fn a_bad_sqlite_source_is_refused_as_the_whole_store_reader_refuses_it_and_leave
         assert!(!to.exists(), "{target} was left behind: {left:?}");
         // Nothing but the lock file every writer of a JSON store takes (`.out.json.lock`, left
         // in place: removing it could let two writers in).
-        assert!(left.iter().all(|f| !f.to_string_lossy().contains("out") || f.to_string_lossy().ends_with(".lock")), "{left:?}");
+        assert!(
+            left.iter().all(|f| !f.to_string_lossy().contains("out") || f.to_string_lossy().ends_with(".lock")),
+            "{left:?}"
+        );
     }
     if !server("a bad source into PostgreSQL") {
         return;

@@ -1741,7 +1741,16 @@ impl SqliteSink {
         // Every table's statements stay prepared.
         store.conn.set_prepared_statement_cache_capacity(inserts.len() + store.schema.links.len() + 16);
         let next = store.next;
-        Ok(SqliteSink { store: Some(store), path: path.to_path_buf(), existed, inserts, link_inserts, next, count: 0, finished: false })
+        Ok(SqliteSink {
+            store: Some(store),
+            path: path.to_path_buf(),
+            existed,
+            inserts,
+            link_inserts,
+            next,
+            count: 0,
+            finished: false,
+        })
     }
 
     fn insert(&mut self, object: &Object) -> rusqlite::Result<()> {
@@ -1862,8 +1871,11 @@ impl super::RowSource for SqliteStore {
         let mut rows = stmt.query([]).map_err(e)?;
         while let Some(row) = rows.next().map_err(e)? {
             let id = row.get::<_, i64>(0).map_err(e)?;
-            let values =
-                types.iter().enumerate().map(|(k, ty)| row.get_ref(k + 1).map_err(e).and_then(|v| decode(ty, v))).collect();
+            let values = types
+                .iter()
+                .enumerate()
+                .map(|(k, ty)| row.get_ref(k + 1).map_err(e).and_then(|v| decode(ty, v)))
+                .collect();
             f(id, values);
         }
         Ok(())

@@ -133,7 +133,11 @@ impl<'a> Pages<'a> {
 }
 
 /// Copies every object of `source` to `sink`, checking each (see the module's comment).
-pub(super) fn copy(program: &Program, source: &dyn RowSource, sink: &mut dyn ObjectSink) -> Result<(), Vec<StoreError>> {
+pub(super) fn copy(
+    program: &Program,
+    source: &dyn RowSource,
+    sink: &mut dyn ObjectSink,
+) -> Result<(), Vec<StoreError>> {
     let schema = source.tables();
     let mut readers: Vec<Pages<'_>> = schema
         .tables
@@ -229,8 +233,10 @@ fn check_references(
         }
         for chunk in ids.chunks(BATCH) {
             let list: Vec<String> = chunk.iter().map(|t| format!("({t})")).collect();
-            let parts: Vec<String> =
-                holders.iter().map(|name| format!("SELECT t.id FROM w JOIN {} t ON t.id = w.id", quote(name))).collect();
+            let parts: Vec<String> = holders
+                .iter()
+                .map(|name| format!("SELECT t.id FROM w JOIN {} t ON t.id = w.id", quote(name)))
+                .collect();
             let sql = format!("WITH w(id) AS (VALUES {}) {}", list.join(", "), parts.join(" UNION ALL "));
             let result = source.integers(&sql, &mut |row| {
                 known.insert((to, row[0] as u64));
