@@ -342,6 +342,7 @@ fn a_bad_postgres_source_is_refused_with_the_same_messages_and_leaves_no_target(
 /// The peak resident set of `warden store export RULES FROM TO`, in KB.
 #[cfg(target_os = "linux")]
 fn export_peak_kb(rules: &Path, from: &Path, to: &Path) -> i64 {
+    #[allow(clippy::zombie_processes, reason = "wait4 below reaps the child, and reports its peak memory")]
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(["store", "export", "-q"])
         .args([rules, from, to])
