@@ -152,7 +152,8 @@ pub(super) fn copy(
     let mut known = HashSet::new();
     loop {
         for r in &mut readers {
-            if r.page.is_empty() {
+            // A page may hold no object at all (only rows whose ids are not object ids).
+            while r.page.is_empty() && !r.done {
                 r.fill(program, source, &mut problems);
             }
         }
