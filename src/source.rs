@@ -157,22 +157,69 @@ impl SourceMap {
 /// rename lasts. Formatted sources, snapshot files and JSON stores are all written so.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(text.as_bytes())?;
+    file.commit()
+}
+
+/// A file written piece by piece that replaces `path` only when [`AtomicFile::commit`]ted, as
+/// [`write_atomically`] writes one (a large JSON store written as it is read, never whole in
+/// memory). Dropped without a commit, it removes its temporary file and `path` is untouched.
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    /// Starts the temporary file beside `path` (`.NAME.PID.tmp`).
+    pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = std::fs::File::create(&tmp)?;
+        Ok(AtomicFile { path: path.to_path_buf(), tmp, out: Some(std::io::BufWriter::new(file)) })
     }
-    written?;
-    // The rename is in the directory: sync it too (not every platform can open one).
-    if let Ok(d) = std::fs::File::open(dir) {
-        d.sync_all()?;
+
+    /// Syncs what was written to disk, renames it over the path and syncs the directory.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        let Some(out) = self.out.take() else { return Ok(()) };
+        let written = (|| {
+            let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            file.sync_all()?;
+            std::fs::rename(&self.tmp, &self.path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        written?;
+        // The rename is in the directory: sync it too (not every platform can open one).
+        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Ok(d) = std::fs::File::open(dir) {
+            d.sync_all()?;
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl std::io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.out {
+            Some(out) => out.write(buf),
+            None => Err(std::io::Error::other("the file was committed already")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.as_mut().map_or(Ok(()), std::io::Write::flush)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod pg_runtime;
 pub mod postgres;
 pub mod runtime_state;
 pub mod sqlite;
+mod stream;
 
 use std::borrow::Cow;
 
@@ -349,29 +350,149 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
 }
 
 /// [`convert`], where either end may also be a PostgreSQL URL (its store in schema
-/// `pg_schema`; a target schema must hold no tables yet). Copying into PostgreSQL streams
-/// the objects with `COPY`, in batches.
+/// `pg_schema`; a target schema must hold no tables yet).
+///
+/// Nothing is loaded whole but a JSON source (one file, the JSON store itself): a SQL source
+/// is read in pages of 10,000 objects per table and checked as it is read, and every target is written in batches as the objects arrive, ascending by
+/// id: a JSON file line by line, SQLite with one prepared statement per table, PostgreSQL with
+/// `COPY`. The target becomes permanent only when every object was read and found good: a
+/// SQLite or PostgreSQL target is made in one transaction, a JSON one renamed into place at the
+/// end; on any problem nothing is left behind.
 pub fn convert_in(
     program: &Program,
     from: &std::path::Path,
     to: &std::path::Path,
     pg_schema: Option<&str>,
 ) -> Result<usize, Vec<StoreError>> {
-    let source: Box<dyn Store> = match sqlite::is_sqlite_path(from) || is_postgres(from) {
-        // Every object read and checked, as the JSON loader checks.
-        true => Box::new(load_into_memory_in(program, from, pg_schema)?),
-        false => open(program, from, false)?,
-    };
-    let count = source.all().iter().filter(|o| o.id.role().is_none()).count();
-    let at = |e: String| vec![StoreError { path: to.display().to_string(), message: e }];
-    if is_postgres(to) {
-        import_postgres(program, source.as_ref(), to, pg_schema)?;
-    } else if sqlite::is_sqlite_path(to) {
-        sqlite::import(program, source.as_ref(), to)?;
-    } else {
-        save_json(program, source.as_ref(), to).map_err(|e| at(e.to_string()))?;
+    // The source is opened (its tables fitted to the program, its users checked) before the
+    // target is made.
+    let source = open_source(program, from, pg_schema)?;
+    let mut sink = open_sink(program, to, pg_schema)?;
+    match &source {
+        Source::Memory(store) => feed(program, store, sink.as_mut())?,
+        Source::Rows(rows) => stream::copy(program, rows.as_ref(), sink.as_mut())?,
     }
-    Ok(count)
+    sink.finish()
+}
+
+/// How many objects `warden store import|export` reads, checks and writes at a time.
+const BATCH: usize = 10_000;
+
+/// The store `warden store import|export` reads.
+enum Source {
+    /// A JSON file, read and checked whole by the loader.
+    Memory(MemoryStore),
+    /// A SQLite or PostgreSQL store, read in pages.
+    Rows(Box<dyn RowSource>),
+}
+
+fn open_source(program: &Program, from: &std::path::Path, pg_schema: Option<&str>) -> Result<Source, Vec<StoreError>> {
+    if sqlite::is_sqlite_path(from) {
+        return Ok(Source::Rows(Box::new(SqliteStore::open_with(program, from, sqlite::Mode::Read, 0)?)));
+    }
+    if is_postgres(from) {
+        return open_postgres_rows(program, from, pg_schema).map(Source::Rows);
+    }
+    read_json(program, from).map(Source::Memory)
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres_rows(
+    program: &Program,
+    from: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn RowSource>, Vec<StoreError>> {
+    let url = from.to_string_lossy();
+    Ok(Box::new(postgres::PgStore::open(program, &url, pg_schema, sqlite::Mode::Read, 0)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres_rows(
+    program: &Program,
+    from: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn RowSource>, Vec<StoreError>> {
+    // Without the feature, opening always fails with the reason.
+    Err(open_postgres(program, from, false, 0, pg_schema).err().unwrap_or_default())
+}
+
+/// The new store `warden store import|export` writes: a PostgreSQL schema, a SQLite file or a
+/// JSON file, by the form of `to`.
+fn open_sink<'p>(
+    program: &'p Program,
+    to: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn ObjectSink + 'p>, Vec<StoreError>> {
+    if is_postgres(to) {
+        return open_postgres_sink(program, to, pg_schema);
+    }
+    if sqlite::is_sqlite_path(to) {
+        return Ok(Box::new(sqlite::SqliteSink::create(program, to)?));
+    }
+    Ok(Box::new(file::JsonSink::create(program, to)?))
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres_sink<'p>(
+    program: &'p Program,
+    to: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn ObjectSink + 'p>, Vec<StoreError>> {
+    Ok(Box::new(postgres::PgSink::create(program, &to.to_string_lossy(), pg_schema)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres_sink<'p>(
+    program: &'p Program,
+    to: &std::path::Path,
+    pg_schema: Option<&str>,
+) -> Result<Box<dyn ObjectSink + 'p>, Vec<StoreError>> {
+    // Without the feature, opening always fails with the reason.
+    Err(open_postgres(program, to, false, 0, pg_schema).err().unwrap_or_default())
+}
+
+/// A new store that `warden store import|export` writes: it receives every object of the
+/// source in batches, ascending by id, and becomes permanent only at `finish`. Dropped before,
+/// it leaves nothing behind.
+trait ObjectSink {
+    /// Writes a batch of objects (each above every id written before; objects the store has no
+    /// place for, such as implied role objects, are left out).
+    fn write(&mut self, batch: &[Object]) -> Result<(), Vec<StoreError>>;
+    /// Makes what was written permanent. Returns how many objects the store holds.
+    fn finish(&mut self) -> Result<usize, Vec<StoreError>>;
+}
+
+/// A SQLite or PostgreSQL store as `warden store import|export` reads it: its tables, and
+/// queries it runs as they are written (the same text for both, see [`stream`]).
+trait RowSource {
+    /// Its tables.
+    fn tables(&self) -> &sqlite::Schema;
+    /// Runs a query whose columns are all integers, handing each row to `f`.
+    fn integers(&self, sql: &str, f: &mut dyn FnMut(&[i64])) -> Result<(), String>;
+    /// Runs a query of an id column followed by columns of `types`, handing each row to `f`
+    /// as the id and each column decoded (or why it could not be).
+    fn rows(
+        &self,
+        sql: &str,
+        types: &[&sqlite::ColType],
+        f: &mut dyn FnMut(i64, Vec<Result<Value, String>>),
+    ) -> Result<(), String>;
+}
+
+/// Writes every object of `source` to `sink`, ascending by id, [`BATCH`] at a time.
+fn feed(program: &Program, source: &dyn Store, sink: &mut dyn ObjectSink) -> Result<(), Vec<StoreError>> {
+    let mut ids: Vec<ObjectId> = (0..program.entities.len() as u32)
+        .flat_map(|e| source.ids(EntityId(e)))
+        .filter(|id| id.role().is_none())
+        .collect();
+    ids.sort_unstable();
+    let mut batch = Vec::with_capacity(BATCH.min(ids.len()));
+    for chunk in ids.chunks(BATCH) {
+        batch.clear();
+        batch.extend(chunk.iter().filter_map(|id| source.get(*id)).map(Cow::into_owned));
+        sink.write(&batch)?;
+    }
+    Ok(())
 }
 
 /// Writes `store` to `path` as it is: a JSON file atomically, or a SQLite database
@@ -384,26 +505,6 @@ pub fn save(program: &Program, store: &dyn Store, path: &std::path::Path) -> Res
             .map_err(|e| file::SaveError::Io { path: path.display().to_string(), message: e.to_string() });
     }
     sqlite::save_over(program, store, path, None).map(|_| ())
-}
-
-#[cfg(feature = "postgres")]
-fn import_postgres(
-    program: &Program,
-    source: &dyn Store,
-    to: &std::path::Path,
-    pg_schema: Option<&str>,
-) -> Result<usize, Vec<StoreError>> {
-    postgres::import(program, source, &to.to_string_lossy(), pg_schema)
-}
-
-#[cfg(not(feature = "postgres"))]
-fn import_postgres(
-    _: &Program,
-    _: &dyn Store,
-    to: &std::path::Path,
-    _: Option<&str>,
-) -> Result<usize, Vec<StoreError>> {
-    open_postgres(&Program::default(), to, false, 0, None).map(|_| 0)
 }
 
 /// Reads the store at `path` (JSON, SQLite or, in schema `pg_schema`, PostgreSQL) into memory.

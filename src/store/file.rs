@@ -171,3 +171,59 @@ pub fn load_with_fingerprint(
 pub fn save_json(program: &Program, store: &dyn Store, path: &Path) -> std::io::Result<()> {
     write_lock(path)?.save_json(program, store)
 }
+
+/// A new JSON store file written object by object (`warden store import|export`), byte for
+/// byte the file [`save_json`] writes: under the store's write lock, into a temporary file
+/// that replaces the store only at `finish` (dropped before, it is removed).
+pub(super) struct JsonSink<'p> {
+    program: &'p Program,
+    path: PathBuf,
+    file: Option<crate::source::AtomicFile>,
+    /// How many objects were written.
+    written: usize,
+    _lock: WriteLock,
+}
+
+impl<'p> JsonSink<'p> {
+    /// Takes the write lock of the store at `path` and starts its new text.
+    pub(super) fn create(program: &'p Program, path: &Path) -> Result<JsonSink<'p>, Vec<StoreError>> {
+        let at = |e: std::io::Error| vec![StoreError { path: path.display().to_string(), message: e.to_string() }];
+        let lock = write_lock(path).map_err(at)?;
+        let (dir, name) = dir_and_name(path);
+        remove_stale_temporaries(&dir, &name);
+        let mut file = crate::source::AtomicFile::create(path).map_err(at)?;
+        std::io::Write::write_all(&mut file, super::json::text_head().as_bytes()).map_err(at)?;
+        Ok(JsonSink { program, path: path.to_path_buf(), file: Some(file), written: 0, _lock: lock })
+    }
+
+    fn fail(&self, e: std::io::Error) -> Vec<StoreError> {
+        vec![StoreError { path: self.path.display().to_string(), message: e.to_string() }]
+    }
+}
+
+impl super::ObjectSink for JsonSink<'_> {
+    fn write(&mut self, batch: &[super::Object]) -> Result<(), Vec<StoreError>> {
+        use std::io::Write;
+        let Some(file) = &mut self.file else { return Ok(()) };
+        let mut text = String::new();
+        for o in batch {
+            let Some(line) = super::json::object_line(self.program, o) else { continue };
+            // The comma goes before every object but the first: which one is last is not known yet.
+            if self.written > 0 {
+                text.push_str(",\n");
+            }
+            text.push_str(&line);
+            self.written += 1;
+        }
+        file.write_all(text.as_bytes()).map_err(|e| self.fail(e))
+    }
+
+    fn finish(&mut self) -> Result<usize, Vec<StoreError>> {
+        use std::io::Write;
+        let Some(mut file) = self.file.take() else { return Ok(self.written) };
+        let end = if self.written > 0 { "\n" } else { "" };
+        file.write_all(format!("{end}{}", super::json::TEXT_TAIL).as_bytes()).map_err(|e| self.fail(e))?;
+        file.commit().map_err(|e| self.fail(e))?;
+        Ok(self.written)
+    }
+}

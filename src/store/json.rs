@@ -359,31 +359,33 @@ fn attribute_value(program: &Program, ty: AttrType, value: &Json) -> Result<Valu
 
 /// The JSON document of a store (implied role objects left out, members in declaration order).
 pub fn to_json(program: &Program, store: &dyn Store) -> Json {
-    let mut objects = Vec::new();
-    for o in store.all() {
-        if o.id.role().is_some() {
+    let objects: Vec<Json> = store.all().iter().filter_map(|o| object_json(program, o)).collect();
+    json!({ "format": FORMAT, "objects": objects })
+}
+
+/// One object of the document of [`to_json`] (`None`: an implied role object, never written).
+fn object_json(program: &Program, o: &Object) -> Option<Json> {
+    if o.id.role().is_some() {
+        return None;
+    }
+    let def = program.entity(o.entity);
+    let mut map = Map::new();
+    map.insert("id".into(), json!(o.id.0));
+    map.insert("entity".into(), json!(def.name.as_str()));
+    for (member, value) in def.members.iter().zip(&o.values) {
+        let empty = matches!(value, Value::Empty) || matches!(value, Value::List(l) if l.is_empty());
+        if empty && member.default.is_none() {
             continue;
         }
-        let def = program.entity(o.entity);
-        let mut map = Map::new();
-        map.insert("id".into(), json!(o.id.0));
-        map.insert("entity".into(), json!(def.name.as_str()));
-        for (member, value) in def.members.iter().zip(&o.values) {
-            let empty = matches!(value, Value::Empty) || matches!(value, Value::List(l) if l.is_empty());
-            if empty && member.default.is_none() {
-                continue;
-            }
-            if let (MemberKind::Association(SYSTEM_USER_ROLES), Value::List(ids)) = (member.kind, value) {
-                let names: Vec<&str> =
-                    ids.iter().filter_map(|id| id.role()).map(|r| program.user_role(r).name.as_str()).collect();
-                map.insert("UserRoles".into(), json!(names));
-                continue;
-            }
-            map.insert(member.name.to_string(), value_json(program, value));
+        if let (MemberKind::Association(SYSTEM_USER_ROLES), Value::List(ids)) = (member.kind, value) {
+            let names: Vec<&str> =
+                ids.iter().filter_map(|id| id.role()).map(|r| program.user_role(r).name.as_str()).collect();
+            map.insert("UserRoles".into(), json!(names));
+            continue;
         }
-        objects.push(Json::Object(map));
+        map.insert(member.name.to_string(), value_json(program, value));
     }
-    json!({ "format": FORMAT, "objects": objects })
+    Some(Json::Object(map))
 }
 
 /// A value in the store format.
@@ -408,18 +410,36 @@ pub(crate) fn store_text(program: &Program, store: &dyn Store) -> String {
     pretty(&to_json(program, store))
 }
 
+/// The text of a store file before its first object.
+pub(super) fn text_head() -> String {
+    format!("{{\n  \"format\": \"{FORMAT}\",\n  \"objects\": [\n")
+}
+
+/// The text of a store file after its last object (and the line break that ends it).
+pub(super) const TEXT_TAIL: &str = "  ]\n}\n";
+
+/// One object's line of a store file, without the comma and line break that follow it
+/// (`None`: an implied role object, never written). [`store_text`] writes the same lines.
+pub(super) fn object_line(program: &Program, o: &Object) -> Option<String> {
+    object_json(program, o).map(|o| line(&o))
+}
+
+fn line(o: &Json) -> String {
+    let fields: Vec<String> = o
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{}: {v}", Json::String(k.clone()))).collect())
+        .unwrap_or_default();
+    format!("    {{ {} }}", fields.join(", "))
+}
+
 /// One object per line, as in the spec's example stores.
 fn pretty(doc: &Json) -> String {
-    let mut out = format!("{{\n  \"format\": \"{FORMAT}\",\n  \"objects\": [\n");
+    let mut out = text_head();
     let objects = doc["objects"].as_array().cloned().unwrap_or_default();
     for (i, o) in objects.iter().enumerate() {
-        let fields: Vec<String> = o
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{}: {v}", Json::String(k.clone()))).collect())
-            .unwrap_or_default();
         let comma = if i + 1 < objects.len() { "," } else { "" };
-        out.push_str(&format!("    {{ {} }}{comma}\n", fields.join(", ")));
+        out.push_str(&format!("{}{comma}\n", line(o)));
     }
-    out.push_str("  ]\n}\n");
+    out.push_str(TEXT_TAIL);
     out
 }

@@ -316,9 +316,12 @@ impl PgStore {
             true => "BEGIN",
             false => "BEGIN ISOLATION LEVEL REPEATABLE READ",
         };
-        store.batch(begin).map_err(|e| fail(e.to_string()))?;
-        if store.persist {
-            store.lock().map_err(|e| fail(e.to_string()))?;
+        // With `Mode::Create` the transaction that made the tables goes on, under the lock.
+        if mode != Mode::Create {
+            store.batch(begin).map_err(|e| fail(e.to_string()))?;
+            if store.persist {
+                store.lock().map_err(|e| fail(e.to_string()))?;
+            }
         }
         store.held = store.persist;
         let (next, version) = store.read_meta().map_err(|e| fail(e.to_string()))?;
@@ -454,7 +457,11 @@ impl PgStore {
         }
         // Committed with the views: a reader's transaction may be rolled back and taken again.
         self.folding = self.probe_folding().map_err(e)?;
-        self.batch("COMMIT").map_err(e)?;
+        // A new store's schema and tables are made in the transaction its rows go in
+        // (`PgSink`): a failed import leaves nothing behind.
+        if mode != Mode::Create {
+            self.batch("COMMIT").map_err(e)?;
+        }
         Ok(Vec::new())
     }
 
@@ -1248,81 +1255,195 @@ pub fn import(
     url: &str,
     pg_schema: Option<&str>,
 ) -> Result<usize, Vec<StoreError>> {
-    let mut store = PgStore::open(program, url, pg_schema, Mode::Create, 0)?;
-    let at = format!("{}#{}", shown(url), store.pg_schema);
-    store.fill(source).map_err(|m| vec![StoreError { path: at, message: m }])
+    let mut sink = PgSink::create(program, url, pg_schema)?;
+    super::feed(program, source, &mut sink)?;
+    super::ObjectSink::finish(&mut sink)
 }
 
-impl PgStore {
-    fn fill(&mut self, source: &dyn Store) -> Result<usize, String> {
+/// A new store filled by `warden store import|export`: the schema, its tables and every row
+/// are made in one transaction ([`Mode::Create`]), the rows by `COPY`, [`COPY_BATCH`] rows of
+/// a table at a time, the indexes after them. A sink dropped unfinished rolls back: not even
+/// the schema is left.
+pub(super) struct PgSink {
+    store: PgStore,
+    /// Where, for messages.
+    at: String,
+    /// The `COPY` text not sent yet of each table (by entity index), and its rows.
+    rows: Vec<(String, usize)>,
+    /// The same of each link table.
+    links: HashMap<String, (String, usize)>,
+    next: u64,
+    count: usize,
+    finished: bool,
+}
+
+impl PgSink {
+    /// Makes the schema and its tables (no indexes yet), in the transaction the rows go in.
+    pub(super) fn create(program: &Program, url: &str, pg_schema: Option<&str>) -> Result<PgSink, Vec<StoreError>> {
+        let store = PgStore::open(program, url, pg_schema, Mode::Create, 0)?;
+        let at = format!("{}#{}", shown(url), store.pg_schema);
+        let rows = vec![(String::new(), 0); store.schema.tables.len()];
+        let links = store.schema.links.iter().map(|l| (l.clone(), (String::new(), 0))).collect();
+        let next = store.next;
+        Ok(PgSink { store, at, rows, links, next, count: 0, finished: false })
+    }
+
+    fn fail(&self, message: impl std::fmt::Display) -> Vec<StoreError> {
+        vec![StoreError { path: self.at.clone(), message: message.to_string() }]
+    }
+
+    /// Sends `text` (rows of `COPY`'s text format) into `table`'s `columns`.
+    fn copy(&self, table: &str, columns: &str, text: &str) -> Result<(), String> {
         use std::io::Write;
-        let e = |e: postgres::Error| e.to_string();
-        let mut count = 0;
-        let mut next = self.next;
-        for (entity, table) in self.schema.tables.iter().enumerate() {
-            let Some(table) = table else { continue };
-            let names: Vec<String> = std::iter::once("id".to_string())
-                .chain(table.columns.iter().filter_map(|c| match c {
-                    Column::Value { name, .. } => Some(quote(name)),
-                    Column::Link { .. } => None,
-                }))
-                .collect();
-            let mut rows = String::new();
-            let mut links: HashMap<&str, String> = HashMap::new();
-            let ids = source.ids(EntityId(entity as u32));
-            for chunk in ids.chunks(COPY_BATCH) {
-                rows.clear();
-                links.values_mut().for_each(String::clear);
-                for id in chunk {
-                    let Some(object) = source.get(*id) else { continue };
-                    if id.role().is_some() {
-                        continue;
-                    }
-                    next = next.max(id.0.saturating_add(1));
-                    rows.push_str(&id.0.to_string());
-                    for (c, v) in table.columns.iter().zip(&object.values) {
-                        match c {
-                            Column::Value { ty, .. } => {
-                                rows.push('\t');
-                                copy_field(&mut rows, &encode(ty, v));
-                            }
-                            Column::Link { table: link } => {
-                                if let Value::List(targets) = v {
-                                    let out = links.entry(link.as_str()).or_default();
-                                    for (p, t) in targets.iter().enumerate() {
-                                        out.push_str(&format!("{}\t{p}\t{}\n", id.0, t.0));
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    rows.push('\n');
-                    count += 1;
+        if text.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.store.client.borrow_mut();
+        let sql = format!("COPY {} ({columns}) FROM STDIN", quote(table));
+        let mut writer = client.copy_in(&sql).map_err(|e| e.to_string())?;
+        writer.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        writer.finish().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Sends the rows of an entity's table kept so far.
+    fn flush_table(&mut self, entity: usize) -> Result<(), String> {
+        let Some(Some(table)) = self.store.schema.tables.get(entity) else { return Ok(()) };
+        let columns: Vec<String> = std::iter::once("id".to_string())
+            .chain(table.columns.iter().filter_map(|c| match c {
+                Column::Value { name, .. } => Some(quote(name)),
+                Column::Link { .. } => None,
+            }))
+            .collect();
+        let text = std::mem::take(&mut self.rows[entity]).0;
+        self.copy(&table.name, &columns.join(", "), &text)
+    }
+
+    /// Sends the rows of a link table kept so far.
+    fn flush_link(&mut self, link: &str) -> Result<(), String> {
+        let text = self.links.get_mut(link).map(|l| std::mem::take(l).0).unwrap_or_default();
+        self.copy(link, "owner, position, target", &text)
+    }
+
+    fn add(&mut self, object: &Object) -> Result<(), String> {
+        let e = object.entity.index();
+        let Some(Some(table)) = self.store.schema.tables.get(e) else { return Ok(()) };
+        if object.id.role().is_some() {
+            return Ok(());
+        }
+        let id = object.id.0;
+        let (text, rows) = &mut self.rows[e];
+        text.push_str(&id.to_string());
+        let mut full = Vec::new();
+        for (c, v) in table.columns.iter().zip(&object.values) {
+            match c {
+                Column::Value { ty, .. } => {
+                    text.push('\t');
+                    copy_field(text, &encode(ty, v));
                 }
-                let mut client = self.client.borrow_mut();
-                let sql = format!("COPY {} ({}) FROM STDIN", quote(&table.name), names.join(", "));
-                let mut writer = client.copy_in(&sql).map_err(e)?;
-                writer.write_all(rows.as_bytes()).map_err(|e| e.to_string())?;
-                writer.finish().map_err(e)?;
-                for (link, text) in &links {
-                    if text.is_empty() {
-                        continue;
+                Column::Link { table: link } => {
+                    let (Value::List(targets), Some((out, n))) = (v, self.links.get_mut(link)) else { continue };
+                    for (p, t) in targets.iter().enumerate() {
+                        out.push_str(&format!("{id}\t{p}\t{}\n", t.0));
                     }
-                    let sql = format!("COPY {} (owner, position, target) FROM STDIN", quote(link));
-                    let mut writer = client.copy_in(&sql).map_err(e)?;
-                    writer.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-                    writer.finish().map_err(e)?;
+                    *n += targets.len();
+                    if *n >= COPY_BATCH {
+                        full.push(link.clone());
+                    }
                 }
             }
         }
-        for statement in self.schema.create_statements(false, Dialect::Postgres) {
-            self.batch(&statement).map_err(e)?;
+        text.push('\n');
+        *rows += 1;
+        let table_full = *rows >= COPY_BATCH;
+        self.next = self.next.max(id.saturating_add(1));
+        self.count += 1;
+        if table_full {
+            self.flush_table(e)?;
         }
-        self.next = next;
-        self.held = false;
-        self.save_meta().map_err(e)?;
-        self.batch("COMMIT").map_err(e)?;
-        Ok(count)
+        for link in full {
+            self.flush_link(&link)?;
+        }
+        Ok(())
+    }
+}
+
+impl super::ObjectSink for PgSink {
+    fn write(&mut self, batch: &[Object]) -> Result<(), Vec<StoreError>> {
+        for object in batch {
+            self.add(object).map_err(|m| self.fail(m))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<usize, Vec<StoreError>> {
+        if self.finished {
+            return Ok(self.count);
+        }
+        let result = (|| {
+            for e in 0..self.rows.len() {
+                self.flush_table(e)?;
+            }
+            let links: Vec<String> = self.links.keys().cloned().collect();
+            for link in links {
+                self.flush_link(&link)?;
+            }
+            let e = |e: postgres::Error| e.to_string();
+            for statement in self.store.schema.create_statements(false, Dialect::Postgres) {
+                self.store.batch(&statement).map_err(e)?;
+            }
+            self.store.next = self.next;
+            self.store.save_meta().map_err(e)?;
+            self.store.batch("COMMIT").map_err(e)?;
+            self.store.held = false;
+            Ok::<_, String>(())
+        })();
+        result.map_err(|m| self.fail(m))?;
+        self.finished = true;
+        Ok(self.count)
+    }
+}
+
+impl Drop for PgSink {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The schema was made in this transaction too: nothing stays.
+            let _ = self.store.batch("ROLLBACK");
+            self.store.held = false;
+        }
+    }
+}
+
+impl super::RowSource for PgStore {
+    fn tables(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn integers(&self, sql: &str, f: &mut dyn FnMut(&[i64])) -> Result<(), String> {
+        let rows = self.client.borrow_mut().query(sql, &[]).map_err(|e| e.to_string())?;
+        let mut values = Vec::new();
+        for row in &rows {
+            values.clear();
+            for k in 0..row.len() {
+                values.push(row.try_get::<_, i64>(k).map_err(|e| e.to_string())?);
+            }
+            f(&values);
+        }
+        Ok(())
+    }
+
+    fn rows(
+        &self,
+        sql: &str,
+        types: &[&ColType],
+        f: &mut dyn FnMut(i64, Vec<Result<Value, String>>),
+    ) -> Result<(), String> {
+        let rows = self.client.borrow_mut().query(sql, &[]).map_err(|e| e.to_string())?;
+        for row in &rows {
+            let id = row.try_get::<_, i64>(0).map_err(|e| e.to_string())?;
+            f(id, types.iter().enumerate().map(|(k, ty)| decode(ty, row, k + 1)).collect());
+        }
+        Ok(())
     }
 }
 

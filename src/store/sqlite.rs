@@ -1257,7 +1257,7 @@ fn encode(ty: &ColType, value: &Value) -> Sql {
 }
 
 /// A decoded value against what the member allows beyond its column type (as the JSON loader).
-fn fits(program: &Program, entity: EntityId, member: usize, value: Value) -> Result<Value, String> {
+pub(super) fn fits(program: &Program, entity: EntityId, member: usize, value: Value) -> Result<Value, String> {
     match (program.entity(entity).members[member].kind, &value) {
         (MemberKind::Attribute(AttrType::String(Some(n))), Value::String(s)) if s.chars().count() > n as usize => {
             Err(format!("longer than the {n} characters allowed"))
@@ -1677,75 +1677,208 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// transaction, one prepared statement per table, and the indexes built after the rows.
 /// Returns how many objects it holds.
 pub fn import(program: &Program, source: &dyn Store, path: &Path) -> Result<usize, Vec<StoreError>> {
-    let mut store = SqliteStore::open_inner(program, path, Mode::Create, 0, false)?;
-    store.fill(source).map_err(|e| fail(path, e))
+    let mut sink = SqliteSink::create(program, path)?;
+    super::feed(program, source, &mut sink)?;
+    super::ObjectSink::finish(&mut sink)
 }
 
-impl SqliteStore {
-    /// Inserts every object of `source` into this new store's tables (inside the write
-    /// transaction taken at open), builds the indexes and commits.
-    fn fill(&mut self, source: &dyn Store) -> rusqlite::Result<usize> {
-        let mut count = 0;
-        let mut next = self.next;
-        for (e, table) in self.schema.tables.iter().enumerate() {
-            let Some(table) = table else { continue };
-            let values: Vec<(usize, &ColType)> = table
-                .columns
+/// A new SQLite store filled by `warden store import|export`: the rows go in, in one
+/// transaction, as they arrive; the indexes are built after them. A sink dropped unfinished
+/// rolls back and removes the file it made (and the journal beside it), so a failed import
+/// leaves nothing behind.
+pub(super) struct SqliteSink {
+    /// `None` once closed.
+    store: Option<SqliteStore>,
+    path: std::path::PathBuf,
+    /// Whether the file was there before (empty: a new store may be made in an empty file).
+    existed: bool,
+    /// Each table's `INSERT`, by entity index.
+    inserts: Vec<Option<String>>,
+    /// Each reference set's `INSERT`, by link table.
+    link_inserts: HashMap<String, String>,
+    next: u64,
+    count: usize,
+    finished: bool,
+}
+
+impl SqliteSink {
+    /// Makes the new store's file and tables (no indexes yet) and opens its write transaction.
+    pub(super) fn create(program: &Program, path: &Path) -> Result<SqliteSink, Vec<StoreError>> {
+        let existed = path.exists();
+        let store = match SqliteStore::open_inner(program, path, Mode::Create, 0, false) {
+            Ok(store) => store,
+            Err(errors) => {
+                // Refused before anything was made (a file already there), or made and refused:
+                // only what this run made is removed.
+                if !existed {
+                    remove_database(path);
+                }
+                return Err(errors);
+            }
+        };
+        let inserts = store
+            .schema
+            .tables
+            .iter()
+            .map(|t| {
+                let t = t.as_ref()?;
+                let names: Vec<String> = std::iter::once("id".to_string())
+                    .chain(t.columns.iter().filter_map(|c| match c {
+                        Column::Value { name, .. } => Some(quote(name)),
+                        Column::Link { .. } => None,
+                    }))
+                    .collect();
+                let marks = vec!["?"; names.len()].join(", ");
+                Some(format!("INSERT INTO {} ({}) VALUES ({marks})", quote(&t.name), names.join(", ")))
+            })
+            .collect::<Vec<_>>();
+        let link_inserts = store
+            .schema
+            .links
+            .iter()
+            .map(|l| (l.clone(), format!("INSERT INTO {} (owner, position, target) VALUES (?, ?, ?)", quote(l))))
+            .collect();
+        // Every table's statements stay prepared.
+        store.conn.set_prepared_statement_cache_capacity(inserts.len() + store.schema.links.len() + 16);
+        let next = store.next;
+        Ok(SqliteSink {
+            store: Some(store),
+            path: path.to_path_buf(),
+            existed,
+            inserts,
+            link_inserts,
+            next,
+            count: 0,
+            finished: false,
+        })
+    }
+
+    fn insert(&mut self, object: &Object) -> rusqlite::Result<()> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let (Some(Some(table)), Some(Some(insert))) =
+            (store.schema.tables.get(object.entity.index()), self.inserts.get(object.entity.index()))
+        else {
+            return Ok(());
+        };
+        if object.id.role().is_some() {
+            return Ok(());
+        }
+        let id = object.id.0 as i64;
+        let mut row: Vec<Sql> = vec![Sql::Integer(id)];
+        for (c, v) in table.columns.iter().zip(&object.values) {
+            if let Column::Value { ty, .. } = c {
+                row.push(encode(ty, v));
+            }
+        }
+        store.conn.prepare_cached(insert)?.execute(params_from_iter(row))?;
+        for (c, v) in table.columns.iter().zip(&object.values) {
+            let (Column::Link { table: link }, Value::List(targets)) = (c, v) else { continue };
+            let Some(sql) = self.link_inserts.get(link) else { continue };
+            let mut stmt = store.conn.prepare_cached(sql)?;
+            for (p, t) in targets.iter().enumerate() {
+                stmt.execute([id, p as i64, t.0 as i64])?;
+            }
+        }
+        self.next = self.next.max(object.id.0.saturating_add(1));
+        self.count += 1;
+        Ok(())
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Vec<StoreError> {
+        fail(&self.path, e)
+    }
+}
+
+impl super::ObjectSink for SqliteSink {
+    fn write(&mut self, batch: &[Object]) -> Result<(), Vec<StoreError>> {
+        for object in batch {
+            self.insert(object).map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<usize, Vec<StoreError>> {
+        let Some(store) = &mut self.store else { return Ok(self.count) };
+        let result = (|| {
+            for statement in store.schema.create_statements(false, Dialect::Sqlite) {
+                store.conn.execute_batch(&statement)?;
+            }
+            store.next = self.next;
+            store.save_next()?;
+            store.conn.execute_batch("COMMIT")?;
+            store.held = false;
+            Ok::<_, rusqlite::Error>(())
+        })();
+        result.map_err(|e| self.fail(e))?;
+        self.finished = true;
+        Ok(self.count)
+    }
+}
+
+impl Drop for SqliteSink {
+    fn drop(&mut self) {
+        // Closed (and its transaction rolled back) before its files go.
+        drop(self.store.take());
+        if !self.finished {
+            remove_database(&self.path);
+            if self.existed {
+                // It was an empty file: it stays one.
+                let _ = std::fs::File::create(&self.path);
+            }
+        }
+    }
+}
+
+/// Removes a SQLite database and the files SQLite keeps beside it.
+fn remove_database(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut beside = path.as_os_str().to_owned();
+        beside.push(suffix);
+        let _ = std::fs::remove_file(beside);
+    }
+}
+
+impl super::RowSource for SqliteStore {
+    fn tables(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn integers(&self, sql: &str, f: &mut dyn FnMut(&[i64])) -> Result<(), String> {
+        let e = |e: rusqlite::Error| e.to_string();
+        let mut stmt = self.conn.prepare(sql).map_err(e)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).map_err(e)?;
+        let mut values = Vec::with_capacity(n);
+        while let Some(row) = rows.next().map_err(e)? {
+            values.clear();
+            for k in 0..n {
+                values.push(row.get::<_, i64>(k).map_err(e)?);
+            }
+            f(&values);
+        }
+        Ok(())
+    }
+
+    fn rows(
+        &self,
+        sql: &str,
+        types: &[&ColType],
+        f: &mut dyn FnMut(i64, Vec<Result<Value, String>>),
+    ) -> Result<(), String> {
+        let e = |e: rusqlite::Error| e.to_string();
+        let mut stmt = self.conn.prepare(sql).map_err(e)?;
+        let mut rows = stmt.query([]).map_err(e)?;
+        while let Some(row) = rows.next().map_err(e)? {
+            let id = row.get::<_, i64>(0).map_err(e)?;
+            let values = types
                 .iter()
                 .enumerate()
-                .filter_map(|(i, c)| match c {
-                    Column::Value { ty, .. } => Some((i, ty)),
-                    Column::Link { .. } => None,
-                })
+                .map(|(k, ty)| row.get_ref(k + 1).map_err(e).and_then(|v| decode(ty, v)))
                 .collect();
-            let names: Vec<String> = std::iter::once("id".to_string())
-                .chain(table.columns.iter().filter_map(|c| match c {
-                    Column::Value { name, .. } => Some(quote(name)),
-                    Column::Link { .. } => None,
-                }))
-                .collect();
-            let mut insert = self.conn.prepare(&format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                quote(&table.name),
-                names.join(", "),
-                vec!["?"; names.len()].join(", ")
-            ))?;
-            let mut links: Vec<(usize, rusqlite::Statement<'_>)> = Vec::new();
-            for (i, c) in table.columns.iter().enumerate() {
-                if let Column::Link { table: link } = c {
-                    let sql = format!("INSERT INTO {} (owner, position, target) VALUES (?, ?, ?)", quote(link));
-                    links.push((i, self.conn.prepare(&sql)?));
-                }
-            }
-            let mut row: Vec<Sql> = Vec::with_capacity(names.len());
-            for id in source.ids(EntityId(e as u32)) {
-                let Some(object) = source.get(id) else { continue };
-                if id.role().is_some() {
-                    continue;
-                }
-                next = next.max(id.0.saturating_add(1));
-                row.clear();
-                row.push(Sql::Integer(id.0 as i64));
-                row.extend(values.iter().map(|(i, ty)| encode(ty, &object.values[*i])));
-                insert.execute(params_from_iter(row.iter()))?;
-                for (i, stmt) in &mut links {
-                    if let Value::List(targets) = &object.values[*i] {
-                        for (p, t) in targets.iter().enumerate() {
-                            stmt.execute([id.0 as i64, p as i64, t.0 as i64])?;
-                        }
-                    }
-                }
-                count += 1;
-            }
+            f(id, values);
         }
-        for statement in self.schema.create_statements(false, Dialect::Sqlite) {
-            self.conn.execute_batch(&statement)?;
-        }
-        self.next = next;
-        self.held = false;
-        self.save_next()?;
-        self.conn.execute_batch("COMMIT")?;
-        Ok(count)
+        Ok(())
     }
 }
 
