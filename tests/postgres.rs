@@ -307,6 +307,12 @@ fn an_answer_of_several_batches_arrives_whole() {
     let sql = format!("SELECT id FROM {} WHERE \"Name\" = $1 ORDER BY id", warden::store::dialect::quote("Docs.Tag"));
     let even = reader.select_ids(&sql, &[warden::store::SqlValue::Text("even".into())]).unwrap();
     assert_eq!(even, made.iter().copied().step_by(2).collect::<Vec<_>>());
+    // Around the size of a first, small read (1,000 rows).
+    let upto = format!("SELECT id FROM {} WHERE id <= $1 ORDER BY id", warden::store::dialect::quote("Docs.Tag"));
+    for n in [999, 1_000, 1_001, 1_002, 10_000, 10_001] {
+        let last = warden::store::SqlValue::Integer(made[n - 1].0 as i64);
+        assert_eq!(reader.select_ids(&upto, &[last]).unwrap(), made[..n], "{n} rows");
+    }
     assert!(reader.refused_queries().is_empty(), "{:?}", reader.refused_queries());
 }
 

@@ -259,6 +259,10 @@ impl std::fmt::Debug for PgStore {
 /// How many rows a query's portal hands over at a time (see `PgStore::each_row`).
 const ROW_BATCH: usize = 10_000;
 
+/// The most rows a retrieve's first query asks for (see `PgStore::answer_ids`): a larger answer
+/// reads these again, so they are few next to it.
+const SMALL_ANSWER: usize = 1_000;
+
 /// A PostgreSQL identifier as PostgreSQL keeps it (at most 63 bytes).
 fn kept(name: &str) -> String {
     let mut end = name.len().min(63);
@@ -691,6 +695,20 @@ impl PgStore {
             f(&row);
         }
         Ok(())
+    }
+
+    /// A retrieve's answer. Most are small: they are asked for at most [`SMALL_ANSWER`] rows and
+    /// one more, in one round trip, as a query by hand would be; only a larger answer is then
+    /// read again whole, in batches (three round trips, and its first rows a second time).
+    fn answer_ids(&self, sql: &str, params: &[Param]) -> Result<Vec<ObjectId>, postgres::Error> {
+        // The translation never writes a LIMIT of its own; any other query goes straight on.
+        if self.in_transaction() && !sql.contains("LIMIT") {
+            let rows = self.query(&format!("{sql}\nLIMIT {}", SMALL_ANSWER + 1), params)?;
+            if rows.len() <= SMALL_ANSWER {
+                return Ok(rows.iter().map(|r| ObjectId(r.get::<_, i64>(0) as u64)).collect());
+            }
+        }
+        self.query_ids(sql, params)
     }
 
     fn query_ids(&self, sql: &str, params: &[Param]) -> Result<Vec<ObjectId>, postgres::Error> {
@@ -1203,7 +1221,7 @@ impl Store for PgStore {
 
     fn select_ids(&self, sql: &str, params: &[SqlValue]) -> Option<Vec<ObjectId>> {
         let params: Vec<Param> = params.iter().map(Param::from).collect();
-        match self.query_ids(sql, &params) {
+        match self.answer_ids(sql, &params) {
             Ok(ids) => Some(ids),
             Err(e) => {
                 self.refused.borrow_mut().push(format!("{e}: {sql}"));
