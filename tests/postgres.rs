@@ -21,32 +21,6 @@ use warden::store::postgres::{drop_schema, PgStore};
 use warden::store::sqlite::Mode;
 use warden::store::Store;
 
-fn url() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Whether the test database answers; without it a test fails saying how to start one, or,
-/// with `WARDEN_SKIP_POSTGRES=1`, prints that it is skipped.
-fn server(test: &str) -> bool {
-    match warden::store::postgres::connect(&url()) {
-        Ok(_) => true,
-        Err(e) if std::env::var("WARDEN_SKIP_POSTGRES").as_deref() == Ok("1") => {
-            println!("skipped: {test}: no PostgreSQL ({e}); WARDEN_SKIP_POSTGRES=1 is set");
-            false
-        }
-        Err(e) => panic!(
-            "{test} needs PostgreSQL at {} (set WARDEN_TEST_POSTGRES to another): {e}\n\
-             start a throwaway one: `initdb -D /tmp/pg -U postgres --auth=trust && \
-             pg_ctl -D /tmp/pg -o '-p 5432 -k /tmp' -l /tmp/pg.log start && createdb -h 127.0.0.1 -U postgres test`\n\
-             or set WARDEN_SKIP_POSTGRES=1 to skip these tests",
-            url()
-        ),
-    }
-}
-
 /// A schema with a random name, dropped when the guard goes (also when the test panics).
 struct Scratch(String);
 

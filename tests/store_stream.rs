@@ -9,6 +9,10 @@
 //! `WARDEN_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`), dropped at the
 //! end; with `WARDEN_SKIP_POSTGRES=1` and no server they are skipped, saying so.
 
+#[allow(dead_code, reason = "each test crate uses part of what the SQL stores' tests share")]
+mod common_sql;
+
+use common_sql::{server, url};
 use std::path::{Path, PathBuf};
 
 use warden::model::Program;
@@ -138,26 +142,6 @@ impl Dir {
 impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn url() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Whether the test database answers (without it: a failure, or with
-/// `WARDEN_SKIP_POSTGRES=1` a visible skip).
-fn server(test: &str) -> bool {
-    match warden::store::postgres::connect(&url()) {
-        Ok(_) => true,
-        Err(e) if std::env::var("WARDEN_SKIP_POSTGRES").as_deref() == Ok("1") => {
-            println!("skipped: {test}: no PostgreSQL ({e}); WARDEN_SKIP_POSTGRES=1 is set");
-            false
-        }
-        Err(e) => panic!("{test} needs PostgreSQL at {} (or WARDEN_SKIP_POSTGRES=1): {e}", url()),
     }
 }
 
@@ -393,6 +377,7 @@ fn the_memory_of_an_export_does_not_grow_with_the_store() {
         assert!(dir.at(&format!("{n}.json")).exists());
     }
     // Past a few batches the memory stays flat: 540,000 objects more would take hundreds of MB
-    // read whole.
-    assert!(peaks[1] - peaks[0] < 10_000, "peak RSS {} KB, then {} KB with 10 times the objects", peaks[0], peaks[1]);
+    // read whole. The smaller export's peak itself varies from run to run (56 to 72 MB seen,
+    // the larger one's 76 MB each time), so the bound leaves room for that.
+    assert!(peaks[1] - peaks[0] < 40_000, "peak RSS {} KB, then {} KB with 10 times the objects", peaks[0], peaks[1]);
 }
