@@ -353,9 +353,9 @@ pub fn convert(program: &Program, from: &std::path::Path, to: &std::path::Path) 
 /// `pg_schema`; a target schema must hold no tables yet).
 ///
 /// Nothing is loaded whole but a JSON source (one file, the JSON store itself): a SQL source
-/// is read in pages of 10,000 objects per table and checked as it is read, and every target is written in batches as the objects arrive, ascending by
-/// id: a JSON file line by line, SQLite with one prepared statement per table, PostgreSQL with
-/// `COPY`. The target becomes permanent only when every object was read and found good: a
+/// is read in pages of 10,000 objects per table and checked as it is read, and every target is
+/// written in batches as the objects arrive, ascending by id: a JSON file line by line, SQLite
+/// with one prepared statement per table, PostgreSQL with `COPY`. The target becomes permanent only when every object was read and found good: a
 /// SQLite or PostgreSQL target is made in one transaction, a JSON one renamed into place at the
 /// end; on any problem nothing is left behind.
 pub fn convert_in(

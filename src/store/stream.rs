@@ -13,8 +13,9 @@
 //! ...)` joined with the tables of the entity and its specializations). A reference to an
 //! object defined later is found that way as well as one to an object defined earlier, and the
 //! process keeps nothing per object: its memory is a few pages whatever the store's size, and
-//! a bounded set of references already found good (most objects share a few owners). The checks of users (duplicate names, anonymous users with a
-//! name) ran when the source was opened.
+//! a bounded set of references already found good (most objects share a few owners). The
+//! checks of users (duplicate names, anonymous users with a name) ran when the source was
+//! opened.
 //!
 //! Problems are collected, not fatal: the whole source is read and every problem reported, in
 //! the order the whole-file reader reported them (by table, then id; reference problems last).
