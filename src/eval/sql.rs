@@ -277,12 +277,8 @@ impl Translator<'_, '_> {
                 let own = path.steps.is_empty().then_some((entity, member));
                 self.when_readable(own, alias, |t| {
                     t.along(path, entity, alias, |t, column, _| {
-                        // Folded here for PostgreSQL's SQL; SQLite's functions fold both sides.
-                        let pattern = match t.dialect {
-                            Dialect::Postgres => crate::model::functions::fold_case(&text),
-                            Dialect::Sqlite => text.clone(),
-                        };
-                        let pattern = t.param(SqlValue::Text(pattern));
+                        // Folded once here, as the constant of `=` is (folding is idempotent).
+                        let pattern = t.param(SqlValue::Text(crate::model::functions::fold_case(&text)));
                         t.dialect.text_test(&t.folding, func, column, &pattern)
                     })
                     .map(|s| if path.steps.is_empty() { t.dialect.or_false(&s) } else { s })

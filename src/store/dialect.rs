@@ -100,7 +100,8 @@ impl Dialect {
     }
 
     /// A string test (`contains`, `starts-with`, `ends-with`, case-insensitive) of `text`
-    /// against `pattern`: 0/1 (false for an empty `text`). `None` for other functions.
+    /// against `pattern`, a parameter the translation folded already: 0/1 (false for an empty
+    /// `text`). `None` for other functions.
     pub fn text_test(self, folding: &Folding, func: Func, text: &str, pattern: &str) -> Option<String> {
         match self {
             // The function the SQLite store registers for it (`model::functions::XFUNCTIONS`).

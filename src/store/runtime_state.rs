@@ -7,8 +7,8 @@
 //! which the store's schema check leaves alone), so several server processes over one file
 //! agree on every session; each decision and its effect run in one `BEGIN IMMEDIATE`
 //! transaction. Over a PostgreSQL store it lives in tables of the same names in the store's
-//! schema (`store::pg_runtime`), each decision in one transaction under an advisory lock of its own. Over a
-//! JSON store (or none) it lives in the memory of the one process.
+//! schema (`store::pg_runtime`), each decision in one transaction under an advisory lock of
+//! its own. Over a JSON store (or none) it lives in the memory of the one process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
